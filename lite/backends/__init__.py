@@ -1,0 +1,198 @@
+"""Backend registry: inference engines behind one tensor-level interface.
+
+Adapters register with :func:`register_backend`, naming the file suffixes they open and the
+pip extra that installs their engine. Registering imports nothing heavy: an adapter imports
+its engine package only when it is instantiated (see :func:`require`). Every module in this
+package except ``base`` is an adapter and is discovered automatically.
+
+Example:
+    >>> from lite import backends
+    >>> backends.available()            # engines installed here
+    ['mnn', 'ncnn', 'ort']
+    >>> be = backends.create("model.onnx")   # suffix -> "ort"
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+from lite.backends.base import Backend, TensorSpec
+from lite.errors import BackendNotInstalledError, ModelNotFoundError, UnknownBackendError
+
+__all__ = [
+    "Backend",
+    "BackendInfo",
+    "TensorSpec",
+    "available",
+    "backend_for_path",
+    "create",
+    "get",
+    "known",
+    "register_backend",
+    "require",
+]
+
+DIST_NAME = "lite-detect"
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What the registry knows about one adapter without importing its engine."""
+
+    name: str
+    cls: type[Backend]
+    suffixes: tuple[str, ...]
+    default_for: tuple[str, ...]
+    requires: tuple[str, ...]
+    extra: str
+
+    @property
+    def installed(self) -> bool:
+        """True when every engine module the adapter needs can be found (nothing is imported)."""
+        return all(_module_exists(m) for m in self.requires)
+
+
+_REGISTRY: dict[str, BackendInfo] = {}
+_ALIASES: dict[str, str] = {"onnxruntime": "ort", "tensorrt": "trt"}
+_DISCOVERED = False
+
+B = TypeVar("B", bound=type[Backend])
+
+
+def register_backend(
+    name: str,
+    *,
+    suffixes: tuple[str, ...],
+    requires: tuple[str, ...],
+    extra: str,
+    default_for: tuple[str, ...] | None = None,
+) -> Callable[[B], B]:
+    """Class decorator that registers an adapter.
+
+    Args:
+        name: Backend name users pass as ``backend=``.
+        suffixes: File suffixes the adapter can open (lower case, with the dot).
+        requires: Importable module names of the engine (checked with ``find_spec``, not imported).
+        extra: The pip extra that installs the engine.
+        default_for: Suffixes for which this backend is chosen when none is named
+            (default: all of ``suffixes``).
+    """
+
+    def wrap(cls: B) -> B:
+        if name in _REGISTRY and _REGISTRY[name].cls is not cls:
+            raise ValueError(f"backend {name!r} is already registered by {_REGISTRY[name].cls.__qualname__}")
+        cls.name = name
+        cls.suffixes = tuple(suffixes)
+        cls.extra = extra
+        _REGISTRY[name] = BackendInfo(
+            name, cls, tuple(suffixes), tuple(suffixes if default_for is None else default_for), tuple(requires), extra
+        )
+        return cls
+
+    return wrap
+
+
+def _discover() -> None:
+    """Import every adapter module of this package once (adapters import no engine at module level)."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    _DISCOVERED = True
+    for mod in pkgutil.iter_modules(__path__):
+        if mod.name not in ("base",) and not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def known() -> list[str]:
+    """Names of every registered backend, installed or not (sorted)."""
+    _discover()
+    return sorted(_REGISTRY)
+
+
+def available() -> list[str]:
+    """Names of the backends whose engine packages are installed here (sorted)."""
+    _discover()
+    return sorted(n for n, info in _REGISTRY.items() if info.installed)
+
+
+def get(name: str) -> BackendInfo:
+    """Registry entry of a backend name (aliases such as ``"onnxruntime"`` accepted).
+
+    Raises:
+        UnknownBackendError: The name is not registered; the message lists the known ones.
+    """
+    _discover()
+    key = _ALIASES.get(name.lower(), name.lower()) if isinstance(name, str) else name
+    if key not in _REGISTRY:
+        raise UnknownBackendError(f"unknown backend {name!r}; known backends: {', '.join(known())}")
+    return _REGISTRY[key]
+
+
+def backend_for_path(path: str | Path) -> str:
+    """Name of the backend that opens ``path`` by default, from its suffix.
+
+    Raises:
+        UnknownBackendError: No backend opens that suffix; the message lists the suffixes.
+    """
+    _discover()
+    suffix = Path(path).suffix.lower()
+    for info in _REGISTRY.values():
+        if suffix in info.default_for:
+            return info.name
+    opened = sorted({s for info in _REGISTRY.values() for s in info.suffixes})
+    raise UnknownBackendError(
+        f"no backend opens {suffix or 'files without a suffix'!s} files ({path}); "
+        f"known suffixes: {', '.join(opened)}; or name one with backend= ({', '.join(known())})"
+    )
+
+
+def create(model_path: str | Path, backend: str | None = None, **options: Any) -> Backend:
+    """Open a model file with a backend.
+
+    Args:
+        model_path: The model file.
+        backend: Backend name; None chooses one from the file suffix.
+        **options: Passed to the adapter (``device``, ``threads``, engine-specific options).
+
+    Raises:
+        ModelNotFoundError: The file does not exist.
+        UnknownBackendError: Unknown backend name or suffix.
+        BackendNotInstalledError: The engine package is missing (an ``ImportError``).
+    """
+    path = Path(model_path)
+    if not path.exists():
+        raise ModelNotFoundError(f"model file not found: {path} (absolute: {path.resolve()})")
+    info = get(backend) if backend is not None else get(backend_for_path(path))
+    return info.cls(path, **options)
+
+
+def require(module: str, backend: str, extra: str | None = None) -> ModuleType:
+    """Import an engine package for an adapter, or raise an ImportError naming the pip extra.
+
+    Args:
+        module: Module to import, e.g. ``"onnxruntime"``.
+        backend: The backend that needs it (for the message).
+        extra: The pip extra to suggest (default: the backend's).
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        hint = extra or (get(backend).extra if backend in _REGISTRY else backend)
+        raise BackendNotInstalledError(
+            f"backend {backend!r} needs the {module!r} package, which is not installed "
+            f"({e}); install it with: pip install '{DIST_NAME}[{hint}]'"
+        ) from e

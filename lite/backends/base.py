@@ -1,0 +1,214 @@
+"""The abstract backend: tensor specs, feed checking, and the ``infer`` → ``_infer`` split.
+
+An adapter only speaks tensors. It declares its input and output specs and implements
+:meth:`Backend._infer`; the base class checks every feed against the input specs (names,
+rank, static dimensions, dtype) before the adapter sees it, so a wrong tensor is a clear
+:class:`~lite.errors.InputError`, never a crash deep inside an engine.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lite.errors import InputError
+
+Dim = int | str | None
+"""One dimension of a tensor spec: a fixed size, a symbolic name, or None when unknown."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, shape and dtype of one model input or output.
+
+    Attributes:
+        name: Tensor (or NCNN blob) name.
+        shape: Dimensions; an ``int`` is fixed, a ``str`` is a symbolic dimension (such as
+            ``"batch"``), ``None`` is unknown. An empty tuple with ``rank_known=False``
+            means the engine does not declare the shape at all (NCNN).
+        dtype: numpy dtype of the tensor.
+        rank_known: Whether ``len(shape)`` is the tensor's rank.
+    """
+
+    name: str
+    shape: tuple[Dim, ...]
+    dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float32))
+    rank_known: bool = True
+
+    @property
+    def is_static(self) -> bool:
+        """True when every dimension is a fixed integer."""
+        return self.rank_known and all(isinstance(d, int) for d in self.shape)
+
+    def dim(self, axis: int) -> Dim:
+        """Dimension ``axis`` (None when the rank is unknown or the axis is out of range)."""
+        if not self.rank_known or not -len(self.shape) <= axis < len(self.shape):
+            return None
+        return self.shape[axis]
+
+    def __str__(self) -> str:
+        dims = ", ".join("?" if d is None else str(d) for d in self.shape) if self.rank_known else "..."
+        return f"{self.name}: {self.dtype.name}[{dims}]"
+
+
+_FLOAT_KINDS = ("f",)
+
+
+class Backend(abc.ABC):
+    """Base class of every inference-engine adapter.
+
+    Subclasses are registered with :func:`lite.backends.register_backend`, import their
+    engine package only inside ``__init__``, fill :attr:`inputs`, :attr:`outputs` and
+    :attr:`metadata`, and implement :meth:`_infer`.
+
+    Args:
+        model_path: The model file.
+        device: Device string, such as ``"cpu"`` or ``"cuda:0"``; each adapter says which it supports.
+        threads: Intra-op thread count (None: the engine's default).
+    """
+
+    #: Registry name, set by the decorator.
+    name: ClassVar[str] = ""
+    #: File suffixes the backend opens, set by the decorator.
+    suffixes: ClassVar[tuple[str, ...]] = ()
+    #: pip extra that installs the engine (``pip install 'lite-detect[<extra>]'``).
+    extra: ClassVar[str] = ""
+
+    def __init__(self, model_path: str | Path, *, device: str = "cpu", threads: int | None = None) -> None:
+        self.model_path = Path(model_path)
+        self.device = device
+        self.threads = threads
+        self._inputs: list[TensorSpec] = []
+        self._outputs: list[TensorSpec] = []
+        self._metadata: dict[str, str] = {}
+
+    # -- description -----------------------------------------------------------------
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        """Input tensor specs, in the model's order."""
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        """Output tensor specs, in the model's order."""
+        return list(self._outputs)
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """Key-value metadata stored in the model file itself (e.g. ONNX ``metadata_props``)."""
+        return dict(self._metadata)
+
+    @property
+    def supports_batch(self) -> bool:
+        """Whether one call may carry a batch larger than one (default: the input spec says so)."""
+        first = self._inputs[0].dim(0) if self._inputs else None
+        return not isinstance(first, int) or first > 1
+
+    def describe(self) -> str:
+        """A short multi-line description of the model's I/O."""
+        lines = [f"{type(self).__name__} ({self.name}) {self.model_path}"]
+        lines += [f"  input  {s}" for s in self._inputs]
+        lines += [f"  output {s}" for s in self._outputs]
+        return "\n".join(lines)
+
+    # -- inference ----------------------------------------------------------------------
+    def infer(self, feed: np.ndarray | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the model on a feed after checking it against the input specs.
+
+        Args:
+            feed: One array (models with a single input) or a mapping of input name to array.
+
+        Returns:
+            Output name → array, in the order of :attr:`outputs`.
+
+        Raises:
+            InputError: A missing or unknown input, or a rank, dimension or dtype mismatch.
+        """
+        return self._infer(self.check_feed(feed))
+
+    def check_feed(self, feed: np.ndarray | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Validate a feed (names, rank, static dims, dtype) and return it as a dict.
+
+        Float arrays are cast to the spec's float dtype (e.g. float32 → float16 for an FP16
+        input); any other dtype mismatch is an error.
+        """
+        if isinstance(feed, np.ndarray):
+            if len(self._inputs) != 1:
+                names = [s.name for s in self._inputs]
+                raise InputError(f"this model has {len(names)} inputs {names}; pass a dict name -> array, got one array")
+            feed = {self._inputs[0].name: feed}
+        if not isinstance(feed, Mapping):
+            raise InputError(f"expected a numpy array or a dict of name -> array, got {type(feed).__name__}")
+        expected = {s.name: s for s in self._inputs}
+        missing = [n for n in expected if n not in feed]
+        unknown = [n for n in feed if n not in expected]
+        if missing or unknown:
+            raise InputError(
+                f"feed names do not match the model inputs: expected {list(expected)}, got {list(feed)}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unknown {unknown}" if unknown else "")
+            )
+        checked: dict[str, np.ndarray] = {}
+        for name, spec in expected.items():
+            checked[name] = _check_array(spec, feed[name])
+        return checked
+
+    def raw_runner(self, feed: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+        """A zero-argument callable that runs the engine's own inference call on a prepared feed.
+
+        Used by benchmarks as the baseline ("``session.run`` alone"): no checks, no conversion.
+        Adapters override it with their engine's bare call; the default runs :meth:`_infer`.
+        """
+        checked = self.check_feed(dict(feed))
+        return lambda: self._infer(checked)
+
+    @abc.abstractmethod
+    def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the engine on a checked feed; return outputs by name in :attr:`outputs` order."""
+
+    # -- lifetime -----------------------------------------------------------------------
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release engine resources (sessions, device buffers). Safe to call twice."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.model_path)!r}, device={self.device!r})"
+
+
+def _check_array(spec: TensorSpec, value: Any) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise InputError(f"input {spec.name!r}: expected a numpy array, got {type(value).__name__}")
+    if value.dtype != spec.dtype:
+        if value.dtype.kind in _FLOAT_KINDS and spec.dtype.kind in _FLOAT_KINDS:
+            value = value.astype(spec.dtype)
+        else:
+            raise InputError(f"input {spec.name!r}: expected dtype {spec.dtype.name}, got {value.dtype.name}")
+    if spec.rank_known:
+        if value.ndim != len(spec.shape):
+            raise InputError(
+                f"input {spec.name!r}: expected rank {len(spec.shape)} {_fmt(spec.shape)}, "
+                f"got rank {value.ndim} {tuple(value.shape)}"
+            )
+        for axis, (want, got) in enumerate(zip(spec.shape, value.shape, strict=True)):
+            if isinstance(want, int) and want != got:
+                raise InputError(
+                    f"input {spec.name!r}: expected shape {_fmt(spec.shape)}, got {tuple(value.shape)} "
+                    f"(axis {axis}: expected {want}, got {got})"
+                )
+    if any(d == 0 for d in value.shape):
+        raise InputError(f"input {spec.name!r}: got an empty array of shape {tuple(value.shape)}")
+    return np.ascontiguousarray(value)
+
+
+def _fmt(shape: Sequence[Dim]) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"

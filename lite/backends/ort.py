@@ -1,0 +1,166 @@
+"""ONNX Runtime adapter (``backend="ort"``, ``.onnx`` files).
+
+``device`` picks the execution providers: ``"cpu"``; ``"cuda"`` / ``"cuda:N"`` (CUDA EP, needs
+``onnxruntime-gpu``); ``"trt"`` / ``"trt:N"`` (TensorRT EP, then CUDA). ONNX Runtime only *warns*
+when it falls back to the CPU; this adapter checks the providers actually running and raises
+:class:`~lite.errors.DeviceError` instead, unless ``allow_fallback=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lite.backends import register_backend, require
+from lite.backends.base import Backend, TensorSpec
+from lite.errors import DeviceError, InputError, ModelLoadError
+
+_ORT_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(int16)": np.int16,
+    "tensor(int8)": np.int8,
+    "tensor(uint8)": np.uint8,
+    "tensor(bool)": np.bool_,
+}
+
+_OPT_LEVELS = ("disable", "basic", "extended", "all")
+
+
+def providers_for_device(device: str, *, fp16: bool = False, cache_dir: str | None = None) -> list[Any]:
+    """Execution providers (with options) for a device string.
+
+    Args:
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"trt"`` or ``"trt:N"``.
+        fp16: Let the TensorRT EP build FP16 engines.
+        cache_dir: Where the TensorRT EP caches its engines (default ``$LITE_CACHE/ort-trt``).
+
+    Raises:
+        DeviceError: An unknown device string.
+    """
+    kind, _, index = device.lower().partition(":")
+    if index and not index.isdigit():
+        raise DeviceError(f"expected a device like 'cpu', 'cuda', 'cuda:0', 'trt:0'; got {device!r}")
+    dev_id = int(index or 0)
+    if kind == "cpu":
+        return ["CPUExecutionProvider"]
+    if kind == "cuda":
+        return [("CUDAExecutionProvider", {"device_id": dev_id}), "CPUExecutionProvider"]
+    if kind in ("trt", "tensorrt"):
+        from lite.cache import cache_dir as lite_cache_dir
+
+        trt_opts = {
+            "device_id": dev_id,
+            "trt_fp16_enable": fp16,
+            "trt_engine_cache_enable": True,
+            "trt_engine_cache_path": cache_dir or str(lite_cache_dir() / "ort-trt"),
+        }
+        return [
+            ("TensorrtExecutionProvider", trt_opts),
+            ("CUDAExecutionProvider", {"device_id": dev_id}),
+            "CPUExecutionProvider",
+        ]
+    raise DeviceError(f"backend 'ort' supports devices 'cpu', 'cuda[:N]', 'trt[:N]'; got {device!r}")
+
+
+@register_backend("ort", suffixes=(".onnx",), requires=("onnxruntime",), extra="ort")
+class OrtBackend(Backend):
+    """ONNX Runtime inference session.
+
+    Args:
+        model_path: ``.onnx`` file.
+        device: ``"cpu"`` (default), ``"cuda[:N]"`` or ``"trt[:N]"``.
+        threads: ``intra_op_num_threads`` (None: ONNX Runtime's default, all cores).
+        optimization: Graph optimisation level: ``"disable"``, ``"basic"``, ``"extended"`` or ``"all"``.
+        allow_fallback: Accept a session where ONNX Runtime fell back from the requested
+            provider to the CPU (a warning instead of an error).
+        fp16: TensorRT EP only: allow FP16 kernels.
+        providers: Explicit provider list, overriding ``device``.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        device: str = "cpu",
+        threads: int | None = None,
+        optimization: str = "all",
+        allow_fallback: bool = False,
+        fp16: bool = False,
+        providers: list[Any] | None = None,
+    ) -> None:
+        super().__init__(model_path, device=device, threads=threads)
+        ort = require("onnxruntime", "ort")
+        if optimization not in _OPT_LEVELS:
+            raise InputError(f"optimization: expected one of {_OPT_LEVELS}, got {optimization!r}")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[optimization]
+        if threads is not None:
+            if threads < 1:
+                raise InputError(f"threads: expected a positive integer, got {threads}")
+            opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        requested = providers if providers is not None else providers_for_device(device, fp16=fp16)
+        wanted = [p if isinstance(p, str) else p[0] for p in requested]
+        installed = ort.get_available_providers()
+        missing = [p for p in wanted if p not in installed]
+        if missing and not allow_fallback:
+            raise DeviceError(
+                f"device {device!r} needs ONNX Runtime providers {wanted}, but this onnxruntime has {installed}; "
+                f"missing {missing}. For CUDA/TensorRT install onnxruntime-gpu instead of onnxruntime "
+                f"(they cannot share an environment), or pass device='cpu'"
+            )
+        requested = [p for p in requested if (p if isinstance(p, str) else p[0]) in installed]
+        try:
+            self.session = ort.InferenceSession(os.fspath(self.model_path), sess_options=opts, providers=requested)
+        except Exception as e:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
+            raise ModelLoadError(
+                f"ONNX Runtime could not load {self.model_path}: {type(e).__name__}: {str(e).strip()[:500]}"
+            ) from e
+        running = self.session.get_providers()
+        self.providers = running
+        primary = wanted[0]
+        if primary not in running:
+            msg = (
+                f"ONNX Runtime fell back from {primary} to {running} for {self.model_path} on device {device!r} "
+                f"(the provider failed to initialise: check the CUDA/cuDNN/TensorRT libraries)"
+            )
+            if not allow_fallback:
+                raise DeviceError(msg + "; pass allow_fallback=True to accept the fallback")
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
+        self._inputs = [_spec(a) for a in self.session.get_inputs()]
+        self._outputs = [_spec(a) for a in self.session.get_outputs()]
+        self._output_names = [s.name for s in self._outputs]
+        self._metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        values = self.session.run(self._output_names, feed)
+        return dict(zip(self._output_names, values, strict=True))
+
+    def raw_runner(self, feed: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+        """``session.run`` alone on a prepared feed (the benchmark baseline)."""
+        session, names, prepared = self.session, self._output_names, dict(feed)
+        return lambda: session.run(names, prepared)
+
+    def close(self) -> None:
+        self.session = None  # type: ignore[assignment]
+
+
+def _spec(arg: Any) -> TensorSpec:
+    shape = tuple(d if isinstance(d, int) or d is None else str(d) for d in (arg.shape or ()))
+    dtype = np.dtype(_ORT_DTYPES.get(arg.type, np.float32))
+    return TensorSpec(arg.name, shape, dtype)

@@ -1,0 +1,351 @@
+"""The abstract detector: one pipeline (letterbox → backend → decode → NMS → Detections) for any engine.
+
+A model class (such as :class:`lite.cv.YOLOv6`) only sets defaults; the pipeline is written once
+here and runs unchanged on every backend, because backends only speak tensors and the decode
+module reads the layout from the model's outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lite import backends
+from lite.backends.base import Backend
+from lite.coco import COCO_NAMES
+from lite.detections import Detections
+from lite.errors import InputError
+from lite.io import load_image
+from lite.metadata import ModelMeta, read_model_meta
+from lite.ops.decode import Candidates, DecodeSpec, Layout, decode, detect_layout, refine_layout
+from lite.ops.letterbox import Letterbox, LetterboxTransform
+
+_NMS_MODES = ("class_aware", "agnostic", "blend")
+
+
+def _size2(size: int | Sequence[int], what: str) -> tuple[int, int]:
+    if isinstance(size, int | np.integer):
+        size = (int(size), int(size))
+    size = tuple(int(s) for s in size)
+    if len(size) != 2 or min(size) <= 0:
+        raise InputError(f"{what}: expected a positive int or (height, width), got {size!r}")
+    return size  # type: ignore[return-value]
+
+
+class Detector:
+    """An object detector on any backend.
+
+    Args:
+        model: Model file (``.onnx``, ``.param``, ``.mnn``, ``.engine``...), a hub name such as
+            ``"yolov6lite-s"``, or an opened :class:`~lite.backends.Backend`.
+        backend: Backend name (``"ort"``, ``"ncnn"``, ``"mnn"``, ``"trt"``); None picks one from the suffix.
+        device: Device for the backend (``"cpu"``, ``"cuda:0"``...).
+        threads: Engine thread count (None: engine default).
+        input_size: Network input ``int`` or ``(H, W)`` for models with dynamic H, W (default: the
+            model's metadata, else the class default). A model with a fixed input ignores nothing:
+            asking for another size is an error.
+        auto: Rectangular inference: letterbox to the smallest multiple of the largest stride that
+            holds the image (dynamic-shape models only).
+        scaleup: Allow the letterbox to enlarge small images.
+        conf: Score threshold (score = obj · class).
+        iou: NMS IoU threshold.
+        max_det: Detections kept per image.
+        nms: ``"class_aware"`` (default), ``"agnostic"`` or ``"blend"``.
+        multi_label: Every class above ``conf`` for an anchor is a candidate (COCO evaluation).
+        pre_nms_topk: Candidates per image, highest scores first, that reach NMS.
+        names: Class names (default: the model's metadata, else COCO-80 for 80-class models).
+        strides: Strides per level (default: metadata, else inferred from the feature maps).
+        layout: Force the output layout (``"decoded"``, ``"anchor_grid"``, ``"heads"``, ``"end2end"``).
+        box_first: ``heads`` only: force the channel order (True: ``[l,t,r,b,classes]``).
+        sigmoid: ``heads``/``anchor_grid``: force whether class outputs are logits.
+        **backend_options: Passed to the backend (e.g. ``allow_fallback``, ``optimization``, ``fp16``).
+    """
+
+    #: Input size for dynamic-shape models when nothing else says.
+    default_input_size: ClassVar[tuple[int, int]] = (640, 640)
+    #: Class names when the model carries none and has this many classes.
+    default_names: ClassVar[tuple[str, ...]] = COCO_NAMES
+
+    def __init__(
+        self,
+        model: str | Path | Backend,
+        backend: str | None = None,
+        *,
+        device: str = "cpu",
+        threads: int | None = None,
+        input_size: int | Sequence[int] | None = None,
+        auto: bool = False,
+        scaleup: bool = True,
+        conf: float = 0.25,
+        iou: float = 0.45,
+        max_det: int = 100,
+        nms: str = "class_aware",
+        multi_label: bool = False,
+        pre_nms_topk: int = 3000,
+        names: Sequence[str] | None = None,
+        strides: Sequence[int] | None = None,
+        layout: str | None = None,
+        box_first: bool | None = None,
+        sigmoid: bool | None = None,
+        **backend_options: Any,
+    ) -> None:
+        if isinstance(model, Backend):
+            self.backend = model
+        else:
+            path = self._resolve(model)
+            self.backend = backends.create(path, backend, device=device, threads=threads, **backend_options)
+        self.conf, self.iou, self.max_det = float(conf), float(iou), int(max_det)
+        self.multi_label, self.pre_nms_topk = bool(multi_label), int(pre_nms_topk)
+        self.nms = nms
+        self._check_thresholds(self.conf, self.iou, self.max_det, self.nms)
+
+        ins = self.backend.inputs
+        if len(ins) != 1:
+            raise InputError(f"a detector needs a model with one image input; {self.backend.model_path} has {ins}")
+        self.input_spec = ins[0]
+        self.input_name = self.input_spec.name
+        self.meta: ModelMeta = read_model_meta(self.backend.model_path, self.backend.metadata).merged(
+            ModelMeta(
+                names=tuple(names) if names is not None else None,
+                strides=tuple(int(s) for s in strides) if strides is not None else None,
+                layout=layout,
+            )
+        )
+        self._fixed_hw = self._static_hw()
+        self.input_hw = self._choose_input_hw(input_size)
+        if auto and self._fixed_hw is not None:
+            raise InputError(
+                f"auto=True (rectangular inference) needs a model with dynamic H, W; "
+                f"{self.backend.model_path.name} is fixed at {self._fixed_hw[0]}x{self._fixed_hw[1]}"
+            )
+        self.auto = bool(auto)
+        self._forced = {k: v for k, v in (("box_first", box_first), ("sigmoid", sigmoid)) if v is not None}
+        self.spec: DecodeSpec | None = self._spec_from_outputs(
+            {s.name: s.shape for s in self.backend.outputs} if all(s.rank_known for s in self.backend.outputs) else None
+        )
+        if self.spec is None:  # the engine does not declare output shapes (NCNN): look once
+            self._probe()
+        self.max_stride = self._max_stride()
+        self._letterbox = Letterbox(self.input_hw, stride=self.max_stride, auto=self.auto, scaleup=scaleup)
+        self.scaleup = scaleup
+
+    # -- construction helpers ------------------------------------------------------------
+    @staticmethod
+    def _resolve(model: str | Path) -> Path:
+        p = Path(model)
+        if p.exists() or p.suffix:
+            return p
+        from lite.hub import resolve  # a bare name such as "yolov6lite-s"
+
+        return resolve(str(model))
+
+    @staticmethod
+    def _check_thresholds(conf: float, iou: float, max_det: int, nms: str) -> None:
+        if not 0.0 <= conf <= 1.0:
+            raise InputError(f"conf: expected a score threshold in [0, 1], got {conf}")
+        if not 0.0 <= iou <= 1.0:
+            raise InputError(f"iou: expected an IoU threshold in [0, 1], got {iou}")
+        if max_det < 1:
+            raise InputError(f"max_det: expected a positive integer, got {max_det}")
+        if nms not in _NMS_MODES:
+            raise InputError(f"nms: expected one of {_NMS_MODES}, got {nms!r}")
+
+    def _static_hw(self) -> tuple[int, int] | None:
+        s = self.input_spec
+        if not s.rank_known:
+            return None
+        if len(s.shape) != 4:
+            raise InputError(f"a detector needs an NCHW image input; {self.input_name!r} has shape {s.shape}")
+        c, h, w = s.shape[1:]
+        if isinstance(c, int) and c != 3:
+            raise InputError(f"a detector needs a 3-channel input; {self.input_name!r} has {c} channels")
+        return (h, w) if isinstance(h, int) and isinstance(w, int) else None
+
+    def _choose_input_hw(self, input_size: int | Sequence[int] | None) -> tuple[int, int]:
+        if self._fixed_hw is not None:
+            if input_size is not None and _size2(input_size, "input_size") != self._fixed_hw:
+                raise InputError(
+                    f"input_size: {self.backend.model_path.name} has a fixed input of "
+                    f"{self._fixed_hw[0]}x{self._fixed_hw[1]}, got input_size={input_size}; "
+                    f"re-export the model with that size or with dynamic H, W"
+                )
+            return self._fixed_hw
+        if input_size is not None:
+            return _size2(input_size, "input_size")
+        if self.meta.input_size is not None:
+            return self.meta.input_size
+        return self.default_input_size
+
+    def _spec_from_outputs(self, shapes: dict[str, tuple] | None) -> DecodeSpec | None:
+        if shapes is None:
+            return None
+        names = self.meta.names
+        spec = detect_layout(
+            shapes,
+            num_classes=len(names) if names is not None else None,
+            layout=self.meta.layout,
+            strides=self.meta.strides,
+            input_hw=self.input_hw,
+        )
+        if self._forced:
+            from dataclasses import replace
+
+            spec = replace(spec, **self._forced)
+            if spec.layout is Layout.HEADS and len(self._forced) == 2:
+                spec = replace(spec, resolved=True)
+        return spec
+
+    def _probe(self) -> None:
+        blank = np.full((1, 3, *self.input_hw), 114 / 255, np.float32)
+        outs = self.backend.infer({self.input_name: blank})
+        self.spec = self._spec_from_outputs({k: v.shape for k, v in outs.items()})
+
+    def _max_stride(self) -> int:
+        if self.meta.strides:
+            return max(self.meta.strides)
+        if self.spec is not None and self.spec.strides:
+            return max(self.spec.strides)
+        if self.spec is not None and self.spec.layout is Layout.HEADS:
+            return 8 * 2 ** (len(self.spec.names) - 1)
+        return 32
+
+    # -- properties ---------------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Class names by class id."""
+        if self.meta.names is not None:
+            return self.meta.names
+        nc = self.spec.num_classes if self.spec is not None else None
+        if nc is None or nc == len(self.default_names):
+            return self.default_names
+        return tuple(f"class_{i}" for i in range(nc))
+
+    @property
+    def batch_size(self) -> int | None:
+        """The model's fixed batch size, or None when the batch dimension is dynamic."""
+        b = self.input_spec.dim(0)
+        return b if isinstance(b, int) else None
+
+    # -- pipeline -----------------------------------------------------------------------
+    def preprocess(self, image: Any) -> tuple[np.ndarray, LetterboxTransform]:
+        """Load and letterbox one image: ``((1, 3, H, W) float32, transform)``."""
+        return self._letterbox(load_image(image))
+
+    def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        """Run the backend on a prepared (B, 3, H, W) tensor."""
+        return self.backend.infer({self.input_name: tensor})
+
+    def postprocess(
+        self, outputs: dict[str, np.ndarray], transforms: Sequence[LetterboxTransform], **overrides: Any
+    ) -> list[Detections]:
+        """Decode, NMS and map boxes back to each original image."""
+        if self.spec is None:
+            self.spec = self._spec_from_outputs({k: v.shape for k, v in outputs.items()})
+        self.spec = refine_layout(self.spec, outputs)
+        hw = transforms[0].dst_shape
+        opts = self._options(overrides)
+        per_image = decode(outputs, self.spec, hw, **opts)
+        return [self._to_detections(c, t) for c, t in zip(per_image, transforms, strict=False)]
+
+    def _options(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        opts = {
+            "conf": self.conf,
+            "iou": self.iou,
+            "max_det": self.max_det,
+            "nms_mode": self.nms,
+            "multi_label": self.multi_label,
+            "pre_nms_topk": self.pre_nms_topk,
+        }
+        if "nms" in overrides:
+            overrides["nms_mode"] = overrides.pop("nms")
+        unknown = set(overrides) - set(opts)
+        if unknown:
+            raise InputError(f"unknown detect() options {sorted(unknown)}; expected some of {sorted(opts)} or 'nms'")
+        opts.update({k: v for k, v in overrides.items() if v is not None})
+        self._check_thresholds(opts["conf"], opts["iou"], opts["max_det"], opts["nms_mode"])
+        return opts
+
+    def _to_detections(self, c: Candidates, t: LetterboxTransform) -> Detections:
+        return Detections(t.to_original(c.boxes), c.scores, c.class_ids, self.names)
+
+    def detect(self, image: Any, **overrides: Any) -> Detections:
+        """Detect objects in one image.
+
+        Args:
+            image: BGR uint8 array (OpenCV's convention), grayscale or BGRA array, float image in
+                [0, 1], a path, or a PIL image.
+            **overrides: Per-call ``conf``, ``iou``, ``max_det``, ``nms``, ``multi_label``, ``pre_nms_topk``.
+
+        Returns:
+            Detections with boxes in the original image's pixels, sorted by score.
+        """
+        tensor, t = self.preprocess(image)
+        return self.postprocess(self.infer(tensor), [t], **overrides)[0]
+
+    __call__ = detect
+
+    def detect_batch(self, images: Iterable[Any], **overrides: Any) -> list[Detections]:
+        """Detect objects in several images, using the model's batch dimension when it allows.
+
+        A model with a dynamic batch runs the images in one call; a fixed batch B > 1 runs them in
+        chunks of B (the last chunk padded); a batch of 1 runs them one by one.
+        """
+        imgs = [load_image(im) for im in images]
+        if not imgs:
+            return []
+        fixed = self.batch_size
+        if not self.backend.supports_batch or fixed == 1:
+            return [self._detect_loaded(im, overrides) for im in imgs]
+        chunk = fixed or len(imgs)
+        out: list[Detections] = []
+        for i in range(0, len(imgs), chunk):
+            part = imgs[i : i + chunk]
+            tensor, transforms = self._letterbox.batch(part)
+            if fixed and len(part) < fixed:
+                pad = np.repeat(tensor[-1:], fixed - len(part), axis=0)
+                tensor = np.concatenate([tensor, pad])
+            out += self.postprocess(self.infer(tensor), transforms, **overrides)[: len(part)]
+        return out
+
+    def _detect_loaded(self, img: np.ndarray, overrides: dict[str, Any]) -> Detections:
+        tensor, t = self._letterbox(img)
+        return self.postprocess(self.infer(tensor), [t], **dict(overrides))[0]
+
+    # -- description, lifetime ------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """What the detector knows about its model (for ``lite info``)."""
+        return {
+            "model": str(self.backend.model_path),
+            "backend": self.backend.name,
+            "inputs": [str(s) for s in self.backend.inputs],
+            "outputs": [str(s) for s in self.backend.outputs],
+            "layout": self.spec.describe() if self.spec else None,
+            "input_size": list(self.input_hw),
+            "dynamic_input": self._fixed_hw is None,
+            "batch": self.batch_size or "dynamic",
+            "strides": list(self.spec.strides or self.meta.strides or ()) if self.spec else None,
+            "max_stride": self.max_stride,
+            "num_classes": len(self.names),
+            "names": list(self.names),
+            "metadata": self.backend.metadata,
+        }
+
+    def close(self) -> None:
+        """Release the backend."""
+        self.backend.close()
+
+    def __enter__(self) -> Detector:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        layout = self.spec.layout.value if self.spec else "?"
+        return (
+            f"{type(self).__name__}({self.backend.model_path.name!r}, backend={self.backend.name!r}, "
+            f"input={self.input_hw[0]}x{self.input_hw[1]}, layout={layout}, classes={len(self.names)})"
+        )

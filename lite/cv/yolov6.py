@@ -1,0 +1,26 @@
+"""YOLOv6 (and YOLOv6Lite) detectors on any backend."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from lite.cv.detector import Detector
+
+
+class YOLOv6(Detector):
+    """YOLOv6 / YOLOv6Lite on any backend, with no argument saying which export layout it is.
+
+    Reads pre-decoded ``(B, N, 5+nc)`` exports, YOLOv6 0.1's raw anchor-grid output, raw
+    per-level heads (the decode-free NCNN/MNN style, 3 or 4 levels), and end-to-end NMS
+    outputs (TensorRT EfficientNMS, ONNX Runtime NMS). Defaults follow YOLOv6's own
+    inference: 640×640 input for dynamic-shape models, letterbox with fill 114, COCO-80 names.
+
+    Example:
+        >>> from lite.cv import YOLOv6
+        >>> det = YOLOv6("yolov6lite_s_320_decoded.onnx")   # backend from the suffix
+        >>> dets = det.detect(cv2.imread("bus.jpg"))
+
+    See :class:`lite.cv.detector.Detector` for the arguments.
+    """
+
+    default_input_size: ClassVar[tuple[int, int]] = (640, 640)

@@ -1,0 +1,495 @@
+"""One YOLOv6 decoder for every output layout.
+
+Layouts (:class:`Layout`):
+
+* ``decoded``: one ``(B, N, 5+nc)`` tensor ``[cx, cy, w, h, obj, classes…]`` in input pixels
+  (YOLOv6's ``export_onnx.py``; obj is a column of ones from release 0.2 on, a real objectness
+  in 0.1), or ``(B, N, 4+nc)`` without obj.
+* ``anchor_grid``: YOLOv6 0.1's decode-free ("for-ncnn") export, ``(B, N, 5+nc)`` raw:
+  ``cx = (dx + gx)·s``, ``w = exp(dw)·s``, sigmoid on obj and classes.
+* ``heads``: one ``(B, 4+nc, H/s, W/s)`` tensor per level with l, t, r, b distances in stride
+  units from the cell centre; classes first (YOLOv6, the Lite NCNN models) or box first,
+  sigmoided or logits — both detected from the values, or given.
+* ``end2end``: NMS inside the model: ``num_dets, det_boxes, det_scores, det_classes``
+  (TensorRT EfficientNMS with int32, or ONNX Runtime NonMaxSuppression with int64 and -1 padding).
+
+:func:`detect_layout` reads the layout from the outputs' names and shapes (and, when given,
+their values); :func:`decode` turns outputs into per-image ``(boxes, scores, class_ids)`` in
+input pixels, after confidence threshold, top-k by score and NMS. Scores are thresholded
+before any per-anchor max, boxes are computed only for candidates, and NMS only sees
+the top-k candidates — no work grows with anchors × classes beyond one comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+from functools import lru_cache
+
+import numpy as np
+
+from lite.errors import InputError
+from lite.ops.nms import nms
+
+__all__ = ["Layout", "DecodeSpec", "Candidates", "detect_layout", "refine_layout", "candidates", "decode"]
+
+END2END_NAMES = ("num_dets", "det_boxes", "det_scores", "det_classes")
+_STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (32,), (16, 32))
+
+
+class Layout(str, Enum):
+    """The output layouts :func:`decode` understands."""
+
+    DECODED = "decoded"
+    ANCHOR_GRID = "anchor_grid"
+    HEADS = "heads"
+    END2END = "end2end"
+
+
+@dataclass(frozen=True)
+class DecodeSpec:
+    """How to read a model's outputs.
+
+    Attributes:
+        layout: The output layout.
+        names: Output names used, in decode order (levels by increasing stride for ``heads``;
+            ``num_dets, det_boxes, det_scores, det_classes`` for ``end2end``).
+        num_classes: Number of classes (None: not known yet, e.g. end-to-end models).
+        has_obj: ``decoded``/``anchor_grid``: column 4 is an objectness score.
+        box_first: ``heads``: channels are ``[l, t, r, b, classes…]`` (else ``[classes…, l, t, r, b]``).
+        sigmoid: ``heads``/``anchor_grid``: class scores (and obj) are logits needing a sigmoid.
+        strides: Strides per level (``heads``, ``anchor_grid``); empty = infer from the input size.
+        resolved: Whether value-based properties (channel order, sigmoid, obj) were settled.
+    """
+
+    layout: Layout
+    names: tuple[str, ...]
+    num_classes: int | None = None
+    has_obj: bool = True
+    box_first: bool = False
+    sigmoid: bool = False
+    strides: tuple[int, ...] = ()
+    resolved: bool = False
+
+    def describe(self) -> str:
+        """One-line human description, e.g. for ``lite info``."""
+        parts = [self.layout.value]
+        if self.layout is Layout.HEADS:
+            parts.append("box first" if self.box_first else "classes first")
+            parts.append("class logits" if self.sigmoid else "sigmoided classes")
+        elif self.layout in (Layout.DECODED, Layout.ANCHOR_GRID):
+            parts.append("with obj" if self.has_obj else "no obj")
+        if self.strides:
+            parts.append("strides " + ",".join(map(str, self.strides)))
+        if self.num_classes is not None:
+            parts.append(f"{self.num_classes} classes")
+        return ", ".join(parts)
+
+
+@dataclass
+class Candidates:
+    """Per-image detections in input pixels (before or after NMS)."""
+
+    boxes: np.ndarray  # (n, 4) float32 xyxy
+    scores: np.ndarray  # (n,) float32
+    class_ids: np.ndarray  # (n,) int64
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    @classmethod
+    def empty(cls) -> Candidates:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+
+Shape = Sequence[int | str | None]
+
+
+# ----------------------------------------------------------------------------------------------
+# layout detection
+# ----------------------------------------------------------------------------------------------
+def detect_layout(
+    outputs: Mapping[str, Shape],
+    *,
+    num_classes: int | None = None,
+    layout: Layout | str | None = None,
+    strides: Sequence[int] | None = None,
+    input_hw: tuple[int, int] | None = None,
+) -> DecodeSpec:
+    """Work out the layout from output names and shapes.
+
+    Args:
+        outputs: Output name → shape (ints, symbolic names or None), in the model's order.
+        num_classes: Known class count (e.g. from metadata); disambiguates ``4+nc`` / ``5+nc``.
+        layout: Force a layout instead of detecting it.
+        strides: Strides per level when known (else inferred from the input size at decode time).
+        input_hw: Network input size, to check strides against (optional).
+
+    Raises:
+        InputError: The outputs match no known layout (the message lists them).
+    """
+    names = list(outputs)
+    shapes = {n: tuple(outputs[n]) for n in names}
+    forced = Layout(layout) if layout is not None else None
+    desc = ", ".join(f"{n}{list(s)}" for n, s in shapes.items())
+    st = tuple(int(s) for s in strides) if strides else ()
+
+    if forced is Layout.END2END or (forced is None and _looks_end2end(names, shapes)):
+        return DecodeSpec(Layout.END2END, _end2end_order(names, shapes), num_classes, resolved=True)
+
+    four_d = [n for n in names if len(shapes[n]) == 4]
+    if forced is Layout.HEADS or (forced is None and len(four_d) == len(names) and len(names) >= 1):
+        if not four_d:
+            raise InputError(f"layout 'heads' needs 4-D outputs (B, 4+nc, H/s, W/s); got {desc}")
+        chans = {shapes[n][1] for n in four_d}
+        if len(chans) != 1 or not isinstance(next(iter(chans)), int) or next(iter(chans)) < 5:
+            raise InputError(f"per-level heads must share one channel count 4+nc ≥ 5; got {desc}")
+        c = next(iter(chans))
+        nc = c - 4
+        if num_classes is not None and num_classes != nc:
+            raise InputError(f"per-level heads have {c} channels = 4 + {nc} classes, but {num_classes} names were given")
+        order = sorted(four_d, key=lambda n: -_area(shapes[n]))  # largest map first = smallest stride
+        return DecodeSpec(Layout.HEADS, tuple(order), nc, strides=st)
+
+    three_d = [n for n in names if len(shapes[n]) == 3]
+    if forced in (Layout.DECODED, Layout.ANCHOR_GRID) or (forced is None and len(three_d) == 1 and len(names) == 1):
+        if not three_d:
+            raise InputError(f"layout {forced.value if forced else 'decoded'!r} needs one (B, N, C) output; got {desc}")
+        name = three_d[0]
+        c = shapes[name][2]
+        if not isinstance(c, int) or c < 5:
+            raise InputError(f"output {name!r}: expected (B, N, 4+nc) or (B, N, 5+nc) with a fixed C ≥ 5; got {desc}")
+        if num_classes is not None:
+            if c == 5 + num_classes:
+                has_obj = True
+            elif c == 4 + num_classes:
+                has_obj = False
+            else:
+                raise InputError(
+                    f"output {name!r} has {c} columns; with {num_classes} classes expected "
+                    f"{5 + num_classes} (with obj) or {4 + num_classes} (without); "
+                    f"pass names= with one name per class of the model"
+                )
+        else:
+            has_obj = c != 84  # 85 = COCO with obj; 84 = COCO without; others assume YOLOv6's obj column
+        nc = c - 5 if has_obj else c - 4
+        return DecodeSpec(forced or Layout.DECODED, (name,), nc, has_obj=has_obj, strides=st)
+
+    raise InputError(
+        f"cannot tell the output layout from the outputs {desc}: expected one (B, N, 5+nc) tensor, "
+        f"per-level (B, 4+nc, H/s, W/s) heads, or end-to-end outputs {END2END_NAMES}; "
+        f"pass layout= one of {[m.value for m in Layout]}"
+    )
+
+
+def _area(shape: tuple) -> int:
+    h, w = shape[2], shape[3]
+    return (h if isinstance(h, int) else 0) * (w if isinstance(w, int) else 0)
+
+
+def _looks_end2end(names: list[str], shapes: dict[str, tuple]) -> bool:
+    if set(END2END_NAMES) <= set(names):
+        return True
+    if len(names) != 4:
+        return False
+    ranks = sorted(len(s) for s in shapes.values())
+    return ranks == [2, 2, 2, 3] and any(s[-1] == 4 for s in shapes.values() if len(s) == 3)
+
+
+def _end2end_order(names: list[str], shapes: dict[str, tuple]) -> tuple[str, ...]:
+    if set(END2END_NAMES) <= set(names):
+        return END2END_NAMES
+    boxes = next(n for n in names if len(shapes[n]) == 3)
+    rest = [n for n in names if n != boxes]
+    num = next((n for n in rest if shapes[n][-1] == 1), rest[0])
+    rest = [n for n in rest if n != num]
+    # of the last two, the one whose name mentions score is the scores; else keep model order
+    scores = next((n for n in rest if "score" in n.lower()), rest[0])
+    classes = next(n for n in rest if n != scores)
+    return (num, boxes, scores, classes)
+
+
+def refine_layout(spec: DecodeSpec, outputs: Mapping[str, np.ndarray]) -> DecodeSpec:
+    """Settle the value-dependent properties of a spec from one real inference.
+
+    * ``heads``: channel order (the 4-channel box block has the larger mean: distances are
+      positive, class scores are small probabilities or negative logits) and whether classes are
+      logits (any value outside [0, 1]).
+    * ``decoded`` vs ``anchor_grid``: decoded scores lie in [0, 1]; raw anchor-grid logits do not.
+    * ``end2end``: class count unknown until now; nothing else to settle.
+
+    A spec that is already resolved, or was forced by the caller, is returned unchanged.
+    """
+    if spec.resolved:
+        return spec
+    if spec.layout is Layout.HEADS:
+        first = np.asarray(outputs[spec.names[0]], dtype=np.float32)
+        c = first.shape[1]
+        head, tail = first[:, :4], first[:, c - 4 :]
+        box_first = float(head.mean()) > float(tail.mean())
+        cls = first[:, 4:] if box_first else first[:, : c - 4]
+        sig = bool(cls.min() < 0.0 or cls.max() > 1.0)
+        return replace(spec, box_first=box_first, sigmoid=sig, resolved=True)
+    if spec.layout in (Layout.DECODED, Layout.ANCHOR_GRID):
+        out = np.asarray(outputs[spec.names[0]])
+        lo = 4
+        scores = out[..., lo:]
+        raw = bool(scores.min() < -1e-3 or scores.max() > 1 + 1e-3)
+        layout = Layout.ANCHOR_GRID if raw else Layout.DECODED
+        if spec.layout is Layout.ANCHOR_GRID:
+            layout = Layout.ANCHOR_GRID
+        return replace(spec, layout=layout, sigmoid=layout is Layout.ANCHOR_GRID, resolved=True)
+    return replace(spec, resolved=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# decoding
+# ----------------------------------------------------------------------------------------------
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log(p / (1 - p))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _select(
+    cls: np.ndarray, conf: float, multi_label: bool, *, logits: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Threshold a (N, nc) class-score matrix; return anchor indices, class ids, scores.
+
+    The threshold is applied to all scores at once (one comparison each), then a max is taken
+    only over the few anchors that passed.
+    """
+    thr = _logit(conf) if logits else conf
+    mask = cls > thr
+    if not mask.any():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    if multi_label:
+        a, c = np.nonzero(mask)
+        s = cls[a, c]
+    else:
+        a = np.flatnonzero(mask.any(axis=1))
+        sub = cls[a]
+        c = sub.argmax(axis=1)
+        s = sub[np.arange(len(a)), c]
+    if logits:
+        s = _sigmoid(s)
+    return a.astype(np.int64, copy=False), c.astype(np.int64, copy=False), s.astype(np.float32, copy=False)
+
+
+def _topk(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest scores, sorted by score descending (stable for ties)."""
+    if len(scores) > k:
+        part = np.argpartition(-scores, k - 1)[:k]
+        return part[np.argsort(-scores[part], kind="stable")]
+    return np.argsort(-scores, kind="stable")
+
+
+def _strides_for(spec: DecodeSpec, sizes: list[tuple[int, int]], input_hw: tuple[int, int]) -> tuple[int, ...]:
+    if spec.strides:
+        if len(spec.strides) != len(sizes):
+            raise InputError(f"{len(spec.strides)} strides given {spec.strides} but the model has {len(sizes)} levels")
+        return spec.strides
+    out = []
+    for h, w in sizes:
+        s = input_hw[0] / h
+        if abs(s - round(s)) > 1e-6 or abs(input_hw[1] / w - s) > 1e-6:
+            raise InputError(
+                f"cannot infer the stride of a {h}x{w} feature map from input {input_hw[0]}x{input_hw[1]}; pass strides="
+            )
+        out.append(round(s))
+    return tuple(out)
+
+
+@lru_cache(maxsize=64)
+def _cell_grid(h: int, w: int, offset: float) -> tuple[np.ndarray, np.ndarray]:
+    gy, gx = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij")
+    return (gx.ravel() + offset), (gy.ravel() + offset)
+
+
+def _anchor_strides(n: int, input_hw: tuple[int, int], strides: tuple[int, ...]) -> tuple[int, ...]:
+    sets = [strides] if strides else list(_STRIDE_SETS)
+    h, w = input_hw
+    for ss in sets:
+        if sum(math.ceil(h / s) * math.ceil(w / s) for s in ss) == n:
+            return tuple(ss)
+    raise InputError(f"{n} anchors do not match any stride set {sets} at input {h}x{w}; pass strides=")
+
+
+@lru_cache(maxsize=32)
+def _anchor_grid(input_hw: tuple[int, int], strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    gxs, gys, ss = [], [], []
+    for s in strides:
+        h, w = math.ceil(input_hw[0] / s), math.ceil(input_hw[1] / s)
+        gx, gy = _cell_grid(h, w, 0.0)
+        gxs.append(gx)
+        gys.append(gy)
+        ss.append(np.full(h * w, s, np.float32))
+    return np.concatenate(gxs), np.concatenate(gys), np.concatenate(ss)
+
+
+def candidates(
+    outputs: Mapping[str, np.ndarray],
+    spec: DecodeSpec,
+    input_hw: tuple[int, int],
+    *,
+    conf: float = 0.25,
+    multi_label: bool = False,
+    pre_nms_topk: int = 3000,
+) -> list[Candidates]:
+    """Decode outputs into per-image candidates in input pixels (thresholded, top-k, not NMS'd).
+
+    Args:
+        outputs: Output name → array from one inference (a batch).
+        spec: The layout (see :func:`detect_layout` / :func:`refine_layout`).
+        input_hw: Network input (H, W) the batch was run at.
+        conf: Score threshold (score = obj · class).
+        multi_label: Keep every class above ``conf`` for an anchor (COCO evaluation) instead of the best.
+        pre_nms_topk: Keep at most this many candidates per image, the highest scores.
+    """
+    if not 0.0 <= conf <= 1.0:
+        raise InputError(f"conf: expected a score threshold in [0, 1], got {conf}")
+    spec = refine_layout(spec, outputs)
+    missing = [n for n in spec.names if n not in outputs]
+    if missing:
+        raise InputError(f"outputs {missing} expected by layout {spec.layout.value} are missing; got {list(outputs)}")
+    if spec.layout is Layout.END2END:
+        return _end2end(outputs, spec, conf, pre_nms_topk)
+    if spec.layout is Layout.HEADS:
+        return _heads(outputs, spec, input_hw, conf, multi_label, pre_nms_topk)
+    return _flat(outputs, spec, input_hw, conf, multi_label, pre_nms_topk)
+
+
+def _flat(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
+    out = np.asarray(outputs[spec.names[0]])
+    if out.dtype != np.float32:
+        out = out.astype(np.float32)
+    grid = spec.layout is Layout.ANCHOR_GRID
+    if grid:
+        strides = _anchor_strides(out.shape[1], input_hw, spec.strides)
+        gx, gy, gs = _anchor_grid(tuple(input_hw), strides)
+    c0 = 5 if spec.has_obj else 4
+    results = []
+    for b in range(out.shape[0]):
+        rows = out[b]
+        cls = rows[:, c0:]
+        if spec.has_obj:
+            obj = rows[:, 4]
+            if grid:
+                obj = _sigmoid(obj)
+                cls = _sigmoid(cls) * obj[:, None]
+            elif obj.min() < 1.0:  # a real objectness (YOLOv6 0.1); 0.2+ exports write ones
+                cls = cls * obj[:, None]
+        elif grid:
+            cls = _sigmoid(cls)
+        a, c, s = _select(cls, conf, multi_label)
+        if len(a) == 0:
+            results.append(Candidates.empty())
+            continue
+        order = _topk(s, k)
+        a, c, s = a[order], c[order], s[order]
+        xywh = rows[a, :4]
+        if grid:
+            st = gs[a]
+            cx = (xywh[:, 0] + gx[a]) * st
+            cy = (xywh[:, 1] + gy[a]) * st
+            w = np.exp(xywh[:, 2]) * st
+            h = np.exp(xywh[:, 3]) * st
+        else:
+            cx, cy, w, h = xywh[:, 0], xywh[:, 1], xywh[:, 2], xywh[:, 3]
+        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
+        results.append(Candidates(boxes, s, c))
+    return results
+
+
+def _heads(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
+    levels = [np.asarray(outputs[n]) for n in spec.names]
+    sizes = [(lv.shape[2], lv.shape[3]) for lv in levels]
+    strides = _strides_for(spec, sizes, input_hw)
+    nc = levels[0].shape[1] - 4
+    box_sl = slice(0, 4) if spec.box_first else slice(nc, nc + 4)
+    cls_sl = slice(4, 4 + nc) if spec.box_first else slice(0, nc)
+    batch = levels[0].shape[0]
+    results = []
+    for b in range(batch):
+        all_boxes, all_scores, all_cls = [], [], []
+        for lv, (h, w), s in zip(levels, sizes, strides, strict=True):
+            flat = lv[b].reshape(lv.shape[1], h * w)
+            cls = flat[cls_sl].T  # (hw, nc) view, no copy
+            a, c, sc = _select(cls, conf, multi_label, logits=spec.sigmoid)
+            if len(a) == 0:
+                continue
+            dist = flat[box_sl][:, a].astype(np.float32)  # (4, n)
+            gx, gy = _cell_grid(h, w, 0.5)
+            x, y = gx[a], gy[a]
+            boxes = np.stack([x - dist[0], y - dist[1], x + dist[2], y + dist[3]], axis=1) * np.float32(s)
+            all_boxes.append(boxes)
+            all_scores.append(sc)
+            all_cls.append(c)
+        if not all_scores:
+            results.append(Candidates.empty())
+            continue
+        boxes, scores, cls_ids = np.concatenate(all_boxes), np.concatenate(all_scores), np.concatenate(all_cls)
+        order = _topk(scores, k)
+        results.append(Candidates(boxes[order].astype(np.float32), scores[order], cls_ids[order]))
+    return results
+
+
+def _end2end(outputs, spec, conf, k) -> list[Candidates]:
+    num, boxes, scores, classes = (np.asarray(outputs[n]) for n in spec.names)
+    num = num.reshape(num.shape[0], -1)[:, 0].astype(np.int64)
+    results = []
+    for b in range(boxes.shape[0]):
+        n = int(min(max(num[b], 0), boxes.shape[1]))
+        bx = boxes[b, :n].astype(np.float32)
+        sc = scores[b, :n].astype(np.float32)
+        cl = classes[b, :n].astype(np.int64)
+        keep = (cl >= 0) & (sc >= conf)
+        bx, sc, cl = bx[keep], sc[keep], cl[keep]
+        order = _topk(sc, k)
+        results.append(Candidates(bx[order], sc[order], cl[order]))
+    return results
+
+
+def decode(
+    outputs: Mapping[str, np.ndarray],
+    spec: DecodeSpec,
+    input_hw: tuple[int, int],
+    *,
+    conf: float = 0.25,
+    iou: float = 0.45,
+    max_det: int = 100,
+    nms_mode: str = "class_aware",
+    multi_label: bool = False,
+    pre_nms_topk: int = 3000,
+) -> list[Candidates]:
+    """Decode and NMS: per-image final detections in input pixels, sorted by score.
+
+    End-to-end outputs are already NMS'd: only the threshold and ``max_det`` apply.
+
+    Args:
+        outputs: Output name → array from one inference (a batch).
+        spec: The layout.
+        input_hw: Network input (H, W).
+        conf: Score threshold.
+        iou: NMS IoU threshold.
+        max_det: Detections kept per image.
+        nms_mode: ``"class_aware"``, ``"agnostic"`` or ``"blend"``.
+        multi_label: Every class above ``conf`` per anchor is a candidate.
+        pre_nms_topk: Candidates per image that reach NMS.
+    """
+    cands = candidates(outputs, spec, input_hw, conf=conf, multi_label=multi_label, pre_nms_topk=pre_nms_topk)
+    if spec.layout is Layout.END2END:
+        return [Candidates(c.boxes[:max_det], c.scores[:max_det], c.class_ids[:max_det]) for c in cands]
+    final = []
+    for c in cands:
+        if len(c) == 0:
+            final.append(c)
+            continue
+        boxes, scores, cls = nms(c.boxes, c.scores, c.class_ids, iou_threshold=iou, mode=nms_mode, max_det=max_det)
+        final.append(Candidates(boxes, scores, cls))
+    return final
