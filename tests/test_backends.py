@@ -71,7 +71,7 @@ def test_feed_checks_expected_vs_got():
     assert be.infer(x.astype(np.float64))["y"].dtype == np.float32
     half = _Echo((1, 3, 4, 5), np.float16)
     assert half.infer(x)["y"].dtype == np.float16
-    assert not be.supports_batch or True  # batch dim fixed at 1
+    assert not be.supports_batch  # batch dim fixed at 1
     assert _Echo(("batch", 3, 4, 5)).supports_batch and not _Echo((1, 3, 4, 5)).supports_batch
 
 

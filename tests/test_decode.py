@@ -221,3 +221,30 @@ def test_conf_out_of_range():
     out = {"o": np.zeros((1, 4, 85), np.float32)}
     with pytest.raises(InputError, match="conf"):
         decode(out, _spec(out), (64, 64), conf=1.5)
+
+
+@pytest.mark.parametrize("logits", [False, True])
+def test_heads_multi_label(logits):
+    outs = _heads(False, logits)
+    cls = outs["out2"][0]
+    cls[0, 1, 3] = _logit(0.5) if logits else 0.5  # a second class above threshold in the same cell
+    spec = refine_layout(_spec(outs), outs)
+    (best,) = candidates(outs, spec, (64, 128), conf=0.25)
+    assert best.class_ids.tolist() == [2]
+    (multi,) = candidates(outs, spec, (64, 128), conf=0.25, multi_label=True)
+    assert sorted(multi.class_ids.tolist()) == [0, 2]
+    np.testing.assert_allclose(sorted(multi.scores.tolist()), [0.5, 0.75], rtol=1e-5)
+    np.testing.assert_allclose(multi.boxes[0], multi.boxes[1])
+
+
+def test_negative_sizes_become_empty_boxes_not_inverted_ones():
+    out = np.zeros((1, 2, 5 + NC), np.float32)
+    out[:, :, 4] = 1
+    out[0, 0, :4] = [20, 20, -4, 6]  # negative width
+    out[0, 0, 5] = 0.9
+    (res,) = decode({"o": out}, _spec({"o": out}, num_classes=NC), (64, 64))
+    np.testing.assert_allclose(res.boxes, [[20, 17, 20, 23]])
+    outs = _heads(True, False)
+    outs["out2"][0, :4, 1, 3] = [-1.0, 0.5, -1.0, 0.5]  # l + r < 0
+    (h,) = decode(outs, refine_layout(_spec(outs), outs), (64, 128))
+    assert np.all(h.boxes[:, 2] >= h.boxes[:, 0]) and np.all(h.boxes[:, 3] >= h.boxes[:, 1])

@@ -140,7 +140,9 @@ class Backend(abc.ABC):
         if isinstance(feed, np.ndarray):
             if len(self._inputs) != 1:
                 names = [s.name for s in self._inputs]
-                raise InputError(f"this model has {len(names)} inputs {names}; pass a dict name -> array, got one array")
+                raise InputError(
+                    f"this model has {len(names)} inputs {names}; pass a dict name -> array, got one array"
+                )
             feed = {self._inputs[0].name: feed}
         if not isinstance(feed, Mapping):
             raise InputError(f"expected a numpy array or a dict of name -> array, got {type(feed).__name__}")

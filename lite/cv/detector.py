@@ -42,7 +42,8 @@ class Detector:
         model: Model file (``.onnx``, ``.param``, ``.mnn``, ``.engine``...), a hub name such as
             ``"yolov6lite-s"``, or an opened :class:`~lite.backends.Backend`.
         backend: Backend name (``"ort"``, ``"ncnn"``, ``"mnn"``, ``"trt"``); None picks one from the suffix.
-        device: Device for the backend (``"cpu"``, ``"cuda:0"``...).
+        device: Device for the backend (``"cpu"``, ``"cuda:0"``...); None: the backend's default
+            (CPU for ONNX Runtime, NCNN and MNN; ``cuda:0`` for TensorRT).
         threads: Engine thread count (None: engine default).
         input_size: Network input ``int`` or ``(H, W)`` for models with dynamic H, W (default: the
             model's metadata, else the class default). A model with a fixed input ignores nothing:
@@ -74,7 +75,7 @@ class Detector:
         model: str | Path | Backend,
         backend: str | None = None,
         *,
-        device: str = "cpu",
+        device: str | None = None,
         threads: int | None = None,
         input_size: int | Sequence[int] | None = None,
         auto: bool = False,
@@ -96,7 +97,9 @@ class Detector:
             self.backend = model
         else:
             path = self._resolve(model)
-            self.backend = backends.create(path, backend, device=device, threads=threads, **backend_options)
+            if device is not None:
+                backend_options["device"] = device
+            self.backend = backends.create(path, backend, threads=threads, **backend_options)
         self.conf, self.iou, self.max_det = float(conf), float(iou), int(max_det)
         self.multi_label, self.pre_nms_topk = bool(multi_label), int(pre_nms_topk)
         self.nms = nms

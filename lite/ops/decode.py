@@ -149,7 +149,9 @@ def detect_layout(
         c = next(iter(chans))
         nc = c - 4
         if num_classes is not None and num_classes != nc:
-            raise InputError(f"per-level heads have {c} channels = 4 + {nc} classes, but {num_classes} names were given")
+            raise InputError(
+                f"per-level heads have {c} channels = 4 + {nc} classes, but {num_classes} names were given"
+            )
         order = sorted(four_d, key=lambda n: -_area(shapes[n]))  # largest map first = smallest stride
         return DecodeSpec(Layout.HEADS, tuple(order), nc, strides=st)
 
@@ -257,22 +259,35 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _select(
-    cls: np.ndarray, conf: float, multi_label: bool, *, logits: bool = False
+    cls: np.ndarray, conf: float, multi_label: bool, *, logits: bool = False, classes_first: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Threshold a (N, nc) class-score matrix; return anchor indices, class ids, scores.
+    """Threshold a class-score matrix; return anchor indices, class ids and scores.
 
-    The threshold is applied to all scores at once (one comparison each), then a max is taken
-    only over the few anchors that passed.
+    Args:
+        cls: ``(N, nc)`` scores, or ``(nc, N)`` with ``classes_first`` (per-level heads, no transpose).
+        conf: Score threshold.
+        multi_label: Every (anchor, class) above the threshold, instead of each anchor's best class.
+        logits: Scores are logits: threshold at logit(conf), sigmoid only the survivors.
+        classes_first: Layout of ``cls``.
+
+    All scores are compared once; the per-anchor max runs only over the few anchors that passed.
     """
     thr = _logit(conf) if logits else conf
-    mask = cls > thr
-    if not mask.any():
+    idx = np.flatnonzero(cls > thr)
+    if len(idx) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    n = cls.shape[1]
     if multi_label:
-        a, c = np.nonzero(mask)
-        s = cls[a, c]
+        major, minor = np.divmod(idx, n)
+        a, c = (minor, major) if classes_first else (major, minor)
+        s = cls[major, minor]
+    elif classes_first:
+        a = np.unique(idx % n)
+        sub = cls[:, a]
+        c = sub.argmax(axis=0)
+        s = sub[c, np.arange(len(a))]
     else:
-        a = np.flatnonzero(mask.any(axis=1))
+        a = np.unique(idx // n)
         sub = cls[a]
         c = sub.argmax(axis=1)
         s = sub[np.arange(len(a)), c]
@@ -299,7 +314,8 @@ def _strides_for(spec: DecodeSpec, sizes: list[tuple[int, int]], input_hw: tuple
         s = input_hw[0] / h
         if abs(s - round(s)) > 1e-6 or abs(input_hw[1] / w - s) > 1e-6:
             raise InputError(
-                f"cannot infer the stride of a {h}x{w} feature map from input {input_hw[0]}x{input_hw[1]}; pass strides="
+                f"cannot infer the stride of a {h}x{w} feature map from input "
+                f"{input_hw[0]}x{input_hw[1]}; pass strides="
             )
         out.append(round(s))
     return tuple(out)
@@ -401,6 +417,7 @@ def _flat(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
             h = np.exp(xywh[:, 3]) * st
         else:
             cx, cy, w, h = xywh[:, 0], xywh[:, 1], xywh[:, 2], xywh[:, 3]
+        w, h = np.maximum(w, 0), np.maximum(h, 0)  # a negative size from a model is an empty box, not x2 < x1
         boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
         results.append(Candidates(boxes, s, c))
     return results
@@ -419,14 +436,17 @@ def _heads(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
         all_boxes, all_scores, all_cls = [], [], []
         for lv, (h, w), s in zip(levels, sizes, strides, strict=True):
             flat = lv[b].reshape(lv.shape[1], h * w)
-            cls = flat[cls_sl].T  # (hw, nc) view, no copy
-            a, c, sc = _select(cls, conf, multi_label, logits=spec.sigmoid)
+            cls = flat[cls_sl]  # (nc, hw), contiguous: no transpose
+            a, c, sc = _select(cls, conf, multi_label, logits=spec.sigmoid, classes_first=True)
             if len(a) == 0:
                 continue
             dist = flat[box_sl][:, a].astype(np.float32)  # (4, n)
             gx, gy = _cell_grid(h, w, 0.5)
             x, y = gx[a], gy[a]
-            boxes = np.stack([x - dist[0], y - dist[1], x + dist[2], y + dist[3]], axis=1) * np.float32(s)
+            x1, y1 = x - dist[0], y - dist[1]
+            # l + r < 0 (negative distances) would give x2 < x1: clamp to an empty box
+            x2, y2 = np.maximum(x + dist[2], x1), np.maximum(y + dist[3], y1)
+            boxes = np.stack([x1, y1, x2, y2], axis=1) * np.float32(s)
             all_boxes.append(boxes)
             all_scores.append(sc)
             all_cls.append(c)
@@ -446,6 +466,7 @@ def _end2end(outputs, spec, conf, k) -> list[Candidates]:
     for b in range(boxes.shape[0]):
         n = int(min(max(num[b], 0), boxes.shape[1]))
         bx = boxes[b, :n].astype(np.float32)
+        bx[:, 2:] = np.maximum(bx[:, 2:], bx[:, :2])
         sc = scores[b, :n].astype(np.float32)
         cl = classes[b, :n].astype(np.int64)
         keep = (cl >= 0) & (sc >= conf)

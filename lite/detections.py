@@ -1,0 +1,439 @@
+"""The detection result type every detector in lite returns.
+
+:class:`Detections` holds ``n`` boxes in original-image pixels with their scores and class
+ids, plus the class names of the model. It is an immutable value: the arrays are validated,
+converted (``xyxy``/``scores`` float32, ``class_ids`` int64) and stored read-only on
+construction; indexing returns new objects.
+
+Example::
+
+    dets = detector(img)
+    print(dets)                      # Detections(3): bus 0.93, person 0.89, person 0.40
+    people = dets[dets.class_ids == 0]
+    for d in dets:
+        print(d.name, d.score, d.xyxy)
+    cv2.imwrite("out.jpg", dets.draw(img))
+"""
+
+from __future__ import annotations
+
+import colorsys
+import json
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import cv2
+import numpy as np
+
+from lite.errors import BackendNotInstalledError, ImageError, InputError
+
+__all__ = ["Detection", "Detections"]
+
+#: Items shown by ``repr()`` before it ends with an ellipsis.
+_REPR_ITEMS = 10
+
+
+def _make_palette(n: int = 32) -> tuple[tuple[int, int, int], ...]:
+    """``n`` well-separated, saturated BGR colours (hues stepped by the golden ratio)."""
+    out = []
+    for i in range(n):
+        r, g, b = colorsys.hsv_to_rgb((i * 0.618033988749895) % 1.0, 0.8 if i % 2 else 0.65, 0.95)
+        out.append((round(b * 255), round(g * 255), round(r * 255)))
+    return tuple(out)
+
+
+#: The fixed colour of class ``k`` is ``PALETTE[k % len(PALETTE)]`` (BGR).
+PALETTE: tuple[tuple[int, int, int], ...] = _make_palette()
+
+
+class Detection(NamedTuple):
+    """One detection, as yielded by iterating over :class:`Detections`."""
+
+    xyxy: tuple[float, float, float, float]
+    score: float
+    class_id: int
+    name: str
+
+
+def _label(class_id: int, names: tuple[str, ...]) -> str:
+    return names[class_id] if 0 <= class_id < len(names) else f"class_{class_id}"
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+def _in_float32_range(a: np.ndarray) -> np.ndarray:
+    """Elementwise: finite and representable as float32 (False for NaN and inf)."""
+    if a.dtype.kind != "f":
+        return np.ones(a.shape, dtype=bool)
+    return np.abs(a) <= np.finfo(np.float32).max
+
+
+def _coerce_names(names: Any) -> tuple[str, ...]:
+    if isinstance(names, str):
+        raise InputError(f"names: expected a sequence of class names, got the single string {names!r}")
+    if isinstance(names, Mapping):
+        # {0: "person", 1: "bicycle", ...} as some exporters write it
+        try:
+            keys = sorted(int(k) for k in names)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"names: expected a mapping int class id -> name, got keys {list(names)[:5]}") from e
+        if keys and keys[0] < 0:
+            raise InputError(f"names: expected class ids >= 0 as keys, got {keys[0]}")
+        lookup = {int(k): v for k, v in names.items()}
+        names = [lookup.get(i, f"class_{i}") for i in range(keys[-1] + 1 if keys else 0)]
+    try:
+        out = tuple(names)
+    except TypeError as e:
+        raise InputError(f"names: expected a sequence of class names, got {type(names).__name__}") from e
+    bad = [x for x in out if not isinstance(x, str)]
+    if bad:
+        raise InputError(f"names: expected str class names, got {type(bad[0]).__name__} {bad[0]!r}")
+    return tuple(map(str, out))  # plain str, also for numpy string arrays
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Detections:
+    """Detections of one image.
+
+    Attributes:
+        xyxy: ``(n, 4)`` float32 boxes ``x1, y1, x2, y2`` in original-image pixels.
+        scores: ``(n,)`` float32 confidences.
+        class_ids: ``(n,)`` int64 class ids (``>= 0``).
+        names: Class names indexed by class id; empty when unknown.
+
+    Construction accepts lists or any numeric arrays and converts them; it raises
+    :class:`~lite.errors.InputError` on wrong shapes, mismatched lengths, non-finite
+    values, ``x2 < x1`` / ``y2 < y1``, negative or non-integral class ids. The stored
+    arrays are read-only copies.
+    """
+
+    xyxy: np.ndarray
+    scores: np.ndarray
+    class_ids: np.ndarray
+    names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        xyxy = np.asarray(self.xyxy)
+        if xyxy.dtype.kind not in "fiu":
+            raise InputError(f"xyxy: expected a numeric (n, 4) array, got dtype {xyxy.dtype}")
+        if xyxy.size == 0 and xyxy.ndim == 1:
+            xyxy = xyxy.reshape(0, 4)
+        if xyxy.ndim != 2 or xyxy.shape[1] != 4:
+            raise InputError(f"xyxy: expected shape (n, 4), got shape {xyxy.shape}")
+        n = xyxy.shape[0]
+        bad = ~_in_float32_range(xyxy)
+        if bad.any():
+            row = int(np.flatnonzero(bad.any(axis=1))[0])
+            raise InputError(f"xyxy: expected finite float32 coordinates, got row {row} = {xyxy[row].tolist()}")
+        xyxy = np.array(xyxy, dtype=np.float32)
+        flipped = (xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1])
+        if flipped.any():
+            row = int(np.flatnonzero(flipped)[0])
+            raise InputError(f"xyxy: expected x1 <= x2 and y1 <= y2, got row {row} = {xyxy[row].tolist()}")
+
+        scores = np.asarray(self.scores)
+        if scores.dtype.kind not in "fiu":
+            raise InputError(f"scores: expected a numeric (n,) array, got dtype {scores.dtype}")
+        if scores.size == 0 and n == 0:
+            scores = scores.reshape(0)
+        if scores.shape != (n,):
+            raise InputError(f"scores: expected shape ({n},) to match xyxy {xyxy.shape}, got shape {scores.shape}")
+        bad = ~_in_float32_range(scores)
+        if bad.any():
+            raise InputError(f"scores: expected finite float32 values, got {scores[bad][0]}")
+        scores = np.array(scores, dtype=np.float32)
+
+        cls = np.asarray(self.class_ids)
+        if cls.size == 0 and n == 0:
+            cls = cls.reshape(0).astype(np.int64)
+        if cls.shape != (n,):
+            raise InputError(f"class_ids: expected shape ({n},) to match xyxy {xyxy.shape}, got shape {cls.shape}")
+        if cls.dtype.kind == "f":
+            if not (np.isfinite(cls).all() and (cls == np.floor(cls)).all()):
+                raise InputError(f"class_ids: expected integer ids, got non-integral values ({cls.dtype})")
+        elif cls.dtype.kind not in "iu":
+            raise InputError(f"class_ids: expected integer ids, got dtype {cls.dtype}")
+        cls = np.array(cls, dtype=np.int64)
+        if n and cls.min() < 0:
+            raise InputError(f"class_ids: expected ids >= 0, got {int(cls.min())}")
+
+        object.__setattr__(self, "xyxy", _readonly(xyxy))
+        object.__setattr__(self, "scores", _readonly(scores))
+        object.__setattr__(self, "class_ids", _readonly(cls))
+        object.__setattr__(self, "names", _coerce_names(self.names))
+
+    @classmethod
+    def _trusted(
+        cls, xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, names: tuple[str, ...]
+    ) -> Detections:
+        """Build from arrays known to be valid (e.g. a subset of a valid object); no checks."""
+        self = object.__new__(cls)
+        object.__setattr__(self, "xyxy", _readonly(xyxy))
+        object.__setattr__(self, "scores", _readonly(scores))
+        object.__setattr__(self, "class_ids", _readonly(class_ids))
+        object.__setattr__(self, "names", names)
+        return self
+
+    @classmethod
+    def empty(cls, names: Sequence[str] = ()) -> Detections:
+        """No detections (with the model's class names, if given)."""
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), tuple(names))
+
+    # ------------------------------------------------------------------ container protocol
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    def __iter__(self) -> Iterator[Detection]:
+        labels = self.labels
+        for box, score, cid, name in zip(
+            self.xyxy.tolist(), self.scores.tolist(), self.class_ids.tolist(), labels, strict=True
+        ):
+            yield Detection(tuple(box), score, cid, name)
+
+    def __getitem__(self, key: int | slice | np.ndarray | Sequence[int] | Sequence[bool]) -> Detections:
+        """Select detections: an int (-> length 1), a slice, a boolean mask or integer indices."""
+        n = len(self)
+        if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+            i = int(key)
+            if not -n <= i < n:
+                raise IndexError(f"detection index {i} out of range for Detections({n})")
+            i %= n
+            sel: slice | np.ndarray = slice(i, i + 1)
+        elif isinstance(key, slice):
+            sel = key
+        else:
+            if isinstance(key, (bool, np.bool_)):
+                raise TypeError("Detections index: a single bool is not a mask; use an array of n bools")
+            arr = np.asarray(key)
+            if arr.size == 0:
+                sel = np.zeros(0, dtype=np.intp)
+            elif arr.dtype == bool:
+                if arr.shape != (n,):
+                    raise IndexError(f"boolean mask: expected shape ({n},), got shape {arr.shape}")
+                sel = arr
+            elif arr.dtype.kind in "iu" and arr.ndim == 1:
+                if arr.min() < -n or arr.max() >= n:
+                    raise IndexError(f"detection indices out of range for Detections({n}): {arr.tolist()}")
+                sel = arr
+            else:
+                raise TypeError(
+                    f"Detections index: expected an int, slice, boolean mask or 1-D integer indices, "
+                    f"got {type(key).__name__} {getattr(arr, 'dtype', '')}"
+                )
+        return Detections._trusted(
+            self.xyxy[sel].copy(), self.scores[sel].copy(), self.class_ids[sel].copy(), self.names
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Detections):
+            return NotImplemented
+        return (
+            self.names == other.names
+            and np.array_equal(self.xyxy, other.xyxy)
+            and np.array_equal(self.scores, other.scores)
+            and np.array_equal(self.class_ids, other.class_ids)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # holds arrays: not hashable
+
+    # ------------------------------------------------------------------ derived values
+
+    @property
+    def labels(self) -> list[str]:
+        """Class name of each detection (``"class_<id>"`` when the name is unknown)."""
+        names = self.names
+        return [_label(c, names) for c in self.class_ids.tolist()]
+
+    @property
+    def wh(self) -> np.ndarray:
+        """``(n, 2)`` float32 widths and heights."""
+        return self.xyxy[:, 2:] - self.xyxy[:, :2]
+
+    @property
+    def area(self) -> np.ndarray:
+        """``(n,)`` float32 box areas."""
+        wh = self.wh
+        return wh[:, 0] * wh[:, 1]
+
+    def summary(self) -> dict[str, int]:
+        """Count per class name, most frequent first (ties: first seen first)."""
+        return dict(Counter(self.labels).most_common())
+
+    def __repr__(self) -> str:
+        n = len(self)
+        if n == 0:
+            return "Detections(0)"
+        k = min(n, _REPR_ITEMS)
+        items = [f"{name} {s:.2f}" for name, s in zip(self.labels[:k], self.scores[:k].tolist(), strict=True)]
+        if n > k:
+            items.append("…")
+        return f"Detections({n}): " + ", ".join(items)
+
+    __str__ = __repr__
+
+    # ------------------------------------------------------------------ serialisation
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable lists: ``xyxy``, ``scores``, ``class_ids``, ``names``.
+
+        Float32 values become the Python floats they equal exactly, so
+        :meth:`from_dict` restores an identical object.
+        """
+        return {
+            "xyxy": self.xyxy.tolist(),
+            "scores": self.scores.tolist(),
+            "class_ids": self.class_ids.tolist(),
+            "names": list(self.names),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Detections:
+        """Inverse of :meth:`to_dict` (``names`` optional).
+
+        Raises:
+            InputError: If a required key is missing or a value is invalid.
+        """
+        if not isinstance(d, Mapping):
+            raise InputError(f"expected a dict with xyxy, scores, class_ids, got {type(d).__name__}")
+        missing = [k for k in ("xyxy", "scores", "class_ids") if k not in d]
+        if missing:
+            raise InputError(
+                f"expected keys xyxy, scores, class_ids (names optional), got {sorted(d)}; missing {missing}"
+            )
+        return cls(d["xyxy"], d["scores"], d["class_ids"], tuple(d.get("names", ())))
+
+    def to_json(self, **json_kw: Any) -> str:
+        """:meth:`to_dict` as a JSON string; keyword arguments go to :func:`json.dumps`."""
+        return json.dumps(self.to_dict(), **json_kw)
+
+    @classmethod
+    def from_json(cls, s: str | bytes) -> Detections:
+        """Inverse of :meth:`to_json`."""
+        return cls.from_dict(json.loads(s))
+
+    def to_coco(
+        self, image_id: int | str, category_ids: Sequence[int] | Mapping[int, int] | None = None
+    ) -> list[dict[str, Any]]:
+        """COCO "results" records, one per detection.
+
+        Args:
+            image_id: The image's id in the COCO annotation file.
+            category_ids: Class id -> COCO category id, as a sequence indexed by class id
+                (e.g. :data:`lite.coco.COCO80_TO_91`) or a mapping. Default: the class id.
+
+        Returns:
+            ``[{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, ...]`` with the
+            bbox rounded to 3 decimals and the score to 5.
+
+        Raises:
+            InputError: If ``image_id`` is not an int or str, or a class id has no category.
+        """
+        if isinstance(image_id, bool) or not isinstance(image_id, (int, np.integer, str)):
+            raise InputError(f"image_id: expected an int (or str), got {type(image_id).__name__}")
+        if isinstance(image_id, np.integer):
+            image_id = int(image_id)
+        cats = self.class_ids.tolist()
+        if category_ids is not None:
+            if isinstance(category_ids, Mapping):
+                lookup = category_ids
+            elif isinstance(category_ids, (Sequence, np.ndarray)) and not isinstance(category_ids, str):
+                lookup = dict(enumerate(np.asarray(category_ids).tolist()))
+            else:
+                raise InputError(f"category_ids: expected a sequence or a mapping, got {type(category_ids).__name__}")
+            unknown = sorted({c for c in cats if c not in lookup})
+            if unknown:
+                raise InputError(
+                    f"category_ids: expected a category for every class id, got none for {unknown} "
+                    f"({len(lookup)} entries given)"
+                )
+            cats = [int(lookup[c]) for c in cats]
+        out = []
+        for (x1, y1, x2, y2), score, cat in zip(self.xyxy.tolist(), self.scores.tolist(), cats, strict=True):
+            bbox = [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)]
+            out.append({"image_id": image_id, "category_id": cat, "bbox": bbox, "score": round(score, 5)})
+        return out
+
+    # ------------------------------------------------------------------ drawing / interop
+
+    def draw(
+        self, img: np.ndarray, *, thickness: int = 2, font_scale: float = 0.5, show_scores: bool = True
+    ) -> np.ndarray:
+        """Draw the boxes and labels on a copy of ``img``.
+
+        Each class has a fixed colour (:data:`PALETTE`); labels ("name 0.93") sit on a filled
+        background above the box, or just inside it at the top edge of the image.
+
+        Args:
+            img: BGR ``uint8`` image ``(H, W, 3)``; a grey ``(H, W)`` image is converted.
+            thickness: Box line thickness in pixels (>= 1).
+            font_scale: OpenCV font scale of the labels (> 0).
+            show_scores: Append the score to each label.
+
+        Returns:
+            The annotated ``(H, W, 3)`` uint8 copy; ``img`` is not modified.
+
+        Raises:
+            ImageError: If ``img`` is not a uint8 BGR or grey image.
+            InputError: On a bad ``thickness`` or ``font_scale``.
+        """
+        if not isinstance(img, np.ndarray):
+            raise ImageError(f"img: expected a numpy uint8 (H, W, 3) BGR image, got {type(img).__name__}")
+        if img.dtype != np.uint8:
+            raise ImageError(f"img: expected dtype uint8, got {img.dtype}")
+        if img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 1):
+            out = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+        elif img.ndim == 3 and img.shape[2] == 3:
+            out = img.copy()
+        else:
+            raise ImageError(f"img: expected shape (H, W, 3) (BGR) or (H, W), got {img.shape}")
+        if out.shape[0] == 0 or out.shape[1] == 0:
+            raise ImageError(f"img: expected a non-empty image, got shape {img.shape}")
+        if isinstance(thickness, bool) or not isinstance(thickness, (int, np.integer)) or thickness < 1:
+            raise InputError(f"thickness: expected an int >= 1, got {thickness!r}")
+        if not font_scale > 0:
+            raise InputError(f"font_scale: expected a number > 0, got {font_scale!r}")
+
+        h, w = out.shape[:2]
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        text_thick = max(1, int(thickness) // 2)
+        boxes = np.clip(np.rint(self.xyxy), [0, 0, 0, 0], [w - 1, h - 1, w - 1, h - 1]).astype(int).tolist()
+        # lowest score first, so the best detections end up on top
+        for (x1, y1, x2, y2), score, cid, name in reversed(
+            list(zip(boxes, self.scores.tolist(), self.class_ids.tolist(), self.labels, strict=True))
+        ):
+            color = PALETTE[cid % len(PALETTE)]
+            cv2.rectangle(out, (x1, y1), (x2, y2), color, int(thickness))
+            text = f"{name} {score:.2f}" if show_scores else name
+            (tw, th), base = cv2.getTextSize(text, font, font_scale, text_thick)
+            top = y1 - th - base - 2
+            if top < 0:  # no room above the box: put the label inside it
+                top = y1
+            cv2.rectangle(out, (x1, top), (x1 + tw + 2, top + th + base + 2), color, cv2.FILLED)
+            ink = (0, 0, 0) if 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2] > 140 else (255, 255, 255)
+            cv2.putText(out, text, (x1 + 1, top + th + 1), font, font_scale, ink, text_thick, cv2.LINE_AA)
+        return out
+
+    def to_supervision(self) -> Any:
+        """Convert to ``supervision.Detections`` (class names in ``data["class_name"]``).
+
+        Raises:
+            BackendNotInstalledError: If the ``supervision`` package is not installed.
+        """
+        try:
+            import supervision as sv
+        except ImportError as e:
+            raise BackendNotInstalledError(
+                "Detections.to_supervision() needs the supervision package: pip install supervision"
+            ) from e
+        return sv.Detections(
+            xyxy=self.xyxy.copy(),
+            confidence=self.scores.copy(),
+            class_id=self.class_ids.copy(),
+            data={"class_name": np.array(self.labels, dtype=str)},
+        )
