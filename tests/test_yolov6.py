@@ -196,3 +196,48 @@ def test_import_lite_imports_no_engine():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.fixture(scope="module")
+def dynamic_raw(onnx_dir, tmp_path_factory):
+    """The raw Lite-S ONNX with symbolic batch, height and width (the graph is fully convolutional)."""
+    onnx = pytest.importorskip("onnx")
+    m = onnx.load(str(onnx_dir / "yolov6lite_s_320_raw.onnx"))
+    dims = m.graph.input[0].type.tensor_type.shape.dim
+    dims[0].dim_param, dims[2].dim_param, dims[3].dim_param = "batch", "height", "width"
+    for o in m.graph.output:
+        od = o.type.tensor_type.shape.dim
+        od[0].dim_param, od[2].dim_param, od[3].dim_param = "batch", f"{o.name}_h", f"{o.name}_w"
+    del m.graph.value_info[:]
+    path = tmp_path_factory.mktemp("dyn") / "lite_s_dynamic_raw.onnx"
+    onnx.save(m, str(path))
+    return path
+
+
+def test_dynamic_model_sizes(dynamic_raw, models, bus):
+    default = YOLOv6(dynamic_raw)
+    assert default.input_hw == (640, 640) and default.batch_size is None
+    at320 = YOLOv6(dynamic_raw, input_size=320)
+    assert_same(models["raw"].detect(bus), at320.detect(bus))
+    rect = YOLOv6(dynamic_raw, input_size=320, auto=True)
+    tensor, t = rect.preprocess(bus)
+    # bus.jpg is 810 x 1080 (w x h): r = 320/1080, 240 x 320, width padded to a multiple of the max stride 64
+    assert tensor.shape == (1, 3, 320, 256) and t.dst_shape == (320, 256)
+    square, rectangular = at320.detect(bus, conf=0.5), rect.detect(bus, conf=0.5)
+    assert sorted(square.labels) == sorted(rectangular.labels)
+    assert np.all(box_iou(square.xyxy, rectangular.xyxy).max(axis=1) > 0.9)
+
+
+def test_dynamic_batch_runs_in_one_call(dynamic_raw, images_dir):
+    det = YOLOv6(dynamic_raw, input_size=320)
+    calls = []
+    real_infer = det.infer
+    det.infer = lambda tensor: calls.append(tensor.shape) or real_infer(tensor)
+    paths = [images_dir / n for n in ("bus.jpg", "zidane.jpg", "image2.jpg")]
+    batch = det.detect_batch(paths)
+    assert calls == [(3, 3, 320, 320)]
+    for p, b in zip(paths, batch, strict=True):
+        assert_same(det.detect(p), b, score_tol=2e-3)
+    rect = YOLOv6(dynamic_raw, input_size=320, auto=True)
+    for p, b in zip(paths, rect.detect_batch(paths), strict=True):
+        assert len(b) > 0 and all(lbl in det.names for lbl in b.labels), (p, b)
