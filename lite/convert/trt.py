@@ -413,9 +413,14 @@ def engine_cache_key(
 
     Args:
         onnx_path: The ONNX file (hashed).
-        trt_version, gpu_name, compute_capability: What the engine is only valid for.
-        fp16, int8, calib_digest: Precision (and the calibration set, for INT8).
-        batch, input_hw: As for :func:`build_engine`.
+        trt_version: TensorRT version the engine is only valid for.
+        gpu_name: GPU the engine is only valid for.
+        compute_capability: That GPU's compute capability.
+        fp16: FP16 kernels.
+        int8: INT8 kernels.
+        calib_digest: Digest of the INT8 calibration set.
+        batch: As for :func:`build_engine`.
+        input_hw: As for :func:`build_engine`.
         workspace_gb: Workspace limit (changes the tactics available).
         inputs: The ONNX inputs (default: read with :func:`onnx_inputs`).
     """
