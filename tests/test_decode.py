@@ -213,8 +213,9 @@ def test_unknown_layout_is_a_clear_error():
         detect_layout({"a": (1, 10), "b": (1, 3, 4, 5, 6)})
     with pytest.raises(InputError, match="columns"):
         detect_layout({"o": (1, 10, 85)}, num_classes=3)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="unknown layout"):
         detect_layout({"o": (1, 10, 85)}, layout="nonsense")
+    assert detect_layout({"a": (1, 84, 8, 8)}, layout="raw").layout is Layout.HEADS
 
 
 def test_conf_out_of_range():

@@ -241,3 +241,21 @@ def test_dynamic_batch_runs_in_one_call(dynamic_raw, images_dir):
     rect = YOLOv6(dynamic_raw, input_size=320, auto=True)
     for p, b in zip(paths, rect.detect_batch(paths), strict=True):
         assert len(b) > 0 and all(lbl in det.names for lbl in b.labels), (p, b)
+
+
+def test_channel_order_from_metadata_or_argument(onnx_dir, tmp_path, bus):
+    """One forced property (box_first) does not stop the other (sigmoid) from being detected."""
+    import json
+    import shutil
+
+    model = tmp_path / "lite_s_raw.onnx"
+    shutil.copy(onnx_dir / "yolov6lite_s_320_raw.onnx", model)
+    ref = YOLOv6(onnx_dir / "yolov6lite_s_320_raw.onnx").detect(bus)
+    one = YOLOv6(model, box_first=False)
+    assert_same(ref, one.detect(bus))
+    assert one.spec.box_first is False and one.spec.sigmoid is False
+    (tmp_path / "lite_s_raw.lite.json").write_text(json.dumps({"layout": "raw", "extra": {"box_first": "true"}}))
+    wrong = YOLOv6(model)  # the sidecar claims box-first: the metadata is obeyed, so the boxes are nonsense
+    assert wrong.spec.layout is Layout.HEADS
+    wrong.detect(bus)
+    assert wrong.spec.box_first is True

@@ -8,6 +8,7 @@ module reads the layout from the model's outputs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -60,8 +61,10 @@ class Detector:
         names: Class names (default: the model's metadata, else COCO-80 for 80-class models).
         strides: Strides per level (default: metadata, else inferred from the feature maps).
         layout: Force the output layout (``"decoded"``, ``"anchor_grid"``, ``"heads"``, ``"end2end"``).
-        box_first: ``heads`` only: force the channel order (True: ``[l,t,r,b,classes]``).
-        sigmoid: ``heads``/``anchor_grid``: force whether class outputs are logits.
+        box_first: ``heads`` only: force the channel order (True: ``[l,t,r,b,classes]``); default: the
+            model's metadata key ``box_first``, else detected from the first outputs.
+        sigmoid: ``heads`` only: force whether class outputs are logits needing a sigmoid; default: the
+            metadata key ``sigmoid``, else detected.
         **backend_options: Passed to the backend (e.g. ``allow_fallback``, ``optimization``, ``fp16``).
     """
 
@@ -125,7 +128,14 @@ class Detector:
                 f"{self.backend.model_path.name} is fixed at {self._fixed_hw[0]}x{self._fixed_hw[1]}"
             )
         self.auto = bool(auto)
-        self._forced = {k: v for k, v in (("box_first", box_first), ("sigmoid", sigmoid)) if v is not None}
+        self._forced = {
+            k: v
+            for k, v in (
+                ("box_first", box_first if box_first is not None else _meta_bool(self.meta, "box_first")),
+                ("sigmoid", sigmoid if sigmoid is not None else _meta_bool(self.meta, "sigmoid")),
+            )
+            if v is not None
+        }
         self.spec: DecodeSpec | None = self._spec_from_outputs(
             {s.name: s.shape for s in self.backend.outputs} if all(s.rank_known for s in self.backend.outputs) else None
         )
@@ -194,8 +204,6 @@ class Detector:
             input_hw=self.input_hw,
         )
         if self._forced:
-            from dataclasses import replace
-
             spec = replace(spec, **self._forced)
             if spec.layout is Layout.HEADS and len(self._forced) == 2:
                 spec = replace(spec, resolved=True)
@@ -247,7 +255,10 @@ class Detector:
         """Decode, NMS and map boxes back to each original image."""
         if self.spec is None:
             self.spec = self._spec_from_outputs({k: v.shape for k, v in outputs.items()})
-        self.spec = refine_layout(self.spec, outputs)
+        if not self.spec.resolved:
+            self.spec = refine_layout(self.spec, outputs)
+            if self._forced:  # what the caller or the metadata said wins over what the values suggest
+                self.spec = replace(self.spec, **self._forced)
         hw = transforms[0].dst_shape
         opts = self._options(overrides)
         per_image = decode(outputs, self.spec, hw, **opts)
@@ -352,3 +363,16 @@ class Detector:
             f"{type(self).__name__}({self.backend.model_path.name!r}, backend={self.backend.name!r}, "
             f"input={self.input_hw[0]}x{self.input_hw[1]}, layout={layout}, classes={len(self.names)})"
         )
+
+
+def _meta_bool(meta: ModelMeta, key: str) -> bool | None:
+    """A boolean from the model's extra metadata (``"true"``/``"false"``/``"1"``/``"0"``), or None."""
+    value = meta.extra.get(key)
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no"):
+        return False
+    raise InputError(f"model metadata {key}={value!r}: expected true or false")

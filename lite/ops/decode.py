@@ -40,12 +40,28 @@ _STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (32,), (16,
 
 
 class Layout(str, Enum):
-    """The output layouts :func:`decode` understands."""
+    """The output layouts :func:`decode` understands (``"raw"`` is accepted for ``heads``)."""
 
     DECODED = "decoded"
     ANCHOR_GRID = "anchor_grid"
     HEADS = "heads"
     END2END = "end2end"
+
+    @classmethod
+    def parse(cls, value: Layout | str) -> Layout:
+        """A layout from its name or an alias (``raw`` → heads, ``e2e`` → end2end, ``grid`` → anchor_grid).
+
+        Raises:
+            InputError: Not a layout name; the message lists them.
+        """
+        if isinstance(value, Layout):
+            return value
+        key = str(value).strip().lower().replace("-", "_")
+        key = {"raw": "heads", "e2e": "end2end", "end_to_end": "end2end", "grid": "anchor_grid"}.get(key, key)
+        try:
+            return cls(key)
+        except ValueError:
+            raise InputError(f"unknown layout {value!r}; expected one of {[m.value for m in cls]} (or 'raw')") from None
 
 
 @dataclass(frozen=True)
@@ -132,7 +148,7 @@ def detect_layout(
     """
     names = list(outputs)
     shapes = {n: tuple(outputs[n]) for n in names}
-    forced = Layout(layout) if layout is not None else None
+    forced = Layout.parse(layout) if layout is not None else None
     desc = ", ".join(f"{n}{list(s)}" for n, s in shapes.items())
     st = tuple(int(s) for s in strides) if strides else ()
 

@@ -1,0 +1,115 @@
+"""``lite export CHECKPOINT.pt``: a meituan/YOLOv6 checkpoint → verified ONNX (and NCNN/MNN).
+
+Loads the checkpoint with YOLOv6's own code (``pip install --no-deps yolov6detect``), puts the
+model in deploy form, exports the chosen layout, checks and simplifies the graph, then (with
+``--verify``) prints a parity table: PyTorch vs ONNX Runtime (and vs NCNN/MNN with ``--to``),
+max abs difference, MSE, relative L2 and latencies::
+
+    lite export yolov6n.pt --img 640 --verify
+    lite export yolov6n.pt --img 320 --layout raw --to ncnn,mnn --verify
+    lite export yolov6n.pt --img 640 --layout end2end --batch dynamic --conf 0.25 --iou 0.45
+
+Exit status: 0 on success, 1 when a converted engine is out of tolerance, 2 on errors (including
+ONNX Runtime differing from PyTorch).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+LAYOUTS = ("decoded", "raw", "end2end")
+
+
+def _batch(value: str) -> int | str:
+    if value == "dynamic":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'dynamic', got {value!r}")
+    return n
+
+
+def _engines(value: str) -> list[str]:
+    engines = [e.strip().lower() for e in value.split(",") if e.strip()]
+    bad = [e for e in engines if e not in ("ncnn", "mnn")]
+    if bad:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of ncnn, mnn; got {bad}")
+    return engines
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``export`` subcommand."""
+    p = subparsers.add_parser(
+        "export",
+        help="export a YOLOv6 checkpoint to ONNX (decoded, raw or end2end) and verify it against PyTorch",
+        description=__doc__.split("::")[0].strip(),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("checkpoint", help="YOLOv6 training checkpoint (.pt); it is unpickled: use trusted files only")
+    p.add_argument("--img", type=int, nargs="+", default=[640], metavar="N", help="input size N or H W")
+    p.add_argument("--layout", choices=LAYOUTS, default="decoded",
+                   help="decoded: (B, N, 5+nc) like YOLOv6's export; raw: decode-free per-level heads for NCNN/MNN; "
+                        "end2end: decoded + ONNX NonMaxSuppression")  # fmt: skip
+    p.add_argument("--batch", type=_batch, default=1, help="batch size N, or 'dynamic'")
+    p.add_argument("--out", type=Path, default=None, help="output .onnx (default: <checkpoint>_<img>_<layout>.onnx)")
+    p.add_argument("--opset", type=int, default=13, help="ONNX opset (>= 11 for end2end)")
+    p.add_argument("--verify", action="store_true", help="compare with PyTorch and print the parity table")
+    p.add_argument("--to", type=_engines, default=[], metavar="ENGINES",
+                   help="also convert to these engines (comma-separated: ncnn,mnn)")  # fmt: skip
+    p.add_argument("--conf", type=float, default=0.25, help="end2end: NMS score threshold")
+    p.add_argument("--iou", type=float, default=0.45, help="end2end: NMS IoU threshold")
+    p.add_argument("--max-det", type=int, default=100, help="end2end: boxes kept per class")
+    p.add_argument("--image", default=None, help="verify on this image (letterboxed) as well as random inputs")
+    p.add_argument("--names", type=Path, default=None, help="class names file, one per line (metadata)")
+    p.add_argument("--no-simplify", action="store_true", help="skip onnxslim")
+    p.add_argument("--exporter", choices=("auto", "legacy", "dynamo"), default="auto",
+                   help="torch.onnx exporter (auto: TorchScript-based while torch has it)")  # fmt: skip
+    p.add_argument("--rtol", type=float, default=1e-3, help="ONNX Runtime vs PyTorch relative tolerance")
+    p.add_argument("--atol", type=float, default=1e-4, help="ONNX Runtime vs PyTorch absolute tolerance")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``lite export``; returns the exit code."""
+    from lite.errors import InputError
+    from lite.export.yolov6 import export_yolov6
+
+    if len(args.img) not in (1, 2):
+        raise InputError(f"--img: expected N or H W, got {args.img}")
+    names = None
+    if args.names is not None:
+        try:
+            names = [n.strip() for n in args.names.read_text(encoding="utf-8").splitlines() if n.strip()]
+        except OSError as e:
+            raise InputError(f"--names: cannot read {args.names}: {e}") from e
+    report = export_yolov6(
+        args.checkpoint,
+        args.out,
+        img_size=args.img,
+        layout=args.layout,
+        batch=args.batch,
+        opset=args.opset,
+        simplify=not args.no_simplify,
+        verify=args.verify,
+        conf=args.conf,
+        iou=args.iou,
+        max_det=args.max_det,
+        names=names,
+        sample=args.image,
+        exporter=args.exporter,
+        rtol=args.rtol,
+        atol=args.atol,
+        to=args.to,
+    )
+    print(report)
+    if not report.passed:
+        for c in report.comparisons:
+            if not c.passed:
+                print(c.details())
+        return 1
+    return 0

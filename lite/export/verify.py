@@ -1,0 +1,311 @@
+"""Parity checks: run a reference (a PyTorch module) and an exported model on the same inputs and compare.
+
+The exported model runs through lite's own backends (``lite.backends.create``), so the same check
+covers ONNX Runtime, NCNN and MNN. Metrics per output: max abs difference, MSE, relative L2 error
+and the number of elements outside ``|target − ref| <= atol + rtol·|ref|``; latencies are the
+median of a few runs on the first sample.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lite.errors import InputError, VerificationError
+from lite.export.report import Comparison, OutputDiff
+
+__all__ = [
+    "ENGINE_NAMES",
+    "compare_outputs",
+    "flatten_outputs",
+    "median_ms",
+    "normalize_samples",
+    "random_samples",
+    "run_reference",
+    "verify_backend",
+    "verify_onnx",
+]
+
+#: Display names of lite's backends in reports.
+ENGINE_NAMES = {"ort": "ONNX Runtime", "ncnn": "NCNN", "mnn": "MNN", "trt": "TensorRT"}
+
+Sample = tuple[Any, ...]
+
+
+def normalize_samples(samples: Any) -> list[Sample]:
+    """Samples as a list of input tuples.
+
+    Accepts one tensor/array (one sample of a single-input model), a tuple of them (one sample of a
+    multi-input model is ambiguous with several single-input samples, so a *tuple* means one
+    multi-input sample and a *list* means several samples), or a list of tensors/tuples.
+    """
+    if _is_tensor(samples):
+        return [(samples,)]
+    if isinstance(samples, tuple):
+        return [samples]
+    if isinstance(samples, list):
+        if not samples:
+            raise InputError("samples: expected at least one input, got an empty list")
+        return [s if isinstance(s, tuple) else (s,) for s in samples]
+    raise InputError(f"samples: expected a tensor, an array, a tuple or a list of them; got {type(samples).__name__}")
+
+
+def _is_tensor(x: Any) -> bool:
+    return isinstance(x, np.ndarray) or (type(x).__module__.startswith("torch") and hasattr(x, "detach"))
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _to_torch(x: Any) -> Any:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+
+
+def flatten_outputs(out: Any) -> list[np.ndarray]:
+    """A model's output (tensor, tuple/list, dict, nested) as a flat list of numpy arrays, in order."""
+    if isinstance(out, dict):
+        return [a for v in out.values() for a in flatten_outputs(v)]
+    if isinstance(out, list | tuple):
+        return [a for v in out for a in flatten_outputs(v)]
+    if _is_tensor(out):
+        return [_to_numpy(out)]
+    if isinstance(out, int | float | bool):
+        return [np.asarray(out)]
+    raise InputError(f"cannot compare a model output of type {type(out).__name__}; expected tensors")
+
+
+def run_reference(reference: Callable[..., Any], sample: Sample) -> list[np.ndarray]:
+    """Run a PyTorch module (or any callable of tensors) on one sample without gradients."""
+    import torch
+
+    with torch.inference_mode():
+        return flatten_outputs(reference(*(_to_torch(x) for x in sample)))
+
+
+def random_samples(sample: Sample, n: int, *, seed: int = 0, batch: int | None = None) -> list[Sample]:
+    """``n`` random inputs shaped (and ranged) like ``sample``.
+
+    Floats in [0, 1] (images) stay uniform in [0, 1]; other floats follow the sample's mean and
+    standard deviation; integers are drawn between the sample's min and max. ``batch`` replaces the
+    first dimension (to exercise a dynamic batch axis).
+    """
+    rng = np.random.default_rng(seed)
+    out: list[Sample] = []
+    for _ in range(n):
+        items = []
+        for x in sample:
+            a = _to_numpy(x)
+            shape = (batch, *a.shape[1:]) if batch is not None and a.ndim else a.shape
+            if a.dtype.kind == "f":
+                lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 1.0)
+                if lo >= 0.0 and hi <= 1.0:
+                    r = rng.random(shape)
+                else:
+                    r = rng.standard_normal(shape) * (float(a.std()) or 1.0) + float(a.mean())
+                items.append(r.astype(a.dtype))
+            elif a.dtype.kind in "iu":
+                lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 1)
+                items.append(rng.integers(lo, hi + 1, size=shape).astype(a.dtype))
+            elif a.dtype.kind == "b":
+                items.append(rng.random(shape) < 0.5)
+            else:
+                raise InputError(f"cannot make random inputs of dtype {a.dtype}")
+        out.append(tuple(_to_torch(i) for i in items))
+    return out
+
+
+def median_ms(fn: Callable[[], Any], runs: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in milliseconds over ``runs`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(max(runs, 1)):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return float(statistics.median(times))
+
+
+def compare_outputs(
+    refs: Sequence[Sequence[np.ndarray]],
+    gots: Sequence[Sequence[np.ndarray]],
+    names: Sequence[str],
+    *,
+    rtol: float,
+    atol: float,
+) -> tuple[list[OutputDiff], list[str]]:
+    """Compare per-sample output lists; returns per-output diffs and notes (e.g. reshapes made).
+
+    Raises:
+        VerificationError: Output counts or sizes do not match.
+    """
+    notes: list[str] = []
+    diffs: list[OutputDiff] = []
+    for i, name in enumerate(names):
+        max_abs, sse, ref_sq, size, bad = 0.0, 0.0, 0.0, 0, 0
+        shape: tuple[int, ...] = ()
+        for ref_list, got_list in zip(refs, gots, strict=True):
+            ref = np.asarray(ref_list[i])
+            got = np.asarray(got_list[i])
+            if got.shape != ref.shape:
+                if got.size != ref.size:
+                    raise VerificationError(
+                        f"output {name!r}: expected shape {tuple(ref.shape)} like the reference, got {tuple(got.shape)}"
+                    )
+                note = f"output {name!r}: shape {tuple(got.shape)} compared as {tuple(ref.shape)} (same elements)"
+                if note not in notes:
+                    notes.append(note)
+                got = got.reshape(ref.shape)
+            shape = tuple(ref.shape)
+            r = ref.astype(np.float64)
+            g = got.astype(np.float64)
+            d = g - r
+            finite = np.isfinite(d)
+            if finite.all():
+                max_abs = max(max_abs, float(np.abs(d).max()) if d.size else 0.0)
+            else:
+                same_nonfinite = (np.isnan(r) & np.isnan(g)) | (np.isinf(r) & (r == g))
+                if not same_nonfinite[~finite].all():
+                    max_abs = float("inf")
+                d = np.where(finite, d, 0.0)
+                max_abs = max(max_abs, float(np.abs(d).max()) if d.size else 0.0)
+            sse += float(np.square(d).sum())
+            ref_sq += float(np.square(np.where(np.isfinite(r), r, 0.0)).sum())
+            size += d.size
+            bad += int((~np.isclose(g, r, rtol=rtol, atol=atol, equal_nan=True)).sum())
+        diffs.append(OutputDiff(name, shape, max_abs, sse, ref_sq, size, bad))
+    return diffs, notes
+
+
+def verify_backend(
+    reference: Callable[..., Any] | None,
+    model_path: str | Path,
+    samples: Any,
+    *,
+    backend: str = "ort",
+    rtol: float = 1e-3,
+    atol: float = 1e-4,
+    runs: int = 5,
+    reference_outputs: Sequence[Sequence[np.ndarray]] | None = None,
+    reference_name: str = "PyTorch",
+    target_name: str | None = None,
+    raise_on_failure: bool = True,
+    **backend_options: Any,
+) -> Comparison:
+    """Run ``model_path`` with a lite backend on ``samples`` and compare with the reference.
+
+    Args:
+        reference: The original model (a ``torch.nn.Module`` or any callable of tensors); None when
+            ``reference_outputs`` are given.
+        model_path: The exported model (``.onnx``, ``.ncnn.param``, ``.mnn`` …).
+        samples: Inputs (see :func:`normalize_samples`), fed to the model's inputs in order.
+        backend: lite backend name (``"ort"``, ``"ncnn"``, ``"mnn"``).
+        rtol: Relative tolerance.
+        atol: Absolute tolerance.
+        runs: Runs per latency measurement (on the first sample); 0 skips timing.
+        reference_outputs: Precomputed reference outputs per sample (skips running ``reference``).
+        reference_name: Name of the reference in the report.
+        target_name: Name of the target in the report (default: the engine's name).
+        raise_on_failure: Raise :class:`VerificationError` when a value is out of tolerance.
+        **backend_options: Passed to ``lite.backends.create`` (``threads``, ``device`` …).
+
+    Returns:
+        The :class:`Comparison`.
+
+    Raises:
+        VerificationError: Outputs differ beyond tolerance (message: the per-output table), or their
+            number or sizes differ.
+    """
+    from lite.backends import create
+
+    batch = normalize_samples(samples)
+    if reference is None and reference_outputs is None:
+        raise InputError("verify: pass the reference model or its reference_outputs")
+    refs = [list(r) for r in reference_outputs] if reference_outputs is not None else None
+    if refs is None:
+        refs = [run_reference(reference, s) for s in batch]  # type: ignore[arg-type]
+    if len(refs) != len(batch):
+        raise InputError(f"reference_outputs: expected {len(batch)} entries (one per sample), got {len(refs)}")
+    target = target_name or ENGINE_NAMES.get(backend, backend)
+    with create(model_path, backend, **backend_options) as be:
+        in_specs = be.inputs
+        out_names = [s.name for s in be.outputs]
+
+        def feed_of(sample: Sample) -> dict[str, np.ndarray]:
+            if len(sample) != len(in_specs):
+                raise InputError(
+                    f"{model_path} has {len(in_specs)} input(s) {[s.name for s in in_specs]}, sample has {len(sample)}"
+                )
+            return {spec.name: np.ascontiguousarray(_to_numpy(x)) for spec, x in zip(in_specs, sample, strict=True)}
+
+        gots = []
+        for s in batch:
+            out = be.infer(feed_of(s))
+            gots.append([out[n] for n in out_names])
+        target_ms = median_ms(be.raw_runner(be.check_feed(feed_of(batch[0]))), runs) if runs > 0 else None
+    n_ref = len(refs[0])
+    if n_ref != len(out_names):
+        raise VerificationError(
+            f"{target} model {model_path} has {len(out_names)} output(s) {out_names}; the reference has {n_ref}"
+        )
+    diffs, notes = compare_outputs(refs, gots, out_names, rtol=rtol, atol=atol)
+    ref_ms = None
+    if reference is not None and runs > 0:
+        first = tuple(_to_torch(x) for x in batch[0])
+        ref_ms = median_ms(lambda: run_reference(reference, first), runs)
+    comp = Comparison(reference_name, target, diffs, len(batch), rtol, atol, ref_ms, target_ms, notes=notes)
+    if raise_on_failure and not comp.passed:
+        raise VerificationError(
+            f"{target} does not reproduce {reference_name} for {model_path}:\n{comp.details()}\n"
+            "the export is wrong (an op exported or converted incorrectly), or the tolerance is too tight "
+            "for this engine (pass larger rtol/atol)"
+        )
+    return comp
+
+
+def verify_onnx(
+    reference: Callable[..., Any] | None,
+    onnx_path: str | Path,
+    samples: Any,
+    *,
+    rtol: float = 1e-3,
+    atol: float = 1e-4,
+    runs: int = 5,
+    raise_on_failure: bool = True,
+    **kwargs: Any,
+) -> Comparison:
+    """Check an ONNX file against its PyTorch model in ONNX Runtime (CPU).
+
+    Usable on any file, e.g. to check a hand-edited graph::
+
+        comp = verify_onnx(model, "model.onnx", [x1, x2])
+        print(comp.summary())
+
+    See :func:`verify_backend` for the arguments.
+
+    Raises:
+        VerificationError: The ONNX model's outputs differ from PyTorch's beyond tolerance.
+    """
+    return verify_backend(
+        reference,
+        onnx_path,
+        samples,
+        backend="ort",
+        rtol=rtol,
+        atol=atol,
+        runs=runs,
+        raise_on_failure=raise_on_failure,
+        **kwargs,
+    )
