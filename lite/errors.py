@@ -23,6 +23,7 @@ __all__ = [
     "ChecksumError",
     "HubError",
     "CudaError",
+    "ModelOutputError",
 ]
 
 
@@ -80,3 +81,7 @@ class HubError(LiteError, LookupError):
 
 class CudaError(LiteError, RuntimeError):
     """A CUDA runtime call returned an error; the message carries the CUDA error name."""
+
+
+class ModelOutputError(LiteError, RuntimeError):
+    """A model's outputs are unusable (non-finite values, shapes no layout explains)."""

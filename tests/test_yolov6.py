@@ -259,3 +259,9 @@ def test_channel_order_from_metadata_or_argument(onnx_dir, tmp_path, bus):
     assert wrong.spec.layout is Layout.HEADS
     wrong.detect(bus)
     assert wrong.spec.box_first is True
+
+
+def test_strides_known_for_every_layout(models):
+    assert models["decoded"].strides == (8, 16, 32, 64)  # inferred from 2125 anchors at 320x320
+    assert models["raw"].strides == (8, 16, 32, 64)
+    assert models["decoded"].max_stride == 64 and models["decoded"].info()["strides"] == [8, 16, 32, 64]

@@ -18,10 +18,10 @@ from lite import backends
 from lite.backends.base import Backend
 from lite.coco import COCO_NAMES
 from lite.detections import Detections
-from lite.errors import InputError
+from lite.errors import InputError, ModelOutputError
 from lite.io import load_image
 from lite.metadata import ModelMeta, read_model_meta
-from lite.ops.decode import Candidates, DecodeSpec, Layout, decode, detect_layout, refine_layout
+from lite.ops.decode import Candidates, DecodeSpec, Layout, decode, detect_layout, infer_strides, refine_layout
 from lite.ops.letterbox import Letterbox, LetterboxTransform
 
 _NMS_MODES = ("class_aware", "agnostic", "blend")
@@ -215,13 +215,27 @@ class Detector:
         self.spec = self._spec_from_outputs({k: v.shape for k, v in outs.items()})
 
     def _max_stride(self) -> int:
+        strides = self.strides
+        return max(strides) if strides else 32
+
+    @property
+    def strides(self) -> tuple[int, ...] | None:
+        """Strides per level: given or from metadata, else inferred from the outputs (None if unknown)."""
         if self.meta.strides:
-            return max(self.meta.strides)
-        if self.spec is not None and self.spec.strides:
-            return max(self.spec.strides)
-        if self.spec is not None and self.spec.layout is Layout.HEADS:
-            return 8 * 2 ** (len(self.spec.names) - 1)
-        return 32
+            return self.meta.strides
+        spec = self.spec
+        if spec is None:
+            return None
+        if spec.strides:
+            return spec.strides
+        if spec.layout is Layout.HEADS:
+            return tuple(8 * 2**i for i in range(len(spec.names)))
+        if spec.layout in (Layout.DECODED, Layout.ANCHOR_GRID):
+            out = next((o for o in self.backend.outputs if o.name == spec.names[0]), None)
+            n = out.dim(1) if out is not None else None
+            if isinstance(n, int):
+                return infer_strides(n, self.input_hw)
+        return None
 
     # -- properties ---------------------------------------------------------------------
     @property
@@ -283,7 +297,14 @@ class Detector:
         return opts
 
     def _to_detections(self, c: Candidates, t: LetterboxTransform) -> Detections:
-        return Detections(t.to_original(c.boxes), c.scores, c.class_ids, self.names)
+        boxes = t.to_original(c.boxes)
+        # decode guarantees dtypes, shapes and x1 <= x2; only a broken model can give non-finite values
+        if not (np.isfinite(boxes).all() and np.isfinite(c.scores).all()):
+            raise ModelOutputError(
+                f"{self.backend.model_path.name} produced non-finite boxes or scores (NaN/inf) on backend "
+                f"{self.backend.name!r}; check the model (e.g. fp16 overflow) or run it with fp16 off"
+            )
+        return Detections._trusted(boxes, c.scores, c.class_ids, self.names)
 
     def detect(self, image: Any, **overrides: Any) -> Detections:
         """Detect objects in one image.
@@ -340,7 +361,7 @@ class Detector:
             "input_size": list(self.input_hw),
             "dynamic_input": self._fixed_hw is None,
             "batch": self.batch_size or "dynamic",
-            "strides": list(self.spec.strides or self.meta.strides or ()) if self.spec else None,
+            "strides": list(self.strides) if self.strides else None,
             "max_stride": self.max_stride,
             "num_classes": len(self.names),
             "names": list(self.names),

@@ -33,7 +33,16 @@ import numpy as np
 from lite.errors import InputError
 from lite.ops.nms import nms
 
-__all__ = ["Layout", "DecodeSpec", "Candidates", "detect_layout", "refine_layout", "candidates", "decode"]
+__all__ = [
+    "Layout",
+    "DecodeSpec",
+    "Candidates",
+    "detect_layout",
+    "refine_layout",
+    "candidates",
+    "decode",
+    "infer_strides",
+]
 
 END2END_NAMES = ("num_dets", "det_boxes", "det_scores", "det_classes")
 _STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (32,), (16, 32))
@@ -298,12 +307,14 @@ def _select(
         a, c = (minor, major) if classes_first else (major, minor)
         s = cls[major, minor]
     elif classes_first:
-        a = np.unique(idx % n)
+        a = np.unique(idx % n)  # idx runs class by class, so anchors repeat out of order: sort
         sub = cls[:, a]
         c = sub.argmax(axis=0)
         s = sub[c, np.arange(len(a))]
     else:
-        a = np.unique(idx // n)
+        a = idx // n  # sorted already (row-major), so dropping repeats needs no sort
+        if len(a) > 1:
+            a = a[np.concatenate(([True], a[1:] != a[:-1]))]
         sub = cls[a]
         c = sub.argmax(axis=1)
         s = sub[np.arange(len(a)), c]
@@ -350,6 +361,15 @@ def _anchor_strides(n: int, input_hw: tuple[int, int], strides: tuple[int, ...])
         if sum(math.ceil(h / s) * math.ceil(w / s) for s in ss) == n:
             return tuple(ss)
     raise InputError(f"{n} anchors do not match any stride set {sets} at input {h}x{w}; pass strides=")
+
+
+def infer_strides(num_anchors: int, input_hw: tuple[int, int]) -> tuple[int, ...] | None:
+    """The usual YOLO stride set whose grids at ``input_hw`` hold exactly ``num_anchors`` cells, or None."""
+    h, w = input_hw
+    for ss in _STRIDE_SETS:
+        if sum(math.ceil(h / s) * math.ceil(w / s) for s in ss) == num_anchors:
+            return tuple(ss)
+    return None
 
 
 @lru_cache(maxsize=32)

@@ -1,0 +1,162 @@
+"""``lite info MODEL``: what lite sees in a model file.
+
+Format, the backend that opens it, input and output tensors, the output layout the decoder
+detected (decoded, anchor_grid, heads or end2end, with its details), strides, classes, input
+size and the file's metadata. The layout is settled with one inference on a blank image, so
+value-dependent details (channel order, logits vs probabilities) are the real ones::
+
+    lite info yolov6lite_s_320_decoded.onnx
+    lite info yolov6-lite-s.param --input-size 320 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+FORMATS = {
+    ".onnx": "ONNX",
+    ".param": "NCNN",
+    ".bin": "NCNN",
+    ".mnn": "MNN",
+    ".engine": "TensorRT engine",
+    ".plan": "TensorRT engine",
+    ".trt": "TensorRT engine",
+}
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``info`` subcommand."""
+    p = subparsers.add_parser(
+        "info",
+        help="describe a model: format, backend, tensors, decode layout, classes, metadata",
+        description="Describe a model file as lite reads it (runs one inference on a blank image).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("model", help="model file or hub name")
+    p.add_argument("--backend", default=None, help="backend name (default: from the model's suffix)")
+    p.add_argument("--device", default="cpu", help="device, e.g. cpu, cuda:0")
+    p.add_argument("--input-size", type=int, nargs="+", default=None, metavar="N",
+                   help="network input N or H W (dynamic-shape models)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=run)
+
+
+def describe_model(
+    model: str | Path, backend: str | None = None, *, device: str = "cpu", input_size: Any = None
+) -> dict[str, Any]:
+    """Everything ``lite info`` prints, as a JSON-ready dict."""
+    import numpy as np
+
+    from lite.cv.yolov6 import YOLOv6
+
+    with YOLOv6(model, backend, device=device, input_size=input_size) as det:
+        h, w = det.input_hw
+        tensor, t = det.preprocess(np.full((h, w, 3), 114, np.uint8))
+        outs = det.infer(tensor)
+        det.postprocess(outs, [t])  # settles the value-dependent layout details
+        shapes = {k: tuple(int(d) for d in v.shape) for k, v in outs.items()}
+        info = det.info()
+        path = det.backend.model_path
+        spec = det.spec
+        if not info.get("strides") and spec is not None:
+            info["strides"] = _inferred_strides(spec, shapes, (h, w))
+        info = {
+            "model": str(path),
+            "format": FORMATS.get(path.suffix.lower(), path.suffix.lstrip(".").upper() or "unknown"),
+            "size_bytes": _size(path),
+            **{k: v for k, v in info.items() if k != "model"},
+            "output_shapes": {k: list(v) for k, v in shapes.items()},
+            "layout_name": spec.layout.value if spec is not None else None,
+        }
+    return info
+
+
+def _size(path: Path) -> int | None:
+    """File size in bytes; an NCNN ``.param`` counts its ``.bin`` weights too."""
+    if not path.is_file():
+        return None
+    size = path.stat().st_size
+    weights = path.with_suffix(".bin")
+    if path.suffix.lower() == ".param" and weights.is_file():
+        size += weights.stat().st_size
+    return size
+
+
+_STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (32,), (16, 32))
+
+
+def _inferred_strides(spec: Any, shapes: dict[str, tuple[int, ...]], input_hw: tuple[int, int]) -> list[int]:
+    """Strides the decoder will infer: input size / feature-map size (heads), or the stride set
+    whose anchor count matches the number of rows (decoded, anchor_grid); [] when unknown."""
+    h, w = input_hw
+    layout = spec.layout.value
+    if layout == "heads":
+        out = []
+        for name in spec.names:
+            shape = shapes.get(name, ())
+            fh = shape[2] if len(shape) == 4 else 0
+            if not fh or h % fh:
+                return []
+            out.append(h // fh)
+        return out
+    if layout in ("decoded", "anchor_grid"):
+        shape = shapes.get(spec.names[0], ())
+        n = shape[1] if len(shape) == 3 else 0
+        for ss in _STRIDE_SETS:
+            if sum(-(-h // s) * -(-w // s) for s in ss) == n:
+                return list(ss)
+    return []
+
+
+def _text(info: dict[str, Any]) -> str:
+    size = info.get("size_bytes")
+    names = info.get("names") or []
+    shown = ", ".join(names[:10]) + (f", … ({len(names) - 10} more)" if len(names) > 10 else "")
+    lines = [
+        f"model      {info['model']}",
+        f"format     {info['format']}" + (f" ({size / 1e6:.2f} MB)" if size else ""),
+        f"backend    {info['backend']}",
+    ]
+    lines += [f"input      {s}" for s in info["inputs"]]
+    ran = info.get("output_shapes") or {}
+    for spec in info["outputs"]:
+        name = spec.split(":")[0]
+        shown_shape = "x".join(map(str, ran.get(name, [])))
+        lines.append(f"output     {spec}" + (f"  (at {shown_shape})" if spec.endswith("[...]") and shown_shape else ""))
+    lines += [
+        f"layout     {info['layout']}",
+        f"input size {info['input_size'][0]}x{info['input_size'][1]}"
+        + (" (dynamic: chosen by lite / --input-size)" if info.get("dynamic_input") else " (fixed)"),
+        f"batch      {info['batch']}",
+        f"strides    {', '.join(map(str, info['strides'])) if info.get('strides') else 'n/a'}",
+        f"classes    {info['num_classes']}: {shown}",
+    ]
+    meta = info.get("metadata") or {}
+    if meta:
+        lines.append("metadata")
+        for k, v in meta.items():
+            v = str(v)
+            lines.append(f"  {k}: {v if len(v) <= 100 else v[:97] + '...'}")
+    else:
+        lines.append("metadata   (none)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``lite info``; returns the exit code."""
+    from lite.errors import InputError
+
+    size = args.input_size
+    if size is not None and len(size) not in (1, 2):
+        raise InputError(f"--input-size: expected N or H W, got {' '.join(map(str, size))}")
+    info = describe_model(
+        args.model,
+        args.backend,
+        device=args.device,
+        input_size=None if size is None else (size[0] if len(size) == 1 else tuple(size)),
+    )
+    print(json.dumps(info, indent=1) if args.json else _text(info))
+    return 0
