@@ -1,9 +1,9 @@
 """Model metadata: class names, strides, input size and layout that travel with a model.
 
 Sources, later ones winning: the model file's own metadata (ONNX ``metadata_props``, read by the
-backend), a sidecar ``<model>.lite.json`` written next to converted models, then the caller's
-arguments. Values in ONNX metadata are strings: JSON (``["person", ...]``, ``[8, 16, 32]``,
-``[320, 320]``) or a Python literal (``{0: 'person', ...}`` as other exporters write).
+backend), a sidecar ``<model file name>.lite.json`` (e.g. ``m.mnn.lite.json``) written next to
+converted models, then the caller's arguments. Values in ONNX metadata are strings: JSON
+(``["person", ...]``, ``[8, 16, 32]``, ``[320, 320]``) or a Python literal (``{0: 'person', ...}``).
 """
 
 from __future__ import annotations
@@ -124,9 +124,13 @@ def from_mapping(raw: Mapping[str, Any]) -> ModelMeta:
 
 
 def sidecar_path(model_path: str | Path) -> Path:
-    """``model.onnx`` → ``model.lite.json``; ``model.ncnn.param`` → ``model.ncnn.lite.json``."""
+    """``model.onnx`` → ``model.onnx.lite.json``; ``model.mnn`` → ``model.mnn.lite.json``.
+
+    The full file name is kept so that a model and its conversions in one folder
+    (``m.onnx``, ``m.mnn``, ``m.ncnn.param``) each have their own sidecar.
+    """
     p = Path(model_path)
-    return p.with_name(p.stem + SIDECAR_SUFFIX) if p.suffix else p.with_name(p.name + SIDECAR_SUFFIX)
+    return p.with_name(p.name + SIDECAR_SUFFIX)
 
 
 def read_sidecar(model_path: str | Path) -> ModelMeta:

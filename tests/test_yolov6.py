@@ -254,7 +254,7 @@ def test_channel_order_from_metadata_or_argument(onnx_dir, tmp_path, bus):
     one = YOLOv6(model, box_first=False)
     assert_same(ref, one.detect(bus))
     assert one.spec.box_first is False and one.spec.sigmoid is False
-    (tmp_path / "lite_s_raw.lite.json").write_text(json.dumps({"layout": "raw", "extra": {"box_first": "true"}}))
+    (tmp_path / "lite_s_raw.onnx.lite.json").write_text(json.dumps({"layout": "raw", "extra": {"box_first": "true"}}))
     wrong = YOLOv6(model)  # the sidecar claims box-first: the metadata is obeyed, so the boxes are nonsense
     assert wrong.spec.layout is Layout.HEADS
     wrong.detect(bus)
@@ -265,3 +265,8 @@ def test_strides_known_for_every_layout(models):
     assert models["decoded"].strides == (8, 16, 32, 64)  # inferred from 2125 anchors at 320x320
     assert models["raw"].strides == (8, 16, 32, 64)
     assert models["decoded"].max_stride == 64 and models["decoded"].info()["strides"] == [8, 16, 32, 64]
+
+
+def test_dynamic_input_size_must_be_a_stride_multiple(dynamic_raw):
+    with pytest.raises(InputError, match=r"multiples of the model's largest stride 64, got 256x416; use e.g. 256x448"):
+        YOLOv6(dynamic_raw, input_size=(256, 416))

@@ -637,8 +637,8 @@ def build_engine(
         verbose: TensorRT's verbose log (to the ``lite.convert.trt`` logger).
 
     Returns:
-        The engine path (written atomically). A ``<engine>.lite.json`` sidecar carries the ONNX
-        metadata (class names, strides), which an engine file cannot hold.
+        The engine path (written atomically). A ``<engine>.lite.json`` sidecar (``m.engine.lite.json``)
+        carries the ONNX metadata (class names, strides), which an engine file cannot hold.
 
     Raises:
         ModelNotFoundError: ``onnx_path`` does not exist.

@@ -142,6 +142,16 @@ class Detector:
         if self.spec is None:  # the engine does not declare output shapes (NCNN): look once
             self._probe()
         self.max_stride = self._max_stride()
+        if self._fixed_hw is None and any(d % self.max_stride for d in self.input_hw):
+            near = [
+                (d // self.max_stride * self.max_stride or self.max_stride, -(-d // self.max_stride) * self.max_stride)
+                for d in self.input_hw
+            ]
+            raise InputError(
+                f"input_size: expected multiples of the model's largest stride {self.max_stride}, got "
+                f"{self.input_hw[0]}x{self.input_hw[1]}; use e.g. {near[0][1]}x{near[1][1]} "
+                f"or {near[0][0]}x{near[1][0]}"
+            )
         self._letterbox = Letterbox(self.input_hw, stride=self.max_stride, auto=self.auto, scaleup=scaleup)
         self.scaleup = scaleup
 

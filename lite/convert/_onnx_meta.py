@@ -1,0 +1,297 @@
+"""What the ONNX converters share: the ONNX side of a conversion.
+
+* :func:`onnx_meta` — class names, strides, input size and output layout of an ONNX model,
+  from its ``metadata_props`` (and its own sidecar) and from its graph, for the sidecar of the
+  converted model.
+* :func:`verify_conversion` — run the converted model and the ONNX model (ONNX Runtime) on the
+  same test tensor and compare their outputs. It runs in a child process: a badly converted
+  graph can crash the engine (a segmentation fault in NCNN, for instance), and that must not
+  take the caller down.
+* :class:`Progress` — one line per stage on stderr.
+
+Nothing heavy is imported at module level (``onnx`` is imported inside the functions).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lite.errors import BackendNotInstalledError, ConversionError, InputError, ModelNotFoundError, VerificationError
+from lite.metadata import ModelMeta, read_model_meta
+
+__all__ = [
+    "Progress",
+    "graph_io",
+    "graph_meta",
+    "input_shape_for",
+    "load_onnx",
+    "onnx_meta",
+    "verify_conversion",
+]
+
+#: Stride sets tried when a flat ``(B, N, C)`` output's N has to be explained by the input size.
+_STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (16, 32), (32,))
+_VERIFY_TAG = "LITE-VERIFY "
+
+Dims = tuple[int | str | None, ...]
+
+
+class Progress:
+    """Stage lines on stderr: ``lite convert (ncnn) [2/4] running pnnx``.
+
+    Args:
+        target: What is being made (``"ncnn"``, ``"mnn"``).
+        total: Number of stages.
+        enabled: Print at all (None: only when stderr is a terminal).
+    """
+
+    def __init__(self, target: str, total: int, enabled: bool | None = None) -> None:
+        self.target, self.total, self.step = target, total, 0
+        self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
+        self._t0 = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        """Announce the next stage."""
+        self.step += 1
+        if self.enabled:
+            print(f"lite convert ({self.target}) [{self.step}/{self.total}] {message}", file=sys.stderr, flush=True)
+
+    def done(self, message: str) -> None:
+        """Announce the end, with the elapsed time."""
+        if self.enabled:
+            dt = time.perf_counter() - self._t0
+            print(f"lite convert ({self.target}) done in {dt:.1f} s: {message}", file=sys.stderr, flush=True)
+
+
+def load_onnx(path: str | Path) -> Any:
+    """Load an ONNX model (``onnx.ModelProto``) with typed errors.
+
+    Raises:
+        ModelNotFoundError: No such file.
+        BackendNotInstalledError: The ``onnx`` package is missing.
+        ConversionError: The file is not a readable ONNX model.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ModelNotFoundError(f"ONNX model not found: {p} (absolute: {p.resolve()})")
+    try:
+        import onnx
+    except ImportError as e:
+        raise BackendNotInstalledError(
+            f"converting needs the 'onnx' package ({e}); install it with: pip install 'lite-detect[convert]'"
+        ) from e
+    try:
+        return onnx.load(os.fspath(p))
+    except Exception as e:  # onnx raises DecodeError, ValueError... for a file that is not ONNX
+        raise ConversionError(f"{p} is not a readable ONNX model: {type(e).__name__}: {e}") from e
+
+
+def _dims(value_info: Any) -> Dims:
+    out: list[int | str | None] = []
+    for d in value_info.type.tensor_type.shape.dim:
+        if d.HasField("dim_value"):
+            out.append(int(d.dim_value))
+        else:
+            out.append(d.dim_param or None)
+    return tuple(out)
+
+
+def graph_io(model: Any) -> tuple[list[tuple[str, Dims]], list[tuple[str, Dims]]]:
+    """``(inputs, outputs)`` of an ONNX graph as ``(name, dims)`` lists; initializers are not inputs."""
+    inits = {t.name for t in model.graph.initializer}
+    ins = [(vi.name, _dims(vi)) for vi in model.graph.input if vi.name not in inits]
+    outs = [(vi.name, _dims(vi)) for vi in model.graph.output]
+    return ins, outs
+
+
+def _static_hw(dims: Dims) -> tuple[int, int] | None:
+    if len(dims) != 4:
+        return None
+    h, w = dims[2], dims[3]
+    return (h, w) if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 else None
+
+
+def _strides(spec: Any, shapes: Mapping[str, Dims], hw: tuple[int, int] | None) -> tuple[int, ...] | None:
+    from lite.ops.decode import Layout
+
+    if hw is None:
+        return None
+    if spec.layout is Layout.HEADS:
+        out = []
+        for name in spec.names:
+            fh, fw = shapes[name][2], shapes[name][3]
+            if not (isinstance(fh, int) and isinstance(fw, int)) or hw[0] % fh or hw[1] % fw:
+                return None
+            if hw[0] // fh != hw[1] // fw:
+                return None
+            out.append(hw[0] // fh)
+        return tuple(out)
+    if spec.layout in (Layout.DECODED, Layout.ANCHOR_GRID):
+        n = shapes[spec.names[0]][1]
+        if not isinstance(n, int):
+            return None
+        for ss in _STRIDE_SETS:
+            if sum(math.ceil(hw[0] / s) * math.ceil(hw[1] / s) for s in ss) == n:
+                return ss
+    return None
+
+
+def graph_meta(model: Any, names: Sequence[str] | None = None) -> ModelMeta:
+    """Input size, output layout and strides read from an ONNX graph.
+
+    The layout comes from :func:`lite.ops.decode.detect_layout` on the output shapes; strides
+    from the feature-map sizes (per-level heads) or from the anchor count (flat outputs).
+    A graph whose outputs match no detector layout gets only its input size.
+    """
+    from lite.ops.decode import detect_layout
+
+    ins, outs = graph_io(model)
+    hw = _static_hw(ins[0][1]) if ins else None
+    shapes = dict(outs)
+    try:
+        spec = detect_layout(shapes, num_classes=len(names) if names else None, input_hw=hw)
+    except InputError:  # not a detector output layout lite knows: record what is certain only
+        return ModelMeta(input_size=hw)
+    return ModelMeta(strides=_strides(spec, shapes, hw), input_size=hw, layout=spec.layout.value)
+
+
+def onnx_meta(path: str | Path, model: Any | None = None) -> ModelMeta:
+    """Everything a converted model should carry, from an ONNX file.
+
+    ``metadata_props`` and the ONNX file's own sidecar win over what the graph says.
+
+    Args:
+        path: The ONNX file.
+        model: The loaded ``ModelProto`` (loaded from ``path`` when omitted).
+    """
+    model = load_onnx(path) if model is None else model
+    props = {p.key: p.value for p in model.metadata_props}
+    declared = read_model_meta(path, props)
+    return graph_meta(model, declared.names).merged(declared)
+
+
+def input_shape_for(model: Any, input_shape: Sequence[int] | None, meta: ModelMeta) -> tuple[int, ...]:
+    """The concrete input shape a conversion traces with.
+
+    A fixed ONNX input is used as is (``input_shape`` must agree); open dimensions take
+    ``input_shape``, else batch 1, 3 channels and the metadata input size (else 640).
+
+    Raises:
+        InputError: ``input_shape`` disagrees with a fixed ONNX input, or is not 4 positive ints.
+    """
+    ins, _ = graph_io(model)
+    if len(ins) != 1:
+        raise InputError(f"lite converts single-input models; this one has inputs {[n for n, _ in ins]}")
+    name, dims = ins[0]
+    if input_shape is not None:
+        shape = tuple(int(d) for d in input_shape)
+        if len(shape) != len(dims) or min(shape) <= 0:
+            raise InputError(f"input_shape: expected {len(dims)} positive ints like {dims}, got {tuple(input_shape)}")
+        for i, (want, got) in enumerate(zip(dims, shape, strict=True)):
+            if isinstance(want, int) and want > 0 and want != got:
+                raise InputError(
+                    f"input_shape: the ONNX input {name!r} is fixed at {dims}, got {shape} (axis {i}); "
+                    f"omit input_shape or export the ONNX with that size"
+                )
+        return shape
+    fill = [1, 3, *(meta.input_size or (640, 640))] if len(dims) == 4 else [1] * len(dims)
+    return tuple(d if isinstance(d, int) and d > 0 else fill[i] for i, d in enumerate(dims))
+
+
+def verify_conversion(
+    onnx_path: str | Path,
+    model_path: str | Path,
+    backend: str,
+    input_shape: Sequence[int],
+    *,
+    rtol: float,
+    timeout: float = 600.0,
+) -> list[tuple[str, str | None, float, float]]:
+    """Run the converted model and the ONNX model on one test tensor and compare, in a child process.
+
+    The test tensor is uniform noise in [0, 1) (seed 0) of ``input_shape``. Outputs are
+    matched as in :func:`lite.compare.match_outputs`. Without ONNX Runtime the converted model
+    is only run, not compared.
+
+    Returns:
+        ``(onnx_output, converted_output, max_abs, rel_l2)`` per ONNX output (empty when ONNX
+        Runtime is not installed).
+
+    Raises:
+        ConversionError: The converted model does not load, crashes the engine, or cannot run.
+        VerificationError: An output's relative L2 error exceeds ``rtol``, or has no counterpart.
+    """
+    import lite
+
+    root = str(Path(lite.__file__).resolve().parents[1])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    code = "from lite.convert._onnx_meta import _verify_child; _verify_child()"
+    args = [os.fspath(onnx_path), os.fspath(model_path), backend, json.dumps(list(input_shape))]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, errors="replace", env=env, timeout=timeout
+    )
+    name = Path(model_path).name
+    if proc.returncode != 0:
+        tail = " | ".join(proc.stderr.strip().splitlines()[-4:])
+        if proc.returncode < 0:
+            sig = signal.Signals(-proc.returncode).name
+            raise ConversionError(
+                f"the converted model {name} crashed {backend} ({sig}) on a test input: the conversion is broken"
+                + (f" ({tail})" if tail else "")
+            )
+        raise ConversionError(f"the converted model {name} could not be run by {backend}: {tail}")
+    line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith(_VERIFY_TAG)), None)
+    if line is None:
+        raise ConversionError(f"verifying {name} printed no result (stdout: {proc.stdout[-300:]!r})")
+    result = json.loads(line[len(_VERIFY_TAG) :])
+    diffs = [(r, n, float(a), float(e)) for r, n, a, e in result["diffs"]]
+    bad = [d for d in diffs if d[1] is None or not d[3] <= rtol]
+    if bad:
+        detail = ", ".join(
+            f"{r}: no output of the same shape" if n is None else f"{r} vs {n}: rel L2 {e:.3g}, max|diff| {a:.3g}"
+            for r, n, a, e in bad
+        )
+        raise VerificationError(
+            f"the converted model {name} disagrees with the ONNX model on a test input beyond rel L2 {rtol:g}: "
+            f"{detail}; the conversion is wrong (report the model and converter version)"
+        )
+    return diffs
+
+
+def _verify_child() -> None:
+    """Child-process side of :func:`verify_conversion` (argv: onnx, model, backend, shape JSON)."""
+    import importlib.util
+
+    import numpy as np
+
+    from lite import backends
+    from lite.compare import array_diff, match_outputs
+
+    onnx_path, model_path, backend, shape_json = sys.argv[1:5]
+    shape = tuple(json.loads(shape_json))
+    converted = backends.create(model_path, backend, threads=1)  # a check, not a race: no thread contention
+    spec = converted.inputs[0]
+    rng = np.random.default_rng(0)
+    if spec.dtype.kind == "f":
+        x = rng.random(shape, dtype=np.float32)
+    else:
+        x = rng.integers(0, 256, shape).astype(spec.dtype)
+    out = converted.infer({spec.name: x})
+    diffs: list[list[Any]] = []
+    if importlib.util.find_spec("onnxruntime") is not None:
+        ref_be = backends.create(onnx_path, "ort", threads=1)
+        ref = ref_be.infer({ref_be.inputs[0].name: x.astype(ref_be.inputs[0].dtype)})
+        for r, n in match_outputs(ref, out):
+            max_abs, rel = array_diff(ref[r], out[n]) if n is not None else (math.nan, math.nan)
+            diffs.append([r, n, max_abs, rel])
+    print(_VERIFY_TAG + json.dumps({"diffs": diffs, "outputs": {k: list(v.shape) for k, v in out.items()}}), flush=True)

@@ -1,0 +1,314 @@
+"""ONNX → NCNN through pnnx.
+
+pnnx (the ``pnnx`` wheel) reads ONNX directly. Its Python helpers (``pnnx.convert``) import
+torch, ignore ``fp16`` for shape-only calls and hide the exit status, so this module runs the
+executable the wheel bundles (``<site-packages>/pnnx/pnnx``) in a temporary folder, where it
+writes its many side files (``*.pnnx.param``, ``*_pnnx.py``, ``*.pnnx.onnx``, ``*_ncnn.py``…),
+and keeps only the ``.ncnn.param``/``.ncnn.bin`` pair. ``fp16=0`` is passed unless FP16 is
+asked for (pnnx's default stores FP16 weights).
+
+Output blobs are named ``out0, out1, …`` in the ONNX output order and the input ``in0``; the
+sidecar records which ONNX output each blob was.
+
+One ONNX pattern is rewritten before pnnx sees it: a ``Gather`` on the channel axis with a
+constant index list (how some exporters write a channel shuffle) is converted by pnnx as a
+select of one element on the wrong axis, which gives wrong shapes and can crash NCNN. A
+channel-shuffle permutation becomes ``Reshape → Transpose → Reshape`` (which pnnx turns into
+NCNN's shape-free ``ShuffleChannel``); any other channel selection becomes an exact 1×1
+convolution with one-hot weights. Every conversion is then verified against ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lite.convert._onnx_meta import Progress, graph_io, input_shape_for, load_onnx, onnx_meta, verify_conversion
+from lite.errors import BackendNotInstalledError, ConversionError, InputError
+from lite.metadata import write_sidecar
+
+__all__ = ["onnx_to_ncnn", "pnnx_executable", "prepare_for_pnnx"]
+
+#: Relative L2 error a conversion may show against ONNX Runtime (FP32 / FP16 weights).
+VERIFY_RTOL = {False: 1e-4, True: 1e-2}
+_TODO = re.compile(r"^todo\s+(\S+)", re.MULTILINE)
+
+
+def pnnx_executable() -> Path:
+    """The pnnx executable bundled in the ``pnnx`` wheel (found without importing the package).
+
+    Raises:
+        BackendNotInstalledError: pnnx is not installed.
+    """
+    spec = importlib.util.find_spec("pnnx")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendNotInstalledError(
+            "ONNX -> NCNN needs pnnx, which is not installed; install it with: pip install 'lite-detect[convert]'"
+        )
+    exe = Path(next(iter(spec.submodule_search_locations))) / ("pnnx.exe" if os.name == "nt" else "pnnx")
+    if not exe.is_file():
+        raise BackendNotInstalledError(f"the pnnx package has no executable at {exe}; reinstall pnnx")
+    return exe
+
+
+def _out_paths(src: Path, out: str | Path | None) -> tuple[Path, Path]:
+    if out is None:
+        param = src.with_name(src.stem + ".ncnn.param")
+    else:
+        o = Path(out)
+        if o.is_dir() or not o.suffix or str(out).endswith(("/", os.sep)):
+            param = o / (src.stem + ".ncnn.param")
+        elif o.suffix == ".param":
+            param = o
+        else:
+            raise InputError(f"out: expected a .param path or a folder for an NCNN model, got {out}")
+    return param, param.with_suffix(".bin")
+
+
+def _shuffle_groups(idx: Any, channels: int) -> int | None:
+    """The group count g when ``idx`` is the channel-shuffle permutation of ``channels`` channels."""
+    import numpy as np
+
+    if len(idx) != channels:
+        return None
+    for g in range(2, channels):
+        if channels % g == 0 and np.array_equal(idx, np.arange(channels).reshape(g, channels // g).T.ravel()):
+            return g
+    return None
+
+
+def prepare_for_pnnx(model: Any, input_shape: Sequence[int]) -> tuple[Any, list[str]]:
+    """Rewrite channel-axis ``Gather`` nodes with constant indices into forms pnnx converts right.
+
+    Args:
+        model: The ONNX ``ModelProto`` (not modified).
+        input_shape: The shape the conversion traces with (for shape inference).
+
+    Returns:
+        ``(model to convert, names of the rewritten nodes)``.
+    """
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper, shape_inference
+
+    consts: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    gathers = {
+        i
+        for i, n in enumerate(model.graph.node)
+        if n.op_type == "Gather" and n.input[1] in consts and consts[n.input[1]].ndim == 1
+    }
+    if not gathers:
+        return model, []
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    name = graph_io(probe)[0][0][0]
+    vi = next(v for v in probe.graph.input if v.name == name)
+    for d, size in zip(vi.type.tensor_type.shape.dim, input_shape, strict=True):
+        d.Clear()
+        d.dim_value = int(size)
+    inferred = shape_inference.infer_shapes(probe)
+    infos = {v.name: v for v in (*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output)}
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    del out.graph.node[:]
+    rewritten: list[str] = []
+    dropped: set[str] = set()
+    for i, node in enumerate(model.graph.node):
+        info = infos.get(node.input[0]) if i in gathers else None
+        axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), 0)
+        dims = info.type.tensor_type.shape.dim if info is not None else []
+        shape = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+        if (
+            info is None
+            or info.type.tensor_type.elem_type != TensorProto.FLOAT
+            or len(shape) != 4
+            or None in shape
+            or axis % 4 != 1
+        ):
+            out.graph.node.append(node)
+            continue
+        n, c, h, w = shape
+        idx = consts[node.input[1]].astype(np.int64)
+        idx = np.where(idx < 0, idx + c, idx)
+        base = node.name or node.output[0]
+        groups = _shuffle_groups(idx, c)
+        if groups is not None:
+            s5, s4 = f"{base}__lite_shape5", f"{base}__lite_shape4"
+            out.graph.initializer.extend(
+                [
+                    numpy_helper.from_array(np.array([n, groups, c // groups, h, w], np.int64), s5),
+                    numpy_helper.from_array(np.array([n, c, h, w], np.int64), s4),
+                ]
+            )
+            out.graph.node.extend(
+                [
+                    helper.make_node("Reshape", [node.input[0], s5], [f"{base}__lite_r5"], name=f"{base}__lite_r5"),
+                    helper.make_node(
+                        "Transpose",
+                        [f"{base}__lite_r5"],
+                        [f"{base}__lite_t"],
+                        name=f"{base}__lite_t",
+                        perm=[0, 2, 1, 3, 4],
+                    ),  # fmt: skip
+                    helper.make_node("Reshape", [f"{base}__lite_t", s4], [node.output[0]], name=base),
+                ]
+            )
+        else:
+            weight = np.zeros((len(idx), c, 1, 1), np.float32)
+            weight[np.arange(len(idx)), idx] = 1.0
+            wname = f"{base}__lite_onehot"
+            out.graph.initializer.append(numpy_helper.from_array(weight, wname))
+            out.graph.node.append(
+                helper.make_node("Conv", [node.input[0], wname], [node.output[0]], name=base, kernel_shape=[1, 1])
+            )
+        rewritten.append(base)
+        dropped.add(node.input[1])
+    has_subgraphs = any(a.HasField("g") or len(a.graphs) for n in out.graph.node for a in n.attribute)
+    if has_subgraphs:  # subgraphs may read outer initializers by name: keep everything
+        dropped.clear()
+    dropped -= {i for n in out.graph.node for i in n.input}  # drop index lists nothing reads any more
+    kept = [t for t in out.graph.initializer if t.name not in dropped]
+    del out.graph.initializer[:]
+    out.graph.initializer.extend(kept)
+    return out, rewritten
+
+
+def _unsupported(log: str, param_text: str, model: Any) -> list[str]:
+    """Ops pnnx left unconverted: its ``todo <op>`` lines and layer types NCNN does not know."""
+    types = list(dict.fromkeys(_TODO.findall(log)))
+    layer_names: dict[str, str] = {}
+    if importlib.util.find_spec("ncnn") is not None:
+        import ncnn
+
+        for line in param_text.splitlines()[2:]:
+            tok = line.split()
+            if len(tok) >= 2 and ncnn.layer_to_index(tok[0]) < 0:
+                layer_names.setdefault(tok[0], tok[1])
+                if tok[0] not in types:
+                    types.append(tok[0])
+    else:
+        for line in param_text.splitlines()[2:]:
+            tok = line.split()
+            if len(tok) >= 2 and tok[0] in types:
+                layer_names.setdefault(tok[0], tok[1])
+    problems = []
+    for t in types:
+        nodes = [n.name or n.output[0] for n in model.graph.node if n.op_type.lower() == t.lower()]
+        where = f"ONNX node(s) {', '.join(repr(x) for x in nodes[:5])}" if nodes else "no ONNX node of that type"
+        layer = f", NCNN layer {layer_names[t]!r}" if t in layer_names else ""
+        problems.append(f"op {t!r} ({where}{layer})")
+    return problems
+
+
+def onnx_to_ncnn(
+    onnx: str | Path,
+    out: str | Path | None = None,
+    fp16: bool = False,
+    input_shape: Sequence[int] | None = None,
+    *,
+    verify: bool = True,
+    progress: bool | None = None,
+    timeout: float = 1800.0,
+) -> Path:
+    """Convert an ONNX model to an NCNN ``.param``/``.bin`` pair with pnnx.
+
+    Args:
+        onnx: The ONNX file.
+        out: The ``.param`` to write (its ``.bin`` goes beside it) or a folder (a path without a suffix; default:
+            ``<model>.ncnn.param`` next to the ONNX file).
+        fp16: Store FP16 weights (half the size; results differ slightly).
+        input_shape: Shape to trace with, such as ``(1, 3, 640, 640)`` (default: the ONNX
+            input's fixed shape; open dimensions from the metadata input size, else 640).
+        verify: Run the converted model against ONNX Runtime on a test tensor (in a child
+            process) and refuse a conversion that disagrees.
+        progress: Stage lines on stderr (None: when stderr is a terminal).
+        timeout: Seconds pnnx may take.
+
+    Returns:
+        The ``.param`` path. A ``<model>.ncnn.param.lite.json`` sidecar beside it carries the class
+        names, strides, input size and layout, so the model opens with no arguments.
+
+    Raises:
+        ModelNotFoundError: The ONNX file does not exist.
+        BackendNotInstalledError: pnnx or onnx is missing.
+        ConversionError: pnnx failed, or left ops NCNN does not support (named with their ONNX
+            nodes), or the converted model crashes NCNN.
+        VerificationError: The converted model's outputs differ from ONNX Runtime's.
+    """
+    src = Path(onnx)
+    stage = Progress("ncnn", 5 if verify else 4, progress)
+    stage(f"reading {src.name}")
+    model = load_onnx(src)
+    meta = onnx_meta(src, model)
+    shape = input_shape_for(model, input_shape, meta)
+    param_out, bin_out = _out_paths(src, out)
+    exe = pnnx_executable()
+    stage(f"preparing the graph for pnnx (input {'x'.join(map(str, shape))})")
+    prepared, rewritten = prepare_for_pnnx(model, shape)
+    _, onnx_outputs = graph_io(model)
+    with tempfile.TemporaryDirectory(prefix="lite-pnnx-") as tmp:
+        work = Path(tmp)
+        if prepared is model:
+            shutil.copyfile(src, work / "model.onnx")
+        else:
+            import onnx as onnx_lib
+
+            onnx_lib.save(prepared, os.fspath(work / "model.onnx"))
+        stage(f"running pnnx (fp16={int(fp16)})")
+        cmd = [os.fspath(exe), "model.onnx", f"inputshape=[{','.join(map(str, shape))}]f32", f"fp16={int(fp16)}",
+               "device=cpu"]  # fmt: skip
+        try:
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, errors="replace", timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise ConversionError(f"pnnx did not finish converting {src} within {timeout:.0f} s") from e
+        log = proc.stdout + "\n" + proc.stderr
+        param_tmp, bin_tmp = work / "model.ncnn.param", work / "model.ncnn.bin"
+        if proc.returncode != 0 or not param_tmp.is_file() or not bin_tmp.is_file():
+            tail = " | ".join(ln for ln in log.strip().splitlines()[-6:] if ln.strip())
+            how = f"exit status {proc.returncode}" if proc.returncode else "no .ncnn.param/.ncnn.bin written"
+            raise ConversionError(f"pnnx could not convert {src} ({how}): {tail}")
+        problems = _unsupported(log, param_tmp.read_text(encoding="utf-8", errors="replace"), model)
+        if problems:
+            raise ConversionError(
+                f"{src.name} uses ops that NCNN does not support (pnnx left them unconverted): {'; '.join(problems)}. "
+                f"Re-export the model without them, or convert to another target (--to mnn, --to trt)"
+            )
+        if verify:
+            stage("checking the NCNN model against ONNX Runtime")
+            verify_conversion(src, param_tmp, "ncnn", shape, rtol=VERIFY_RTOL[bool(fp16)])
+        stage(f"writing {param_out.name}, {bin_out.name} and the metadata sidecar")
+        param_out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(os.fspath(param_tmp), os.fspath(param_out))
+        shutil.move(os.fspath(bin_tmp), os.fspath(bin_out))
+    meta.extra.update(
+        {
+            "source": src.name,
+            "converter": f"pnnx {_version('pnnx')}" + (" fp16" if fp16 else ""),
+            "output_names": json.dumps({f"out{i}": name for i, (name, _) in enumerate(onnx_outputs)}),
+        }
+    )
+    if rewritten:
+        meta.extra["rewritten_for_pnnx"] = ",".join(rewritten)
+    write_sidecar(param_out, meta)
+    stage.done(f"{param_out} + {bin_out.name}")
+    return param_out
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
