@@ -13,20 +13,18 @@ Needs pycocotools (``pip install 'lite-detect[eval]'``).
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from lite.errors import LiteError
+from _common import DECODED_ONNX, SHARED, run
+
 from lite.eval import coco
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("LITE_SHARED", REPO.parent / "shared"))
 SUBSET = SHARED / "coco" / "val2017_128"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=str(SHARED / "models/yolov6lite/onnx/yolov6lite_s_320_decoded.onnx"))
+    ap.add_argument("--model", default=str(DECODED_ONNX))
     ap.add_argument("--backend", default=None, help="backend name (default: from the model's suffix)")
     ap.add_argument("--images", type=Path, default=SUBSET / "images", help="folder of the annotated images")
     ap.add_argument("--ann", type=Path, default=SUBSET / "instances.json", help="COCO instances JSON")
@@ -55,7 +53,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except LiteError as e:  # a missing engine, file or device: one line, no traceback
-        raise SystemExit(f"{Path(__file__).name}: error: {e}") from None
+    run(main)

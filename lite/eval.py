@@ -27,7 +27,6 @@ import contextlib
 import io
 import json
 import os
-import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ import numpy as np
 
 from lite.coco import COCO80_TO_91
 from lite.errors import BackendNotInstalledError, ImageNotFoundError, InputError
+from lite.progress import ProgressBar
 
 __all__ = [
     "EvalResult",
@@ -363,29 +363,6 @@ def evaluate(
 # ----------------------------------------------------------------------------------------------
 # the evaluation loop
 # ----------------------------------------------------------------------------------------------
-class _Progress:
-    """A tqdm bar when tqdm is installed and wanted, else nothing (with one note on stderr)."""
-
-    def __init__(self, total: int, desc: str, enabled: bool) -> None:
-        self.bar = None
-        if not enabled:
-            return
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            print("note: install tqdm for a progress bar (pip install 'lite-detect[progress]')", file=sys.stderr)
-            return
-        self.bar = tqdm(total=total, desc=desc, unit="img", file=sys.stderr, dynamic_ncols=True, leave=False)
-
-    def update(self, n: int = 1) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def coco(
     model: Any,
     images: str | Path,
@@ -460,7 +437,7 @@ def coco(
     try:
         cmap = category_map(data["categories"], det.names)
         results: list[dict[str, Any]] = []
-        bar = _Progress(len(records), "eval", progress)
+        bar = ProgressBar(len(records), "eval", enabled=progress, dynamic_ncols=True, leave=False)
         t0 = time.perf_counter()
         try:
             for rec in records:

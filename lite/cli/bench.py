@@ -14,32 +14,38 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from lite.cli._common import (
+    add_command,
+    add_detection_arguments,
+    add_engine_arguments,
+    add_input_size_argument,
+    detector_options,
+)
+
 
 def register(subparsers: Any) -> None:
     """Add the ``bench`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "bench",
+        run,
         help="per-stage latency (pre / infer / post / end-to-end) vs the engine's raw call",
         description=(
             "Benchmark models and backends: warm-up, then median, mean ± std and p90 of pre-processing, "
             "inference, post-processing and end-to-end detect(), next to the engine's bare inference call "
             "on a prepared tensor, and the ratio end-to-end / raw."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("-m", "--model", action="append", required=True, help="model file or hub name (repeatable)")
     p.add_argument("--backend", action="append", default=None, help="backend name (repeatable)")
-    p.add_argument("--device", default="cpu", help="device, e.g. cpu, cuda:0")
-    p.add_argument("--threads", type=int, default=None, help="engine threads (default: the engine's)")
+    add_engine_arguments(p, backend=False)
     p.add_argument("--runs", type=int, default=100, help="timed iterations")
     p.add_argument("--warmup", type=int, default=10, help="untimed iterations first")
     p.add_argument("--image", default=None, help="image to run on (default: a synthetic 480x640 scene)")
-    p.add_argument("--input-size", type=int, nargs="+", default=None, metavar="N",
-                   help="network input N or H W (dynamic-shape models)")  # fmt: skip
-    p.add_argument("--conf", type=float, default=0.25, help="score threshold")
+    add_input_size_argument(p)
+    add_detection_arguments(p, conf=0.25)
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the results JSON here")
     p.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="save a bar chart (matplotlib)")
-    p.set_defaults(func=run)
 
 
 def pairs(models: list[str], backends: list[str] | None) -> list[tuple[str, str | None]]:
@@ -67,28 +73,14 @@ def pairs(models: list[str], backends: list[str] | None) -> list[tuple[str, str 
 def run(args: argparse.Namespace) -> int:
     """Run ``lite bench``; returns the exit code."""
     from lite.bench import benchmark, format_table, plot, write_json
-    from lite.errors import InputError
     from lite.io import load_image
 
-    size = args.input_size
-    if size is not None and len(size) not in (1, 2):
-        raise InputError(f"--input-size: expected N or H W, got {' '.join(map(str, size))}")
-    input_size = None if size is None else (size[0] if len(size) == 1 else tuple(size))
+    options = detector_options(args)  # its backend (the --backend list) is replaced per run, from pairs()
     image = load_image(args.image) if args.image is not None else None
-    results = []
-    for model, backend in pairs(args.model, args.backend):
-        r = benchmark(
-            model,
-            backend=backend,
-            image=image,
-            runs=args.runs,
-            warmup=args.warmup,
-            threads=args.threads,
-            device=args.device,
-            input_size=input_size,
-            conf=args.conf,
-        )
-        results.append(r)
+    results = [
+        benchmark(model, image=image, runs=args.runs, warmup=args.warmup, **(options | {"backend": backend}))
+        for model, backend in pairs(args.model, args.backend)
+    ]
     print(f"image: {args.image or 'synthetic scene 480x640'}")
     print(format_table(results))
     if args.json is not None:

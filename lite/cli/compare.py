@@ -15,19 +15,22 @@ import argparse
 import json
 from typing import Any
 
+from lite.cli._common import add_command, add_engine_arguments, add_input_size_argument, engine_options
+
 # lite.compare's defaults, repeated so that ``lite --help`` does not import numpy (a test keeps them equal)
 RTOL, ATOL, IOU, SCORE_TOL = 1e-3, 5e-2, 0.99, 0.01
 
 
 def register(subparsers: Any) -> None:
     """Add the ``compare`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "compare",
+        run,
         help="run one image through several models/backends and compare outputs and detections",
         description="Run the same letterboxed image through several models (or one model on several backends) "
         "and compare each with the first: per-output max |diff| and relative L2 error, then detections. "
         "Exit status 1 when anything is over tolerance.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("models", nargs="+", help="model files (the first is the reference)")
     p.add_argument("--image", required=True, help="image file")
@@ -36,36 +39,30 @@ def register(subparsers: Any) -> None:
         default=None,
         help="comma-separated backend per model, one for all, or several for one model (e.g. ort,trt)",
     )
-    p.add_argument("--input-size", type=int, nargs="+", default=None, metavar="N",
-                   help="network input N or H W (default: the models' fixed size or metadata)")  # fmt: skip
+    add_input_size_argument(p, help="network input N or H W (default: the models' fixed size or metadata)")
     p.add_argument("--tol", type=float, default=RTOL, help="relative L2 tolerance per output")
     p.add_argument("--atol", type=float, default=ATOL, help="largest absolute difference allowed per output")
     p.add_argument("--iou", type=float, default=IOU, help="IoU a detection needs to match its counterpart")
     p.add_argument("--score-tol", type=float, default=SCORE_TOL, help="score difference allowed per matched detection")
     p.add_argument("--conf", type=float, default=0.25, help="detection score threshold")
-    p.add_argument("--threads", type=int, default=None, help="engine threads")
+    add_engine_arguments(p, backend=False, device=False)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Compare; print the table (or JSON); 0 when everything agrees, 1 otherwise."""
     from lite.compare import compare
 
-    size = args.input_size
-    if size is not None:
-        size = size[0] if len(size) == 1 else tuple(size)
     report = compare(
         args.models,
         args.image,
         backends=args.backends,
-        input_size=size,
+        **engine_options(args),  # input_size, threads
         rtol=args.tol,
         atol=args.atol,
         iou=args.iou,
         score_tol=args.score_tol,
         conf=args.conf,
-        threads=args.threads,
     )
     print(json.dumps(report.to_dict(), indent=2, default=str) if args.json else report.table())
     return 0 if report.ok else 1

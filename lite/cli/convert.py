@@ -14,6 +14,7 @@ import argparse
 import sys
 from typing import Any
 
+from lite.cli._common import add_command
 from lite.errors import InputError
 
 TARGETS = ("ncnn", "mnn", "trt")
@@ -21,12 +22,13 @@ TARGETS = ("ncnn", "mnn", "trt")
 
 def register(subparsers: Any) -> None:
     """Add the ``convert`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "convert",
+        run,
         help="convert an ONNX model to NCNN, MNN or a TensorRT engine",
         description="Convert an ONNX model for another engine. The output carries the model's metadata in a "
         ".lite.json sidecar and is checked against ONNX Runtime (NCNN, MNN) before it is written.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("model", help="the .onnx file")
     p.add_argument("--to", required=True, choices=TARGETS, help="target format")
@@ -42,7 +44,6 @@ def register(subparsers: Any) -> None:
     trt.add_argument("--batch", default=None, metavar="MIN,OPT,MAX", help="batch profile of a dynamic-batch ONNX")
     trt.add_argument("--workspace", type=float, default=None, metavar="GB", help="workspace memory limit in GiB")
     trt.add_argument("--timing-cache", default=None, metavar="FILE", help="TensorRT timing cache file")
-    p.set_defaults(func=run)
 
 
 def _ints(text: str | None, what: str, count: int) -> tuple[int, ...] | None:

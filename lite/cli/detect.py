@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import glob
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from lite.cli._common import add_command, add_detector_arguments, add_no_progress_argument, detector_options
+from lite.progress import ProgressBar
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -28,33 +30,26 @@ _GLOB_CHARS = set("*?[")
 
 def register(subparsers: Any) -> None:
     """Add the ``detect`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "detect",
+        run,
         help="detect objects in images, folders, globs or videos",
         description=(
             "Detect objects in SOURCE: an image, a folder of images, a glob ('imgs/*.jpg') or a video. "
             "Without SOURCE, a synthetic shapes scene is generated and run through the model "
             "(by default lite's bundled demo model)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("source", nargs="*", default=[],
                    help="image(s), folder, glob or video (default: a synthetic scene)")  # fmt: skip
     p.add_argument("-m", "--model", default=None, help="model file or hub name (default: the bundled demo model)")
-    p.add_argument("--backend", default=None, help="backend name (default: from the model's suffix)")
-    p.add_argument("--device", default="cpu", help="device, e.g. cpu, cuda:0")
-    p.add_argument("--threads", type=int, default=None, help="engine threads (default: the engine's)")
-    p.add_argument("--conf", type=float, default=0.25, help="score threshold")
-    p.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold")
-    p.add_argument("--max-det", type=int, default=100, help="detections kept per image")
-    p.add_argument("--input-size", type=int, nargs="+", default=None, metavar="N",
-                   help="network input N or H W (dynamic-shape models)")  # fmt: skip
+    add_detector_arguments(p, conf=0.25, iou=0.45, max_det=100)
     p.add_argument("--save", type=Path, default=None, metavar="DIR", help="write annotated images / videos here")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write COCO-style results JSON here")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic scene (no SOURCE)")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per image for folders and globs")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    add_no_progress_argument(p)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -149,59 +144,19 @@ def _write_image(path: Path, img: Any) -> None:
         raise OSError(f"could not write {path} (check the folder and the file suffix)")
 
 
-class _Bar:
-    def __init__(self, total: int | None, desc: str, enabled: bool) -> None:
-        self.bar = None
-        if not enabled:
-            return
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            print("note: install tqdm for a progress bar (pip install 'lite-detect[progress]')", file=sys.stderr)
-            return
-        self.bar = tqdm(total=total, desc=desc, unit="img" if desc != "video" else "frame", file=sys.stderr)
-
-    def update(self) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def write(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.write(text)
-        else:
-            print(text)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 # ----------------------------------------------------------------------------------------------
 # the command
 # ----------------------------------------------------------------------------------------------
 def _open_detector(args: argparse.Namespace) -> Any:
     from lite.cv.yolov6 import YOLOv6
 
+    options = detector_options(args)  # checks --input-size before a download
     model = args.model
     if model is None:
         from lite.hub import default_model
 
         model = default_model()
-    size = args.input_size
-    if size is not None and len(size) not in (1, 2):
-        from lite.errors import InputError
-
-        raise InputError(f"--input-size: expected N or H W, got {' '.join(map(str, size))}")
-    return YOLOv6(
-        model,
-        args.backend,
-        device=args.device,
-        threads=args.threads,
-        input_size=None if size is None else (size[0] if len(size) == 1 else tuple(size)),
-        conf=args.conf,
-        iou=args.iou,
-        max_det=args.max_det,
-    )
+    return YOLOv6(model, **options)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -267,7 +222,7 @@ def _run_images(
 
     names = det.names
     single = kind == "image"
-    bar = _Bar(len(paths), kind, enabled=not single and not args.no_progress)
+    bar = ProgressBar(len(paths), kind, enabled=not single and not args.no_progress)
     total_ms, all_cls = 0.0, []
     try:
         for i, path in enumerate(paths, start=1):
@@ -312,7 +267,7 @@ def _run_video(det: Any, path: Path, args: argparse.Namespace, records: list, ca
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     writer = None
     out_path = None if args.save is None else args.save / (path.stem + ".mp4")
-    bar = _Bar(count if count > 0 else None, "video", enabled=not args.no_progress)
+    bar = ProgressBar(count if count > 0 else None, "video", enabled=not args.no_progress, unit="frame")
     total_ms, all_cls, n = 0.0, [], 0
     try:
         for n, frame in enumerate(_frames(cap), start=1):  # noqa: B007 - n is the frame count after the loop

@@ -19,6 +19,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from lite.cli._common import add_command, detection_options
+
 LAYOUTS = ("decoded", "raw", "end2end")
 
 
@@ -44,11 +46,12 @@ def _engines(value: str) -> list[str]:
 
 def register(subparsers: Any) -> None:
     """Add the ``export`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "export",
+        run,
         help="export a YOLOv6 checkpoint to ONNX (decoded, raw or end2end) and verify it against PyTorch",
         description=__doc__.split("::")[0].strip(),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("checkpoint", help="YOLOv6 training checkpoint (.pt); it is unpickled: use trusted files only")
     p.add_argument("--img", type=int, nargs="+", default=[640], metavar="N", help="input size N or H W")
@@ -71,7 +74,6 @@ def register(subparsers: Any) -> None:
                    help="torch.onnx exporter (auto: TorchScript-based while torch has it)")  # fmt: skip
     p.add_argument("--rtol", type=float, default=1e-3, help="ONNX Runtime vs PyTorch relative tolerance")
     p.add_argument("--atol", type=float, default=1e-4, help="ONNX Runtime vs PyTorch absolute tolerance")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,9 +98,7 @@ def run(args: argparse.Namespace) -> int:
         opset=args.opset,
         simplify=not args.no_simplify,
         verify=args.verify,
-        conf=args.conf,
-        iou=args.iou,
-        max_det=args.max_det,
+        **detection_options(args),  # the end2end NMS settings
         names=names,
         sample=args.image,
         exporter=args.exporter,

@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lite.cli._common import add_command, add_engine_arguments, add_input_size_argument, engine_options
+
 FORMATS = {
     ".onnx": "ONNX",
     ".param": "NCNN",
@@ -29,19 +31,17 @@ FORMATS = {
 
 def register(subparsers: Any) -> None:
     """Add the ``info`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "info",
+        run,
         help="describe a model: format, backend, tensors, decode layout, classes, metadata",
         description="Describe a model file as lite reads it (runs one inference on a blank image).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("model", help="model file or hub name")
-    p.add_argument("--backend", default=None, help="backend name (default: from the model's suffix)")
-    p.add_argument("--device", default="cpu", help="device, e.g. cpu, cuda:0")
-    p.add_argument("--input-size", type=int, nargs="+", default=None, metavar="N",
-                   help="network input N or H W (dynamic-shape models)")  # fmt: skip
+    add_engine_arguments(p, threads=False)
+    add_input_size_argument(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(func=run)
 
 
 def describe_model(
@@ -147,16 +147,6 @@ def _text(info: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lite info``; returns the exit code."""
-    from lite.errors import InputError
-
-    size = args.input_size
-    if size is not None and len(size) not in (1, 2):
-        raise InputError(f"--input-size: expected N or H W, got {' '.join(map(str, size))}")
-    info = describe_model(
-        args.model,
-        args.backend,
-        device=args.device,
-        input_size=None if size is None else (size[0] if len(size) == 1 else tuple(size)),
-    )
+    info = describe_model(args.model, **engine_options(args))
     print(json.dumps(info, indent=1) if args.json else _text(info))
     return 0

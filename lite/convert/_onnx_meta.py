@@ -1,5 +1,7 @@
 """What the ONNX converters share: the ONNX side of a conversion.
 
+(The steps around the converter tool itself are in :mod:`lite.convert._common`.)
+
 * :func:`onnx_meta` — class names, strides, input size and output layout of an ONNX model,
   from its ``metadata_props`` (and its own sidecar) and from its graph, for the sidecar of the
   converted model.
@@ -7,7 +9,6 @@
   same test tensor and compare their outputs. It runs in a child process: a badly converted
   graph can crash the engine (a segmentation fault in NCNN, for instance), and that must not
   take the caller down.
-* :class:`Progress` — one line per stage on stderr.
 
 Nothing heavy is imported at module level (``onnx`` is imported inside the functions).
 """
@@ -20,7 +21,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,6 @@ from lite.errors import BackendNotInstalledError, ConversionError, InputError, M
 from lite.metadata import ModelMeta, read_model_meta
 
 __all__ = [
-    "Progress",
     "graph_io",
     "graph_meta",
     "input_shape_for",
@@ -43,33 +42,6 @@ _STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (16, 32), (
 _VERIFY_TAG = "LITE-VERIFY "
 
 Dims = tuple[int | str | None, ...]
-
-
-class Progress:
-    """Stage lines on stderr: ``lite convert (ncnn) [2/4] running pnnx``.
-
-    Args:
-        target: What is being made (``"ncnn"``, ``"mnn"``).
-        total: Number of stages.
-        enabled: Print at all (None: only when stderr is a terminal).
-    """
-
-    def __init__(self, target: str, total: int, enabled: bool | None = None) -> None:
-        self.target, self.total, self.step = target, total, 0
-        self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
-        self._t0 = time.perf_counter()
-
-    def __call__(self, message: str) -> None:
-        """Announce the next stage."""
-        self.step += 1
-        if self.enabled:
-            print(f"lite convert ({self.target}) [{self.step}/{self.total}] {message}", file=sys.stderr, flush=True)
-
-    def done(self, message: str) -> None:
-        """Announce the end, with the elapsed time."""
-        if self.enabled:
-            dt = time.perf_counter() - self._t0
-            print(f"lite convert ({self.target}) done in {dt:.1f} s: {message}", file=sys.stderr, flush=True)
 
 
 def load_onnx(path: str | Path) -> Any:

@@ -15,38 +15,21 @@ process, because:
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
-import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from lite.convert._onnx_meta import Progress, graph_io, input_shape_for, load_onnx, onnx_meta, verify_conversion
-from lite.errors import BackendNotInstalledError, ConversionError, InputError
-from lite.metadata import write_sidecar
+from lite.convert._common import Conversion, onnx_nodes, output_path
+from lite.convert._onnx_meta import graph_io
+from lite.errors import BackendNotInstalledError
 
 __all__ = ["onnx_to_mnn"]
 
-#: Relative L2 error a conversion may show against ONNX Runtime (FP32 / FP16 weights).
-VERIFY_RTOL = {False: 1e-4, True: 1e-2}
 _CHILD = "import sys, _tools; ok = _tools.mnnconvert(['mnnconvert'] + sys.argv[1:]); sys.exit(0 if ok else 3)"
 _NOT_SUPPORTED = re.compile(r"These Op Not Support:\s*(.*)")
-
-
-def _out_path(src: Path, out: str | Path | None) -> Path:
-    if out is None:
-        return src.with_suffix(".mnn")
-    o = Path(out)
-    if o.is_dir() or not o.suffix or str(out).endswith(("/", os.sep)):
-        return o / (src.stem + ".mnn")
-    if o.suffix != ".mnn":
-        raise InputError(f"out: expected a .mnn path or a folder for an MNN model, got {out}")
-    return o
 
 
 def onnx_to_mnn(
@@ -81,13 +64,8 @@ def onnx_to_mnn(
             or the output does not load or run.
         VerificationError: The converted model's outputs differ from ONNX Runtime's.
     """
-    src = Path(onnx)
-    stage = Progress("mnn", 4 if verify else 3, progress)
-    stage(f"reading {src.name}")
-    model = load_onnx(src)
-    meta = onnx_meta(src, model)
-    shape = input_shape_for(model, None, meta)
-    dst = _out_path(src, out)
+    job = Conversion("mnn", onnx, stages=3, verify=verify, progress=progress)
+    dst = output_path(job.src, out, ".mnn", "MNN")
     if importlib.util.find_spec("_tools") is None:
         raise BackendNotInstalledError(
             "ONNX -> MNN needs the MNN wheel (its compiled converter _tools), which is not installed; "
@@ -95,54 +73,18 @@ def onnx_to_mnn(
         )
     with tempfile.TemporaryDirectory(prefix="lite-mnn-") as tmp:
         tmp_out = Path(tmp) / "model.mnn"
-        stage(f"running MNN's converter (fp16={int(fp16)})")
-        args = ["-f", "ONNX", "--modelFile", os.fspath(src), "--MNNModel", os.fspath(tmp_out), "--bizCode", "lite"]
+        job.stage(f"running MNN's converter (fp16={int(fp16)})")
+        args = ["-f", "ONNX", "--modelFile", os.fspath(job.src), "--MNNModel", os.fspath(tmp_out), "--bizCode", "lite"]
         if fp16:
             args.append("--fp16")
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, errors="replace", timeout=timeout
-            )
-        except subprocess.TimeoutExpired as e:
-            raise ConversionError(f"MNN's converter did not finish converting {src} within {timeout:.0f} s") from e
-        log = proc.stdout + "\n" + proc.stderr
+        status, log = job.run("MNN's converter", [sys.executable, "-c", _CHILD, *args], timeout=timeout)
         rejected = [op for m in _NOT_SUPPORTED.finditer(log) for op in m.group(1).split()]
         if rejected:
-            problems = []
-            for op in dict.fromkeys(rejected):
-                op_type = op.split("::", 1)[-1]
-                nodes = [n.name or n.output[0] for n in model.graph.node if n.op_type == op_type]
-                listed = ", ".join(repr(x) for x in nodes[:5])
-                where = f"ONNX node(s) {listed}" if nodes else "no ONNX node of that type"
-                problems.append(f"op {op_type!r} ({where})")
-            raise ConversionError(
-                f"{src.name} uses ops that MNN's converter does not support: {'; '.join(problems)}. "
-                f"Re-export the model without them, or convert to another target (--to ncnn, --to trt)"
-            )
-        if proc.returncode != 0 or "Converted Failed" in log or not tmp_out.is_file() or tmp_out.stat().st_size == 0:
-            tail = " | ".join(ln for ln in log.strip().splitlines()[-6:] if ln.strip())
-            raise ConversionError(f"MNN's converter could not convert {src} (exit status {proc.returncode}): {tail}")
-        if verify:
-            stage("checking the MNN model against ONNX Runtime")
-            verify_conversion(src, tmp_out, "mnn", shape, rtol=VERIFY_RTOL[bool(fp16)])
-        stage(f"writing {dst.name} and the metadata sidecar")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(os.fspath(tmp_out), os.fspath(dst))
-    _, onnx_outputs = graph_io(model)
-    meta.extra.update(
-        {
-            "source": src.name,
-            "converter": f"MNN {_version('MNN')}" + (" fp16" if fp16 else ""),
-            "output_names": json.dumps({name: name for name, _ in onnx_outputs}),
-        }
-    )
-    write_sidecar(dst, meta)
-    stage.done(f"{dst}")
-    return dst
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+            op_types = [op.split("::", 1)[-1] for op in dict.fromkeys(rejected)]
+            problems = [f"op {t!r} ({onnx_nodes(job.model, t)})" for t in op_types]
+            raise job.unsupported("MNN's converter does not support", problems)
+        if status != 0 or "Converted Failed" in log or not tmp_out.is_file() or tmp_out.stat().st_size == 0:
+            raise job.failed("MNN's converter", f"exit status {status}", log)
+        job.check_and_place(tmp_out, [(tmp_out, dst)], fp16=fp16)
+    _, onnx_outputs = graph_io(job.model)
+    return job.finish(dst, converter="MNN", fp16=fp16, output_names={name: name for name, _ in onnx_outputs})

@@ -20,26 +20,21 @@ convolution with one-hot weights. Every conversion is then verified against ONNX
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
-import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lite.convert._onnx_meta import Progress, graph_io, input_shape_for, load_onnx, onnx_meta, verify_conversion
-from lite.errors import BackendNotInstalledError, ConversionError, InputError
-from lite.metadata import write_sidecar
+from lite.convert._common import Conversion, onnx_nodes, output_path
+from lite.convert._onnx_meta import graph_io
+from lite.errors import BackendNotInstalledError
 
 __all__ = ["onnx_to_ncnn", "pnnx_executable", "prepare_for_pnnx"]
 
-#: Relative L2 error a conversion may show against ONNX Runtime (FP32 / FP16 weights).
-VERIFY_RTOL = {False: 1e-4, True: 1e-2}
 _TODO = re.compile(r"^todo\s+(\S+)", re.MULTILINE)
 
 
@@ -58,20 +53,6 @@ def pnnx_executable() -> Path:
     if not exe.is_file():
         raise BackendNotInstalledError(f"the pnnx package has no executable at {exe}; reinstall pnnx")
     return exe
-
-
-def _out_paths(src: Path, out: str | Path | None) -> tuple[Path, Path]:
-    if out is None:
-        param = src.with_name(src.stem + ".ncnn.param")
-    else:
-        o = Path(out)
-        if o.is_dir() or not o.suffix or str(out).endswith(("/", os.sep)):
-            param = o / (src.stem + ".ncnn.param")
-        elif o.suffix == ".param":
-            param = o
-        else:
-            raise InputError(f"out: expected a .param path or a folder for an NCNN model, got {out}")
-    return param, param.with_suffix(".bin")
 
 
 def _shuffle_groups(idx: Any, channels: int) -> int | None:
@@ -204,13 +185,8 @@ def _unsupported(log: str, param_text: str, model: Any) -> list[str]:
             tok = line.split()
             if len(tok) >= 2 and tok[0] in types:
                 layer_names.setdefault(tok[0], tok[1])
-    problems = []
-    for t in types:
-        nodes = [n.name or n.output[0] for n in model.graph.node if n.op_type.lower() == t.lower()]
-        where = f"ONNX node(s) {', '.join(repr(x) for x in nodes[:5])}" if nodes else "no ONNX node of that type"
-        layer = f", NCNN layer {layer_names[t]!r}" if t in layer_names else ""
-        problems.append(f"op {t!r} ({where}{layer})")
-    return problems
+    layers = {t: f", NCNN layer {name!r}" for t, name in layer_names.items()}
+    return [f"op {t!r} ({onnx_nodes(model, t)}{layers.get(t, '')})" for t in types]
 
 
 def onnx_to_ncnn(
@@ -248,67 +224,38 @@ def onnx_to_ncnn(
             nodes), or the converted model crashes NCNN.
         VerificationError: The converted model's outputs differ from ONNX Runtime's.
     """
-    src = Path(onnx)
-    stage = Progress("ncnn", 5 if verify else 4, progress)
-    stage(f"reading {src.name}")
-    model = load_onnx(src)
-    meta = onnx_meta(src, model)
-    shape = input_shape_for(model, input_shape, meta)
-    param_out, bin_out = _out_paths(src, out)
+    job = Conversion("ncnn", onnx, stages=4, verify=verify, progress=progress, input_shape=input_shape)
+    param_out = output_path(job.src, out, ".ncnn.param", "NCNN")
+    bin_out = param_out.with_suffix(".bin")
     exe = pnnx_executable()
-    stage(f"preparing the graph for pnnx (input {'x'.join(map(str, shape))})")
-    prepared, rewritten = prepare_for_pnnx(model, shape)
-    _, onnx_outputs = graph_io(model)
+    shape = job.shape
+    job.stage(f"preparing the graph for pnnx (input {'x'.join(map(str, shape))})")
+    prepared, rewritten = prepare_for_pnnx(job.model, shape)
     with tempfile.TemporaryDirectory(prefix="lite-pnnx-") as tmp:
         work = Path(tmp)
-        if prepared is model:
-            shutil.copyfile(src, work / "model.onnx")
+        if prepared is job.model:
+            shutil.copyfile(job.src, work / "model.onnx")
         else:
             import onnx as onnx_lib
 
             onnx_lib.save(prepared, os.fspath(work / "model.onnx"))
-        stage(f"running pnnx (fp16={int(fp16)})")
+        job.stage(f"running pnnx (fp16={int(fp16)})")
         cmd = [os.fspath(exe), "model.onnx", f"inputshape=[{','.join(map(str, shape))}]f32", f"fp16={int(fp16)}",
                "device=cpu"]  # fmt: skip
-        try:
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, errors="replace", timeout=timeout)
-        except subprocess.TimeoutExpired as e:
-            raise ConversionError(f"pnnx did not finish converting {src} within {timeout:.0f} s") from e
-        log = proc.stdout + "\n" + proc.stderr
+        status, log = job.run("pnnx", cmd, timeout=timeout, cwd=tmp)
         param_tmp, bin_tmp = work / "model.ncnn.param", work / "model.ncnn.bin"
-        if proc.returncode != 0 or not param_tmp.is_file() or not bin_tmp.is_file():
-            tail = " | ".join(ln for ln in log.strip().splitlines()[-6:] if ln.strip())
-            how = f"exit status {proc.returncode}" if proc.returncode else "no .ncnn.param/.ncnn.bin written"
-            raise ConversionError(f"pnnx could not convert {src} ({how}): {tail}")
-        problems = _unsupported(log, param_tmp.read_text(encoding="utf-8", errors="replace"), model)
+        if status != 0 or not param_tmp.is_file() or not bin_tmp.is_file():
+            raise job.failed("pnnx", f"exit status {status}" if status else "no .ncnn.param/.ncnn.bin written", log)
+        problems = _unsupported(log, param_tmp.read_text(encoding="utf-8", errors="replace"), job.model)
         if problems:
-            raise ConversionError(
-                f"{src.name} uses ops that NCNN does not support (pnnx left them unconverted): {'; '.join(problems)}. "
-                f"Re-export the model without them, or convert to another target (--to mnn, --to trt)"
-            )
-        if verify:
-            stage("checking the NCNN model against ONNX Runtime")
-            verify_conversion(src, param_tmp, "ncnn", shape, rtol=VERIFY_RTOL[bool(fp16)])
-        stage(f"writing {param_out.name}, {bin_out.name} and the metadata sidecar")
-        param_out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(os.fspath(param_tmp), os.fspath(param_out))
-        shutil.move(os.fspath(bin_tmp), os.fspath(bin_out))
-    meta.extra.update(
-        {
-            "source": src.name,
-            "converter": f"pnnx {_version('pnnx')}" + (" fp16" if fp16 else ""),
-            "output_names": json.dumps({f"out{i}": name for i, (name, _) in enumerate(onnx_outputs)}),
-        }
+            raise job.unsupported("NCNN does not support (pnnx left them unconverted)", problems)
+        job.check_and_place(param_tmp, [(param_tmp, param_out), (bin_tmp, bin_out)], fp16=fp16)
+    _, onnx_outputs = graph_io(job.model)
+    return job.finish(
+        param_out,
+        converter="pnnx",
+        fp16=fp16,
+        output_names={f"out{i}": name for i, (name, _) in enumerate(onnx_outputs)},
+        extra={"rewritten_for_pnnx": ",".join(rewritten)} if rewritten else None,
+        shown=f"{param_out} + {bin_out.name}",
     )
-    if rewritten:
-        meta.extra["rewritten_for_pnnx"] = ",".join(rewritten)
-    write_sidecar(param_out, meta)
-    stage.done(f"{param_out} + {bin_out.name}")
-    return param_out
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"

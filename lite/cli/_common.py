@@ -1,0 +1,121 @@
+"""What the subcommands share: their parser, the options they have in common, and reading those back.
+
+Not a subcommand (the dispatcher skips modules starting with ``_``). The ``add_*`` functions
+define an option the same way (name, default, help) in every subcommand that has it; the
+``*_options`` functions turn the parsed values back into keyword arguments of the library
+(:class:`lite.cv.Detector`, :func:`lite.eval.coco`, :func:`lite.bench.benchmark` …), which take
+them under the same names.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lite.errors import InputError
+
+__all__ = [
+    "add_command",
+    "add_detection_arguments",
+    "add_detector_arguments",
+    "add_engine_arguments",
+    "add_input_size_argument",
+    "add_no_progress_argument",
+    "detection_options",
+    "detector_options",
+    "engine_options",
+    "input_size",
+]
+
+INPUT_SIZE_HELP = "network input N or H W (dynamic-shape models)"
+
+
+def add_command(
+    subparsers: Any, name: str, run: Callable[[argparse.Namespace], int], *, help: str, description: str
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` that ``run`` carries out; its help shows every option's default."""
+    p = subparsers.add_parser(
+        name, help=help, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.set_defaults(func=run)
+    return p
+
+
+def add_engine_arguments(
+    p: argparse.ArgumentParser, *, backend: bool = True, device: bool = True, threads: bool = True
+) -> None:
+    """``--backend``, ``--device``, ``--threads``: which engine runs the model, where, on how many threads."""
+    if backend:
+        p.add_argument("--backend", default=None, help="backend name (default: from the model's suffix)")
+    if device:
+        p.add_argument("--device", default="cpu", help="device, e.g. cpu, cuda:0")
+    if threads:
+        p.add_argument("--threads", type=int, default=None, help="engine threads (default: the engine's)")
+
+
+def add_input_size_argument(p: argparse.ArgumentParser, help: str = INPUT_SIZE_HELP) -> None:
+    """``--input-size N`` or ``--input-size H W`` (read back with :func:`input_size`)."""
+    p.add_argument("--input-size", type=int, nargs="+", default=None, metavar="N", help=help)
+
+
+def add_detection_arguments(
+    p: argparse.ArgumentParser, *, conf: float, iou: float | None = None, max_det: int | None = None
+) -> None:
+    """``--conf`` and, when given a default, ``--iou`` and ``--max-det``: what detections are kept."""
+    p.add_argument("--conf", type=float, default=conf, help="score threshold")
+    if iou is not None:
+        p.add_argument("--iou", type=float, default=iou, help="NMS IoU threshold")
+    if max_det is not None:
+        p.add_argument("--max-det", type=int, default=max_det, help="detections kept per image")
+
+
+def add_detector_arguments(p: argparse.ArgumentParser, *, conf: float, iou: float, max_det: int) -> None:
+    """Everything that opens and runs a detector: the engine, detection and ``--input-size`` options."""
+    add_engine_arguments(p)
+    add_detection_arguments(p, conf=conf, iou=iou, max_det=max_det)
+    add_input_size_argument(p)
+
+
+def add_no_progress_argument(p: argparse.ArgumentParser) -> None:
+    """``--no-progress``."""
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def input_size(values: Sequence[int] | None) -> int | tuple[int, ...] | None:
+    """``--input-size`` as the library takes it: ``N``, ``(H, W)``, or None when not given.
+
+    Raises:
+        InputError: Not one or two numbers.
+    """
+    if values is None:
+        return None
+    if len(values) not in (1, 2):
+        raise InputError(f"--input-size: expected N or H W, got {' '.join(map(str, values))}")
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``backend``, ``device``, ``threads`` and ``input_size``: those of them the subcommand has.
+
+    Raises:
+        InputError: A wrong ``--input-size``.
+    """
+    options = {k: getattr(args, k) for k in ("backend", "device", "threads") if hasattr(args, k)}
+    if hasattr(args, "input_size"):
+        options["input_size"] = input_size(args.input_size)
+    return options
+
+
+def detection_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``conf``, ``iou`` and ``max_det``: those of them the subcommand has."""
+    return {k: getattr(args, k) for k in ("conf", "iou", "max_det") if hasattr(args, k)}
+
+
+def detector_options(args: argparse.Namespace) -> dict[str, Any]:
+    """:func:`engine_options` and :func:`detection_options` together: the keyword arguments of a detector.
+
+    Raises:
+        InputError: A wrong ``--input-size``.
+    """
+    return engine_options(args) | detection_options(args)
