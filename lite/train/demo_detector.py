@@ -20,7 +20,6 @@ box, top-k per object), BCE on IoU-aware soft class targets and a GIoU box loss.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import warnings
 from collections.abc import Sequence
@@ -540,12 +539,13 @@ def load_checkpoint(path: str | Path, export_layout: str = "decoded") -> DemoDet
 def export_onnx(
     model: DemoDetector, path: str | Path, layout: str = "decoded", img_size: int = 320, opset: int = 13
 ) -> Path:
-    """Export ``model`` to ONNX with lite's metadata.
+    """Export ``model`` to ONNX with lite's metadata, through :func:`lite.export.torch_to_onnx`.
 
     Input ``images`` ``(1, 3, img_size, img_size)``; output ``outputs`` (decoded) or
-    ``out0, out1, out2`` (raw). Metadata props: ``names``, ``strides``, ``input_size``
-    (JSON), ``layout`` and ``model``. The graph is simplified with onnxslim when it is
-    installed and the result still checks.
+    ``out0, out1, out2`` (raw, the per-level ``heads`` layout). Metadata props: ``names``,
+    ``strides``, ``input_size``, ``layout`` and ``model``. The export is checked, simplified
+    with onnxslim (with a warning if that fails) and verified against PyTorch in ONNX Runtime
+    (a mismatch is a :class:`~lite.errors.VerificationError`).
 
     Args:
         model: The detector (any mode; a copy is exported in eval mode).
@@ -559,7 +559,8 @@ def export_onnx(
     """
     import copy
 
-    import onnx
+    from lite.export import torch_to_onnx
+    from lite.metadata import ModelMeta
 
     if layout not in ("decoded", "raw"):
         raise ValueError(f"layout must be 'decoded' or 'raw', got {layout!r}")
@@ -567,42 +568,20 @@ def export_onnx(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     m = copy.deepcopy(model).cpu().float().eval()
     m.export_layout = layout
-    dummy = torch.zeros(1, 3, img_size, img_size)
     names = ["outputs"] if layout == "decoded" else [f"out{i}" for i in range(len(m.strides))]
-    kwargs: dict[str, Any] = {
-        "input_names": ["images"],
-        "output_names": names,
-        "opset_version": opset,
-        "do_constant_folding": True,
-    }
-    with torch.no_grad(), warnings.catch_warnings():
+    meta = ModelMeta(
+        names=tuple(m.config.names),
+        strides=tuple(int(s) for s in m.strides),
+        input_size=(img_size, img_size),
+        layout="decoded" if layout == "decoded" else "heads",
+        extra={"model": MODEL_NAME},
+    )
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the anchor grid is constant at a fixed size
-        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter is chosen on purpose
-        try:
-            torch.onnx.export(m, (dummy,), str(out_path), dynamo=False, **kwargs)
-        except TypeError:  # older torch without the dynamo flag
-            torch.onnx.export(m, (dummy,), str(out_path), **kwargs)
-    proto = onnx.load(str(out_path))
-    try:
-        import onnxslim
-
-        slim = onnxslim.slim(proto)
-        onnx.checker.check_model(slim)
-        proto = slim
-    except Exception:  # noqa: BLE001 - simplification is optional, the plain export is valid
-        pass
-    meta = {
-        "names": json.dumps(list(m.config.names)),
-        "strides": json.dumps(list(m.strides)),
-        "input_size": json.dumps([img_size, img_size]),
-        "layout": layout,
-        "model": MODEL_NAME,
-    }
-    del proto.metadata_props[:]
-    for k, v in meta.items():
-        proto.metadata_props.add(key=k, value=v)
-    onnx.save(proto, str(out_path))
-    return out_path
+        report = torch_to_onnx(
+            m, torch.zeros(1, 3, img_size, img_size), out_path, opset=opset, output_names=names, metadata=meta
+        )
+    return Path(report.path)
 
 
 def sha256_file(path: str | Path) -> str:
