@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -298,7 +297,7 @@ def count_parameters(model: nn.Module) -> int:
 def letterbox(
     image: np.ndarray, size: int | tuple[int, int] = 320, fill: int = 114
 ) -> tuple[np.ndarray, float, tuple[float, float]]:
-    """Resize keeping aspect ratio and pad to ``size`` (YOLOv6 convention, centred, fill 114).
+    """Resize keeping aspect ratio and pad to ``size``: :func:`lite.ops.letterbox.letterbox_image`.
 
     Args:
         image: ``(h, w, 3)`` uint8 image.
@@ -308,17 +307,10 @@ def letterbox(
     Returns:
         ``(padded, ratio, (pad_x, pad_y))``: input pixel = original pixel * ratio + pad.
     """
-    hh, ww = (size, size) if isinstance(size, int) else size
-    h, w = image.shape[:2]
-    r = min(hh / h, ww / w)
-    nw, nh = int(round(w * r)), int(round(h * r))
-    if (nw, nh) != (w, h):
-        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    dw, dh = (ww - nw) / 2, (hh - nh) / 2
-    top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
-    left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
-    out = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(fill, fill, fill))
-    return out, r, (float(left), float(top))
+    from lite.ops.letterbox import letterbox_image  # the library's one letterbox: training sees what inference sees
+
+    out, t = letterbox_image(image, size, fill=fill)
+    return out, t.ratio, (float(t.pad[0]), float(t.pad[1]))
 
 
 # --------------------------------------------------------------------------- loss
