@@ -24,6 +24,8 @@ __all__ = [
     "HubError",
     "CudaError",
     "ModelOutputError",
+    "OutputExistsError",
+    "UnknownConverterError",
 ]
 
 
@@ -85,3 +87,11 @@ class CudaError(LiteError, RuntimeError):
 
 class ModelOutputError(LiteError, RuntimeError):
     """A model's outputs are unusable (non-finite values, shapes no layout explains)."""
+
+
+class OutputExistsError(LiteError, FileExistsError):
+    """An output file already exists and overwriting it was not asked for (``--force`` / ``force=True``)."""
+
+
+class UnknownConverterError(LiteError, ValueError):
+    """A conversion target is not registered; the message lists the known ones."""

@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lite.errors import BackendNotInstalledError, ConversionError, InputError, ModelNotFoundError, VerificationError
+from lite.backends._onnx import Dims, graph_io, load_onnx
+from lite.errors import ConversionError, InputError, VerificationError
 from lite.metadata import ModelMeta, read_model_meta
 
 __all__ = [
@@ -40,49 +41,6 @@ __all__ = [
 #: Stride sets tried when a flat ``(B, N, C)`` output's N has to be explained by the input size.
 _STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (16, 32), (32,))
 _VERIFY_TAG = "LITE-VERIFY "
-
-Dims = tuple[int | str | None, ...]
-
-
-def load_onnx(path: str | Path) -> Any:
-    """Load an ONNX model (``onnx.ModelProto``) with typed errors.
-
-    Raises:
-        ModelNotFoundError: No such file.
-        BackendNotInstalledError: The ``onnx`` package is missing.
-        ConversionError: The file is not a readable ONNX model.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ModelNotFoundError(f"ONNX model not found: {p} (absolute: {p.resolve()})")
-    try:
-        import onnx
-    except ImportError as e:
-        raise BackendNotInstalledError(
-            f"converting needs the 'onnx' package ({e}); install it with: pip install 'lite-detect[convert]'"
-        ) from e
-    try:
-        return onnx.load(os.fspath(p))
-    except Exception as e:  # onnx raises DecodeError, ValueError... for a file that is not ONNX
-        raise ConversionError(f"{p} is not a readable ONNX model: {type(e).__name__}: {e}") from e
-
-
-def _dims(value_info: Any) -> Dims:
-    out: list[int | str | None] = []
-    for d in value_info.type.tensor_type.shape.dim:
-        if d.HasField("dim_value"):
-            out.append(int(d.dim_value))
-        else:
-            out.append(d.dim_param or None)
-    return tuple(out)
-
-
-def graph_io(model: Any) -> tuple[list[tuple[str, Dims]], list[tuple[str, Dims]]]:
-    """``(inputs, outputs)`` of an ONNX graph as ``(name, dims)`` lists; initializers are not inputs."""
-    inits = {t.name for t in model.graph.initializer}
-    ins = [(vi.name, _dims(vi)) for vi in model.graph.input if vi.name not in inits]
-    outs = [(vi.name, _dims(vi)) for vi in model.graph.output]
-    return ins, outs
 
 
 def _static_hw(dims: Dims) -> tuple[int, int] | None:

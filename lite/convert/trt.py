@@ -336,26 +336,9 @@ def onnx_inputs(onnx_path: str | Path) -> list[tuple[str, tuple[Dim, ...]]]:
         BackendNotInstalledError: ``onnx`` is not installed.
         ConversionError: The file is not a readable ONNX model.
     """
-    from lite.backends import require
+    from lite.backends._onnx import graph_io, load_onnx
 
-    onnx = require("onnx", "trt", extra="convert")
-    try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception as e:  # onnx raises DecodeError / ValidationError / OSError
-        raise ConversionError(f"cannot read ONNX file {onnx_path}: {type(e).__name__}: {e}") from e
-    inits = {t.name for t in model.graph.initializer}
-    out = []
-    for vi in model.graph.input:
-        if vi.name in inits:
-            continue
-        dims: list[Dim] = []
-        for d in vi.type.tensor_type.shape.dim:
-            if d.HasField("dim_value") and d.dim_value > 0:
-                dims.append(int(d.dim_value))
-            else:
-                dims.append(d.dim_param or None)
-        out.append((vi.name, tuple(dims)))
-    return out
+    return graph_io(load_onnx(onnx_path, weights=False))[0]
 
 
 def onnx_inputs_via_trt(
@@ -384,15 +367,12 @@ def calibration_digest(calib_images: str | Path | Sequence[str | Path]) -> str:
 
 def onnx_metadata(onnx_path: str | Path) -> dict[str, str]:
     """The ONNX file's ``metadata_props`` (empty when ``onnx`` is not installed)."""
+    from lite.backends._onnx import metadata_props
+
     try:
-        import onnx
-    except ImportError:
+        return metadata_props(onnx_path)
+    except BackendNotInstalledError:
         return {}
-    try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception as e:  # onnx raises DecodeError / ValidationError / OSError
-        raise ConversionError(f"cannot read ONNX file {onnx_path}: {type(e).__name__}: {e}") from e
-    return {p.key: p.value for p in model.metadata_props}
 
 
 def engine_cache_key(
