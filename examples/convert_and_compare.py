@@ -18,7 +18,7 @@ import os
 import time
 from pathlib import Path
 
-from lite.compare import compare
+from lite.parity import compare
 from lite.convert import onnx_to_mnn, onnx_to_ncnn
 from lite.errors import LiteError
 

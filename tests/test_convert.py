@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lite.cli import main as cli_main
-from lite.compare import array_diff, match_detections
+from lite.parity import array_diff, match_detections
 from lite.cv.yolov6 import YOLOv6
 from lite.errors import ConversionError, InputError, ModelNotFoundError, VerificationError
 from lite.metadata import read_sidecar, sidecar_path

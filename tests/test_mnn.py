@@ -14,7 +14,7 @@ import pytest
 
 from lite.backends import create
 from lite.backends.mnn import MnnBackend, capture_stdout
-from lite.compare import array_diff, match_detections
+from lite.parity import array_diff, match_detections
 from lite.cv.yolov6 import YOLOv6
 from lite.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError
 
