@@ -93,5 +93,5 @@ class OutputExistsError(LiteError, FileExistsError):
     """An output file already exists and overwriting it was not asked for (``--force`` / ``force=True``)."""
 
 
-class UnknownConverterError(LiteError, ValueError):
+class UnknownConverterError(InputError):
     """A conversion target is not registered; the message lists the known ones."""

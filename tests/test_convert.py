@@ -267,8 +267,9 @@ def test_cli_trt_delegates_to_build_engine(tmp_path, monkeypatch, capsys):
     assert calls == [
         (
             "m.onnx",
-            "m.engine",
+            Path("m.engine"),  # resolved by the converter registry's output rule (a file path stays as given)
             {
+                "force": False,
                 "fp16": True,
                 "int8": True,
                 "calib_images": "calib",

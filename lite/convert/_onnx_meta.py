@@ -23,12 +23,14 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lite.backends._onnx import Dims, graph_io, load_onnx
 from lite.errors import ConversionError, InputError, VerificationError
 from lite.metadata import ModelMeta, read_model_meta
-from lite.parity import OutputDiff
+
+if TYPE_CHECKING:
+    from lite.parity import OutputDiff
 
 __all__ = [
     "graph_io",
@@ -184,6 +186,8 @@ def verify_conversion(
     line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith(_VERIFY_TAG)), None)
     if line is None:
         raise ConversionError(f"verifying {name} printed no result (stdout: {proc.stdout[-300:]!r})")
+    from lite.parity import OutputDiff
+
     result = json.loads(line[len(_VERIFY_TAG) :])
     diffs = [OutputDiff(**{**d, "shape": tuple(d["shape"])}) for d in result["diffs"]]
     bad = [d for d in diffs if not d.ok]
