@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import importlib
 import importlib.util
-import inspect
 import runpy
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from lite.errors import BackendNotInstalledError, ConversionError, InputError, ModelLoadError, ModelNotFoundError
+from lite.errors import BackendNotInstalledError, InputError, ModelLoadError, ModelNotFoundError
 from lite.export.report import ExportReport
 
 __all__ = [
@@ -399,16 +398,14 @@ def _sample_tensor(sample: Any, hw: tuple[int, int], batch: int, seed: int) -> A
 
 
 def _convert(onnx_path: Path, engine: str) -> Path:
-    try:
-        fn = getattr(importlib.import_module("lite.convert"), f"onnx_to_{engine}")
-    except (ImportError, AttributeError) as e:
-        raise ConversionError(
-            f"--to {engine}: lite.convert.onnx_to_{engine} is not available in this lite ({e})"
-        ) from e
+    """Convert the exported ONNX with ``lite.convert`` into its folder (replacing an earlier conversion, as the
+    export replaces the ONNX file)."""
+    from lite.convert import convert, get
+
     # lite.convert checks the conversion against ONNX Runtime with its own tolerance; here the
     # converted model is compared with PyTorch instead, and reported rather than refused
-    kwargs = {"verify": False} if "verify" in inspect.signature(fn).parameters else {}
-    return Path(fn(onnx_path, **kwargs))
+    kwargs = {"verify": False} if "verify" in get(engine).parameters() else {}
+    return Path(convert(onnx_path, engine, onnx_path.parent, force=True, **kwargs))
 
 
 def export_yolov6(
@@ -456,7 +453,8 @@ def export_yolov6(
         n_random: Random inputs compared besides the sample.
         rtol: ONNX Runtime tolerance.
         atol: ONNX Runtime tolerance.
-        to: Also convert with ``lite.convert`` to these engines (``"ncnn"``, ``"mnn"``) and compare them.
+        to: Also convert with ``lite.convert`` to these targets (``"ncnn"``, ``"mnn"``, any registered one) into
+            the ONNX file's folder, and compare them.
         engine_rtol: Tolerance for the converted engines (reported; not raised).
         engine_atol: Tolerance for the converted engines (reported; not raised).
         runs: Runs per latency measurement.
@@ -478,12 +476,14 @@ def export_yolov6(
 
     if layout not in LAYOUTS:
         raise InputError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
-    engines = [e.strip().lower() for e in to if e.strip()]
-    unknown = [e for e in engines if e not in ("ncnn", "mnn")]
-    if unknown:
-        raise InputError(f"to: expected engines among ('ncnn', 'mnn'), got {unknown}")
-    if engines and layout == "end2end":
-        raise InputError("to: NCNN and MNN have no NonMaxSuppression; convert the 'raw' (or 'decoded') layout instead")
+    from lite.convert import get
+
+    engines = [get(e.strip()).name for e in to if e.strip()]  # an unknown target lists the known ones
+    no_nms = [e for e in engines if not get(e).end2end]
+    if no_nms and layout == "end2end":
+        raise InputError(
+            f"to: {', '.join(no_nms)} cannot run NonMaxSuppression; convert the 'raw' (or 'decoded') layout instead"
+        )
     if layout == "end2end" and opset < 11:
         raise InputError(f"opset: end2end needs opset >= 11, got {opset}")
     dynamic = batch == "dynamic"
