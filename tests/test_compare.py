@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lite.parity import array_diff, compare, match_detections, match_outputs
 from lite.detections import Detections
 from lite.errors import InputError, VerificationError
+from lite.parity import array_diff, compare, match_detections, match_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 needs_engines = pytest.mark.skipif(
