@@ -80,6 +80,7 @@ class Conversion:
         verify: Check the converted model against ONNX Runtime (one more stage).
         progress: Stage lines on stderr (None: when stderr is a terminal).
         input_shape: Shape to trace with (None: from the ONNX input and its metadata).
+        backend: The lite backend that opens the converted model for the check (default: ``target``).
 
     Attributes:
         src: The ONNX path.
@@ -108,8 +109,10 @@ class Conversion:
         verify: bool,
         progress: bool | None,
         input_shape: Sequence[int] | None = None,
+        backend: str | None = None,
     ) -> None:
         self.target = target
+        self.backend = backend or target
         self.src = Path(onnx)
         self.files = prepare_outputs(target, self.src, out, force)
         self.dst = self.files[0]
@@ -175,7 +178,7 @@ class Conversion:
         """
         if self.verify:
             self.stage(f"checking the {self.target.upper()} model against ONNX Runtime")
-            verify_conversion(self.src, model_file, self.target, self.shape, rtol=VERIFY_RTOL[bool(fp16)])
+            verify_conversion(self.src, model_file, self.backend, self.shape, rtol=VERIFY_RTOL[bool(fp16)])
         self.stage(f"writing {', '.join(p.name for p in self.files[: len(made)])} and the metadata sidecar")
         self.meta.extra.update(
             {

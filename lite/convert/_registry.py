@@ -15,7 +15,7 @@ import os
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,11 +48,15 @@ class ConverterInfo:
     accepts: tuple[str, ...]
     end2end: bool
     help: str
+    registered: Callable[..., Path] | None = field(default=None, repr=False, compare=False)
 
     @property
     def fn(self) -> Callable[..., Path]:
-        """The converter function (looked up now, so a wrapped or patched function is the one called)."""
-        return getattr(importlib.import_module(self.module), self.function)
+        """The converter function: its module's attribute of that name when there is one (so a wrapped or
+        patched function is the one called), else the function that was registered."""
+        module = sys.modules.get(self.module) or importlib.import_module(self.module)
+        found = getattr(module, self.function, None)
+        return found if callable(found) else self.registered  # type: ignore[return-value]
 
     def parameters(self) -> set[str]:
         """Names of the options the converter function declares."""
@@ -107,9 +111,8 @@ def register_converter(
         if name in _REGISTRY and (_REGISTRY[name].module, _REGISTRY[name].function) != (fn.__module__, fn.__name__):
             raise ValueError(f"converter {name!r} is already registered by {_REGISTRY[name].module}")
         ok = tuple(accepts) if accepts else ("." + suffixes[0].rsplit(".", 1)[-1],)
-        _REGISTRY[name] = ConverterInfo(
-            name, fn.__module__, fn.__name__, tuple(suffixes), ok, end2end, help or (fn.__doc__ or "").split("\n")[0]
-        )
+        doc = help or (fn.__doc__ or "").split("\n")[0]
+        _REGISTRY[name] = ConverterInfo(name, fn.__module__, fn.__name__, tuple(suffixes), ok, end2end, doc, fn)
         for alias in aliases:
             _ALIASES[alias] = name
         return fn
