@@ -12,13 +12,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
-import pkgutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lite._plugins import import_submodules
 from lite.errors import InputError, UnknownConverterError
 
 __all__ = ["ConverterInfo", "get", "known", "output_path", "register_converter"]
@@ -82,7 +82,6 @@ class ConverterInfo:
 
 _REGISTRY: dict[str, ConverterInfo] = {}
 _ALIASES: dict[str, str] = {}
-_DISCOVERED = False
 
 
 def register_converter(
@@ -121,14 +120,8 @@ def register_converter(
 
 
 def _discover() -> None:
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    _DISCOVERED = True
-    package = sys.modules["lite.convert"]
-    for mod in pkgutil.iter_modules(package.__path__):
-        if not mod.name.startswith("_"):
-            importlib.import_module(f"lite.convert.{mod.name}")
+    """Import every converter module of :mod:`lite.convert` once, so that its converters register."""
+    import_submodules("lite.convert")
 
 
 def known() -> list[str]:
