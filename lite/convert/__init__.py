@@ -24,12 +24,11 @@ Nothing heavy is imported here: pnnx and the MNN converter run as child processe
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
 from lite.convert._registry import ConverterInfo, check_options, get, known, output_path, register_converter
-from lite.convert.mnn import onnx_to_mnn
-from lite.convert.ncnn import onnx_to_ncnn
 
 __all__ = [
     "ConverterInfo",
@@ -69,3 +68,13 @@ def convert(
     info = get(to)
     check_options(info.name, options)
     return info.fn(onnx, info.output_path(onnx, out), fp16=fp16, force=force, **options)
+
+
+_LAZY = {"onnx_to_ncnn": "lite.convert.ncnn", "onnx_to_mnn": "lite.convert.mnn"}
+
+
+def __getattr__(name: str) -> Any:
+    # the converter functions load on first use: ``lite --help`` lists the targets without importing them
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lite.convert' has no attribute {name!r}")

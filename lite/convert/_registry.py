@@ -3,8 +3,12 @@
 A converter is one function ``fn(onnx, out=None, fp16=False, *, force=False, ...) -> Path``
 registered with :func:`register_converter`, naming the file suffixes it writes. Everything else
 — ``lite convert --to`` choices, :func:`lite.convert.convert`, ``lite export --to``, the output
-path rules, the overwrite check — comes from here. Every module of :mod:`lite.convert` whose
-name does not start with ``_`` is imported once, on first use, so that its converters register.
+path rules, the overwrite check — comes from here.
+
+The converter of target ``NAME`` is in ``lite/convert/NAME.py`` (any module of :mod:`lite.convert`
+whose name does not start with ``_``): :func:`known` lists the targets from the module names
+without importing them (so ``lite --help`` stays instant), and :func:`get` imports a target's
+module when it is first used, which registers it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import pkgutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -124,10 +129,15 @@ def _discover() -> None:
     import_submodules("lite.convert")
 
 
+def _module_names() -> set[str]:
+    package = sys.modules["lite.convert"]
+    return {m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")}
+
+
 def known() -> list[str]:
-    """Names of every registered conversion target (sorted)."""
-    _discover()
-    return sorted(_REGISTRY)
+    """Names of every conversion target (sorted): the converter modules of :mod:`lite.convert` (not imported)
+    and any target registered from elsewhere."""
+    return sorted(_module_names() | set(_REGISTRY))
 
 
 def get(name: str) -> ConverterInfo:
@@ -136,8 +146,11 @@ def get(name: str) -> ConverterInfo:
     Raises:
         UnknownConverterError: The name is not registered; the message lists the known ones.
     """
-    _discover()
     key = name.lower() if isinstance(name, str) else name
+    if key not in _REGISTRY and key in _module_names():
+        importlib.import_module(f"lite.convert.{key}")  # registers the target
+    if key not in _REGISTRY:
+        _discover()  # aliases are known once every converter module registered
     key = _ALIASES.get(key, key)
     if key not in _REGISTRY:
         raise UnknownConverterError(f"unknown target {name!r} for conversion; known targets: {', '.join(known())}")
