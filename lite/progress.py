@@ -20,18 +20,18 @@ class _LineBar:
     """A bar without tqdm: a line on stderr every 10 % of a known total (the amount at the end otherwise)."""
 
     def __init__(self, total: int | None, desc: str, unit: str) -> None:
-        self.total, self.desc, self.unit, self.done, self._next = total, desc, unit, 0, 0.1
+        self.total, self.desc, self.unit, self.done, self._tenth = total, desc, unit, 0, 1
 
     def _amount(self, n: float) -> str:
         return f"{n / 1e6:.1f} MB" if self.unit == "B" else f"{n:.0f} {self.unit}"
 
     def update(self, n: int) -> None:
         self.done += n
-        if self.total and self.done / self.total >= self._next:
+        if self.total and self.done * 10 >= self._tenth * self.total:  # integers: no drift in the 10 % steps
             pct = 100 * self.done / self.total
             print(f"{self.desc}: {pct:3.0f}% of {self._amount(self.total)}", file=sys.stderr, flush=True)
-            while self._next <= self.done / self.total:
-                self._next += 0.1
+            while self._tenth * self.total <= self.done * 10:
+                self._tenth += 1
 
     def write(self, text: str) -> None:
         print(text)
