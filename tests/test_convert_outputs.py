@@ -169,3 +169,21 @@ def test_interrupted_conversion_leaves_nothing(tmp_path, monkeypatch):
     param = convert(src, "ncnn", out, progress=False)
     assert sorted(os.listdir(out)) == ["conv.ncnn.bin", "conv.ncnn.param", "conv.ncnn.param.lite.json"]
     assert param == out / "conv.ncnn.param"
+
+
+def test_cli_trt_out_dir_reaches_the_builder_as_a_file_path(tmp_path, monkeypatch, capsys):
+    """No GPU here: `--to trt --out DIR` hands build_engine DIR/<stem>.engine, not the folder."""
+    trt_mod = pytest.importorskip("lite.convert.trt")
+    seen = []
+
+    def fake_build_engine(onnx_path, engine_path=None, **kwargs):
+        seen.append(engine_path)
+        return engine_path
+
+    monkeypatch.setattr(trt_mod, "build_engine", fake_build_engine)
+    out = tmp_path / "engines"
+    out.mkdir()
+    assert cli_main(["convert", "models/m.onnx", "--to", "trt", "--out", str(out)]) == 0
+    assert seen == [out / "m.engine"] and capsys.readouterr().out.strip() == str(out / "m.engine")
+    assert cli_main(["convert", "models/m.onnx", "--to", "trt", "-o", str(tmp_path / "new") + "/"]) == 0
+    assert seen[-1] == tmp_path / "new" / "m.engine"
