@@ -24,6 +24,7 @@ __all__ = [
     "HubError",
     "CudaError",
     "ModelOutputError",
+    "OutputError",
     "OutputExistsError",
     "UnknownConverterError",
 ]
@@ -89,8 +90,12 @@ class ModelOutputError(LiteError, RuntimeError):
     """A model's outputs are unusable (non-finite values, shapes no layout explains)."""
 
 
-class OutputExistsError(LiteError, FileExistsError):
-    """An output file already exists and overwriting it was not asked for (``--force`` / ``force=True``)."""
+class OutputError(LiteError, OSError):
+    """lite cannot write an output where it was asked to (not a folder, not writable)."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """An output would replace an existing file (or an input) and overwriting was not allowed."""
 
 
 class UnknownConverterError(InputError):

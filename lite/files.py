@@ -4,12 +4,12 @@ Everything that writes a user-visible file (a converted model, its sidecar, a bu
 download) goes through here, so that a reader never sees a half-written file and an
 interrupted run leaves nothing behind:
 
-* :func:`sha256_file` — the hex digest of a file (model checksums, engine cache keys).
-* :func:`atomic_write_bytes` — one file: a temporary file in the destination folder, then a rename.
-* :class:`OutputSet` — several files that belong together (an NCNN ``.param`` + ``.bin`` + sidecar):
+* `sha256_file` — the hex digest of a file (model checksums, engine cache keys).
+* `atomic_write_bytes` — one file: a temporary file in the destination folder, then a rename.
+* `OutputSet` — several files that belong together (an NCNN ``.param`` + ``.bin`` + sidecar):
   each is written to a temporary name beside its destination, and all are renamed into place
   only when the whole set is complete; an error or an interrupt removes the temporary files.
-* :func:`refuse_overwrite` — the check, made before any work starts, that the outputs do not
+* `refuse_overwrite` — the check, made before any work starts, that the outputs do not
   exist yet (unless the caller was told to overwrite them).
 
 Only the standard library is imported.
@@ -93,16 +93,18 @@ def refuse_overwrite(paths: Iterable[str | Path], *, force: bool, flag: str = "-
 class OutputSet:
     """Files written together, moved into place together.
 
-    Use it as a context manager: :meth:`stage` gives a temporary path beside each destination;
+    Use it as a context manager: `stage` gives a temporary path beside each destination;
     on a clean exit every staged file is renamed onto its destination (the first staged file
     last, so the file a user opens appears only when its companions are there); on an error or
     an interrupt the temporary files are removed and no destination is touched.
 
     Example:
-        >>> with OutputSet() as out:
-        ...     param_tmp = out.stage(param)
-        ...     bin_tmp = out.stage(param.with_suffix(".bin"))
-        ...     ...  # write both temporary files
+        ```python
+        with OutputSet() as out:
+            out.stage(param).write_bytes(param_bytes)
+            out.stage(param.with_suffix(".bin")).write_bytes(weights)
+        # both files are in place now; after an error or an interrupt, neither is
+        ```
     """
 
     def __init__(self) -> None:

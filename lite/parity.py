@@ -1,26 +1,28 @@
 """Parity: do two runs of a model agree? lite's one comparator.
 
 Every check in lite that two runs of a model agree goes through this module, whatever the runs
-are — the same image through several files or engines (:func:`compare`, ``lite compare``), an
-exported ONNX against its PyTorch model (:mod:`lite.export.verify`), a converted model against
+are — the same image through several files or engines (`compare`, ``lite compare``), an
+exported ONNX against its PyTorch model (`lite.export.verify`), a converted model against
 its ONNX source (``lite convert``'s check), an end-to-end ONNX model against lite's own NMS:
 
-1. **run** the models on the same inputs (:func:`run_backend` for any file lite opens);
-2. **per-output differences** (:func:`diff_outputs`): outputs are paired by name and shape, then
+1. **run** the models on the same inputs (`run_backend` for any file lite opens);
+2. **per-output differences** (`diff_outputs`): outputs are paired by name and shape, then
    by shape in order (names differ between formats: ``outputs`` in ONNX is ``out0`` in NCNN;
-   :func:`match_outputs`), and each pair gets one :class:`OutputDiff` over every input — the
+   `match_outputs`), and each pair gets one `OutputDiff` over every input — the
    largest absolute difference, the squared error, the relative L2 error ``‖a − b‖ / ‖a‖`` and
    the number of elements outside ``|b − a| <= atol + rtol·|a|``;
-3. **detection matching** (:func:`match_detections`): same class and IoU ≥ ``iou``, one to one;
-4. **a report**: :class:`Comparison` (one reference against one target over a set of inputs) or
-   :class:`CompareReport` (one image through several models).
+3. **detection matching** (`match_detections`): same class and IoU ≥ ``iou``, one to one;
+4. **a report**: `Comparison` (one reference against one target over a set of inputs) or
+   `CompareReport` (one image through several models).
 
 Example:
-    >>> import lite
-    >>> report = lite.compare(["yolov6lite_s_320_raw.onnx", "yolov6-lite-s.param"], "bus.jpg")
-    >>> print(report.table())
-    >>> report.ok
-    True
+    ```python
+    import lite
+
+    report = lite.compare(["yolov6lite_s_320_raw.onnx", "yolov6-lite-s.param"], "bus.jpg")
+    print(report.table())
+    assert report.ok
+    ```
 
 Only numpy is imported at module level; engines load when a run opens them.
 """
@@ -57,7 +59,7 @@ __all__ = [
     "to_numpy",
 ]
 
-#: Default tolerances of :func:`compare`: relative L2 error, largest absolute difference, box IoU, score difference.
+#: Default tolerances of `compare`: relative L2 error, largest absolute difference, box IoU, score difference.
 RTOL, ATOL, IOU, SCORE_TOL = 1e-3, 5e-2, 0.99, 0.01
 
 
@@ -77,7 +79,7 @@ class OutputDiff:
         ref_sq: Sum of squared reference values.
         size: Number of compared elements.
         mismatched: Elements outside ``|b - a| <= atol + rtol * |a|``.
-        ok: Within the tolerance the comparison used (see :func:`diff_outputs`).
+        ok: Within the tolerance the comparison used (see `diff_outputs`).
     """
 
     ref: str
@@ -199,7 +201,7 @@ def diff_outputs(
     elementwise: bool = False,
     pairs: Sequence[tuple[str, str | None]] | None = None,
 ) -> tuple[list[OutputDiff], list[str]]:
-    """Compare the outputs of two runs over the same inputs, one :class:`OutputDiff` per reference output.
+    """Compare the outputs of two runs over the same inputs, one `OutputDiff` per reference output.
 
     Args:
         refs: Per input, the reference run's outputs (name → array, in output order).
@@ -209,7 +211,7 @@ def diff_outputs(
         elementwise: The verdict: every element within ``|b − a| <= atol + rtol·|a|`` (True), or
             the output as a whole within ``rel L2 <= rtol`` and ``max |b − a| <= atol`` (False).
         pairs: ``(reference name, compared name or None)`` per reference output (default:
-            :func:`match_outputs` on the first input).
+            `match_outputs` on the first input).
 
     Returns:
         ``(diffs, notes)``: notes say which outputs were compared in another shape with the same elements.
@@ -308,7 +310,7 @@ def match_detections(
     """Match two sets of detections one-to-one (greedy, reference by score).
 
     Args:
-        ref: Reference detections: a :class:`~lite.detections.Detections`, a :class:`Boxes`, or
+        ref: Reference detections: a `Detections`, a `Boxes`, or
             anything with ``xyxy``, ``scores`` and ``class_ids``.
         other: The compared detections.
         iou: IoU a pair needs (with the same class); 0 pairs any two of one class.
@@ -517,7 +519,7 @@ class Comparison:
 
 @dataclass
 class RunResult:
-    """One model on one backend, in a :class:`CompareReport`.
+    """One model on one backend, in a `CompareReport`.
 
     Attributes:
         model: The model file.
@@ -542,7 +544,7 @@ class RunResult:
 
 @dataclass
 class CompareReport:
-    """What :func:`compare` found.
+    """What `compare` found.
 
     Attributes:
         image: The image (path or a description of the array).
@@ -581,7 +583,7 @@ class CompareReport:
         return d
 
     def raise_for_failure(self) -> None:
-        """Raise :class:`~lite.errors.VerificationError` (with the table) unless :attr:`ok`."""
+        """Raise `VerificationError` (with the table) unless `ok`."""
         if not self.ok:
             raise VerificationError("models disagree beyond tolerance:\n" + self.table())
 
@@ -638,7 +640,7 @@ def _short(path: str, width: int = 34) -> str:
 # ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Tolerances:
-    """What counts as agreement in :func:`compare` (see its arguments)."""
+    """What counts as agreement in `compare` (see its arguments)."""
 
     rtol: float = RTOL
     atol: float = ATOL
@@ -646,7 +648,7 @@ class Tolerances:
     score_tol: float = SCORE_TOL
 
     def check(self) -> None:
-        """Raise :class:`InputError` for a negative tolerance or an IoU outside [0, 1]."""
+        """Raise `InputError` for a negative tolerance or an IoU outside [0, 1]."""
         for tol, what in ((self.rtol, "rtol"), (self.atol, "atol"), (self.score_tol, "score_tol")):
             if not tol >= 0:
                 raise InputError(f"{what}: expected a tolerance >= 0, got {tol}")
@@ -757,7 +759,7 @@ def compare(
         threads: Engine threads for every backend.
 
     Returns:
-        A :class:`CompareReport`; ``report.ok`` says whether everything agrees, ``report.table()``
+        A `CompareReport`; ``report.ok`` says whether everything agrees, ``report.table()``
         prints it.
 
     Raises:

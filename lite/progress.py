@@ -1,8 +1,8 @@
 """Progress on stderr, one module for every long-running job lite has.
 
-* :class:`ProgressBar` — a counted loop (images, frames, downloaded bytes): tqdm on stderr when
+* `ProgressBar` — a counted loop (images, frames, downloaded bytes): tqdm on stderr when
   installed; without tqdm, either one note or a line every 10 % (``fallback``).
-* :class:`Stages` — a job made of named stages (a conversion): ``lite convert (ncnn) [2/4] running pnnx``.
+* `Stages` — a job made of named stages (a conversion): ``lite convert (ncnn) [2/4] running pnnx``.
 
 tqdm is optional (``pip install 'lite-detect[progress]'``) and imported only when a bar is made.
 """

@@ -75,7 +75,7 @@ def graph_io(model: Any) -> tuple[list[tuple[str, Dims]], list[tuple[str, Dims]]
 
 
 def io_shapes(model: Any) -> tuple[dict[str, Dims], dict[str, Dims]]:
-    """Input and output name → dims of an ONNX model (see :func:`graph_io`)."""
+    """Input and output name → dims of an ONNX model (see `graph_io`)."""
     ins, outs = graph_io(model)
     return dict(ins), dict(outs)
 

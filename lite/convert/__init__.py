@@ -6,17 +6,21 @@ opens with no arguments, and checks the converted model against ONNX Runtime bef
 
 Output files: by default in the **current directory** (``m.onnx`` → ``./m.ncnn.param``), or
 ``out`` (a file, or a folder: ``<folder>/<stem>.<suffix>``), the same rule for every target
-(:func:`output_path`). An existing output is never replaced unless ``force=True`` (the check
+(`output_path`). An existing output is never replaced unless ``force=True`` (the check
 comes before any work), and every file is written to a temporary name in the destination folder
 and renamed into place when the whole set is complete.
 
-Targets register with :func:`register_converter` (see ``docs/architecture.md``).
+Targets register with `register_converter` (see ``docs/architecture.md``).
 
 Example:
-    >>> from lite.convert import convert, onnx_to_ncnn
-    >>> param = onnx_to_ncnn("yolov6lite_s_320_raw.onnx")        # ./yolov6lite_s_320_raw.ncnn.param
-    >>> mnn = convert("yolov6lite_s_320_raw.onnx", "mnn", "models/", fp16=True)   # models/yolov6lite_s_320_raw.mnn
-    >>> YOLOv6(param).detect("bus.jpg")
+    ```python
+    from lite.convert import convert, onnx_to_ncnn
+    from lite.cv import YOLOv6
+
+    param = onnx_to_ncnn("yolov6lite_s_320_raw.onnx")                        # ./yolov6lite_s_320_raw.ncnn.param
+    mnn = convert("yolov6lite_s_320_raw.onnx", "mnn", "models/", fp16=True)  # models/yolov6lite_s_320_raw.mnn
+    YOLOv6(param).detect("bus.jpg")
+    ```
 
 Nothing heavy is imported here: pnnx and the MNN converter run as child processes, and
 ``onnx`` is imported when a conversion starts.
@@ -46,16 +50,16 @@ __all__ = [
 def convert(
     onnx: str | Path, to: str, out: str | Path | None = None, *, fp16: bool = False, force: bool = False, **options: Any
 ) -> Path:
-    """Convert an ONNX model to the target ``to`` (one of :func:`known`: ``"ncnn"``, ``"mnn"``, ``"trt"`` …).
+    """Convert an ONNX model to the target ``to`` (one of `known`: ``"ncnn"``, ``"mnn"``, ``"trt"`` …).
 
     Args:
         onnx: The ONNX file.
         to: Target name.
-        out: Output file or folder (default: the current directory; see :func:`output_path`).
+        out: Output file or folder (default: the current directory; see `output_path`).
         fp16: FP16 weights (NCNN, MNN) or FP16 kernels (TensorRT).
         force: Replace existing output files.
-        **options: Passed to the target's converter (:func:`onnx_to_ncnn`, :func:`onnx_to_mnn`,
-            :func:`lite.convert.trt.build_engine` …).
+        **options: Passed to the target's converter (`onnx_to_ncnn`, `onnx_to_mnn`,
+            `lite.convert.trt.build_engine` …).
 
     Returns:
         The converted model's path.

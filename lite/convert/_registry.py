@@ -1,13 +1,13 @@
 """The converter registry: conversion targets, the files each writes, and where they go.
 
 A converter is one function ``fn(onnx, out=None, fp16=False, *, force=False, ...) -> Path``
-registered with :func:`register_converter`, naming the file suffixes it writes. Everything else
-— ``lite convert --to`` choices, :func:`lite.convert.convert`, ``lite export --to``, the output
+registered with `register_converter`, naming the file suffixes it writes. Everything else
+— ``lite convert --to`` choices, `lite.convert.convert`, ``lite export --to``, the output
 path rules, the overwrite check — comes from here.
 
-The converter of target ``NAME`` is in ``lite/convert/NAME.py`` (any module of :mod:`lite.convert`
-whose name does not start with ``_``): :func:`known` lists the targets from the module names
-without importing them (so ``lite --help`` stays instant), and :func:`get` imports a target's
+The converter of target ``NAME`` is in ``lite/convert/NAME.py`` (any module of `lite.convert`
+whose name does not start with ``_``): `known` lists the targets from the module names
+without importing them (so ``lite --help`` stays instant), and `get` imports a target's
 module when it is first used, which registers it.
 """
 
@@ -73,7 +73,7 @@ class ConverterInfo:
         return option in self.parameters() or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
     def output_path(self, onnx: str | Path, out: str | Path | None = None) -> Path:
-        """Where the converted model goes (see :func:`output_path`)."""
+        """Where the converted model goes (see `output_path`)."""
         return output_path(onnx, out, self.name)
 
     def outputs(self, primary: str | Path) -> list[Path]:
@@ -125,7 +125,7 @@ def register_converter(
 
 
 def _discover() -> None:
-    """Import every converter module of :mod:`lite.convert` once, so that its converters register."""
+    """Import every converter module of `lite.convert` once, so that its converters register."""
     import_submodules("lite.convert")
 
 
@@ -135,7 +135,7 @@ def _module_names() -> set[str]:
 
 
 def known() -> list[str]:
-    """Names of every conversion target (sorted): the converter modules of :mod:`lite.convert` (not imported)
+    """Names of every conversion target (sorted): the converter modules of `lite.convert` (not imported)
     and any target registered from elsewhere."""
     return sorted(_module_names() | set(_REGISTRY))
 

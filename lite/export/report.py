@@ -1,6 +1,6 @@
 """What an export did and how closely the exported model matches the original.
 
-The comparisons themselves are :class:`lite.parity.Comparison` (lite's one comparator); this
+The comparisons themselves are `lite.parity.Comparison` (lite's one comparator); this
 module adds the export around them.
 """
 
