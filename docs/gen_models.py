@@ -36,7 +36,7 @@ by lite. `onnx-end2end`: ONNX NonMaxSuppression inside (`num_dets`, `det_boxes`,
 
 **Licences.** The YOLOv6 weights are meituan/YOLOv6's, under GPL-3.0; lite downloads them from
 their publisher and stores none. `lite-demo-shapes` is lite's own model (Apache-2.0), trained on
-procedural shapes by `examples/train_demo_detector.py`; its validation figures are in
+procedural shapes by `examples/demo_training/train_demo_detector.py`; its validation figures are in
 `hub/lite-demo-shapes.json`, not COCO mAP.
 """
 

@@ -3,11 +3,12 @@
 Usage::
 
     python examples/convert_and_compare.py                            # YOLOv6Lite-S raw heads from ../shared
-    python examples/convert_and_compare.py model.onnx --out converted/ --image photo.jpg --fp16
+    python examples/convert_and_compare.py model.onnx --out converted/ --image photo.jpg --fp16 --force
 
 Export decode-free (raw heads) ONNX for NCNN and MNN (see docs/conversion.md). Each converter
 checks its own output against ONNX Runtime; the comparison then runs one letterboxed image
-through every model and exits with status 1 when they disagree beyond tolerance. Defaults come
+through every model and exits with status 1 when they disagree beyond tolerance. Earlier
+conversions in ``--out`` are kept unless ``--force`` (lite never replaces a file silently). Defaults come
 from the shared test assets (``$LITE_SHARED`` or ``../shared`` next to the repo).
 """
 
@@ -18,9 +19,9 @@ import os
 import time
 from pathlib import Path
 
-from lite.compare import compare
 from lite.convert import onnx_to_mnn, onnx_to_ncnn
 from lite.errors import LiteError
+from lite.parity import compare
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LITE_SHARED", REPO.parent / "shared"))
@@ -32,6 +33,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("converted"), help="folder for the converted models")
     ap.add_argument("--image", default=str(SHARED / "images" / "bus.jpg"), help="image to compare on")
     ap.add_argument("--fp16", action="store_true", help="FP16 weights (smaller; differences grow to ~1e-3)")
+    ap.add_argument("--force", action="store_true", help="replace earlier conversions in --out")
     ap.add_argument("--threads", type=int, default=None, help="engine threads for the comparison")
     args = ap.parse_args()
 
@@ -39,7 +41,7 @@ def main() -> int:
     converted = []
     for name, convert in (("ncnn", onnx_to_ncnn), ("mnn", onnx_to_mnn)):
         t0 = time.perf_counter()
-        path = convert(args.onnx, args.out, args.fp16)
+        path = convert(args.onnx, args.out, args.fp16, force=args.force)
         size = sum(p.stat().st_size for p in (path, path.with_suffix(".bin")) if p.is_file())
         print(f"{name}: {path} ({size / 1e6:.2f} MB, {time.perf_counter() - t0:.1f} s)")
         converted.append(path)

@@ -26,6 +26,9 @@ from lite.errors import (
 
 __version__ = "0.1.0"
 
+# ``lite.eval`` (COCO evaluation) and ``lite.bench`` load on first use but stay out of ``__all__``:
+# ``from lite import *`` must not replace the builtin ``eval``. ``lite.compare`` is always the function
+# (the parity module is ``lite.parity``), whatever was imported before.
 __all__ = [
     "BackendNotInstalledError",
     "Detections",
@@ -42,7 +45,6 @@ __all__ = [
     "compare",
     "convert",
     "cv",
-    "eval",
     "export",
     "hub",
     "ops",
@@ -51,9 +53,9 @@ __all__ = [
 _LAZY_ATTRS = {
     "Detections": ("lite.detections", "Detections"),
     "YOLOv6": ("lite.cv.yolov6", "YOLOv6"),
-    "compare": ("lite.compare", "compare"),
+    "compare": ("lite.parity", "compare"),
 }
-_LAZY_MODULES = {"backends", "convert", "cv", "eval", "export", "hub", "ops", "bench"}
+_LAZY_MODULES = {"backends", "convert", "cv", "eval", "export", "hub", "ops", "bench", "parity"}
 
 
 def __getattr__(name: str) -> Any:

@@ -149,7 +149,7 @@ class BenchResult:
 
 def synthetic_image(size: tuple[int, int] = (480, 640), seed: int = 0) -> np.ndarray:
     """A deterministic synthetic scene (BGR ``uint8``), the default benchmark image."""
-    from lite.data.scenes import make_scene
+    from lite.demo.scenes import make_scene
 
     return make_scene(np.random.default_rng(seed), size=size)[0]
 

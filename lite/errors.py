@@ -24,6 +24,9 @@ __all__ = [
     "HubError",
     "CudaError",
     "ModelOutputError",
+    "OutputError",
+    "OutputExistsError",
+    "UnknownConverterError",
 ]
 
 
@@ -85,3 +88,15 @@ class CudaError(LiteError, RuntimeError):
 
 class ModelOutputError(LiteError, RuntimeError):
     """A model's outputs are unusable (non-finite values, shapes no layout explains)."""
+
+
+class OutputError(LiteError, OSError):
+    """lite cannot write an output where it was asked to (not a folder, not writable)."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """An output would replace an existing file (or an input) and overwriting was not allowed."""
+
+
+class UnknownConverterError(InputError):
+    """A conversion target is not registered; the message lists the known ones."""

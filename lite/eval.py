@@ -10,7 +10,7 @@ image and clipped to it. Model class ids are mapped to the dataset's category id
 * otherwise by class name (case, spaces and the COCO spelling variants such as
   ``motorbike``/``motorcycle`` ignored), else by order when the counts match (category ids
   sorted ascending = model classes 0..nc-1, e.g. the synthetic shapes of
-  :func:`lite.data.scenes.write_dataset`).
+  :func:`lite.demo.scenes.write_dataset`).
 
 pycocotools is imported only inside the functions that need it (``pip install 'lite-detect[eval]'``).
 
@@ -210,7 +210,7 @@ def default_category_ids(names: Sequence[str]) -> tuple[int, ...]:
     """Category ids for results written without a dataset (``lite detect --json``).
 
     COCO's 91-slot ids for a COCO-80 model (so the file can be scored against COCO
-    annotations), else ``class_id + 1`` (the convention of :func:`lite.data.scenes.write_dataset`).
+    annotations), else ``class_id + 1`` (the convention of :func:`lite.demo.scenes.write_dataset`).
     """
     from lite.coco import COCO_NAMES
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from lite.cli import main as cli_main
-from lite.compare import array_diff, match_detections
 from lite.cv.yolov6 import YOLOv6
 from lite.errors import ConversionError, InputError, ModelNotFoundError, VerificationError
 from lite.metadata import read_sidecar, sidecar_path
+from lite.parity import array_diff, match_detections
 
 pytestmark = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("onnx", "onnxruntime", "ncnn", "pnnx", "MNN")),
@@ -267,8 +267,9 @@ def test_cli_trt_delegates_to_build_engine(tmp_path, monkeypatch, capsys):
     assert calls == [
         (
             "m.onnx",
-            "m.engine",
+            Path("m.engine"),  # resolved by the converter registry's output rule (a file path stays as given)
             {
+                "force": False,
                 "fp16": True,
                 "int8": True,
                 "calib_images": "calib",

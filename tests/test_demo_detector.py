@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from lite.train.demo_detector import (  # noqa: E402
+# the demo detector is training code, not part of the package: it lives in examples/demo_training/
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "demo_training"))
+
+from demo_detector import (  # noqa: E402
     STRIDES,
     DemoConfig,
     DemoDetector,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lite.cv import YOLOv6
-from lite.data.scenes import SHAPE_NAMES, make_scene, write_dataset
+from lite.demo.scenes import SHAPE_NAMES, make_scene, write_dataset
 from lite.hub import default_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +23,9 @@ pytest.importorskip("onnxruntime")
 
 
 def test_demo_model_is_committed_small_and_self_describing():
-    assert DEMO.is_file(), "hub/lite-demo-shapes.onnx must be committed (examples/train_demo_detector.py makes it)"
+    assert DEMO.is_file(), (
+        "hub/lite-demo-shapes.onnx must be committed (examples/demo_training/train_demo_detector.py makes it)"
+    )
     assert DEMO.stat().st_size <= 3 * 2**20
     assert default_model().resolve() == DEMO.resolve()
     record = json.loads(RECORD.read_text())
@@ -69,7 +71,7 @@ def converted(tmp_path_factory):
 
 
 def test_demo_model_same_detections_on_ort_ncnn_mnn(converted):
-    from lite.compare import compare
+    from lite.parity import compare
 
     ncnn_param, mnn_model = converted
     rng = np.random.default_rng(4242)

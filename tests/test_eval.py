@@ -122,7 +122,7 @@ def test_coco_results_records():
 
 @pytest.fixture(scope="module")
 def shapes_dataset(tmp_path_factory) -> Path:
-    from lite.data.scenes import write_dataset
+    from lite.demo.scenes import write_dataset
 
     return write_dataset(tmp_path_factory.mktemp("shapes"), n=6, seed=3, size=(160, 192))
 
@@ -141,7 +141,7 @@ def gt_detections(ann: dict) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def test_perfect_detections_score_ap_1(shapes_dataset, tmp_path):
-    from lite.data.scenes import SHAPE_NAMES
+    from lite.demo.scenes import SHAPE_NAMES
 
     ann = json.loads(shapes_dataset.read_text())
     assert len(ann["annotations"]) > 10
@@ -159,7 +159,7 @@ def test_perfect_detections_score_ap_1(shapes_dataset, tmp_path):
 
 
 def test_imperfect_detections_score_lower(shapes_dataset):
-    from lite.data.scenes import SHAPE_NAMES
+    from lite.demo.scenes import SHAPE_NAMES
 
     ann = json.loads(shapes_dataset.read_text())
     cmap = category_map(ann["categories"], SHAPE_NAMES)

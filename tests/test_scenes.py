@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-from lite.data.scenes import SHAPE_NAMES, make_scene, write_dataset
+from lite.demo.scenes import SHAPE_NAMES, make_scene, write_dataset
 
 
 def test_no_torch_import() -> None:
     import importlib
 
-    import lite.data.scenes as scenes
+    import lite.demo.scenes as scenes
 
     importlib.reload(scenes)
     assert "torch" not in scenes.__dict__

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
+from lite._plugins import import_submodules
 from lite.backends.base import Backend, TensorSpec
 from lite.errors import BackendNotInstalledError, ModelNotFoundError, UnknownBackendError
 
@@ -61,7 +61,6 @@ class BackendInfo:
 
 _REGISTRY: dict[str, BackendInfo] = {}
 _ALIASES: dict[str, str] = {"onnxruntime": "ort", "tensorrt": "trt"}
-_DISCOVERED = False
 
 B = TypeVar("B", bound=type[Backend])
 
@@ -101,13 +100,7 @@ def register_backend(
 
 def _discover() -> None:
     """Import every adapter module of this package once (adapters import no engine at module level)."""
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    _DISCOVERED = True
-    for mod in pkgutil.iter_modules(__path__):
-        if mod.name not in ("base",) and not mod.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{mod.name}")
+    import_submodules(__name__, skip=("base",))
 
 
 def _module_exists(name: str) -> bool:

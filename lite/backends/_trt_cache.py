@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lite.errors import InputError, ModelLoadError
+from lite.files import atomic_write_bytes
+from lite.files import sha256_file as file_sha256
 
 __all__ = [
     "CACHE_SUBDIR",
@@ -39,15 +39,6 @@ T = TypeVar("T")
 
 Shape = Sequence[int]
 ProfileTriple = tuple[Shape, Shape, Shape]
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def engine_cache_dir(cache_dir: str | Path | None = None) -> Path:
@@ -137,29 +128,6 @@ def engine_cache_path(key: str, onnx_path: str | Path, cache_dir: str | Path | N
     """Where the engine for ``key`` lives: ``<cache>/<onnx stem>-<key[:16]>.engine``."""
     stem = Path(onnx_path).stem or "model"
     return engine_cache_dir(cache_dir) / f"{stem}-{key[:16]}.engine"
-
-
-def atomic_write_bytes(path: str | Path, data: bytes | bytearray | memoryview) -> Path:
-    """Write ``data`` to ``path`` atomically: a temp file in the same folder, fsync, ``os.replace``.
-
-    A reader never sees a half-written file, and a failed write leaves no temp file behind.
-
-    Returns:
-        ``path`` as a Path.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def load_or_rebuild(

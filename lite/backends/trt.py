@@ -286,7 +286,7 @@ class TrtBackend(Backend):
         timing = engine_cache_dir(cache_dir) / f"timing-trt{trt.__version__}-{self.gpu.sm}.cache"
 
         def build() -> Path:
-            return conv.build_engine(self.model_path, path, timing_cache=timing, verbose=verbose, **options)
+            return conv.build_engine(self.model_path, path, force=True, timing_cache=timing, verbose=verbose, **options)
 
         engine, self.built = load_or_rebuild(path, self._deserialize, build)
         self.engine_path = path

@@ -17,7 +17,7 @@ from typing import Any
 
 from lite.cli._common import add_command, add_engine_arguments, add_input_size_argument, engine_options
 
-# lite.compare's defaults, repeated so that ``lite --help`` does not import numpy (a test keeps them equal)
+# lite.parity's defaults, repeated so that ``lite --help`` does not import numpy (a test keeps them equal)
 RTOL, ATOL, IOU, SCORE_TOL = 1e-3, 5e-2, 0.99, 0.01
 
 
@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compare; print the table (or JSON); 0 when everything agrees, 1 otherwise."""
-    from lite.compare import compare
+    from lite.parity import compare
 
     report = compare(
         args.models,

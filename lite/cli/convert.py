@@ -1,11 +1,14 @@
-"""``lite convert MODEL.onnx --to ncnn|mnn|trt``: convert an ONNX model for another engine.
+"""``lite convert MODEL.onnx --to TARGET``: convert an ONNX model for another engine.
 
 The converted model gets a ``.lite.json`` sidecar with the class names, strides, input size
 and layout, and is checked against ONNX Runtime before it is written::
 
-    lite convert yolov6lite_s_320_raw.onnx --to ncnn            # yolov6lite_s_320_raw.ncnn.param/.bin
-    lite convert yolov6lite_s_320_raw.onnx --to mnn --fp16 --out models/
-    lite convert model.onnx --to trt --fp16 --batch 1,4,8 --workspace 4
+    lite convert yolov6lite_s_320_raw.onnx --to ncnn            # ./yolov6lite_s_320_raw.ncnn.param/.bin
+    lite convert yolov6lite_s_320_raw.onnx --to mnn --fp16 -o models/
+    lite convert model.onnx --to trt --fp16 --batch 1,4,8 --workspace 4 -o engines/ --force
+
+Outputs go to the current directory unless ``--out/-o`` names a file or a folder (the same rule
+for every target); an existing output is an error before any work unless ``--force``.
 """
 
 from __future__ import annotations
@@ -17,22 +20,41 @@ from typing import Any
 from lite.cli._common import add_command
 from lite.errors import InputError
 
-TARGETS = ("ncnn", "mnn", "trt")
+#: Command-line flag of each converter option (for "applies to --to X only" messages).
+_FLAGS = {
+    "input_shape": "--input-shape",
+    "verify": "--no-verify",
+    "int8": "--int8",
+    "calib_images": "--calib-images",
+    "batch": "--batch",
+    "workspace_gb": "--workspace",
+    "timing_cache": "--timing-cache",
+}
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``convert`` subcommand."""
+    """Add the ``convert`` subcommand (its ``--to`` choices are the registered converters)."""
+    from lite.convert import known
+
+    targets = known()  # module names: no converter is imported for --help
     p = add_command(
         subparsers,
         "convert",
         run,
-        help="convert an ONNX model to NCNN, MNN or a TensorRT engine",
+        help="convert an ONNX model for another engine (" + ", ".join(targets) + ")",
         description="Convert an ONNX model for another engine. The output carries the model's metadata in a "
-        ".lite.json sidecar and is checked against ONNX Runtime (NCNN, MNN) before it is written.",
+        ".lite.json sidecar and is checked against ONNX Runtime (NCNN, MNN) before it is written. Outputs go to "
+        "the current directory unless --out names a file or a folder; existing files are kept unless --force.",
     )
     p.add_argument("model", help="the .onnx file")
-    p.add_argument("--to", required=True, choices=TARGETS, help="target format")
-    p.add_argument("--out", default=None, help="output file or folder (default: next to the ONNX file)")
+    p.add_argument("--to", required=True, choices=targets, help="target format (the registered converters)")
+    p.add_argument(
+        "-o",
+        "--out",
+        default=None,
+        help="output file, or a folder: <folder>/<model><suffix> (default: the current directory)",
+    )
+    p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--fp16", action="store_true", help="FP16 weights (ncnn, mnn) or FP16 kernels (trt)")
     p.add_argument("--input-shape", default=None, metavar="N,C,H,W",
                    help="ncnn: shape to trace a dynamic-shape ONNX with, e.g. 1,3,640,640")  # fmt: skip
@@ -58,42 +80,29 @@ def _ints(text: str | None, what: str, count: int) -> tuple[int, ...] | None:
     return values
 
 
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The converter options the user gave (options left at their default are not passed)."""
+    given = {
+        "input_shape": _ints(args.input_shape, "--input-shape", 4),
+        "verify": False if args.no_verify else None,
+        "int8": args.int8 or None,
+        "calib_images": args.calib_images,
+        "batch": _ints(args.batch, "--batch", 3),
+        "workspace_gb": args.workspace,
+        "timing_cache": args.timing_cache,
+    }
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def run(args: argparse.Namespace) -> int:
     """Convert; print the output path on stdout."""
-    progress = not args.quiet
-    if args.to == "trt":
-        from lite.convert.trt import build_engine
+    from lite.convert import check_options, convert, get
 
-        if args.input_shape is not None or args.no_verify:
-            raise InputError("--input-shape and --no-verify apply to --to ncnn/mnn, not --to trt")
-        out = build_engine(
-            args.model,
-            args.out,
-            fp16=args.fp16,
-            int8=args.int8,
-            calib_images=args.calib_images,
-            batch=_ints(args.batch, "--batch", 3),
-            workspace_gb=args.workspace,
-            timing_cache=args.timing_cache,
-        )
-    else:
-        trt_only = [f for f, v in (("--int8", args.int8), ("--calib-images", args.calib_images),
-                                   ("--batch", args.batch), ("--workspace", args.workspace),
-                                   ("--timing-cache", args.timing_cache)) if v]  # fmt: skip
-        if trt_only:
-            raise InputError(f"{', '.join(trt_only)} apply to --to trt only, not --to {args.to}")
-        verify = not args.no_verify
-        if args.to == "ncnn":
-            from lite.convert.ncnn import onnx_to_ncnn
-
-            shape = _ints(args.input_shape, "--input-shape", 4)
-            out = onnx_to_ncnn(args.model, args.out, args.fp16, shape, verify=verify, progress=progress)
-        else:
-            from lite.convert.mnn import onnx_to_mnn
-
-            if args.input_shape is not None:
-                raise InputError("--input-shape applies to --to ncnn (MNN models take any input size)")
-            out = onnx_to_mnn(args.model, args.out, args.fp16, verify=verify, progress=progress)
+    options = _options(args)
+    check_options(args.to, options, _FLAGS)  # before any work: options of another target are an error
+    if "progress" in get(args.to).parameters():
+        options["progress"] = not args.quiet
+    out = convert(args.model, args.to, args.out, fp16=args.fp16, force=args.force, **options)
     print(out)
     sys.stdout.flush()
     return 0

@@ -1,6 +1,6 @@
 """``lite detect [SOURCE]``: run a detector on an image, a folder, a glob or a video.
 
-Without SOURCE, a synthetic shapes scene (:func:`lite.data.scenes.make_scene`) is drawn and
+Without SOURCE, a synthetic shapes scene (:func:`lite.demo.scenes.make_scene`) is drawn and
 detected with the bundled demo model, so the command shows real detections on a fresh,
 offline machine::
 
@@ -202,7 +202,7 @@ def _records(d: Any, image_id: int | str, file_name: str, cats: Sequence[int], n
 def _run_scene(det: Any, args: argparse.Namespace, records: list, cats: Sequence[int]) -> None:
     import numpy as np
 
-    from lite.data.scenes import SHAPE_NAMES, make_scene
+    from lite.demo.scenes import SHAPE_NAMES, make_scene
 
     img, boxes, class_ids = make_scene(np.random.default_rng(args.seed), size=(320, 320))
     d, ms = _detect_timed(det, img)

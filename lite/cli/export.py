@@ -37,10 +37,12 @@ def _batch(value: str) -> int | str:
 
 
 def _engines(value: str) -> list[str]:
+    from lite.convert import known
+
     engines = [e.strip().lower() for e in value.split(",") if e.strip()]
-    bad = [e for e in engines if e not in ("ncnn", "mnn")]
+    bad = [e for e in engines if e not in known()]
     if bad:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of ncnn, mnn; got {bad}")
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(known())}; got {bad}")
     return engines
 
 
@@ -63,7 +65,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--opset", type=int, default=13, help="ONNX opset (>= 11 for end2end)")
     p.add_argument("--verify", action="store_true", help="compare with PyTorch and print the parity table")
     p.add_argument("--to", type=_engines, default=[], metavar="ENGINES",
-                   help="also convert to these engines (comma-separated: ncnn,mnn)")  # fmt: skip
+                   help="also convert to these targets of lite convert (comma-separated, e.g. ncnn,mnn)")  # fmt: skip
     p.add_argument("--conf", type=float, default=0.25, help="end2end: NMS score threshold")
     p.add_argument("--iou", type=float, default=0.45, help="end2end: NMS IoU threshold")
     p.add_argument("--max-det", type=int, default=100, help="end2end: boxes kept per class")

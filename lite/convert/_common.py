@@ -15,76 +15,40 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import shutil
 import subprocess
-import sys
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from lite.convert._onnx_meta import input_shape_for, load_onnx, onnx_meta, verify_conversion
-from lite.errors import ConversionError, InputError
-from lite.metadata import write_sidecar
+from lite.convert._registry import get, known
+from lite.errors import ConversionError, ModelNotFoundError
+from lite.files import OutputSet, refuse_overwrite
+from lite.metadata import sidecar_path
+from lite.progress import Stages
 
-__all__ = ["VERIFY_RTOL", "Conversion", "Progress", "dist_version", "onnx_nodes", "output_path"]
+__all__ = ["VERIFY_RTOL", "Conversion", "dist_version", "onnx_nodes", "prepare_outputs"]
 
 #: Relative L2 error a conversion may show against ONNX Runtime (FP32 / FP16 weights).
 VERIFY_RTOL = {False: 1e-4, True: 1e-2}
-#: Targets named in "convert to another target" advice.
-_TARGETS = ("ncnn", "mnn", "trt")
 
 
-class Progress:
-    """Stage lines on stderr: ``lite convert (ncnn) [2/4] running pnnx``.
-
-    Args:
-        target: What is being made (``"ncnn"``, ``"mnn"``).
-        total: Number of stages.
-        enabled: Print at all (None: only when stderr is a terminal).
-    """
-
-    def __init__(self, target: str, total: int, enabled: bool | None = None) -> None:
-        self.target, self.total, self.step = target, total, 0
-        self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
-        self._t0 = time.perf_counter()
-
-    def __call__(self, message: str) -> None:
-        """Announce the next stage."""
-        self.step += 1
-        if self.enabled:
-            print(f"lite convert ({self.target}) [{self.step}/{self.total}] {message}", file=sys.stderr, flush=True)
-
-    def done(self, message: str) -> None:
-        """Announce the end, with the elapsed time."""
-        if self.enabled:
-            dt = time.perf_counter() - self._t0
-            print(f"lite convert ({self.target}) done in {dt:.1f} s: {message}", file=sys.stderr, flush=True)
-
-
-def output_path(src: Path, out: str | Path | None, suffix: str, kind: str) -> Path:
-    """Where a converted model goes.
-
-    Args:
-        src: The ONNX file.
-        out: A file path ending in the last part of ``suffix``, a folder (an existing one, a path
-            without a suffix or one ending in a separator), or None (next to ``src``).
-        suffix: What replaces ``.onnx`` in a default file name (``".mnn"``, ``".ncnn.param"``).
-        kind: The model kind, for the error message (``"MNN"``).
+def prepare_outputs(target: str, onnx: str | Path, out: str | Path | None, force: bool) -> list[Path]:
+    """Every file a conversion will write (model first, then companions and sidecar), checked before any work.
 
     Raises:
-        InputError: ``out`` is a file path with another suffix.
+        ModelNotFoundError: The ONNX file does not exist.
+        InputError: ``out`` has a suffix the target does not write.
+        OutputExistsError: One of the files exists and ``force`` is False.
     """
-    if out is None:
-        return src.with_name(src.stem + suffix)
-    o = Path(out)
-    if o.is_dir() or not o.suffix or str(out).endswith(("/", os.sep)):
-        return o / (src.stem + suffix)
-    ext = "." + suffix.rsplit(".", 1)[-1]
-    if o.suffix != ext:
-        raise InputError(f"out: expected a {ext} path or a folder for an {kind} model, got {out}")
-    return o
+    src = Path(onnx)
+    if not src.is_file():
+        raise ModelNotFoundError(f"ONNX model not found: {src} (absolute: {src.resolve()})")
+    info = get(target)
+    files = info.outputs(info.output_path(src, out))
+    refuse_overwrite(files, force=force)
+    return files
 
 
 def onnx_nodes(model: Any, op_type: str) -> str:
@@ -104,44 +68,56 @@ def dist_version(dist: str) -> str:
 class Conversion:
     """One ONNX conversion: the source model and its metadata, the stages, the converter run, the outputs.
 
-    Creating it announces and runs the first stage (reading the ONNX model).
+    Creating it resolves the output files (refusing existing ones unless ``force``), then
+    announces and runs the first stage (reading the ONNX model).
 
     Args:
-        target: The backend that runs the converted model (``"ncnn"``, ``"mnn"``).
+        target: The registered target (``"ncnn"``, ``"mnn"``).
         onnx: The ONNX file.
+        out: Output file or folder (see :func:`lite.convert.output_path`).
+        force: Replace existing output files.
         stages: Number of stages without the check against ONNX Runtime (reading and writing included).
         verify: Check the converted model against ONNX Runtime (one more stage).
         progress: Stage lines on stderr (None: when stderr is a terminal).
         input_shape: Shape to trace with (None: from the ONNX input and its metadata).
+        backend: The lite backend that opens the converted model for the check (default: ``target``).
 
     Attributes:
         src: The ONNX path.
+        dst: The converted model's path; ``files`` are every output (model, companions, sidecar).
         model: The loaded ``onnx.ModelProto``.
         meta: What the converted model's sidecar will carry.
         shape: The concrete input shape of the conversion.
-        stage: The :class:`Progress` to announce the tool's own stages with.
+        stage: The :class:`~lite.progress.Stages` to announce the tool's own stages with.
 
     Raises:
         ModelNotFoundError: The ONNX file does not exist.
         BackendNotInstalledError: The ``onnx`` package is missing.
         ConversionError: The file is not a readable ONNX model.
-        InputError: ``input_shape`` does not fit the model.
+        InputError: ``input_shape`` does not fit the model, or ``out`` has the wrong suffix.
+        OutputExistsError: An output exists and ``force`` is False.
     """
 
     def __init__(
         self,
         target: str,
         onnx: str | Path,
+        out: str | Path | None = None,
         *,
+        force: bool = False,
         stages: int,
         verify: bool,
         progress: bool | None,
         input_shape: Sequence[int] | None = None,
+        backend: str | None = None,
     ) -> None:
         self.target = target
+        self.backend = backend or target
         self.src = Path(onnx)
+        self.files = prepare_outputs(target, self.src, out, force)
+        self.dst = self.files[0]
         self.verify = verify
-        self.stage = Progress(target, stages + int(verify), progress)
+        self.stage = Stages(target, stages + int(verify), progress)
         self.stage(f"reading {self.src.name}")
         self.model = load_onnx(self.src)
         self.meta = onnx_meta(self.src, self.model)
@@ -166,19 +142,35 @@ class Conversion:
 
     def unsupported(self, by: str, problems: Sequence[str]) -> ConversionError:
         """The error for ops the target cannot run (``problems``: one description per op)."""
-        others = ", ".join(f"--to {t}" for t in _TARGETS if t != self.target)
+        others = ", ".join(f"--to {t}" for t in known() if t != self.target)
         return ConversionError(
             f"{self.src.name} uses ops that {by}: {'; '.join(problems)}. "
             f"Re-export the model without them, or convert to another target ({others})"
         )
 
-    def check_and_place(self, model_file: Path, moves: Sequence[tuple[Path, Path]], *, fp16: bool) -> None:
-        """Check the converted model against ONNX Runtime (when verifying), then move its files into place.
+    def check_and_place(
+        self,
+        model_file: Path,
+        made: Sequence[Path],
+        *,
+        fp16: bool,
+        converter: str,
+        output_names: Mapping[str, str],
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        """Check the converted model against ONNX Runtime (when verifying), then write every output atomically.
+
+        The converted files and the ``.lite.json`` sidecar are copied to temporary names in the
+        destination folder and renamed into place together (:class:`lite.files.OutputSet`):
+        an error or an interrupt leaves no output, complete or partial.
 
         Args:
             model_file: The converted model as the backend opens it (in the work folder).
-            moves: ``(work file, destination)`` pairs.
-            fp16: The weights are FP16 (a looser tolerance).
+            made: The converted files in the work folder, in the order of :attr:`files` (model first).
+            fp16: The weights are FP16 (a looser tolerance; recorded in the sidecar).
+            converter: The converter's distribution (its version is recorded in the sidecar).
+            output_names: Converted output name → ONNX output name (recorded in the sidecar).
+            extra: More sidecar entries.
 
         Raises:
             ConversionError: The converted model does not load or crashes its engine.
@@ -186,32 +178,8 @@ class Conversion:
         """
         if self.verify:
             self.stage(f"checking the {self.target.upper()} model against ONNX Runtime")
-            verify_conversion(self.src, model_file, self.target, self.shape, rtol=VERIFY_RTOL[bool(fp16)])
-        self.stage(f"writing {', '.join(dst.name for _, dst in moves)} and the metadata sidecar")
-        for tmp, dst in moves:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(os.fspath(tmp), os.fspath(dst))
-
-    def finish(
-        self,
-        dst: Path,
-        *,
-        converter: str,
-        fp16: bool,
-        output_names: Mapping[str, str],
-        extra: Mapping[str, str] | None = None,
-        shown: str | None = None,
-    ) -> Path:
-        """Write the sidecar of the converted model ``dst``, announce the end and return ``dst``.
-
-        Args:
-            dst: The converted model.
-            converter: The converter's distribution (its version is recorded with it).
-            fp16: The weights are FP16 (recorded).
-            output_names: Converted output name → ONNX output name.
-            extra: More sidecar entries.
-            shown: What the last stage line shows (default: ``dst``).
-        """
+            verify_conversion(self.src, model_file, self.backend, self.shape, rtol=VERIFY_RTOL[bool(fp16)])
+        self.stage(f"writing {', '.join(p.name for p in self.files[: len(made)])} and the metadata sidecar")
         self.meta.extra.update(
             {
                 "source": self.src.name,
@@ -220,6 +188,13 @@ class Conversion:
                 **(extra or {}),
             }
         )
-        write_sidecar(dst, self.meta)
-        self.stage.done(shown or f"{dst}")
-        return dst
+        with OutputSet() as out:
+            for src, dst in zip(made, self.files, strict=False):
+                shutil.copyfile(src, out.stage(dst))
+            sidecar = out.stage(sidecar_path(self.dst))
+            sidecar.write_text(json.dumps(self.meta.to_json_dict(), indent=2) + "\n", encoding="utf-8")
+
+    def finish(self, shown: str | None = None) -> Path:
+        """Announce the end and return the converted model's path."""
+        self.stage.done(shown or f"{self.dst}")
+        return self.dst

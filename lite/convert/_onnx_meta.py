@@ -6,7 +6,7 @@
   from its ``metadata_props`` (and its own sidecar) and from its graph, for the sidecar of the
   converted model.
 * :func:`verify_conversion` — run the converted model and the ONNX model (ONNX Runtime) on the
-  same test tensor and compare their outputs. It runs in a child process: a badly converted
+  same test tensor and compare their outputs with :mod:`lite.parity`. It runs in a child process: a badly converted
   graph can crash the engine (a segmentation fault in NCNN, for instance), and that must not
   take the caller down.
 
@@ -23,10 +23,14 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lite.errors import BackendNotInstalledError, ConversionError, InputError, ModelNotFoundError, VerificationError
+from lite.backends._onnx import Dims, graph_io, load_onnx
+from lite.errors import ConversionError, InputError, VerificationError
 from lite.metadata import ModelMeta, read_model_meta
+
+if TYPE_CHECKING:
+    from lite.parity import OutputDiff
 
 __all__ = [
     "graph_io",
@@ -40,49 +44,6 @@ __all__ = [
 #: Stride sets tried when a flat ``(B, N, C)`` output's N has to be explained by the input size.
 _STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (16, 32), (32,))
 _VERIFY_TAG = "LITE-VERIFY "
-
-Dims = tuple[int | str | None, ...]
-
-
-def load_onnx(path: str | Path) -> Any:
-    """Load an ONNX model (``onnx.ModelProto``) with typed errors.
-
-    Raises:
-        ModelNotFoundError: No such file.
-        BackendNotInstalledError: The ``onnx`` package is missing.
-        ConversionError: The file is not a readable ONNX model.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ModelNotFoundError(f"ONNX model not found: {p} (absolute: {p.resolve()})")
-    try:
-        import onnx
-    except ImportError as e:
-        raise BackendNotInstalledError(
-            f"converting needs the 'onnx' package ({e}); install it with: pip install 'lite-detect[convert]'"
-        ) from e
-    try:
-        return onnx.load(os.fspath(p))
-    except Exception as e:  # onnx raises DecodeError, ValueError... for a file that is not ONNX
-        raise ConversionError(f"{p} is not a readable ONNX model: {type(e).__name__}: {e}") from e
-
-
-def _dims(value_info: Any) -> Dims:
-    out: list[int | str | None] = []
-    for d in value_info.type.tensor_type.shape.dim:
-        if d.HasField("dim_value"):
-            out.append(int(d.dim_value))
-        else:
-            out.append(d.dim_param or None)
-    return tuple(out)
-
-
-def graph_io(model: Any) -> tuple[list[tuple[str, Dims]], list[tuple[str, Dims]]]:
-    """``(inputs, outputs)`` of an ONNX graph as ``(name, dims)`` lists; initializers are not inputs."""
-    inits = {t.name for t in model.graph.initializer}
-    ins = [(vi.name, _dims(vi)) for vi in model.graph.input if vi.name not in inits]
-    outs = [(vi.name, _dims(vi)) for vi in model.graph.output]
-    return ins, outs
 
 
 def _static_hw(dims: Dims) -> tuple[int, int] | None:
@@ -187,16 +148,16 @@ def verify_conversion(
     *,
     rtol: float,
     timeout: float = 600.0,
-) -> list[tuple[str, str | None, float, float]]:
+) -> list[OutputDiff]:
     """Run the converted model and the ONNX model on one test tensor and compare, in a child process.
 
-    The test tensor is uniform noise in [0, 1) (seed 0) of ``input_shape``. Outputs are
-    matched as in :func:`lite.compare.match_outputs`. Without ONNX Runtime the converted model
-    is only run, not compared.
+    The test tensor is uniform noise in [0, 1) (seed 0) of ``input_shape``. The comparison is
+    :func:`lite.parity.diff_outputs` (outputs paired as in :func:`lite.parity.match_outputs`),
+    with the relative L2 error as the verdict. Without ONNX Runtime the converted model is only
+    run, not compared.
 
     Returns:
-        ``(onnx_output, converted_output, max_abs, rel_l2)`` per ONNX output (empty when ONNX
-        Runtime is not installed).
+        One :class:`~lite.parity.OutputDiff` per ONNX output (empty when ONNX Runtime is not installed).
 
     Raises:
         ConversionError: The converted model does not load, crashes the engine, or cannot run.
@@ -208,7 +169,7 @@ def verify_conversion(
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     code = "from lite.convert._onnx_meta import _verify_child; _verify_child()"
-    args = [os.fspath(onnx_path), os.fspath(model_path), backend, json.dumps(list(input_shape))]
+    args = [os.fspath(onnx_path), os.fspath(model_path), backend, json.dumps(list(input_shape)), repr(float(rtol))]
     proc = subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, errors="replace", env=env, timeout=timeout
     )
@@ -225,13 +186,17 @@ def verify_conversion(
     line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith(_VERIFY_TAG)), None)
     if line is None:
         raise ConversionError(f"verifying {name} printed no result (stdout: {proc.stdout[-300:]!r})")
+    from lite.parity import OutputDiff
+
     result = json.loads(line[len(_VERIFY_TAG) :])
-    diffs = [(r, n, float(a), float(e)) for r, n, a, e in result["diffs"]]
-    bad = [d for d in diffs if d[1] is None or not d[3] <= rtol]
+    diffs = [OutputDiff(**{**d, "shape": tuple(d["shape"])}) for d in result["diffs"]]
+    bad = [d for d in diffs if not d.ok]
     if bad:
         detail = ", ".join(
-            f"{r}: no output of the same shape" if n is None else f"{r} vs {n}: rel L2 {e:.3g}, max|diff| {a:.3g}"
-            for r, n, a, e in bad
+            f"{d.ref}: no output of the same shape"
+            if d.name is None
+            else f"{d.ref} vs {d.name}: rel L2 {d.rel_l2:.3g}, max|diff| {d.max_abs:.3g}"
+            for d in bad
         )
         raise VerificationError(
             f"the converted model {name} disagrees with the ONNX model on a test input beyond rel L2 {rtol:g}: "
@@ -241,29 +206,28 @@ def verify_conversion(
 
 
 def _verify_child() -> None:
-    """Child-process side of :func:`verify_conversion` (argv: onnx, model, backend, shape JSON)."""
+    """Child-process side of :func:`verify_conversion` (argv: onnx, model, backend, shape JSON, rtol)."""
+    import dataclasses
     import importlib.util
 
     import numpy as np
 
     from lite import backends
-    from lite.compare import array_diff, match_outputs
+    from lite.parity import diff_outputs, run_backend
 
-    onnx_path, model_path, backend, shape_json = sys.argv[1:5]
+    onnx_path, model_path, backend, shape_json, rtol = sys.argv[1:6]
     shape = tuple(json.loads(shape_json))
     converted = backends.create(model_path, backend, threads=1)  # a check, not a race: no thread contention
-    spec = converted.inputs[0]
     rng = np.random.default_rng(0)
-    if spec.dtype.kind == "f":
+    if converted.inputs[0].dtype.kind == "f":
         x = rng.random(shape, dtype=np.float32)
     else:
-        x = rng.integers(0, 256, shape).astype(spec.dtype)
-    out = converted.infer({spec.name: x})
-    diffs: list[list[Any]] = []
+        x = rng.integers(0, 256, shape).astype(converted.inputs[0].dtype)
+    (out,) = run_backend(converted, [(x,)])
+    diffs: list[dict[str, Any]] = []
     if importlib.util.find_spec("onnxruntime") is not None:
-        ref_be = backends.create(onnx_path, "ort", threads=1)
-        ref = ref_be.infer({ref_be.inputs[0].name: x.astype(ref_be.inputs[0].dtype)})
-        for r, n in match_outputs(ref, out):
-            max_abs, rel = array_diff(ref[r], out[n]) if n is not None else (math.nan, math.nan)
-            diffs.append([r, n, max_abs, rel])
+        (ref,) = run_backend(onnx_path, [(x,)], "ort", threads=1)
+        # the verdict is the relative L2 error alone (max |diff| is reported, not bounded)
+        found, _ = diff_outputs([ref], [out], rtol=float(rtol), atol=math.inf)
+        diffs = [dataclasses.asdict(d) for d in found]
     print(_VERIFY_TAG + json.dumps({"diffs": diffs, "outputs": {k: list(v.shape) for k, v in out.items()}}), flush=True)

@@ -22,8 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lite.convert._common import Conversion, onnx_nodes, output_path
+from lite.convert._common import Conversion, onnx_nodes
 from lite.convert._onnx_meta import graph_io
+from lite.convert._registry import register_converter
 from lite.errors import BackendNotInstalledError
 
 __all__ = ["onnx_to_mnn"]
@@ -32,11 +33,13 @@ _CHILD = "import sys, _tools; ok = _tools.mnnconvert(['mnnconvert'] + sys.argv[1
 _NOT_SUPPORTED = re.compile(r"These Op Not Support:\s*(.*)")
 
 
+@register_converter("mnn", suffixes=(".mnn",), help="MNN .mnn with MNN's converter")
 def onnx_to_mnn(
     onnx: str | Path,
     out: str | Path | None = None,
     fp16: bool = False,
     *,
+    force: bool = False,
     verify: bool = True,
     progress: bool | None = None,
     timeout: float = 1800.0,
@@ -45,9 +48,10 @@ def onnx_to_mnn(
 
     Args:
         onnx: The ONNX file.
-        out: The ``.mnn`` to write, or a folder (a path without a suffix; default: ``<model>.mnn`` next to
-            the ONNX file).
+        out: The ``.mnn`` to write, or a folder (``<folder>/<model>.mnn``; default: the current directory).
+            See :func:`lite.convert.output_path`.
         fp16: Store convolution weights as FP16 (``--fp16``; half the size, results differ slightly).
+        force: Replace existing output files (otherwise an existing one is an error before any work).
         verify: Run the converted model against ONNX Runtime on a test tensor (in a child
             process) and refuse a conversion that disagrees.
         progress: Stage lines on stderr (None: when stderr is a terminal).
@@ -59,13 +63,13 @@ def onnx_to_mnn(
 
     Raises:
         ModelNotFoundError: The ONNX file does not exist.
+        OutputExistsError: An output file exists and ``force`` is False.
         BackendNotInstalledError: MNN or onnx is missing.
         ConversionError: The converter failed or rejected ops (named with their ONNX nodes),
             or the output does not load or run.
         VerificationError: The converted model's outputs differ from ONNX Runtime's.
     """
-    job = Conversion("mnn", onnx, stages=3, verify=verify, progress=progress)
-    dst = output_path(job.src, out, ".mnn", "MNN")
+    job = Conversion("mnn", onnx, out, force=force, stages=3, verify=verify, progress=progress)
     if importlib.util.find_spec("_tools") is None:
         raise BackendNotInstalledError(
             "ONNX -> MNN needs the MNN wheel (its compiled converter _tools), which is not installed; "
@@ -85,6 +89,8 @@ def onnx_to_mnn(
             raise job.unsupported("MNN's converter does not support", problems)
         if status != 0 or "Converted Failed" in log or not tmp_out.is_file() or tmp_out.stat().st_size == 0:
             raise job.failed("MNN's converter", f"exit status {status}", log)
-        job.check_and_place(tmp_out, [(tmp_out, dst)], fp16=fp16)
-    _, onnx_outputs = graph_io(job.model)
-    return job.finish(dst, converter="MNN", fp16=fp16, output_names={name: name for name, _ in onnx_outputs})
+        _, onnx_outputs = graph_io(job.model)
+        job.check_and_place(
+            tmp_out, [tmp_out], fp16=fp16, converter="MNN", output_names={name: name for name, _ in onnx_outputs}
+        )
+    return job.finish()

@@ -29,8 +29,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lite.convert._common import Conversion, onnx_nodes, output_path
+from lite.convert._common import Conversion, onnx_nodes
 from lite.convert._onnx_meta import graph_io
+from lite.convert._registry import register_converter
 from lite.errors import BackendNotInstalledError
 
 __all__ = ["onnx_to_ncnn", "pnnx_executable", "prepare_for_pnnx"]
@@ -189,12 +190,14 @@ def _unsupported(log: str, param_text: str, model: Any) -> list[str]:
     return [f"op {t!r} ({onnx_nodes(model, t)}{layers.get(t, '')})" for t in types]
 
 
+@register_converter("ncnn", suffixes=(".ncnn.param", ".ncnn.bin"), help="NCNN .param + .bin with pnnx")
 def onnx_to_ncnn(
     onnx: str | Path,
     out: str | Path | None = None,
     fp16: bool = False,
     input_shape: Sequence[int] | None = None,
     *,
+    force: bool = False,
     verify: bool = True,
     progress: bool | None = None,
     timeout: float = 1800.0,
@@ -203,11 +206,12 @@ def onnx_to_ncnn(
 
     Args:
         onnx: The ONNX file.
-        out: The ``.param`` to write (its ``.bin`` goes beside it) or a folder (a path without a suffix; default:
-            ``<model>.ncnn.param`` next to the ONNX file).
+        out: The ``.param`` to write (its ``.bin`` goes beside it) or a folder (``<folder>/<model>.ncnn.param``;
+            default: the current directory). See :func:`lite.convert.output_path`.
         fp16: Store FP16 weights (half the size; results differ slightly).
         input_shape: Shape to trace with, such as ``(1, 3, 640, 640)`` (default: the ONNX
             input's fixed shape; open dimensions from the metadata input size, else 640).
+        force: Replace existing output files (otherwise an existing one is an error before any work).
         verify: Run the converted model against ONNX Runtime on a test tensor (in a child
             process) and refuse a conversion that disagrees.
         progress: Stage lines on stderr (None: when stderr is a terminal).
@@ -219,14 +223,14 @@ def onnx_to_ncnn(
 
     Raises:
         ModelNotFoundError: The ONNX file does not exist.
+        OutputExistsError: An output file exists and ``force`` is False.
         BackendNotInstalledError: pnnx or onnx is missing.
         ConversionError: pnnx failed, or left ops NCNN does not support (named with their ONNX
             nodes), or the converted model crashes NCNN.
         VerificationError: The converted model's outputs differ from ONNX Runtime's.
     """
-    job = Conversion("ncnn", onnx, stages=4, verify=verify, progress=progress, input_shape=input_shape)
-    param_out = output_path(job.src, out, ".ncnn.param", "NCNN")
-    bin_out = param_out.with_suffix(".bin")
+    job = Conversion("ncnn", onnx, out, force=force, stages=4, verify=verify, progress=progress,
+                     input_shape=input_shape)  # fmt: skip
     exe = pnnx_executable()
     shape = job.shape
     job.stage(f"preparing the graph for pnnx (input {'x'.join(map(str, shape))})")
@@ -249,13 +253,13 @@ def onnx_to_ncnn(
         problems = _unsupported(log, param_tmp.read_text(encoding="utf-8", errors="replace"), job.model)
         if problems:
             raise job.unsupported("NCNN does not support (pnnx left them unconverted)", problems)
-        job.check_and_place(param_tmp, [(param_tmp, param_out), (bin_tmp, bin_out)], fp16=fp16)
-    _, onnx_outputs = graph_io(job.model)
-    return job.finish(
-        param_out,
-        converter="pnnx",
-        fp16=fp16,
-        output_names={f"out{i}": name for i, (name, _) in enumerate(onnx_outputs)},
-        extra={"rewritten_for_pnnx": ",".join(rewritten)} if rewritten else None,
-        shown=f"{param_out} + {bin_out.name}",
-    )
+        _, onnx_outputs = graph_io(job.model)
+        job.check_and_place(
+            param_tmp,
+            [param_tmp, bin_tmp],
+            fp16=fp16,
+            converter="pnnx",
+            output_names={f"out{i}": name for i, (name, _) in enumerate(onnx_outputs)},
+            extra={"rewritten_for_pnnx": ",".join(rewritten)} if rewritten else None,
+        )
+    return job.finish(f"{job.dst} + {job.files[1].name}")

@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from lite.backends._trt_cache import atomic_write_bytes, cache_key, engine_cache_path, file_sha256
-from lite.errors import BackendNotInstalledError, ConversionError, InputError, ModelNotFoundError
+from lite.convert._registry import register_converter
+from lite.errors import BackendNotInstalledError, ConversionError, InputError
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -336,26 +337,9 @@ def onnx_inputs(onnx_path: str | Path) -> list[tuple[str, tuple[Dim, ...]]]:
         BackendNotInstalledError: ``onnx`` is not installed.
         ConversionError: The file is not a readable ONNX model.
     """
-    from lite.backends import require
+    from lite.backends._onnx import graph_io, load_onnx
 
-    onnx = require("onnx", "trt", extra="convert")
-    try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception as e:  # onnx raises DecodeError / ValidationError / OSError
-        raise ConversionError(f"cannot read ONNX file {onnx_path}: {type(e).__name__}: {e}") from e
-    inits = {t.name for t in model.graph.initializer}
-    out = []
-    for vi in model.graph.input:
-        if vi.name in inits:
-            continue
-        dims: list[Dim] = []
-        for d in vi.type.tensor_type.shape.dim:
-            if d.HasField("dim_value") and d.dim_value > 0:
-                dims.append(int(d.dim_value))
-            else:
-                dims.append(d.dim_param or None)
-        out.append((vi.name, tuple(dims)))
-    return out
+    return graph_io(load_onnx(onnx_path, weights=False))[0]
 
 
 def onnx_inputs_via_trt(
@@ -384,15 +368,12 @@ def calibration_digest(calib_images: str | Path | Sequence[str | Path]) -> str:
 
 def onnx_metadata(onnx_path: str | Path) -> dict[str, str]:
     """The ONNX file's ``metadata_props`` (empty when ``onnx`` is not installed)."""
+    from lite.backends._onnx import metadata_props
+
     try:
-        import onnx
-    except ImportError:
+        return metadata_props(onnx_path)
+    except BackendNotInstalledError:
         return {}
-    try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception as e:  # onnx raises DecodeError / ValidationError / OSError
-        raise ConversionError(f"cannot read ONNX file {onnx_path}: {type(e).__name__}: {e}") from e
-    return {p.key: p.value for p in model.metadata_props}
 
 
 def engine_cache_key(
@@ -606,10 +587,15 @@ def make_calibrator(trt: Any, batches: CalibrationBatches, cache_path: Path | No
     return _Calibrator()
 
 
+@register_converter(
+    "trt", suffixes=(".engine",), accepts=(".engine", ".plan"), aliases=("tensorrt",), end2end=True,
+    help="TensorRT engine (needs an NVIDIA GPU)",
+)  # fmt: skip
 def build_engine(
     onnx_path: str | Path,
     engine_path: str | Path | None = None,
     *,
+    force: bool = False,
     fp16: bool = False,
     int8: bool = False,
     calib_images: str | Path | Sequence[str | Path] | None = None,
@@ -624,7 +610,9 @@ def build_engine(
 
     Args:
         onnx_path: The ONNX model.
-        engine_path: Output file (default: ``onnx_path`` with suffix ``.engine``).
+        engine_path: Output ``.engine``/``.plan`` file, or a folder (``<folder>/<stem>.engine``; default: the
+            current directory). See :func:`lite.convert.output_path`.
+        force: Replace an existing engine and sidecar (otherwise an existing one is an error before any work).
         fp16: Allow FP16 kernels (TensorRT 10's ``BuilderFlag.FP16``).
         int8: INT8 with entropy calibration; needs ``calib_images`` or an existing ``calib_cache``.
         calib_images: Folder (or list) of calibration images, letterboxed at the input shape.
@@ -637,20 +625,22 @@ def build_engine(
         verbose: TensorRT's verbose log (to the ``lite.convert.trt`` logger).
 
     Returns:
-        The engine path (written atomically). A ``<engine>.lite.json`` sidecar (``m.engine.lite.json``)
-        carries the ONNX metadata (class names, strides), which an engine file cannot hold.
+        The engine path. The engine and a ``<engine>.lite.json`` sidecar (``m.engine.lite.json``, the ONNX
+        metadata: class names, strides, which an engine file cannot hold) are written to temporary names
+        beside their destination and renamed into place together.
 
     Raises:
         ModelNotFoundError: ``onnx_path`` does not exist.
+        OutputExistsError: The engine or its sidecar exists and ``force`` is False.
         BackendNotInstalledError: TensorRT (10+) is not installed.
         ConversionError: Parse errors (each with node and message), an unsupported precision,
             a failed build (``build_serialized_network`` returned None).
         InputError: Invalid ``batch``/``input_hw``/``workspace_gb``, or calibration data.
     """
+    from lite.convert._common import prepare_outputs
+
     onnx_path = Path(onnx_path)
-    if not onnx_path.is_file():
-        raise ModelNotFoundError(f"ONNX file not found: {onnx_path} (absolute: {onnx_path.resolve()})")
-    engine_path = Path(engine_path) if engine_path is not None else onnx_path.with_suffix(".engine")
+    engine_path = prepare_outputs("trt", onnx_path, engine_path, force)[0]
     if workspace_gb is not None and not workspace_gb > 0:
         raise InputError(f"workspace_gb: expected a positive number of GiB, got {workspace_gb!r}")
     if int8 and calib_images is None and (calib_cache is None or not Path(calib_cache).is_file()):
@@ -718,11 +708,10 @@ def build_engine(
     if serialized is None:
         detail = "; ".join(logger.errors[-10:]) or "no error message from TensorRT (run with verbose=True)"
         raise ConversionError(f"TensorRT failed to build an engine from {onnx_path}: {detail}")
-    atomic_write_bytes(engine_path, memoryview(serialized))
+    _write_engine(onnx_path, engine_path, memoryview(serialized))
     log.info("built %s in %.1f s", engine_path, time.perf_counter() - t0)
     if timing is not None and timing_cache is not None:
         atomic_write_bytes(timing_cache, memoryview(config.get_timing_cache().serialize()))
-    _write_engine_sidecar(onnx_path, engine_path)
     del parser
     return engine_path
 
@@ -757,12 +746,15 @@ def _load_timing_cache(config: Any, timing_cache: str | Path | None) -> Any:
     return cache
 
 
-def _write_engine_sidecar(onnx_path: Path, engine_path: Path) -> None:
+def _write_engine(onnx_path: Path, engine_path: Path, data: memoryview) -> None:
+    """Write the engine and its sidecar (when the ONNX carries metadata) together, atomically."""
+    import json
+
+    from lite.files import OutputSet
     from lite.metadata import ModelMeta, from_mapping, read_sidecar, sidecar_path
 
     meta = from_mapping(onnx_metadata(onnx_path)).merged(read_sidecar(onnx_path))
-    if meta == ModelMeta():
-        return
-    import json
-
-    atomic_write_bytes(sidecar_path(engine_path), (json.dumps(meta.to_json_dict(), indent=2) + "\n").encode())
+    with OutputSet() as out:
+        out.stage(engine_path).write_bytes(data)
+        if meta != ModelMeta():
+            out.stage(sidecar_path(engine_path)).write_text(json.dumps(meta.to_json_dict(), indent=2) + "\n")

@@ -23,6 +23,7 @@ result is verified against the decoded outputs + lite's own NMS (:func:`verify_e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from lite.errors import ConversionError, InputError, VerificationError
-from lite.export.report import Comparison, OutputDiff
 from lite.export.verify import median_ms, normalize_samples, run_reference
+from lite.parity import Boxes, Comparison, OutputDiff, match_detections
 
 __all__ = ["END2END_OUTPUTS", "add_onnx_nms", "reference_end2end", "verify_end2end"]
 
@@ -271,41 +272,36 @@ def _np(x: Any) -> np.ndarray:
     return x if isinstance(x, np.ndarray) else x.detach().cpu().numpy()
 
 
-def _read_end2end(outputs: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _read_end2end(outputs: dict[str, np.ndarray]) -> list[Boxes]:
     num = outputs["num_dets"].reshape(-1)
     res = []
     for i in range(len(num)):
         n = int(num[i])
         cls = outputs["det_classes"][i, :n].astype(np.int64)
         keep = cls >= 0
-        res.append((outputs["det_boxes"][i, :n][keep], outputs["det_scores"][i, :n][keep], cls[keep]))
+        res.append(Boxes(outputs["det_boxes"][i, :n][keep], outputs["det_scores"][i, :n][keep], cls[keep]))
     return res
 
 
-def _match(ref, got, rtol: float, atol: float) -> tuple[bool, float, float, float, float, int, str]:
-    """Pair each reference detection with the closest unused target detection of its class."""
-    rb, rs, rc = ref
-    gb, gs, gc = got
-    if len(rs) != len(gs):
-        return False, float("inf"), 0.0, 0.0, 0.0, 0, f"{len(rs)} reference detections, {len(gs)} in the model"
-    used = np.zeros(len(gs), bool)
-    bmax = smax = 0.0
-    sse = ref_sq = 0.0
-    bad = 0
-    for i in range(len(rs)):
-        cand = np.flatnonzero((gc == rc[i]) & ~used)
-        if len(cand) == 0:
-            return False, float("inf"), 0.0, 0.0, 0.0, 0, f"class {rc[i]}: fewer detections in the model"
-        d = np.abs(gb[cand].astype(np.float64) - rb[i]).max(axis=1)
-        j = cand[int(np.argmin(d))]
-        used[j] = True
-        db = np.abs(gb[j].astype(np.float64) - rb[i])
-        ds = abs(float(gs[j]) - float(rs[i]))
-        bmax, smax = max(bmax, float(db.max())), max(smax, ds)
-        sse += float(np.square(db).sum()) + ds * ds
-        ref_sq += float(np.square(rb[i].astype(np.float64)).sum()) + float(rs[i]) ** 2
-        bad += int((db > atol + rtol * np.abs(rb[i])).sum()) + int(ds > atol + rtol * abs(float(rs[i])))
-    return bad == 0, bmax, smax, sse, ref_sq, bad, ""
+def _match(ref: Boxes, got: Boxes, rtol: float, atol: float) -> tuple[bool, float, float, float, float, int, str]:
+    """Pair the detections one to one (:func:`lite.parity.match_detections`, any overlap within a class) and
+    check each pair's box and score element-wise; ``(ok, max box diff, max score diff, sse, ref_sq, bad, why)``."""
+    if len(ref.scores) != len(got.scores):
+        why = f"{len(ref.scores)} reference detections, {len(got.scores)} in the model"
+        return False, math.inf, 0.0, 0.0, 0.0, 0, why
+    dd = match_detections(ref, got, iou=0.0, score_tol=math.inf, conf=-math.inf)
+    if dd.matched < dd.n_ref:
+        paired = {i for i, _ in dd.pairs}
+        cls = next(int(ref.class_ids[i]) for i in range(dd.n_ref) if i not in paired)
+        return False, math.inf, 0.0, 0.0, 0.0, 0, f"class {cls}: fewer detections in the model"
+    i, j = (np.array(ix, np.int64) for ix in zip(*dd.pairs, strict=True)) if dd.pairs else (np.zeros(0, np.int64),) * 2
+    ref_vals = np.concatenate([ref.xyxy[i].astype(np.float64), ref.scores[i, None].astype(np.float64)], axis=1)
+    got_vals = np.concatenate([got.xyxy[j].astype(np.float64), got.scores[j, None].astype(np.float64)], axis=1)
+    d = np.abs(got_vals - ref_vals)
+    bad = int((d > atol + rtol * np.abs(ref_vals)).sum())
+    bmax = float(d[:, :4].max()) if len(d) else 0.0
+    smax = float(d[:, 4].max()) if len(d) else 0.0
+    return bad == 0, bmax, smax, float(np.square(d).sum()), float(np.square(ref_vals).sum()), bad, ""
 
 
 def verify_end2end(
@@ -377,7 +373,7 @@ def verify_end2end(
             )
             got = _read_end2end(be.infer(feed))
             for img, (r, g) in enumerate(zip(want, got, strict=True)):
-                good, bm, sm, e, rq, nb, why = _match(r, g, rtol, atol)
+                good, bm, sm, e, rq, nb, why = _match(Boxes(*r), g, rtol, atol)
                 n_dets += len(r[1])
                 n_boxes += 5 * len(r[1])
                 if not good:
@@ -396,7 +392,8 @@ def verify_end2end(
     )
     if n_dets == 0:
         notes.append("end2end: no detection above the score threshold: the NMS comparison is vacuous")
-    diffs = [OutputDiff("det_boxes+det_scores", (n_dets, 5), max(bmax, smax), sse, ref_sq, n_boxes, bad)]
+    name = "det_boxes+det_scores"
+    diffs = [OutputDiff(name, name, (n_dets, 5), max(bmax, smax), sse, ref_sq, n_boxes, bad, ok)]
     comp = Comparison(
         ref_name, "ONNX Runtime end2end", diffs, len(batch), rtol, atol, ref_ms, target_ms, ok=ok, notes=notes
     )

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from lite.backends._onnx import io_shapes, metadata_props
 from lite.errors import ConversionError, InputError
 from lite.export.report import ExportReport
 from lite.export.verify import normalize_samples, random_samples, run_reference, verify_onnx
@@ -253,23 +254,7 @@ def write_onnx_metadata(model: Any, metadata: ModelMeta | Mapping[str, Any]) -> 
 
 def read_onnx_metadata(path: str | Path) -> dict[str, str]:
     """The ``metadata_props`` of an ONNX file as a dict (read with ``onnx``, weights not loaded)."""
-    import onnx
-
-    proto = onnx.load(str(path), load_external_data=False)
-    return {p.key: p.value for p in proto.metadata_props}
-
-
-def _dims(value_info: Any) -> tuple:
-    dims = value_info.type.tensor_type.shape.dim
-    return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims)
-
-
-def io_shapes(proto: Any) -> tuple[dict[str, tuple], dict[str, tuple]]:
-    """Input and output name → shape (symbolic dims as strings) of an ONNX model."""
-    inits = {i.name for i in proto.graph.initializer}
-    ins = {i.name: _dims(i) for i in proto.graph.input if i.name not in inits}
-    outs = {o.name: _dims(o) for o in proto.graph.output}
-    return ins, outs
+    return metadata_props(path)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,146 +1,17 @@
-"""What an export did and how closely the exported model matches the original: plain data + text tables."""
+"""What an export did and how closely the exported model matches the original.
+
+The comparisons themselves are `lite.parity.Comparison` (lite's one comparator); this
+module adds the export around them.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lite.parity import Comparison, OutputDiff, _ms, _sci, format_table
+
 __all__ = ["OutputDiff", "Comparison", "ExportReport", "format_table"]
-
-
-def _sci(x: float | None) -> str:
-    if x is None:
-        return "-"
-    if x == 0:
-        return "0"
-    if math.isnan(x) or math.isinf(x):
-        return str(x)
-    return f"{x:.2e}"
-
-
-def _ms(x: float | None) -> str:
-    return "-" if x is None else (f"{x:.2f}" if x < 10 else f"{x:.1f}")
-
-
-@dataclass
-class OutputDiff:
-    """Differences between one reference output and the same output of the target, over every sample.
-
-    Attributes:
-        name: The target's output name.
-        shape: Shape of one sample's output.
-        max_abs: Largest absolute difference.
-        sse: Sum of squared differences.
-        ref_sq: Sum of squared reference values (for the relative L2 error).
-        size: Number of compared elements.
-        mismatched: Elements outside ``|target - ref| <= atol + rtol * |ref|``.
-    """
-
-    name: str
-    shape: tuple[int, ...]
-    max_abs: float
-    sse: float
-    ref_sq: float
-    size: int
-    mismatched: int
-
-    @property
-    def mse(self) -> float:
-        """Mean squared error."""
-        return self.sse / self.size if self.size else 0.0
-
-    @property
-    def rel_l2(self) -> float:
-        """``‖target − ref‖₂ / ‖ref‖₂`` (the absolute L2 norm of the difference when ref is all zeros)."""
-        return math.sqrt(self.sse / self.ref_sq) if self.ref_sq > 0 else math.sqrt(self.sse)
-
-
-@dataclass
-class Comparison:
-    """One parity check: a reference (PyTorch) against a target (ONNX Runtime, NCNN, MNN, …).
-
-    Attributes:
-        reference: What produced the expected values, e.g. ``"PyTorch"``.
-        target: What was checked, e.g. ``"ONNX Runtime"``.
-        outputs: Per-output differences.
-        samples: Number of inputs compared.
-        rtol: Relative tolerance used.
-        atol: Absolute tolerance used.
-        reference_ms: Median latency of the reference on one sample (ms), if measured.
-        target_ms: Median latency of the target on one sample (ms), if measured.
-        ok: Overrides the tolerance verdict (checks that are not element-wise, such as NMS outputs).
-        notes: Extra lines explaining the verdict.
-    """
-
-    reference: str
-    target: str
-    outputs: list[OutputDiff]
-    samples: int
-    rtol: float
-    atol: float
-    reference_ms: float | None = None
-    target_ms: float | None = None
-    ok: bool | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        """True when every element is within tolerance (or the explicit verdict says so)."""
-        if self.ok is not None:
-            return self.ok
-        return all(o.mismatched == 0 for o in self.outputs)
-
-    @property
-    def max_abs(self) -> float:
-        """Largest absolute difference over every output."""
-        return max((o.max_abs for o in self.outputs), default=0.0)
-
-    @property
-    def mse(self) -> float:
-        """Mean squared error over every element of every output."""
-        size = sum(o.size for o in self.outputs)
-        return sum(o.sse for o in self.outputs) / size if size else 0.0
-
-    @property
-    def rel_l2(self) -> float:
-        """Relative L2 error over every output together."""
-        ref = sum(o.ref_sq for o in self.outputs)
-        sse = sum(o.sse for o in self.outputs)
-        return math.sqrt(sse / ref) if ref > 0 else math.sqrt(sse)
-
-    @property
-    def title(self) -> str:
-        return f"{self.reference} vs {self.target}"
-
-    def summary(self) -> str:
-        """One line, e.g. ``PyTorch vs ONNX Runtime: max abs 1.2e-06, MSE 3.1e-14, rel L2 2.0e-07, …``."""
-        parts = [f"max abs {_sci(self.max_abs)}", f"MSE {_sci(self.mse)}", f"rel L2 {_sci(self.rel_l2)}"]
-        if self.reference_ms is not None:
-            parts.append(f"{self.reference} {_ms(self.reference_ms)} ms")
-        if self.target_ms is not None:
-            parts.append(f"{self.target} {_ms(self.target_ms)} ms")
-        verdict = "ok" if self.passed else "FAILED"
-        return f"{self.title}: " + ", ".join(parts) + f" [{verdict}]"
-
-    def details(self) -> str:
-        """A per-output table (which output differs, by how much, how many elements are off)."""
-        rows = [["output", "shape", "max abs", "MSE", "rel L2", "off-tolerance"]]
-        for o in self.outputs:
-            rows.append(
-                [
-                    o.name,
-                    "x".join(map(str, o.shape)),
-                    _sci(o.max_abs),
-                    _sci(o.mse),
-                    _sci(o.rel_l2),
-                    f"{o.mismatched}/{o.size}",
-                ]
-            )
-        text = format_table(rows)
-        lines = [f"{self.title} on {self.samples} input(s), tolerance |d| <= {self.atol:g} + {self.rtol:g}*|ref|", text]
-        lines += self.notes
-        return "\n".join(lines)
 
 
 @dataclass
@@ -210,16 +81,3 @@ class ExportReport:
         else:
             lines.append("not verified")
         return "\n".join(lines)
-
-
-def format_table(rows: list[list[str]]) -> str:
-    """Left-aligned first column, right-aligned others, a rule under the header."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-
-    def fmt(r: list[str]) -> str:
-        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
-        return "  ".join(cells).rstrip()
-
-    out = [fmt(rows[0]), "  ".join("-" * w for w in widths)]
-    out += [fmt(r) for r in rows[1:]]
-    return "\n".join(out)

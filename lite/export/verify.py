@@ -1,9 +1,9 @@
-"""Parity checks: run a reference (a PyTorch module) and an exported model on the same inputs and compare.
+"""Export checks: run a reference (a PyTorch module) and an exported model on the same inputs and compare.
 
-The exported model runs through lite's own backends (``lite.backends.create``), so the same check
-covers ONNX Runtime, NCNN and MNN. Metrics per output: max abs difference, MSE, relative L2 error
-and the number of elements outside ``|target − ref| <= atol + rtol·|ref|``; latencies are the
-median of a few runs on the first sample.
+The PyTorch side of :mod:`lite.parity` (lite's one comparator): the exported model runs through
+lite's own backends (:func:`lite.parity.run_backend`), so the same check covers ONNX Runtime,
+NCNN and MNN, and the outputs are compared by :func:`lite.parity.diff_outputs` element-wise
+(``|target − ref| <= atol + rtol·|ref|``); latencies are the median of a few runs on the first sample.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from typing import Any
 import numpy as np
 
 from lite.errors import InputError, VerificationError
-from lite.export.report import Comparison, OutputDiff
+from lite.parity import Comparison, diff_outputs, feed_for, run_backend, to_numpy
 
 __all__ = [
     "ENGINE_NAMES",
-    "compare_outputs",
     "flatten_outputs",
     "median_ms",
     "normalize_samples",
@@ -59,14 +58,6 @@ def _is_tensor(x: Any) -> bool:
     return isinstance(x, np.ndarray) or (type(x).__module__.startswith("torch") and hasattr(x, "detach"))
 
 
-def _to_numpy(x: Any) -> np.ndarray:
-    if isinstance(x, np.ndarray):
-        return x
-    if hasattr(x, "detach"):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
 def _to_torch(x: Any) -> Any:
     import torch
 
@@ -80,7 +71,7 @@ def flatten_outputs(out: Any) -> list[np.ndarray]:
     if isinstance(out, list | tuple):
         return [a for v in out for a in flatten_outputs(v)]
     if _is_tensor(out):
-        return [_to_numpy(out)]
+        return [to_numpy(out)]
     if isinstance(out, int | float | bool):
         return [np.asarray(out)]
     raise InputError(f"cannot compare a model output of type {type(out).__name__}; expected tensors")
@@ -106,7 +97,7 @@ def random_samples(sample: Sample, n: int, *, seed: int = 0, batch: int | None =
     for _ in range(n):
         items = []
         for x in sample:
-            a = _to_numpy(x)
+            a = to_numpy(x)
             shape = (batch, *a.shape[1:]) if batch is not None and a.ndim else a.shape
             if a.dtype.kind == "f":
                 lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 1.0)
@@ -136,57 +127,6 @@ def median_ms(fn: Callable[[], Any], runs: int = 5, warmup: int = 1) -> float:
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
     return float(statistics.median(times))
-
-
-def compare_outputs(
-    refs: Sequence[Sequence[np.ndarray]],
-    gots: Sequence[Sequence[np.ndarray]],
-    names: Sequence[str],
-    *,
-    rtol: float,
-    atol: float,
-) -> tuple[list[OutputDiff], list[str]]:
-    """Compare per-sample output lists; returns per-output diffs and notes (e.g. reshapes made).
-
-    Raises:
-        VerificationError: Output counts or sizes do not match.
-    """
-    notes: list[str] = []
-    diffs: list[OutputDiff] = []
-    for i, name in enumerate(names):
-        max_abs, sse, ref_sq, size, bad = 0.0, 0.0, 0.0, 0, 0
-        shape: tuple[int, ...] = ()
-        for ref_list, got_list in zip(refs, gots, strict=True):
-            ref = np.asarray(ref_list[i])
-            got = np.asarray(got_list[i])
-            if got.shape != ref.shape:
-                if got.size != ref.size:
-                    raise VerificationError(
-                        f"output {name!r}: expected shape {tuple(ref.shape)} like the reference, got {tuple(got.shape)}"
-                    )
-                note = f"output {name!r}: shape {tuple(got.shape)} compared as {tuple(ref.shape)} (same elements)"
-                if note not in notes:
-                    notes.append(note)
-                got = got.reshape(ref.shape)
-            shape = tuple(ref.shape)
-            r = ref.astype(np.float64)
-            g = got.astype(np.float64)
-            d = g - r
-            finite = np.isfinite(d)
-            if finite.all():
-                max_abs = max(max_abs, float(np.abs(d).max()) if d.size else 0.0)
-            else:
-                same_nonfinite = (np.isnan(r) & np.isnan(g)) | (np.isinf(r) & (r == g))
-                if not same_nonfinite[~finite].all():
-                    max_abs = float("inf")
-                d = np.where(finite, d, 0.0)
-                max_abs = max(max_abs, float(np.abs(d).max()) if d.size else 0.0)
-            sse += float(np.square(d).sum())
-            ref_sq += float(np.square(np.where(np.isfinite(r), r, 0.0)).sum())
-            size += d.size
-            bad += int((~np.isclose(g, r, rtol=rtol, atol=atol, equal_nan=True)).sum())
-        diffs.append(OutputDiff(name, shape, max_abs, sse, ref_sq, size, bad))
-    return diffs, notes
 
 
 def verify_backend(
@@ -240,27 +180,19 @@ def verify_backend(
         raise InputError(f"reference_outputs: expected {len(batch)} entries (one per sample), got {len(refs)}")
     target = target_name or ENGINE_NAMES.get(backend, backend)
     with create(model_path, backend, **backend_options) as be:
-        in_specs = be.inputs
         out_names = [s.name for s in be.outputs]
-
-        def feed_of(sample: Sample) -> dict[str, np.ndarray]:
-            if len(sample) != len(in_specs):
-                raise InputError(
-                    f"{model_path} has {len(in_specs)} input(s) {[s.name for s in in_specs]}, sample has {len(sample)}"
-                )
-            return {spec.name: np.ascontiguousarray(_to_numpy(x)) for spec, x in zip(in_specs, sample, strict=True)}
-
-        gots = []
-        for s in batch:
-            out = be.infer(feed_of(s))
-            gots.append([out[n] for n in out_names])
-        target_ms = median_ms(be.raw_runner(be.check_feed(feed_of(batch[0]))), runs) if runs > 0 else None
+        gots = run_backend(be, batch)
+        target_ms = median_ms(be.raw_runner(be.check_feed(feed_for(be, batch[0]))), runs) if runs > 0 else None
     n_ref = len(refs[0])
     if n_ref != len(out_names):
         raise VerificationError(
             f"{target} model {model_path} has {len(out_names)} output(s) {out_names}; the reference has {n_ref}"
         )
-    diffs, notes = compare_outputs(refs, gots, out_names, rtol=rtol, atol=atol)
+    # the reference outputs are positional (a PyTorch module's flattened result): pair them in order
+    named_refs = [dict(zip(out_names, r, strict=True)) for r in refs]
+    diffs, notes = diff_outputs(
+        named_refs, gots, rtol=rtol, atol=atol, elementwise=True, pairs=[(n, n) for n in out_names]
+    )
     ref_ms = None
     if reference is not None and runs > 0:
         first = tuple(_to_torch(x) for x in batch[0])

@@ -25,23 +25,24 @@ from __future__ import annotations
 import copy
 import importlib
 import importlib.util
-import inspect
 import runpy
 import sys
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from lite.errors import BackendNotInstalledError, ConversionError, InputError, ModelLoadError, ModelNotFoundError
+from lite.errors import BackendNotInstalledError, InputError, ModelLoadError, ModelNotFoundError
 from lite.export.report import ExportReport
 
 __all__ = [
     "LAYOUTS",
+    "ExportOptions",
     "YOLOv6NotInstalledError",
     "build_yolov6",
     "export_yolov6",
@@ -399,54 +400,27 @@ def _sample_tensor(sample: Any, hw: tuple[int, int], batch: int, seed: int) -> A
 
 
 def _convert(onnx_path: Path, engine: str) -> Path:
-    try:
-        fn = getattr(importlib.import_module("lite.convert"), f"onnx_to_{engine}")
-    except (ImportError, AttributeError) as e:
-        raise ConversionError(
-            f"--to {engine}: lite.convert.onnx_to_{engine} is not available in this lite ({e})"
-        ) from e
+    """Convert the exported ONNX with ``lite.convert`` into its folder (replacing an earlier conversion, as the
+    export replaces the ONNX file)."""
+    from lite.convert import convert, get
+
     # lite.convert checks the conversion against ONNX Runtime with its own tolerance; here the
     # converted model is compared with PyTorch instead, and reported rather than refused
-    kwargs = {"verify": False} if "verify" in inspect.signature(fn).parameters else {}
-    return Path(fn(onnx_path, **kwargs))
+    kwargs = {"verify": False} if "verify" in get(engine).parameters() else {}
+    return Path(convert(onnx_path, engine, onnx_path.parent, force=True, **kwargs))
 
 
-def export_yolov6(
-    checkpoint: str | Path | Any,
-    out: str | Path | None = None,
-    *,
-    img_size: int | Sequence[int] = 640,
-    layout: str = "decoded",
-    batch: int | str = 1,
-    opset: int = 13,
-    simplify: bool = True,
-    verify: bool = True,
-    conf: float = 0.25,
-    iou: float = 0.45,
-    max_det: int = 100,
-    names: Sequence[str] | None = None,
-    sample: Any = None,
-    exporter: str = "auto",
-    n_random: int = 2,
-    rtol: float = 1e-3,
-    atol: float = 1e-4,
-    to: Sequence[str] = (),
-    engine_rtol: float = 1e-2,
-    engine_atol: float = 1e-2,
-    runs: int = 5,
-    seed: int = 0,
-) -> ExportReport:
-    """Export a YOLOv6 checkpoint (or model) to ONNX in one of :data:`LAYOUTS`, verified against PyTorch.
+@dataclass(frozen=True)
+class ExportOptions:
+    """How :func:`export_yolov6` exports and checks a model (every field is also a keyword of that function).
 
-    Args:
-        checkpoint: Path of a YOLOv6 ``.pt`` checkpoint, or a YOLOv6 model object.
-        out: Output ``.onnx`` path (default ``<checkpoint stem>_<H>[x<W>]_<layout>.onnx`` beside it).
+    Attributes:
         img_size: Input size, ``N`` or ``(H, W)``; multiples of the largest stride.
-        layout: ``"decoded"``, ``"raw"`` or ``"end2end"``.
+        layout: ``"decoded"``, ``"raw"`` or ``"end2end"`` (:data:`LAYOUTS`).
         batch: Fixed batch size, or ``"dynamic"``.
         opset: ONNX opset (≥ 11 for ``end2end``).
         simplify: Run onnxslim.
-        verify: Compare with PyTorch (ONNX Runtime; then each engine in ``to``).
+        verify: Compare with PyTorch (ONNX Runtime; then each target in ``to``).
         conf: ``end2end``: NMS score threshold.
         iou: ``end2end``: NMS IoU threshold.
         max_det: ``end2end``: boxes kept per class.
@@ -456,11 +430,181 @@ def export_yolov6(
         n_random: Random inputs compared besides the sample.
         rtol: ONNX Runtime tolerance.
         atol: ONNX Runtime tolerance.
-        to: Also convert with ``lite.convert`` to these engines (``"ncnn"``, ``"mnn"``) and compare them.
-        engine_rtol: Tolerance for the converted engines (reported; not raised).
-        engine_atol: Tolerance for the converted engines (reported; not raised).
+        to: Also convert with ``lite.convert`` to these targets (``"ncnn"``, ``"mnn"``, any registered one)
+            into the ONNX file's folder, and compare them.
+        engine_rtol: Tolerance for the converted models (reported; not raised).
+        engine_atol: Tolerance for the converted models (reported; not raised).
         runs: Runs per latency measurement.
         seed: Seed of the random inputs.
+    """
+
+    img_size: int | Sequence[int] = 640
+    layout: str = "decoded"
+    batch: int | str = 1
+    opset: int = 13
+    simplify: bool = True
+    verify: bool = True
+    conf: float = 0.25
+    iou: float = 0.45
+    max_det: int = 100
+    names: Sequence[str] | None = None
+    sample: Any = None
+    exporter: str = "auto"
+    n_random: int = 2
+    rtol: float = 1e-3
+    atol: float = 1e-4
+    to: Sequence[str] = ()
+    engine_rtol: float = 1e-2
+    engine_atol: float = 1e-2
+    runs: int = 5
+    seed: int = 0
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        """``img_size`` as ``(H, W)``."""
+        return _size(self.img_size)
+
+    @property
+    def dynamic(self) -> bool:
+        """A dynamic batch axis."""
+        return self.batch == "dynamic"
+
+    @property
+    def n_batch(self) -> int:
+        """The batch of the export sample (1 for a dynamic batch)."""
+        return 1 if self.dynamic else int(self.batch)
+
+    def targets(self) -> list[str]:
+        """Checked arguments; returns the conversion targets (registered names).
+
+        Raises:
+            InputError: A bad layout, batch, opset, or a target that cannot run the layout.
+            UnknownConverterError: An unknown conversion target.
+        """
+        from lite.convert import get
+
+        if self.layout not in LAYOUTS:
+            raise InputError(f"layout: expected one of {LAYOUTS}, got {self.layout!r}")
+        engines = [get(e.strip()).name for e in self.to if e.strip()]  # an unknown target lists the known ones
+        no_nms = [e for e in engines if not get(e).end2end]
+        if no_nms and self.layout == "end2end":
+            raise InputError(
+                f"to: {', '.join(no_nms)} cannot run NonMaxSuppression; convert the 'raw' (or 'decoded') layout instead"
+            )
+        if self.layout == "end2end" and self.opset < 11:
+            raise InputError(f"opset: end2end needs opset >= 11, got {self.opset}")
+        if not self.dynamic and (isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1):
+            raise InputError(f"batch: expected a positive integer or 'dynamic', got {self.batch!r}")
+        self.hw  # noqa: B018  (checks img_size)
+        return engines
+
+
+def _metadata(model: Any, opt: ExportOptions) -> Any:
+    """The metadata the exported file carries (names, strides, input size, layout, NMS settings)."""
+    from lite.metadata import ModelMeta
+
+    strides = tuple(int(s) for s in model.detect.stride.tolist())
+    hw = opt.hw
+    if hw[0] % max(strides) or hw[1] % max(strides):
+        raise InputError(f"img_size: {hw[0]}x{hw[1]} must be a multiple of the largest stride {max(strides)}")
+    class_names = _class_names(model, int(model.detect.nc), opt.names)
+    meta_layout = {"decoded": "decoded", "raw": "heads", "end2end": "end2end"}[opt.layout]
+    extra = {"source": "meituan/YOLOv6 checkpoint", "export": f"lite export --layout {opt.layout}"}
+    if opt.layout == "end2end":
+        extra.update(
+            {
+                "nms_score_threshold": str(opt.conf),
+                "nms_iou_threshold": str(opt.iou),
+                "nms_max_per_class": str(opt.max_det),
+            }
+        )
+    return ModelMeta(names=class_names, strides=strides, input_size=hw, layout=meta_layout, extra=extra)
+
+
+def _default_out(src: Path | None, opt: ExportOptions) -> Path:
+    stem = src.stem if src is not None else "yolov6"
+    hw = opt.hw
+    size = f"{hw[0]}" if hw[0] == hw[1] else f"{hw[0]}x{hw[1]}"
+    return (src.parent if src is not None else Path.cwd()) / f"{stem}_{size}_{opt.layout}.onnx"
+
+
+def _export_end2end(net: Any, x: Any, out: Path, meta: Any, opt: ExportOptions, common: dict[str, Any]) -> ExportReport:
+    """Export the decoded graph, append ONNX NMS, and check the NMS tail on the scores it sees."""
+    import onnx
+
+    from lite.export.end2end import add_onnx_nms, verify_end2end
+    from lite.export.onnx import io_shapes, torch_to_onnx, write_onnx_metadata
+    from lite.export.verify import random_samples
+
+    with tempfile.TemporaryDirectory(prefix="lite-export-") as tmp:
+        decoded_path = Path(tmp) / "decoded.onnx"
+        report = torch_to_onnx(net, x, decoded_path, **common)
+        proto = add_onnx_nms(decoded_path, score_threshold=opt.conf, iou_threshold=opt.iou, max_per_class=opt.max_det)
+        write_onnx_metadata(proto, meta)
+        onnx.save(proto, str(out))
+        report.path = out
+        report.inputs, report.outputs = io_shapes(proto)
+        report.metadata = {p.key: p.value for p in proto.metadata_props}
+        for c in report.comparisons:
+            c.target = "ONNX Runtime (before NMS)"
+        if opt.verify:
+            batch_extra = opt.n_batch + 1 if opt.dynamic else None
+            samples = [(x,), *random_samples((x,), opt.n_random, seed=opt.seed, batch=batch_extra)]
+            # the NMS tail is checked on the scores it sees: decoded ONNX (verified above) + lite NMS
+            report.comparisons.append(
+                verify_end2end(
+                    decoded_path,
+                    out,
+                    samples,
+                    score_threshold=opt.conf,
+                    iou_threshold=opt.iou,
+                    max_per_class=opt.max_det,
+                    runs=opt.runs,
+                )
+            )
+    return report
+
+
+def _convert_and_compare(report: ExportReport, net: Any, x: Any, engines: Sequence[str], opt: ExportOptions) -> None:
+    """Convert the exported ONNX to each target and compare it with PyTorch (reported, not raised)."""
+    from lite.export.verify import ENGINE_NAMES, random_samples, verify_backend
+
+    for engine in engines:
+        converted = _convert(report.path, engine)
+        report.files.append(converted)
+        if opt.verify:
+            samples = [(x,), *random_samples((x,), opt.n_random, seed=opt.seed)]
+            report.comparisons.append(
+                verify_backend(
+                    net,
+                    converted,
+                    samples,
+                    backend=engine,
+                    rtol=opt.engine_rtol,
+                    atol=opt.engine_atol,
+                    runs=opt.runs,
+                    target_name=ENGINE_NAMES.get(engine, engine),
+                    raise_on_failure=False,
+                )
+            )
+
+
+def export_yolov6(
+    checkpoint: str | Path | Any,
+    out: str | Path | None = None,
+    options: ExportOptions | None = None,
+    **overrides: Any,
+) -> ExportReport:
+    """Export a YOLOv6 checkpoint (or model) to ONNX in one of :data:`LAYOUTS`, verified against PyTorch.
+
+    Stages: check the options → load and fuse the model → its metadata → export (plus the NMS
+    tail for ``end2end``) and compare with PyTorch → convert to each target of ``to`` and compare.
+
+    Args:
+        checkpoint: Path of a YOLOv6 ``.pt`` checkpoint, or a YOLOv6 model object.
+        out: Output ``.onnx`` path (default ``<checkpoint stem>_<H>[x<W>]_<layout>.onnx`` beside it).
+        options: The :class:`ExportOptions` (default: its defaults).
+        **overrides: Any field of :class:`ExportOptions` (``img_size=320, layout="raw", to=["ncnn"]`` …).
 
     Returns:
         The :class:`ExportReport` (``print`` it for the parity table). A converted engine out of
@@ -468,125 +612,36 @@ def export_yolov6(
 
     Raises:
         YOLOv6NotInstalledError: The ``yolov6`` package is missing.
+        InputError: A bad option (or a keyword that is not an option).
         ConversionError: Export or conversion failed.
         VerificationError: ONNX Runtime differs from PyTorch beyond ``rtol``/``atol``.
     """
-    from lite.export.end2end import add_onnx_nms, verify_end2end
-    from lite.export.onnx import io_shapes, torch_to_onnx, write_onnx_metadata
-    from lite.export.verify import ENGINE_NAMES, random_samples, verify_backend
-    from lite.metadata import ModelMeta
+    from lite.export.onnx import torch_to_onnx
 
-    if layout not in LAYOUTS:
-        raise InputError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
-    engines = [e.strip().lower() for e in to if e.strip()]
-    unknown = [e for e in engines if e not in ("ncnn", "mnn")]
+    unknown = sorted(set(overrides) - {f.name for f in fields(ExportOptions)})
     if unknown:
-        raise InputError(f"to: expected engines among ('ncnn', 'mnn'), got {unknown}")
-    if engines and layout == "end2end":
-        raise InputError("to: NCNN and MNN have no NonMaxSuppression; convert the 'raw' (or 'decoded') layout instead")
-    if layout == "end2end" and opset < 11:
-        raise InputError(f"opset: end2end needs opset >= 11, got {opset}")
-    dynamic = batch == "dynamic"
-    if not dynamic and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
-        raise InputError(f"batch: expected a positive integer or 'dynamic', got {batch!r}")
-    n_batch = 1 if dynamic else int(batch)
-    hw = _size(img_size)
+        raise InputError(f"export_yolov6: unknown option(s) {unknown}; options are the fields of ExportOptions")
+    opt = replace(options or ExportOptions(), **overrides)
+    engines = opt.targets()
 
-    if isinstance(checkpoint, str | Path):
-        src = Path(checkpoint)
-        model = load_yolov6_checkpoint(src)
-    else:
-        src = None
-        model = checkpoint
+    src = Path(checkpoint) if isinstance(checkpoint, str | Path) else None
+    model = load_yolov6_checkpoint(src) if src is not None else checkpoint
     prepare_yolov6(model)
-    strides = tuple(int(s) for s in model.detect.stride.tolist())
-    if hw[0] % max(strides) or hw[1] % max(strides):
-        raise InputError(f"img_size: {hw[0]}x{hw[1]} must be a multiple of the largest stride {max(strides)}")
-    nc = int(model.detect.nc)
-    class_names = _class_names(model, nc, names)
-    meta_layout = {"decoded": "decoded", "raw": "heads", "end2end": "end2end"}[layout]
-    extra = {"source": "meituan/YOLOv6 checkpoint", "export": f"lite export --layout {layout}"}
-    if layout == "end2end":
-        extra.update(
-            {"nms_score_threshold": str(conf), "nms_iou_threshold": str(iou), "nms_max_per_class": str(max_det)}
-        )
-    meta = ModelMeta(names=class_names, strides=strides, input_size=hw, layout=meta_layout, extra=extra)
-
-    if out is None:
-        stem = src.stem if src is not None else "yolov6"
-        size = f"{hw[0]}" if hw[0] == hw[1] else f"{hw[0]}x{hw[1]}"
-        out = (src.parent if src is not None else Path.cwd()) / f"{stem}_{size}_{layout}.onnx"
-    out = Path(out)
+    meta = _metadata(model, opt)
+    out = Path(out) if out is not None else _default_out(src, opt)
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    net = yolov6_export_module(model, layout)
-    x = _sample_tensor(sample, hw, n_batch, seed)
-    if tuple(x.shape) != (n_batch, 3, *hw):
-        raise InputError(f"sample: expected a tensor of shape {(n_batch, 3, *hw)}, got {tuple(x.shape)}")
-    out_names = [f"out{i}" for i in range(len(strides))] if layout == "raw" else ["outputs"]
-    common = dict(
-        opset=opset,
-        dynamic_batch=dynamic,
-        input_names=("images",),
-        output_names=out_names,
-        simplify=simplify,
-        metadata=meta,
-        verify=verify,
-        rtol=rtol,
-        atol=atol,
-        n_random=n_random,
-        exporter=exporter,
-        runs=runs,
-        seed=seed,
-    )
-    if layout != "end2end":
-        report = torch_to_onnx(net, x, out, **common)
+    net = yolov6_export_module(model, opt.layout)
+    x = _sample_tensor(opt.sample, opt.hw, opt.n_batch, opt.seed)
+    if tuple(x.shape) != (opt.n_batch, 3, *opt.hw):
+        raise InputError(f"sample: expected a tensor of shape {(opt.n_batch, 3, *opt.hw)}, got {tuple(x.shape)}")
+    out_names = [f"out{i}" for i in range(len(meta.strides))] if opt.layout == "raw" else ["outputs"]
+    common = dict(opset=opt.opset, dynamic_batch=opt.dynamic, input_names=("images",), output_names=out_names,
+                  simplify=opt.simplify, metadata=meta, verify=opt.verify, rtol=opt.rtol, atol=opt.atol,
+                  n_random=opt.n_random, exporter=opt.exporter, runs=opt.runs, seed=opt.seed)  # fmt: skip
+    if opt.layout == "end2end":
+        report = _export_end2end(net, x, out, meta, opt, common)
     else:
-        with tempfile.TemporaryDirectory(prefix="lite-export-") as tmp:
-            decoded_path = Path(tmp) / "decoded.onnx"
-            report = torch_to_onnx(net, x, decoded_path, **common)
-            proto = add_onnx_nms(decoded_path, score_threshold=conf, iou_threshold=iou, max_per_class=max_det)
-            write_onnx_metadata(proto, meta)
-            import onnx
-
-            onnx.save(proto, str(out))
-            report.path = out
-            report.inputs, report.outputs = io_shapes(proto)
-            report.metadata = {p.key: p.value for p in proto.metadata_props}
-            for c in report.comparisons:
-                c.target = "ONNX Runtime (before NMS)"
-            if verify:
-                batch_extra = n_batch + 1 if dynamic else None
-                samples = [(x,), *random_samples((x,), n_random, seed=seed, batch=batch_extra)]
-                # the NMS tail is checked on the scores it sees: decoded ONNX (verified above) + lite NMS
-                report.comparisons.append(
-                    verify_end2end(
-                        decoded_path,
-                        out,
-                        samples,
-                        score_threshold=conf,
-                        iou_threshold=iou,
-                        max_per_class=max_det,
-                        runs=runs,
-                    )
-                )
-
-    for engine in engines:
-        converted = _convert(out, engine)
-        report.files.append(converted)
-        if verify:
-            samples = [(x,), *random_samples((x,), n_random, seed=seed)]
-            report.comparisons.append(
-                verify_backend(
-                    net,
-                    converted,
-                    samples,
-                    backend=engine,
-                    rtol=engine_rtol,
-                    atol=engine_atol,
-                    runs=runs,
-                    target_name=ENGINE_NAMES[engine],
-                    raise_on_failure=False,
-                )
-            )
+        report = torch_to_onnx(net, x, out, **common)
+    _convert_and_compare(report, net, x, engines, opt)
     return report

@@ -87,8 +87,8 @@ def _check(path: Path, expected: str | None, where: str = "") -> None:
 
 def _demo_candidates() -> list[Path]:
     # A source checkout (editable install) has the model in <repo>/hub/; a wheel carries it
-    # inside the package, next to this module.
-    return [_PACKAGE_DIR.parents[1] / "hub" / f"{DEMO_MODEL}.onnx", _PACKAGE_DIR / f"{DEMO_MODEL}.onnx"]
+    # inside the package, in lite/demo/.
+    return [_PACKAGE_DIR.parents[1] / "hub" / f"{DEMO_MODEL}.onnx", _PACKAGE_DIR.parent / "demo" / f"{DEMO_MODEL}.onnx"]
 
 
 def _demo_record(model: Path) -> dict[str, Any] | None:
@@ -121,7 +121,7 @@ def default_model() -> Path:
     where = " or ".join(str(p) for p in _demo_candidates())
     raise HubError(
         f"the demo model {DEMO_MODEL}.onnx is not installed: looked for {where}. Reinstall lite, or train and "
-        f"export it with examples/train_demo_detector.py --export hub/{DEMO_MODEL}.onnx"
+        f"export it with examples/demo_training/train_demo_detector.py --export hub/{DEMO_MODEL}.onnx"
     )
 
 

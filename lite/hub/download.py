@@ -9,55 +9,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lite.errors import ChecksumError, HubError
+from lite.files import sha256_file, temp_path_beside
+from lite.progress import ProgressBar
 
 __all__ = ["download", "sha256_file"]
 
 _CHUNK = 1 << 20
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-class _LineProgress:
-    """Fallback progress display when tqdm is absent: a line on stderr every 10 %."""
-
-    def __init__(self, total: int | None, desc: str) -> None:
-        self.total, self.desc, self.done, self._next = total, desc, 0, 0.1
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if self.total and self.done / self.total >= self._next:
-            pct = 100 * self.done / self.total
-            print(f"{self.desc}: {pct:3.0f}% of {self.total / 1e6:.1f} MB", file=sys.stderr, flush=True)
-            while self._next <= self.done / self.total:
-                self._next += 0.1
-
-    def close(self) -> None:
-        if not self.total:
-            print(f"{self.desc}: {self.done / 1e6:.1f} MB", file=sys.stderr, flush=True)
-
-
-def _progress_bar(total: int | None, desc: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _LineProgress(total, desc)
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, file=sys.stderr)
 
 
 def _offline_error(url: str, dest: Path, reason: object) -> HubError:
@@ -109,14 +71,14 @@ def download(
     except (urllib.error.URLError, OSError, ValueError) as e:  # URLError and timeouts are OSErrors
         raise _offline_error(url, dest, getattr(e, "reason", e)) from e
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
+    tmp = temp_path_beside(dest)
     h = hashlib.sha256()
     try:
-        with response, os.fdopen(fd, "wb") as out:
+        with response, open(tmp, "wb") as out:
             length = response.headers.get("Content-Length") if getattr(response, "headers", None) else None
             total = int(length) if length and str(length).isdigit() else None
-            bar = _progress_bar(total, dest.name, progress)
+            bar = ProgressBar(total, dest.name, enabled=progress, unit="B", fallback="lines",
+                              unit_scale=True, unit_divisor=1024)  # fmt: skip
             try:
                 while True:
                     try:
@@ -127,11 +89,9 @@ def download(
                         break
                     out.write(chunk)
                     h.update(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
+                    bar.update(len(chunk))
             finally:
-                if bar is not None:
-                    bar.close()
+                bar.close()
         got = h.hexdigest()
         if sha256 is not None and got != sha256.lower():
             raise ChecksumError(

@@ -1,5 +1,8 @@
 """lite's own small demo detector: a YOLOv6-style anchor-free model trained on procedural shapes.
 
+Not part of the ``lite`` package (training is not inference): the training script
+``train_demo_detector.py`` beside it imports it, and lite's tests import it from this folder.
+
 The model follows YOLOv6's head contract, so everything in lite that reads YOLOv6 exports
 reads it too:
 
@@ -19,7 +22,6 @@ box, top-k per object), BCE on IoU-aware soft class targets and a GIoU box loss.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import warnings
 from collections.abc import Sequence
@@ -32,7 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lite.data.scenes import SHAPE_NAMES
+from lite.demo.scenes import SHAPE_NAMES
+from lite.files import sha256_file  # noqa: F401  (re-exported for the training script)
 
 __all__ = [
     "STRIDES",
@@ -574,12 +577,3 @@ def export_onnx(
             m, torch.zeros(1, 3, img_size, img_size), out_path, opset=opset, output_names=names, metadata=meta
         )
     return Path(report.path)
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -1,12 +1,12 @@
 """Train lite's demo shape detector on CPU, evaluate it, export it to ONNX and record the run.
 
-Scenes are generated on the fly (``lite.data.scenes``), letterboxed to 320x320 the way lite
+Scenes are generated on the fly (``lite.demo.scenes``), letterboxed to 320x320 the way lite
 feeds images, and the batch for step ``k`` of epoch ``e`` depends only on ``(seed, e, k)``.
 The learning rate follows a cosine over ``max(step / total_steps, elapsed / budget)`` so a
 run finishes its schedule within ``--minutes`` even on a slow machine.
 
 Example:
-    python examples/train_demo_detector.py --minutes 20 --export hub/lite-demo-shapes.onnx
+    python examples/demo_training/train_demo_detector.py --minutes 20 --export hub/lite-demo-shapes.onnx
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 if __package__ in (None, "") and not any((Path(p) / "lite").is_dir() for p in sys.path if p):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # demo_detector.py, beside this script
 
-from lite.data.scenes import SHAPE_NAMES, make_scene, write_dataset  # noqa: E402
-from lite.train.demo_detector import (  # noqa: E402
+from demo_detector import (  # noqa: E402
     DemoConfig,
     DemoDetector,
     DetectionLoss,
@@ -43,6 +43,8 @@ from lite.train.demo_detector import (  # noqa: E402
     save_checkpoint,
     sha256_file,
 )
+
+from lite.demo.scenes import SHAPE_NAMES, make_scene, write_dataset  # noqa: E402
 
 # Scene sizes drawn for training: mostly 320x320, some non-square or larger/smaller ones letterboxed to 320.
 OTHER_SIZES = [(240, 320), (320, 240), (256, 320), (320, 256), (192, 320), (320, 192), (288, 384), (384, 288),

@@ -1,4 +1,0 @@
-"""Synthetic data for lite: procedurally generated scenes used to train and check the demo detector.
-
-The generator lives in :mod:`lite.data.scenes`; it needs only numpy and OpenCV (no torch).
-"""
