@@ -361,6 +361,19 @@ def test_dynamic_outputs_allocate_on_request_and_report_shapes():
     assert dyn.take_shape("det_boxes") == (1, 7, 4) and dyn.take_shape("det_boxes") is None
 
 
+def test_dynamic_outputs_keep_an_allocation_error():
+    from lite.errors import CudaError
+
+    def no_memory(name):
+        raise CudaError(f"cudaMalloc for {name} failed: cudaErrorMemoryAllocation")
+
+    dyn = DynamicOutputs(no_memory)
+    assert dyn.reallocate("det_boxes", 1 << 40) == 0  # a null pointer: TensorRT fails the run...
+    with pytest.raises(CudaError, match="cudaErrorMemoryAllocation"):
+        dyn.raise_error()  # ...and the adapter raises the real cause
+    dyn.raise_error()  # once
+
+
 def test_only_inputs_with_a_batch_axis_are_split():
     specs = [
         TensorSpec("images", ("batch", 3, 320, 320), np.dtype(np.float32)),

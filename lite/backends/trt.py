@@ -176,7 +176,9 @@ class DynamicOutputs:
 
     The plain-Python half of the ``IOutputAllocator`` the adapter registers for such outputs:
     TensorRT asks for ``size`` bytes during the run (:meth:`reallocate`), and reports the
-    output's shape once it knows it (:meth:`notify_shape`).
+    output's shape once it knows it (:meth:`notify_shape`). An exception while allocating is
+    kept in :attr:`error` (TensorRT's binding would swallow it) and answered with a null pointer,
+    which fails the run; the adapter then raises the kept exception.
 
     Args:
         buffer_for: Tensor name → its :class:`~lite.backends._cuda.HostDeviceBuffer`.
@@ -185,12 +187,23 @@ class DynamicOutputs:
     def __init__(self, buffer_for: Callable[[str], Any]) -> None:
         self._buffer_for = buffer_for
         self.shapes: dict[str, tuple[int, ...]] = {}
+        self.error: BaseException | None = None
 
     def reallocate(self, name: str, size: int) -> int:
-        """Device pointer of at least ``size`` bytes for output ``name`` (grown when needed)."""
-        buf = self._buffer_for(name)
-        buf.ensure(int(size))
-        return int(buf.device_ptr)
+        """Device pointer of at least ``size`` bytes for output ``name`` (grown when needed); 0 on failure."""
+        try:
+            buf = self._buffer_for(name)
+            buf.ensure(int(size))
+            return int(buf.device_ptr)
+        except BaseException as e:  # kept: TensorRT would swallow it
+            self.error = e
+            return 0
+
+    def raise_error(self) -> None:
+        """Re-raise (once) an exception :meth:`reallocate` kept."""
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
 
     def notify_shape(self, name: str, shape: Sequence[int]) -> None:
         """Remember the output's shape for this run."""
@@ -502,6 +515,7 @@ class TrtBackend(Backend):
             ctx.set_tensor_address(spec.name, buf.device_ptr)
             out_shapes[spec.name] = (shape, spec.dtype)
         if not ctx.execute_async_v3(self._stream.handle):
+            self._dynamic.raise_error()  # an allocation failure of a data-dependent output, if that was it
             raise CudaError(
                 f"TensorRT execute_async_v3 failed for {self.model_path.name}: "
                 f"{recent_errors(self._logger) or 'no message'}"
