@@ -440,3 +440,24 @@ def test_ort_trt_ep_cache_is_namespaced_by_versions(monkeypatch, tmp_path):
     assert folder.name.startswith(f"ort{onnxruntime.__version__}-trt")
     assert providers_for_device("trt", cache_dir="/x")[0][1]["trt_engine_cache_path"] == "/x"
 
+
+
+def test_verified_engine_is_moved_into_place_with_its_sidecar(tmp_path):
+    from lite.convert.trt import _place
+    from lite.metadata import sidecar_path
+
+    final = tmp_path / "m.engine"
+    final.write_bytes(b"old engine")
+    sidecar_path(final).write_text("{}")  # the sidecar of the old engine
+    staged = tmp_path / ".m.unverified.engine"
+    staged.write_bytes(b"new engine")
+    _place(staged, final)
+    assert final.read_bytes() == b"new engine" and not staged.exists()
+    assert not sidecar_path(final).exists()  # the old sidecar does not describe the new engine
+    staged.write_bytes(b"newer")
+    sidecar_path(staged).write_text('{"names": ["a"]}')
+    _place(staged, final)
+    assert sidecar_path(final).read_text() == '{"names": ["a"]}' and sorted(p.name for p in tmp_path.iterdir()) == [
+        "m.engine",
+        "m.engine.lite.json",
+    ]

@@ -40,6 +40,7 @@ from lite.backends._trt_build import (
 from lite.backends._trt_cache import atomic_write_bytes
 from lite.backends._trt_runtime import import_tensorrt, onnx_inputs, onnx_metadata
 from lite.errors import InputError, ModelNotFoundError
+from lite.metadata import sidecar_path
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -115,7 +116,9 @@ def build_engine(
         verbose: TensorRT's verbose log (to the ``lite.trt`` logger).
 
     Returns:
-        The engine path (written atomically). A ``<engine>.lite.json`` sidecar (``m.engine.lite.json``)
+        The engine path. With ``verify``, the engine is built and checked under a temporary name
+        in the same folder and moved into place only when it agrees with ONNX Runtime (a failed
+        check leaves no engine behind). A ``<engine>.lite.json`` sidecar (``m.engine.lite.json``)
         carries the ONNX metadata (class names, strides).
 
     Raises:
@@ -130,6 +133,8 @@ def build_engine(
     if not onnx_path.is_file():
         raise ModelNotFoundError(f"ONNX file not found: {onnx_path} (absolute: {onnx_path.resolve()})")
     engine_path = Path(engine_path) if engine_path is not None else onnx_path.with_suffix(".engine")
+    if int8 and calib_cache is None:
+        calib_cache = engine_path.with_suffix(".calib")
     options = BuildOptions(
         fp16=fp16,
         int8=int8,
@@ -144,10 +149,20 @@ def build_engine(
     )
     options.check()
     images = verify_images(verify, calib_images)  # argument errors before the (long) build
-    build_engine_file(onnx_path, engine_path, options)
-    _write_engine_sidecar(onnx_path, engine_path)
-    if images is not None:
-        verify_engine(onnx_path, engine_path, images, precision=precision_name(fp16, int8))
+    if images is None:
+        build_engine_file(onnx_path, engine_path, options)
+        _write_engine_sidecar(onnx_path, engine_path)
+        return engine_path
+    # built and checked under a temporary name in the same folder; moved into place only when it agrees
+    staged = engine_path.with_name(f".{engine_path.stem}.unverified{engine_path.suffix or '.engine'}")
+    try:
+        build_engine_file(onnx_path, staged, options)
+        _write_engine_sidecar(onnx_path, staged)
+        verify_engine(onnx_path, staged, images, precision=precision_name(fp16, int8))
+        _place(staged, engine_path)
+    finally:
+        for leftover in (staged, sidecar_path(staged)):
+            leftover.unlink(missing_ok=True)
     return engine_path
 
 
@@ -215,8 +230,20 @@ def verify_engine(
     return reports
 
 
+def _place(staged: Path, engine_path: Path) -> None:
+    """Move a verified engine (and its sidecar, when there is one) to its final name."""
+    import os
+
+    side = sidecar_path(staged)
+    if side.is_file():
+        os.replace(side, sidecar_path(engine_path))
+    else:
+        sidecar_path(engine_path).unlink(missing_ok=True)  # not the sidecar of an older engine
+    os.replace(staged, engine_path)
+
+
 def _write_engine_sidecar(onnx_path: Path, engine_path: Path) -> None:
-    from lite.metadata import ModelMeta, from_mapping, read_sidecar, sidecar_path
+    from lite.metadata import ModelMeta, from_mapping, read_sidecar
 
     meta = from_mapping(onnx_metadata(onnx_path)).merged(read_sidecar(onnx_path))
     if meta == ModelMeta():
