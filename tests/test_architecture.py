@@ -34,10 +34,7 @@ LAYERS = {
 
 #: Imports that break the layering today and are being removed elsewhere, with where. An entry that no
 #: longer applies fails the test too, so that it is deleted when its fix lands.
-KNOWN_VIOLATIONS = {
-    # issue 12 item 3 (branch trt): the TensorRT run-time helpers move to the backends side
-    ("lite.backends.trt", "lite.convert"),
-}
+KNOWN_VIOLATIONS: set[tuple[str, str]] = set()
 
 
 def _module_name(path: Path) -> str:

@@ -5,16 +5,25 @@ built it, and it bakes in the precision and the optimisation profiles. The cache
 hashes all of them together with the ONNX file's sha256, so a change in any one of them misses
 the cache instead of loading a wrong or unloadable engine.
 
+Files several processes share (the timing cache) are updated under an exclusive file lock
+(:func:`file_lock`, :func:`update_file_locked`), so concurrent builds merge instead of losing
+each other's entries.
+
 Nothing here imports TensorRT: the TensorRT calls are passed in as callables (see
-:func:`load_or_rebuild`), so the decisions are testable on a machine without a GPU.
+:func:`load_or_rebuild`, :func:`update_file_locked`), so the decisions are testable on a machine
+without a GPU.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import sys
+import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,8 +37,11 @@ __all__ = [
     "cache_key",
     "engine_cache_dir",
     "engine_cache_path",
+    "file_lock",
     "file_sha256",
+    "files_digest",
     "load_or_rebuild",
+    "update_file_locked",
 ]
 
 CACHE_SUBDIR = "trt"
@@ -39,6 +51,19 @@ T = TypeVar("T")
 
 Shape = Sequence[int]
 ProfileTriple = tuple[Shape, Shape, Shape]
+
+
+def files_digest(paths: Iterable[str | Path]) -> str:
+    """Hex sha256 over the names and contents of several files, in the given order.
+
+    Two sets of files give the same digest only when they hold the same names with the same bytes
+    (a file replaced by another of the same size changes it).
+    """
+    h = hashlib.sha256()
+    for p in paths:
+        p = Path(p)
+        h.update(f"{p.name}\0{file_sha256(p)}\0".encode())
+    return h.hexdigest()
 
 
 def engine_cache_dir(cache_dir: str | Path | None = None) -> Path:
@@ -100,7 +125,7 @@ def cache_key(
     if not isinstance(cc, str):
         cc = ".".join(str(int(c)) for c in cc)
     doc = {
-        "format": 1,
+        "format": 2,
         "onnx_sha256": str(onnx_sha256),
         "precision": str(precision),
         "profiles": _norm_profiles(profiles),
@@ -181,3 +206,87 @@ def load_or_rebuild(
             f"a freshly built TensorRT engine {path} could not be deserialized; see the TensorRT log above"
         )
     return engine, True
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path, timeout: float = 600.0, poll: float = 0.05) -> Iterator[Path]:
+    """Hold an exclusive advisory lock on ``path`` (created if absent) against other processes and threads.
+
+    POSIX ``flock`` (``msvcrt.locking`` on Windows) on a file of its own: every holder opens the
+    file itself, so two threads of one process exclude each other too.
+
+    Args:
+        path: The lock file (e.g. ``<cache file>.lock``); it is left in place.
+        timeout: Seconds to wait for the lock.
+        poll: Seconds between attempts.
+
+    Raises:
+        TimeoutError: The lock was not acquired within ``timeout`` (the message names the file).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"could not lock {path} within {timeout:g} s: another process holds it (a build in "
+                    f"progress?); wait for it, or delete the file if no such process exists"
+                )
+            time.sleep(poll)
+        try:
+            yield path
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
+
+
+def _try_lock(fd: int) -> bool:
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _unlock(fd: int) -> None:
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        return
+    import fcntl
+
+    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def update_file_locked(
+    path: str | Path, merge: Callable[[bytes | None], bytes | bytearray | memoryview], timeout: float = 600.0
+) -> Path:
+    """Read-merge-write ``path`` under :func:`file_lock` (``<path>.lock``), writing atomically.
+
+    Used for the TensorRT timing cache: ``merge`` receives what is on disk now (None when the file
+    does not exist), combines it with this process's entries and returns the bytes to write.
+    Because the read and the write happen under one lock, two processes finishing builds at once
+    both keep their entries (the second merges into what the first wrote).
+
+    Returns:
+        ``path`` as a Path.
+    """
+    path = Path(path)
+    with file_lock(path.with_name(path.name + ".lock"), timeout=timeout):
+        old = path.read_bytes() if path.is_file() else None
+        return atomic_write_bytes(path, merge(old))

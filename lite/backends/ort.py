@@ -41,7 +41,8 @@ def providers_for_device(device: str, *, fp16: bool = False, cache_dir: str | No
     Args:
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"trt"`` or ``"trt:N"``.
         fp16: Let the TensorRT EP build FP16 engines.
-        cache_dir: Where the TensorRT EP caches its engines (default ``$LITE_CACHE/ort-trt``).
+        cache_dir: Where the TensorRT EP caches its engines (default
+            ``$LITE_CACHE/ort-trt/ort<version>-trt<version>``, see :func:`trt_ep_cache_dir`).
 
     Raises:
         DeviceError: An unknown device string.
@@ -61,7 +62,7 @@ def providers_for_device(device: str, *, fp16: bool = False, cache_dir: str | No
             "device_id": dev_id,
             "trt_fp16_enable": fp16,
             "trt_engine_cache_enable": True,
-            "trt_engine_cache_path": cache_dir or str(lite_cache_dir() / "ort-trt"),
+            "trt_engine_cache_path": cache_dir or str(_default_trt_ep_cache_dir(lite_cache_dir() / "ort-trt")),
         }
         return [
             ("TensorrtExecutionProvider", trt_opts),
@@ -69,6 +70,36 @@ def providers_for_device(device: str, *, fp16: bool = False, cache_dir: str | No
             "CPUExecutionProvider",
         ]
     raise DeviceError(f"backend 'ort' supports devices 'cpu', 'cuda[:N]', 'trt[:N]'; got {device!r}")
+
+
+_ORT_DISTS = ("onnxruntime-gpu", "onnxruntime")
+_TRT_DISTS = ("tensorrt", "tensorrt-cu12", "tensorrt-cu13", "tensorrt-cu12-libs", "tensorrt-cu13-libs", "tensorrt-libs")
+
+
+def trt_ep_cache_dir(base: str | Path, ort_version: str | None, trt_version: str | None) -> Path:
+    """The TensorRT EP's engine cache folder for one ONNX Runtime and one TensorRT version.
+
+    Engines cached by one TensorRT (or one ONNX Runtime build) cannot be loaded by another, and
+    ONNX Runtime does not check: each version pair gets its own folder,
+    ``<base>/ort<ort_version>-trt<trt_version>`` (``unknown`` for a version that cannot be found).
+    """
+    return Path(base) / f"ort{ort_version or 'unknown'}-trt{trt_version or 'unknown'}"
+
+
+def _default_trt_ep_cache_dir(base: Path) -> Path:
+    return trt_ep_cache_dir(base, _dist_version(*_ORT_DISTS), _dist_version(*_TRT_DISTS))
+
+
+def _dist_version(*dists: str) -> str | None:
+    """Version of the first installed distribution among ``dists`` (read from metadata, nothing imported)."""
+    import importlib.metadata
+
+    for dist in dists:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 @register_backend("ort", suffixes=(".onnx",), requires=("onnxruntime",), extra="ort")

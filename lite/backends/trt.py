@@ -11,14 +11,23 @@ What the adapter guarantees:
   symbolic dimensions) come from the engine. An FP16 input gets FP16 data: the base class casts
   float feeds to the spec dtype.
 * Output shapes are read from the execution context after ``set_input_shape``, every call,
-  never assumed from the ONNX or hard-coded.
+  never assumed from the ONNX or hard-coded. Outputs whose size depends on the data (ONNX
+  ``NonMaxSuppression``/``NonZero``) are allocated by TensorRT through an ``IOutputAllocator``
+  and get the shape TensorRT reports after the run.
+* I/O tensors in a vectorized (non-LINEAR) memory format are refused at load (lite copies dense
+  row-major arrays).
 * A shape outside the engine's optimisation profile is an :class:`~lite.errors.InputError`
-  naming the allowed range (a batch larger than the profile's maximum is split into chunks).
-* ``.onnx`` files are built once per (ONNX sha256, precision, profiles, TensorRT version, GPU)
-  and cached under ``$LITE_CACHE/trt``; a cached engine that no longer deserializes is rebuilt
-  with a warning.
-* The TensorRT plugins are registered before deserializing (``init_libnvinfer_plugins``), so
-  end-to-end engines with ``EfficientNMS_TRT`` load.
+  naming the allowed range (a batch larger than the profile's maximum is split into chunks;
+  only inputs with a batch axis are split).
+* One lock per backend serialises inference, :meth:`TrtBackend.raw_runner`'s calls and
+  :meth:`TrtBackend.close` (closing from another thread never frees buffers under a running kernel).
+* ``.onnx`` files are built once per cache key (ONNX and external-data contents, precision, TF32,
+  profiles, calibration, TensorRT version, GPU; see
+  :func:`lite.backends._trt_build.engine_cache_key`) and cached under ``$LITE_CACHE/trt``; a
+  cached engine that no longer deserializes is rebuilt with a warning.
+* The TensorRT plugins are registered once per process, with the one process-wide logger
+  (:func:`lite.backends._trt_runtime.init_plugins`), before deserializing, so end-to-end engines
+  with ``EfficientNMS_TRT`` load.
 """
 
 from __future__ import annotations
@@ -34,7 +43,16 @@ from lite.backends import register_backend
 from lite.backends.base import Backend, TensorSpec
 from lite.errors import CudaError, DeviceError, InputError, ModelLoadError
 
-__all__ = ["TrtBackend", "batch_chunks", "check_profile", "numpy_dtype", "parse_device", "tensor_spec"]
+__all__ = [
+    "TrtBackend",
+    "batch_chunks",
+    "batch_inputs",
+    "check_profile",
+    "numpy_dtype",
+    "parse_device",
+    "split_feed",
+    "tensor_spec",
+]
 
 _DTYPES: dict[str, np.dtype] = {
     "FLOAT": np.dtype(np.float32),
@@ -46,7 +64,16 @@ _DTYPES: dict[str, np.dtype] = {
     "BOOL": np.dtype(np.bool_),
 }
 
-_BUILD_OPTIONS = ("fp16", "int8", "calib_images", "calib_cache", "batch", "input_hw", "workspace_gb")
+_BUILD_DEFAULTS: dict[str, Any] = {
+    "fp16": False,
+    "int8": False,
+    "calib_images": None,
+    "calib_cache": None,
+    "batch": None,
+    "input_hw": None,
+    "workspace_gb": None,
+    "tf32": True,
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -134,6 +161,78 @@ def batch_chunks(n: int, max_batch: int) -> list[slice]:
     return [slice(i, min(i + max_batch, n)) for i in range(0, n, max_batch)]
 
 
+def batch_inputs(specs: Sequence[TensorSpec]) -> list[str]:
+    """Names of the inputs whose axis 0 is a symbolic batch (the ones a too-large batch is split on)."""
+    return [s.name for s in specs if s.rank_known and len(s.shape) > 0 and s.dim(0) == "batch"]
+
+
+def split_feed(feed: Mapping[str, np.ndarray], batched: Sequence[str], chunk: slice) -> dict[str, np.ndarray]:
+    """One chunk of a feed: ``chunk`` of axis 0 of the ``batched`` inputs, every other input whole."""
+    return {k: (v[chunk] if k in batched else v) for k, v in feed.items()}
+
+
+class DynamicOutputs:
+    """Memory for outputs whose shape depends on the data, handed to TensorRT on request.
+
+    The plain-Python half of the ``IOutputAllocator`` the adapter registers for such outputs:
+    TensorRT asks for ``size`` bytes during the run (:meth:`reallocate`), and reports the
+    output's shape once it knows it (:meth:`notify_shape`). An exception while allocating is
+    kept in :attr:`error` (TensorRT's binding would swallow it) and answered with a null pointer,
+    which fails the run; the adapter then raises the kept exception.
+
+    Args:
+        buffer_for: Tensor name → its :class:`~lite.backends._cuda.HostDeviceBuffer`.
+    """
+
+    def __init__(self, buffer_for: Callable[[str], Any]) -> None:
+        self._buffer_for = buffer_for
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.error: BaseException | None = None
+
+    def reallocate(self, name: str, size: int) -> int:
+        """Device pointer of at least ``size`` bytes for output ``name`` (grown when needed); 0 on failure."""
+        try:
+            buf = self._buffer_for(name)
+            buf.ensure(int(size))
+            return int(buf.device_ptr)
+        except BaseException as e:  # kept: TensorRT would swallow it
+            self.error = e
+            return 0
+
+    def raise_error(self) -> None:
+        """Re-raise (once) an exception :meth:`reallocate` kept."""
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+
+    def notify_shape(self, name: str, shape: Sequence[int]) -> None:
+        """Remember the output's shape for this run."""
+        self.shapes[name] = tuple(int(d) for d in shape)
+
+    def take_shape(self, name: str) -> tuple[int, ...] | None:
+        """The shape reported for ``name`` in this run (and forget it), or None when none was."""
+        return self.shapes.pop(name, None)
+
+
+def _output_allocator(trt: Any, outputs: DynamicOutputs) -> Any:
+    """A ``trt.IOutputAllocator`` delegating to ``outputs`` (TensorRT 10 names both reallocate calls)."""
+
+    class _Allocator(trt.IOutputAllocator):
+        def __init__(self) -> None:
+            trt.IOutputAllocator.__init__(self)
+
+        def reallocate_output(self, tensor_name: str, memory: int, size: int, alignment: int) -> int:
+            return outputs.reallocate(tensor_name, size)
+
+        def reallocate_output_async(self, tensor_name: str, memory: int, size: int, alignment: int, stream: int) -> int:
+            return outputs.reallocate(tensor_name, size)
+
+        def notify_shape(self, tensor_name: str, shape: Any) -> None:
+            outputs.notify_shape(tensor_name, tuple(shape))
+
+    return _Allocator()
+
+
 # ----------------------------------------------------------------------------------------------
 # the adapter
 # ----------------------------------------------------------------------------------------------
@@ -158,15 +257,17 @@ class TrtBackend(Backend):
         batch: ``.onnx`` only: ``(min, opt, max)`` batch profile for a dynamic-batch ONNX.
         input_hw: ``.onnx`` only: ``(h, w)`` or ``((h, w) min, opt, max)`` for a dynamic-H/W ONNX.
         workspace_gb: ``.onnx`` only: builder workspace limit in GiB.
+        tf32: ``.onnx`` only: allow TF32 for FP32 layers (TensorRT's default); False for FP32 parity.
         cache_dir: Engine cache folder (default ``$LITE_CACHE/trt``).
         rebuild: Ignore a cached engine and build again.
-        verbose: TensorRT's verbose log (to the ``lite.convert.trt`` logger).
+        verbose: TensorRT's verbose log (to the ``lite.trt`` logger).
 
     Raises:
         BackendNotInstalledError: ``tensorrt`` or ``cuda-python`` is missing (an ImportError).
         DeviceError: A device other than ``cuda[:N]``.
         CudaError: No usable GPU/driver, or a CUDA call failed.
-        ModelLoadError: The engine cannot be deserialized (another TensorRT version or GPU).
+        ModelLoadError: The engine cannot be deserialized (another TensorRT version or GPU), or
+            has I/O tensors in a non-LINEAR format.
         ConversionError: Building from ``.onnx`` failed.
     """
 
@@ -183,14 +284,15 @@ class TrtBackend(Backend):
         batch: Any = None,
         input_hw: Any = None,
         workspace_gb: float | None = None,
+        tf32: bool = True,
         cache_dir: str | Path | None = None,
         rebuild: bool = False,
         verbose: bool = False,
     ) -> None:
-        from lite.convert import trt as conv
+        from lite.backends import _trt_runtime as rt
 
         self._closed = True
-        trt = conv.import_tensorrt()  # first: a missing engine is an ImportError naming the extra
+        trt = rt.import_tensorrt()  # first: a missing engine is an ImportError naming the extra
         from lite.backends._cuda import CudaRuntime, Stream
 
         super().__init__(model_path, device=device or "cuda", threads=threads)
@@ -202,8 +304,9 @@ class TrtBackend(Backend):
             raise DeviceError(f"device {device!r}: only {count} CUDA device(s) visible (cuda:0..cuda:{count - 1})")
         self._rt.set_device(self.device_index)
         self.gpu = self._rt.device_info(self.device_index)
-        self._logger = conv.make_logger(trt, verbose)
-        trt.init_libnvinfer_plugins(self._logger, "")  # EfficientNMS_TRT & co. before any deserialize
+        self._logger = rt.init_plugins(trt)  # EfficientNMS_TRT & co. before any deserialize; one logger
+        if verbose:
+            rt.get_logger(trt, verbose=True)
         self._runtime = trt.Runtime(self._logger)
         self.built = False
 
@@ -215,12 +318,13 @@ class TrtBackend(Backend):
             "batch": batch,
             "input_hw": input_hw,
             "workspace_gb": workspace_gb,
+            "tf32": tf32,
         }
         if self.model_path.suffix.lower() == ".onnx":
             self.engine = self._engine_from_onnx(options, cache_dir, rebuild, verbose)
-            self._metadata = conv.onnx_metadata(self.model_path)
+            self._metadata = rt.onnx_metadata(self.model_path)
         else:
-            given = [k for k in _BUILD_OPTIONS if options[k] not in (None, False)]
+            given = [k for k, default in _BUILD_DEFAULTS.items() if options[k] != default]
             if given:
                 raise InputError(
                     f"{given} are engine build options, for .onnx models; {self.model_path.name} is already a "
@@ -234,38 +338,44 @@ class TrtBackend(Backend):
                     f"({self.gpu.sm}): engines only load with the TensorRT version and GPU architecture that built "
                     f"them (or the file is not an engine). Rebuild it from the ONNX here "
                     f"(`lite convert --to trt` or open the .onnx with backend='trt'). "
-                    f"TensorRT said: {'; '.join(self._logger.errors[-3:]) or 'nothing'}"
+                    f"TensorRT said: {rt.recent_errors(self._logger) or 'nothing'}"
                 )
         self.context = self.engine.create_execution_context()
         if self.context is None:
             raise CudaError(
                 f"TensorRT could not create an execution context for {self.model_path} (out of GPU memory?): "
-                f"{'; '.join(self._logger.errors[-3:]) or 'no message'}"
+                f"{rt.recent_errors(self._logger) or 'no message'}"
             )
         self._stream = Stream(self._rt)
         self._closed = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._buffers: dict[str, Any] = {}
-        self._read_io()
+        self._dynamic = DynamicOutputs(self._buffer)
+        try:
+            self._read_io()
+        except BaseException:
+            self.close()
+            raise
 
     # -- loading -----------------------------------------------------------------------------
     def _deserialize(self, data: bytes) -> Any:
         return self._runtime.deserialize_cuda_engine(data)
 
     def _engine_from_onnx(self, options: dict[str, Any], cache_dir: Any, rebuild: bool, verbose: bool) -> Any:
+        from lite.backends import _trt_build as build
+        from lite.backends import _trt_runtime as rt
         from lite.backends._trt_cache import engine_cache_dir, engine_cache_path, load_or_rebuild
-        from lite.convert import trt as conv
         from lite.errors import BackendNotInstalledError
 
         trt = self._trt
         try:
-            inputs = conv.onnx_inputs(self.model_path)
+            inputs = rt.onnx_inputs(self.model_path)
         except BackendNotInstalledError:  # no `onnx` package: let TensorRT's parser read the inputs
-            inputs = conv.onnx_inputs_via_trt(trt, self.model_path, self._logger)
+            inputs = rt.onnx_inputs_via_trt(trt, self.model_path)
         digest = None
         if options["int8"] and options["calib_images"] is not None:
-            digest = conv.calibration_digest(options["calib_images"])
-        key, profiles = conv.engine_cache_key(
+            digest = build.calibration_digest(options["calib_images"])
+        key, profiles = build.engine_cache_key(
             self.model_path,
             trt_version=trt.__version__,
             gpu_name=self.gpu.name,
@@ -273,9 +383,11 @@ class TrtBackend(Backend):
             fp16=bool(options["fp16"]),
             int8=bool(options["int8"]),
             calib_digest=digest,
+            calib_cache=options["calib_cache"],
             batch=options["batch"],
             input_hw=options["input_hw"],
             workspace_gb=options["workspace_gb"],
+            tf32=bool(options["tf32"]),
             inputs=inputs,
         )
         self.profiles = profiles
@@ -284,32 +396,49 @@ class TrtBackend(Backend):
         if rebuild:
             path.unlink(missing_ok=True)
         timing = engine_cache_dir(cache_dir) / f"timing-trt{trt.__version__}-{self.gpu.sm}.cache"
+        build_options = build.BuildOptions(**options, timing_cache=timing, verbose=verbose)
 
-        def build() -> Path:
-            return conv.build_engine(self.model_path, path, force=True, timing_cache=timing, verbose=verbose, **options)
+        def make() -> Path:
+            return build.build_engine_file(self.model_path, path, build_options)
 
-        engine, self.built = load_or_rebuild(path, self._deserialize, build)
+        engine, self.built = load_or_rebuild(path, self._deserialize, make)
         self.engine_path = path
         return engine
 
     def _read_io(self) -> None:
+        from lite.backends._trt_runtime import io_format_problem, output_plan
+
         trt, engine = self._trt, self.engine
         self._ranges: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
-        inputs, outputs = [], []
+        inputs, outputs, formats = [], [], {}
         for i in range(engine.num_io_tensors):
             name = engine.get_tensor_name(i)
+            fmt = engine.get_tensor_format(name)
+            formats[name] = getattr(fmt, "name", str(fmt).split(".")[-1])
             is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
             dtype = numpy_dtype(engine.get_tensor_dtype(name))
             spec = tensor_spec(name, tuple(engine.get_tensor_shape(name)), dtype, is_input)
             if is_input:
                 inputs.append(spec)
                 if not spec.is_static:
-                    lo, _opt, hi = engine.get_tensor_profile_shape(name, 0)
+                    lo, opt, hi = engine.get_tensor_profile_shape(name, 0)
                     self._ranges[name] = (tuple(int(d) for d in lo), tuple(int(d) for d in hi))
+                    self.context.set_input_shape(name, tuple(int(d) for d in opt))  # to classify the outputs
             else:
                 outputs.append(spec)
+        problem = io_format_problem(formats, self.model_path.name)
+        if problem:
+            raise ModelLoadError(problem)
         self._inputs, self._outputs = inputs, outputs
         self._out_names = [s.name for s in outputs]
+        self._batched = batch_inputs(inputs)
+        plan = output_plan({s.name: tuple(self.context.get_tensor_shape(s.name)) for s in outputs})
+        self._dds = [n for n in self._out_names if plan[n] == "data-dependent"]
+        if self._dds:
+            self._allocator = _output_allocator(trt, self._dynamic)  # kept alive: TensorRT holds a raw pointer
+            for name in self._dds:
+                if not self.context.set_output_allocator(name, self._allocator):
+                    raise ModelLoadError(f"TensorRT refused an output allocator for the data-dependent output {name!r}")
 
     # -- inference -----------------------------------------------------------------------------
     def _buffer(self, name: str) -> Any:
@@ -321,36 +450,44 @@ class TrtBackend(Backend):
         return buf
 
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if self._closed:
-            raise CudaError(f"{self!r} is closed")
         chunks = self._chunks(feed)
         if len(chunks) == 1:
             return self._run(feed)
-        parts = [self._run({k: v[c] for k, v in feed.items()}) for c in chunks]
+        parts = [self._run(split_feed(feed, self._batched, c)) for c in chunks]
         return {n: np.concatenate([p[n] for p in parts], axis=0) for n in self._out_names}
 
     def _chunks(self, feed: Mapping[str, np.ndarray]) -> list[slice]:
-        """One slice, or several when the batch exceeds the profile maximum (and only the batch does)."""
-        for spec in self._inputs:
-            if spec.name not in self._ranges:
+        """One slice, or several when the batch exceeds the profile maximum (and only the batch does).
+
+        Only inputs with a batch axis are split (:func:`split_feed`); chunking needs every output
+        to have a batch axis too, and no data-dependent output.
+        """
+        outputs_batched = not self._dds and all(s.rank_known and s.dim(0) == "batch" for s in self._outputs)
+        for name in self._batched:
+            if name not in self._ranges or not outputs_batched:
                 continue
-            lo, hi = self._ranges[spec.name]
-            shape = feed[spec.name].shape
+            lo, hi = self._ranges[name]
+            shape = feed[name].shape
             rest_ok = all(a <= d <= b for d, a, b in zip(shape[1:], lo[1:], hi[1:], strict=False))
-            batch_axis = spec.dim(0) == "batch" and all(s.dim(0) == "batch" for s in self._outputs)
-            if len(shape) == len(lo) and rest_ok and batch_axis and shape[0] > hi[0] >= lo[0]:
+            if len(shape) == len(lo) and rest_ok and shape[0] > hi[0] >= lo[0]:
                 return batch_chunks(shape[0], hi[0])
-        n = next(iter(feed.values())).shape[0] if feed else 1
-        return [slice(0, n)]
+        return [slice(None)]
 
     def _run(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         with self._lock:
+            self._check_open()
             self._enqueue(feed)
             self._stream.synchronize()
             return {n: self._buffers[n].host_array(s, d).copy() for n, (s, d) in self._out_shapes.items()}
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise CudaError(f"{self!r} is closed")
+
     def _enqueue(self, feed: Mapping[str, np.ndarray]) -> None:
         """Set shapes and addresses, queue H2D copies, the engine, and D2H copies (no sync)."""
+        from lite.backends._trt_runtime import recent_errors
+
         ctx, rt, stream = self.context, self._rt, self._stream.stream
         rt.set_device(self.device_index)
         for spec in self._inputs:
@@ -361,7 +498,7 @@ class TrtBackend(Backend):
             if not ctx.set_input_shape(spec.name, tuple(int(d) for d in arr.shape)):
                 raise InputError(
                     f"input {spec.name!r}: TensorRT rejected shape {tuple(arr.shape)} "
-                    f"(engine shape {spec.shape}): {'; '.join(self._logger.errors[-3:])}"
+                    f"(engine shape {spec.shape}): {recent_errors(self._logger)}"
                 )
             buf = self._buffer(spec.name)
             buf.ensure(arr.nbytes)
@@ -370,55 +507,82 @@ class TrtBackend(Backend):
             rt.memcpy_htod_async(buf.device_ptr, buf.host_ptr, arr.nbytes, stream)
         out_shapes: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
         for spec in self._outputs:
+            if spec.name in self._dds:
+                continue  # TensorRT asks the output allocator for memory during the run
             shape = tuple(int(d) for d in ctx.get_tensor_shape(spec.name))
-            if any(d < 0 for d in shape):
-                raise ModelLoadError(
-                    f"output {spec.name!r} has a data-dependent shape {shape} (e.g. NonZero); lite's TensorRT "
-                    f"adapter needs output shapes known from the input shapes"
-                )
             buf = self._buffer(spec.name)
             buf.ensure(int(np.prod(shape, dtype=np.int64)) * spec.dtype.itemsize)
             ctx.set_tensor_address(spec.name, buf.device_ptr)
             out_shapes[spec.name] = (shape, spec.dtype)
         if not ctx.execute_async_v3(self._stream.handle):
+            self._dynamic.raise_error()  # an allocation failure of a data-dependent output, if that was it
             raise CudaError(
                 f"TensorRT execute_async_v3 failed for {self.model_path.name}: "
-                f"{'; '.join(self._logger.errors[-3:]) or 'no message'}"
+                f"{recent_errors(self._logger) or 'no message'}"
             )
+        out_shapes.update(self._dynamic_shapes())
         for name, (shape, dtype) in out_shapes.items():
             buf = self._buffers[name]
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-            rt.memcpy_dtoh_async(buf.host_ptr, buf.device_ptr, nbytes, stream)
+            if nbytes:
+                rt.memcpy_dtoh_async(buf.host_ptr, buf.device_ptr, nbytes, stream)
         self._out_shapes = out_shapes
 
+    def _dynamic_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        """Shapes TensorRT reported for the data-dependent outputs of the run just queued."""
+        if not self._dds:
+            return {}
+        shapes = {n: self._dynamic.take_shape(n) for n in self._dds}
+        if any(v is None for v in shapes.values()):  # not reported at enqueue time: wait for the run
+            self._stream.synchronize()
+            shapes = {n: v if v is not None else self._dynamic.take_shape(n) for n, v in shapes.items()}
+        missing = [n for n, v in shapes.items() if v is None]
+        if missing:
+            raise CudaError(f"TensorRT reported no shape for the data-dependent outputs {missing}")
+        dtypes = {s.name: s.dtype for s in self._outputs}
+        for name, shape in shapes.items():
+            self._buffer(name).ensure(int(np.prod(shape, dtype=np.int64)) * dtypes[name].itemsize)
+        return {n: (shape, dtypes[n]) for n, shape in shapes.items()}
+
     def raw_runner(self, feed: Mapping[str, np.ndarray]) -> Callable[[], Any]:
-        """``execute_async_v3`` + stream sync alone, on inputs already on the device (the baseline)."""
+        """``execute_async_v3`` + stream sync alone, on inputs already on the device (the baseline).
+
+        Each call takes the backend's lock and fails cleanly once the backend is closed.
+        """
         checked = self.check_feed(dict(feed))
         self._run(checked)  # sets shapes, allocates and fills the device buffers once
-        ctx, stream = self.context, self._stream
+        ctx, stream, lock = self.context, self._stream, self._lock
 
         def run() -> None:
-            ctx.execute_async_v3(stream.handle)
-            stream.synchronize()
+            with lock:
+                self._check_open()
+                ctx.execute_async_v3(stream.handle)
+                stream.synchronize()
 
         return run
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
-        """Free device and pinned buffers, the stream, the context and the engine (idempotent)."""
-        if getattr(self, "_closed", True):
+        """Free device and pinned buffers, the stream, the context and the engine (idempotent).
+
+        Takes the backend's lock: a run in progress on another thread finishes first.
+        """
+        lock = getattr(self, "_lock", None)
+        if lock is None or getattr(self, "_closed", True):
             return
-        self._closed = True
-        try:
-            if self._stream is not None:
+        with lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
                 self._stream.synchronize()
-        finally:
-            buffers, self._buffers = self._buffers, {}
-            for buf in buffers.values():
-                buf.free()
-            self._stream.close()
-            self.context = None
-            self.engine = None
+            finally:
+                buffers, self._buffers = self._buffers, {}
+                for buf in buffers.values():
+                    buf.free()
+                self._stream.close()
+                self.context = None
+                self.engine = None
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):

@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--fp16", action="store_true", help="FP16 weights (ncnn, mnn) or FP16 kernels (trt)")
     p.add_argument("--input-shape", default=None, metavar="N,C,H,W",
                    help="ncnn: shape to trace a dynamic-shape ONNX with, e.g. 1,3,640,640")  # fmt: skip
-    p.add_argument("--no-verify", action="store_true", help="ncnn, mnn: skip the check against ONNX Runtime")
+    p.add_argument("--no-verify", action="store_true", help="skip the check against ONNX Runtime")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     trt = p.add_argument_group("TensorRT (--to trt)")
     trt.add_argument("--int8", action="store_true", help="INT8 with entropy calibration (needs --calib-images)")

@@ -1,0 +1,140 @@
+"""scripts/gpu_check.sh without a GPU: syntax, argument parsing, the dry-run plan, and its failures.
+
+The script's real steps need an NVIDIA GPU; here it is checked that it parses (``bash -n``), that
+its options choose the CUDA 12 or 13 wheels, that the dry run prints every step the GPU check
+promises (with a ``--backends`` value the benchmark accepts), and that it exits non-zero when
+the shared assets or the GPU are missing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "gpu_check.sh"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("LITE_")}
+    full.update(env or {})
+    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=full, timeout=60)
+
+
+def test_script_parses():
+    proc = subprocess.run(["bash", "-n", str(SCRIPT)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+def test_shellcheck_is_clean():
+    proc = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_help_lists_the_options():
+    proc = run("--help")
+    assert proc.returncode == 0
+    for opt in ("--cuda 12|13", "--skip-install", "--dry-run", "--budget SECONDS"):
+        assert opt in proc.stdout
+    assert not proc.stdout.startswith("#")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cuda", "11"], "expected 12 or 13, got '11'"),
+        (["--cuda"], "--cuda needs a value"),
+        (["--frobnicate"], "unknown argument '--frobnicate'"),
+        (["--budget", "ten"], "expected a whole number of seconds"),
+    ],
+)
+def test_bad_arguments_exit_2(args, message):
+    proc = run("--dry-run", *args)
+    assert proc.returncode == 2 and message in proc.stderr
+
+
+def test_missing_shared_assets_fail(tmp_path):
+    proc = run("--dry-run", env={"LITE_SHARED": str(tmp_path / "absent")})
+    assert proc.returncode == 1 and "shared assets not found" in proc.stderr
+
+
+@pytest.mark.usefixtures("shared")
+@pytest.mark.parametrize(
+    ("args", "env", "extra", "ort_spec"),
+    [
+        ([], {}, "trt-cu12", "onnxruntime-gpu[cuda,cudnn]>=1.22,<1.27"),
+        (["--cuda", "13"], {}, "trt-cu13", "onnxruntime-gpu[cuda,cudnn]>=1.27"),
+        (["--cuda=12"], {"LITE_CUDA_MAJOR": "13"}, "trt-cu12", "onnxruntime-gpu[cuda,cudnn]>=1.22,<1.27"),
+        ([], {"LITE_CUDA_MAJOR": "13"}, "trt-cu13", "onnxruntime-gpu[cuda,cudnn]>=1.27"),
+    ],
+)
+def test_dry_run_installs_the_chosen_cuda_major(args, env, extra, ort_spec):
+    proc = run("--dry-run", *args, env=env)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.replace("\\", "")  # the dry run prints commands shell-quoted
+    assert f"pip install -q -e .[dev,{extra}]" in out
+    assert "pip uninstall -q -y onnxruntime" in out
+    assert f"pip install -q {ort_spec}" in out
+    steps = [f"pip install -q -e .[dev,{extra}]", "pip uninstall", f"pip install -q {ort_spec}"]
+    order = [out.index(s) for s in steps]
+    assert order == sorted(order)  # the swap comes after lite[dev] (which brings the CPU onnxruntime)
+
+
+def test_dry_run_prints_every_promised_step(shared):
+    proc = run("--dry-run", "--skip-install", env={"LITE_SHARED": str(shared)})
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.replace("\\", "")
+    assert "pip install" not in out and "install skipped" in out
+    expected = [
+        "nvidia-smi",
+        "LD_LIBRARY_PATH=<tensorrt_libs>",
+        "python: environment",
+        "-m gpu",
+        "fail on any skip",
+        "--to trt --fp16",
+        "--to trt --int8 --calib-images",
+        "python: detections",
+        "python: threads",
+        "bench_backends.py --backends",
+        "dry run: 10 steps printed",
+    ]
+    positions = [out.find(e) for e in expected]
+    assert -1 not in positions, [e for e, p in zip(expected, positions, strict=True) if p < 0]
+    assert positions == sorted(positions)  # in this order
+    assert "tests/test_trt.py" in out  # every file with gpu tests is run
+
+
+def test_benchmark_backends_are_accepted_by_the_benchmark(shared):
+    out = run("--dry-run", "--skip-install").stdout.replace("\\", "")
+    value = re.search(r"bench_backends\.py --backends (\S+)", out).group(1)
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench_backends
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    assert bench_backends.build_parser().parse_args(["--backends", value]).backends == [
+        "trt",
+        "ort-trt",
+        "ort-cuda",
+        "ort",
+    ]
+
+
+def test_without_a_gpu_the_check_fails(shared, tmp_path):
+    """Not a dry run: on this machine (no nvidia-smi) the check must exit non-zero, never pass."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "sed", "dirname", "grep", "tr", "timeout", "python3", "cat"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    proc = run("--skip-install", env={"PATH": str(bin_dir), "LITE_SHARED": str(shared)})
+    assert proc.returncode == 1
+    assert "nvidia-smi not found" in proc.stderr and "PASS" not in proc.stdout
