@@ -24,6 +24,7 @@ __all__ = [
     "HubError",
     "CudaError",
     "ModelOutputError",
+    "OutputExistsError",
 ]
 
 
@@ -85,3 +86,7 @@ class CudaError(LiteError, RuntimeError):
 
 class ModelOutputError(LiteError, RuntimeError):
     """A model's outputs are unusable (non-finite values, shapes no layout explains)."""
+
+
+class OutputExistsError(LiteError, FileExistsError):
+    """A file lite would write already exists and overwriting it was not asked for (``force``/``--force``)."""

@@ -34,6 +34,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,16 @@ from lite.backends import register_backend, require
 from lite.backends.base import Backend, TensorSpec
 from lite.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError, VerificationError
 
-__all__ = ["PARITY_RTOL", "PRECISIONS", "QUANTIZED_RTOL", "OpenVinoBackend", "probe_input", "resolve_device"]
+__all__ = [
+    "PARITY_RTOL",
+    "PRECISIONS",
+    "QUANTIZED_RTOL",
+    "OnnxRead",
+    "OpenVinoBackend",
+    "probe_input",
+    "read_onnx",
+    "resolve_device",
+]
 
 #: Accepted ``precision=`` values (OpenVINO's ``INFERENCE_PRECISION_HINT`` names).
 PRECISIONS = ("f32", "bf16", "f16")
@@ -104,6 +114,61 @@ def probe_input(spec: TensorSpec, hw: tuple[int, int]) -> np.ndarray:
     if spec.dtype.kind == "f":
         return rng.random(shape, dtype=np.float32).astype(spec.dtype)
     return rng.integers(0, 256, shape).astype(spec.dtype)
+
+
+@dataclass
+class OnnxRead:
+    """An ONNX file read into OpenVINO by :func:`read_onnx`.
+
+    Attributes:
+        model: The ``openvino.Model``.
+        metadata: The ONNX ``metadata_props``.
+        rewritten: Names of the nodes rewritten in memory.
+        quantized: The graph has quantization ops (a looser tolerance against ONNX Runtime).
+    """
+
+    model: Any
+    metadata: dict[str, str]
+    rewritten: list[str]
+    quantized: bool
+
+
+def read_onnx(core: Any, path: str | Path, *, rewrite: bool = True) -> OnnxRead:
+    """Read an ONNX file with ``core.read_model``, rewritten in memory when it has a pattern OpenVINO gets wrong.
+
+    With ``onnx`` installed (it comes with the ``openvino`` extra) the file is parsed once for its metadata, its
+    op types and the rewrites (:func:`lite.backends._onnx_rewrite.rewrite_channel_shuffles`, in the form that
+    keeps batch, height and width dynamic); ``rewrite`` needs it. The file is never written.
+
+    Raises:
+        ModelLoadError: The file is not a readable ONNX model, or OpenVINO cannot read it.
+        BackendNotInstalledError: ``rewrite`` without the onnx package.
+    """
+    path = Path(path)
+    source: Any = os.fspath(path)
+    proto, metadata, rewritten, quantized = None, {}, [], False
+    if rewrite or importlib.util.find_spec("onnx") is not None:
+        onnx = require("onnx", "openvino")
+        try:
+            proto = onnx.load(source)
+        except Exception as e:
+            raise ModelLoadError(f"{path} is not a readable ONNX model: {type(e).__name__}: {e}") from e
+        metadata = {p.key: p.value for p in proto.metadata_props}
+        quantized = any(n.op_type in _QUANT_OPS for n in proto.graph.node)
+    if rewrite and proto is not None:
+        from lite.backends._onnx_rewrite import concrete_input_shape, rewrite_channel_shuffles
+
+        shape = concrete_input_shape(proto, _meta_hw(metadata) or (640, 640))
+        new, rewritten = rewrite_channel_shuffles(proto, shape, dynamic=True)
+        if rewritten:
+            source = io.BytesIO(new.SerializeToString())
+    try:
+        model = core.read_model(source)
+    except Exception as e:
+        raise ModelLoadError(f"OpenVINO could not read {path}: {type(e).__name__}: {str(e).strip()[:500]}") from e
+    if proto is None:
+        metadata = _onnx_metadata_from_ov(model)
+    return OnnxRead(model, metadata, rewritten, quantized)
 
 
 @register_backend("openvino", suffixes=(".xml", ".onnx"), requires=("openvino",), extra="openvino",
@@ -209,37 +274,9 @@ class OpenVinoBackend(Backend):
         return model
 
     def _read_onnx(self, rewrite: bool) -> Any:
-        """Read an ONNX file, rewritten in memory when it has a pattern OpenVINO gets wrong.
-
-        With ``onnx`` installed (it comes with the ``openvino`` extra) the file is parsed once for its metadata,
-        its op types and the rewrites; ``rewrite`` needs it.
-        """
-        source: Any = os.fspath(self.model_path)
-        proto = None
-        if rewrite or importlib.util.find_spec("onnx") is not None:
-            onnx = require("onnx", "openvino")
-            try:
-                proto = onnx.load(source)
-            except Exception as e:
-                raise ModelLoadError(f"{self.model_path} is not a readable ONNX model: {type(e).__name__}: {e}") from e
-            self._metadata = {p.key: p.value for p in proto.metadata_props}
-            self.quantized = any(n.op_type in _QUANT_OPS for n in proto.graph.node)
-        if rewrite and proto is not None:
-            from lite.backends._onnx_rewrite import concrete_input_shape, rewrite_channel_shuffles
-
-            shape = concrete_input_shape(proto, _meta_hw(self._metadata) or (640, 640))
-            new, self.rewritten = rewrite_channel_shuffles(proto, shape, dynamic=True)
-            if self.rewritten:
-                source = io.BytesIO(new.SerializeToString())
-        try:
-            model = self.core.read_model(source)
-        except Exception as e:
-            raise ModelLoadError(
-                f"OpenVINO could not read {self.model_path}: {type(e).__name__}: {str(e).strip()[:500]}"
-            ) from e
-        if proto is None:
-            self._metadata = _onnx_metadata_from_ov(model)
-        return model
+        read = read_onnx(self.core, self.model_path, rewrite=rewrite)
+        self._metadata, self.rewritten, self.quantized = read.metadata, read.rewritten, read.quantized
+        return read.model
 
     def _check_precision(self, requested: str) -> str:
         """The precision the compiled model runs; a DeviceError when the device ignored the request."""

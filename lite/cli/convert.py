@@ -1,4 +1,4 @@
-"""``lite convert MODEL.onnx --to ncnn|mnn|trt``: convert an ONNX model for another engine.
+"""``lite convert MODEL.onnx --to ncnn|mnn|trt|openvino``: convert an ONNX model for another engine.
 
 The converted model gets a ``.lite.json`` sidecar with the class names, strides, input size
 and layout, and is checked against ONNX Runtime before it is written::
@@ -6,6 +6,7 @@ and layout, and is checked against ONNX Runtime before it is written::
     lite convert yolov6lite_s_320_raw.onnx --to ncnn            # yolov6lite_s_320_raw.ncnn.param/.bin
     lite convert yolov6lite_s_320_raw.onnx --to mnn --fp16 --out models/
     lite convert model.onnx --to trt --fp16 --batch 1,4,8 --workspace 4
+    lite convert yolov6lite_s_320_raw.onnx --to openvino            # yolov6lite_s_320_raw.xml/.bin
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from lite.cli._common import add_command
 from lite.errors import InputError
 
-TARGETS = ("ncnn", "mnn", "trt")
+TARGETS = ("ncnn", "mnn", "trt", "openvino")
 
 
 def register(subparsers: Any) -> None:
@@ -26,9 +27,9 @@ def register(subparsers: Any) -> None:
         subparsers,
         "convert",
         run,
-        help="convert an ONNX model to NCNN, MNN or a TensorRT engine",
+        help="convert an ONNX model to NCNN, MNN, OpenVINO IR or a TensorRT engine",
         description="Convert an ONNX model for another engine. The output carries the model's metadata in a "
-        ".lite.json sidecar and is checked against ONNX Runtime (NCNN, MNN) before it is written.",
+        ".lite.json sidecar and is checked against ONNX Runtime (NCNN, MNN, OpenVINO) before it is written.",
     )
     p.add_argument("model", help="the .onnx file")
     p.add_argument("--to", required=True, choices=TARGETS, help="target format")
@@ -36,8 +37,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--fp16", action="store_true", help="FP16 weights (ncnn, mnn) or FP16 kernels (trt)")
     p.add_argument("--input-shape", default=None, metavar="N,C,H,W",
                    help="ncnn: shape to trace a dynamic-shape ONNX with, e.g. 1,3,640,640")  # fmt: skip
-    p.add_argument("--no-verify", action="store_true", help="ncnn, mnn: skip the check against ONNX Runtime")
+    p.add_argument("--no-verify", action="store_true", help="ncnn, mnn, openvino: skip the check against ONNX Runtime")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--force", action="store_true", help="openvino: replace an existing .xml/.bin")
     trt = p.add_argument_group("TensorRT (--to trt)")
     trt.add_argument("--int8", action="store_true", help="INT8 with entropy calibration (needs --calib-images)")
     trt.add_argument("--calib-images", default=None, metavar="DIR", help="folder of calibration images")
@@ -88,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
 
             shape = _ints(args.input_shape, "--input-shape", 4)
             out = onnx_to_ncnn(args.model, args.out, args.fp16, shape, verify=verify, progress=progress)
+        elif args.to == "openvino":
+            from lite.convert.openvino import onnx_to_openvino
+
+            if args.input_shape is not None:
+                raise InputError("--input-shape applies to --to ncnn (OpenVINO IR keeps the ONNX input's shape)")
+            out = onnx_to_openvino(args.model, args.out, args.fp16, verify=verify, progress=progress, force=args.force)
         else:
             from lite.convert.mnn import onnx_to_mnn
 
