@@ -58,8 +58,9 @@ __all__ = [
 #: Accepted ``precision=`` values (OpenVINO's ``INFERENCE_PRECISION_HINT`` names).
 PRECISIONS = ("f32", "bf16", "f16")
 #: Relative L2 error allowed between OpenVINO and ONNX Runtime in the load-time check, per precision.
-#: FP32 agrees to about 1e-6 on YOLO models, the broken shuffle is off by 0.6-1.4.
-PARITY_RTOL = {"f32": 1e-3, "bf16": 5e-2, "f16": 5e-2}
+#: FP32 agrees to about 1e-6 on YOLO models and bf16 to 0.03-0.08 (YOLOv6Lite S/M/L); the broken shuffle is off by
+#: 0.6-1.4.
+PARITY_RTOL = {"f32": 1e-3, "bf16": 0.15, "f16": 0.15}
 #: The FP32 tolerance for quantized graphs: OpenVINO and ONNX Runtime round dynamically quantized
 #: activations differently (measured 4e-3 to 1e-2 on the YOLOv5n/YOLOv8n int8 exports, same detections).
 QUANTIZED_RTOL = 3e-2
