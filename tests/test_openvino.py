@@ -137,6 +137,52 @@ def test_rewrite_leaves_lite_s_exact_in_ort(onnx_dir):
             np.testing.assert_array_equal(a, b)
 
 
+@needs_onnx_ort
+@pytest.mark.parametrize(
+    ("alpha", "beta", "ops"), [(1 / 6, 0.5, ["Add", "Clip", "Div"]), (0.2, 0.4, ["Mul", "Add", "Clip"])]
+)
+def test_hard_sigmoid_rewrite_is_the_same_function(tmp_path, alpha, beta, ops):
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from lite.backends._onnx_rewrite import rewrite_hard_sigmoids
+
+    nodes = [
+        helper.make_node("HardSigmoid", ["x"], ["h"], name="hsig", alpha=alpha, beta=beta),
+        helper.make_node("Mul", ["x", "h"], ["y"], name="hswish"),
+    ]
+    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4, 8, 8]) for n in ("x", "y")]
+    model = helper.make_model(
+        helper.make_graph(nodes, "h", vi[:1], vi[1:]), opset_imports=[helper.make_opsetid("", 13)]
+    )
+    model.ir_version = 8
+    new, names = rewrite_hard_sigmoids(model)
+    assert names == ["hsig"] and [n.op_type for n in new.graph.node] == [*ops, "Mul"]
+    onnx.checker.check_model(new)
+    x = np.linspace(-8, 8, 256, dtype=np.float32).reshape(1, 4, 8, 8)  # both saturated ends and the ramp
+    run = [ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+           for m in (model, new)]  # fmt: skip
+    np.testing.assert_allclose(run[1], run[0], rtol=1e-6, atol=1e-6)
+    assert rewrite_hard_sigmoids(new) == (new, [])
+
+
+@needs_ov
+def test_hard_sigmoid_rewrite_removes_the_slow_kernel(onnx_dir):
+    """OpenVINO runs ONNX HardSigmoid as a reference kernel with layout conversions around it; rewritten, it is fused
+    (no HardSigmoid left in the compiled graph, and almost no Reorder nodes)."""
+    path = onnx_dir / "yolov6lite_s_320_raw.onnx"
+
+    def layer_types(be):
+        rts = [op.get_rt_info() for op in be.compiled.get_runtime_model().get_ops()]
+        return [rt["layerType"].astype(str) for rt in rts]
+
+    plain = layer_types(backends.create(path, "openvino", threads=1, rewrite=False, parity_check=False))
+    fused = layer_types(backends.create(path, "openvino", threads=1))
+    assert plain.count("Math") >= 100 and fused.count("Math") == 0  # "Math": the HardSigmoid reference kernel
+    assert fused.count("Reorder") < 20 < plain.count("Reorder")
+
+
 # ------------------------------------------------------------------------------------------------
 # the backend on the shipped YOLOv6Lite files
 # ------------------------------------------------------------------------------------------------
@@ -151,7 +197,8 @@ def test_yolov6lite_detections_equal_ort(onnx_dir, bus_path, ort_dets, name):
     det = YOLOv6(onnx_dir / name, backend="openvino", threads=1)
     be = det.backend
     assert be.name == "openvino" and be.device == "CPU" and be.precision == "f32"
-    assert len(be.rewritten) == 10  # every Gather shuffle of the file
+    assert len(be.rewritten["channel_shuffle"]) == 10  # every Gather shuffle of the file
+    assert len(be.rewritten["hard_sigmoid"]) == 114
     assert be.parity and max(rel for _, _, rel in be.parity) < 1e-4  # the load-time check ran and agreed
     dets = det.detect(bus_path)
     ref = ort_dets[name]
@@ -166,7 +213,7 @@ def test_the_shuffle_trap_is_caught_when_not_rewritten(onnx_dir, bus_path, ort_d
     if a future OpenVINO computes it right, the check must let it load."""
     path = onnx_dir / "yolov6lite_s_320_raw.onnx"
     bare = YOLOv6(path, backend="openvino", threads=1, rewrite=False, parity_check=False)
-    assert bare.backend.rewritten == [] and bare.backend.parity == []
+    assert bare.backend.rewritten == {} and bare.backend.parity == []
     tensor, _ = bare.preprocess(bus_path)
     ort_out = backends.create(path, "ort", threads=1).infer(tensor)
     worst = max(array_diff(ort_out[n], v)[1] for n, v in bare.infer(tensor).items())
@@ -241,7 +288,7 @@ def test_dynamic_shapes_and_raw_runner(tmp_path):
     Runtime; raw_runner runs the same network."""
     path = _shuffle_model(tmp_path / "dyn.onnx")
     be = backends.create(path, "openvino", threads=1)
-    assert be.rewritten == ["shuffle"]
+    assert be.rewritten == {"channel_shuffle": ["shuffle"]}
     assert be.inputs[0].shape == (None, 3, None, None) and be.supports_batch
     assert be.metadata["input_size"] == "[16, 24]"
     assert be.parity and be.parity[0][0] == "y"  # checked at the metadata input size
@@ -308,7 +355,7 @@ def test_foreign_models_match_ort(shared, bus_path, name):
     img = cv2.imread(str(bus_path))
     x = _yolox_tensor(img, size) if "yolox" in name else Letterbox(size)(img)[0]
     be = backends.create(path, "openvino", threads=1)
-    assert be.rewritten == [] and be.parity  # nothing to rewrite; the load-time check ran
+    assert "channel_shuffle" not in be.rewritten and be.parity  # no shuffle to rewrite; the load-time check ran
     ref, out = backends.create(path, "ort", threads=1).infer(x), be.infer(x)
     assert list(out) == list(ref)
     for n in ref:

@@ -14,6 +14,13 @@ constant channel selection an exact 1×1 convolution with one-hot weights. Each 
 returned as is when nothing matches. ONNX Runtime gives bit-identical outputs on the rewritten graphs (a
 permutation, or a convolution with one non-zero weight of 1.0 per output).
 
+One rewrite is for speed, not correctness: OpenVINO's CPU plugin has no fast kernel for ONNX ``HardSigmoid`` (how
+exporters write the HardSwish of YOLOv6Lite, ``x · HardSigmoid(x)``) and runs it as a reference kernel in plain
+layout, with a layout conversion before and after each of them (114 in Lite-S: half of its inference time).
+:func:`rewrite_hard_sigmoids` writes the same function as ``Clip(x + 3, 0, 6) / 6`` (or ``Clip(αx + β, 0, 1)``),
+which OpenVINO fuses into ``HSigmoid``/``HSwish`` inside the convolutions. That one is exact in real arithmetic but
+rounds differently (ONNX Runtime's outputs move by float noise, about 1e-4 absolute on Lite-S's raw heads).
+
 Used by the OpenVINO backend (at load, in memory; the user's file is never written) and by the NCNN converter.
 ``onnx`` is imported only when a rewrite runs.
 """
@@ -33,6 +40,7 @@ __all__ = [
     "constant_arrays",
     "rewrite_channel_selects",
     "rewrite_channel_shuffles",
+    "rewrite_hard_sigmoids",
     "shuffle_groups",
 ]
 
@@ -219,6 +227,50 @@ def rewrite_channel_selects(model: Any, input_shape: Sequence[int]) -> tuple[Any
         )
         rewritten.append(base)
     _drop_unread_initializers(out, {model.graph.node[i].input[1] for i in selects})
+    return out, rewritten
+
+
+def rewrite_hard_sigmoids(model: Any) -> tuple[Any, list[str]]:
+    """Replace ``HardSigmoid(x; α, β)`` by ``Clip(x + 3, 0, 6) / 6`` (α = 1/6, β = 0.5) or ``Clip(αx + β, 0, 1)``.
+
+    Args:
+        model: The ``onnx.ModelProto`` (not modified).
+
+    Returns:
+        ``(model, names of the rewritten nodes)``; the same model object when there is no ``HardSigmoid``.
+    """
+    from onnx import helper, numpy_helper
+
+    if not any(n.op_type == "HardSigmoid" and not n.domain for n in model.graph.node):
+        return model, []
+    out, rewritten = _copy_without_nodes(model), []
+    consts: dict[float, str] = {}
+
+    def const(value: float) -> str:
+        if value not in consts:
+            consts[value] = f"__lite_hsig_{len(consts)}"
+            out.graph.initializer.append(numpy_helper.from_array(np.array(value, np.float32), consts[value]))
+        return consts[value]
+
+    for node in model.graph.node:
+        if node.op_type != "HardSigmoid" or node.domain:
+            out.graph.node.append(node)
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        alpha, beta = float(attrs.get("alpha", 0.2)), float(attrs.get("beta", 0.5))
+        base = node.name or node.output[0]
+        x, y, mid, clipped = node.input[0], node.output[0], f"{base}__lite_in", f"{base}__lite_clip"
+        if np.float32(alpha) == np.float32(1 / 6) and beta == 0.5:  # the HardSwish/HSigmoid form OpenVINO fuses
+            steps = [("Add", [x, const(3.0)], mid), ("Clip", [mid, const(0.0), const(6.0)], clipped),
+                     ("Div", [clipped, const(6.0)], y)]  # fmt: skip
+        else:
+            scaled = f"{base}__lite_scaled"
+            steps = [("Mul", [x, const(alpha)], scaled), ("Add", [scaled, const(beta)], mid),
+                     ("Clip", [mid, const(0.0), const(1.0)], y)]  # fmt: skip
+        for i, (op, inputs, output) in enumerate(steps):
+            name = base if output == y else f"{base}__lite_{i}"
+            out.graph.node.append(helper.make_node(op, inputs, [output], name=name))
+        rewritten.append(base)
     return out, rewritten
 
 

@@ -2,7 +2,8 @@
 
 OpenVINO's own converters (``openvino.convert_model``, ``ovc``) are not used: they carry telemetry. The ONNX file is
 read exactly as the OpenVINO backend reads it (:func:`lite.backends.openvino.read_onnx`: the ``Gather`` channel
-shuffle OpenVINO computes wrongly is rewritten in memory, with shapes that stay dynamic), saved into a temporary
+shuffle OpenVINO computes wrongly and the ``HardSigmoid`` it runs slowly are rewritten in memory, with shapes that
+stay dynamic), saved into a temporary
 folder beside the destination, checked against ONNX Runtime on a test tensor (in a child process), then moved into
 place (``.bin`` first, then ``.xml``, each with an atomic rename). An existing output is only replaced with
 ``force=True``.
@@ -70,7 +71,7 @@ def onnx_to_openvino(
             "(--force) to replace, or choose another out"
         )
     ov = require("openvino", "openvino")
-    job.stage("reading the ONNX model into OpenVINO (channel-shuffle Gathers rewritten)")
+    job.stage("reading the ONNX model into OpenVINO (channel-shuffle Gathers and HardSigmoids rewritten)")
     read = read_onnx(ov.Core(), job.src, rewrite=True)
     xml_out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".lite-openvino-", dir=xml_out.parent) as tmp:
@@ -89,6 +90,6 @@ def onnx_to_openvino(
         converter="openvino",
         fp16=fp16,
         output_names={name: name for name, _ in onnx_outputs},
-        extra={"rewritten_for_openvino": ",".join(read.rewritten)} if read.rewritten else None,
+        extra={f"rewritten_for_openvino_{k}": ",".join(v) for k, v in read.rewritten.items()} or None,
         shown=f"{xml_out} + {bin_out.name}",
     )
