@@ -424,3 +424,13 @@ def test_cli_convert_and_compare(onnx_dir, bus_path, tmp_path):
     assert "openvino" in proc.stdout
     proc = lite("compare", src, "--backends", "ort,openvino", "--image", bus_path, "--threads", "1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@needs_ov
+def test_bench_times_the_openvino_floor(onnx_dir, bus_path):
+    from lite.bench import benchmark
+
+    r = benchmark(onnx_dir / "yolov6lite_s_320_raw.onnx", backend="openvino", image=bus_path, runs=3, warmup=1,
+                  threads=1)  # fmt: skip
+    assert r.num_detections == 9 and "[openvino]" in r.label
+    assert r.stages["raw"].median > 0 and r.stages["e2e"].median >= r.stages["infer"].median > 0
