@@ -302,6 +302,13 @@ def test_dynamic_shapes_and_raw_runner(tmp_path):
     raw = be.raw_runner({"x": x})()
     np.testing.assert_allclose(np.asarray(raw[0]), be.infer(x)["y"], rtol=0, atol=1e-6)
 
+    from lite.convert.openvino import onnx_to_openvino
+
+    ir = backends.create(onnx_to_openvino(path, tmp_path / "ir", progress=False), threads=1)  # the IR stays dynamic
+    assert ir.name == "openvino" and ir.inputs[0].shape == (None, 3, None, None)
+    x = np.random.default_rng(2).standard_normal((2, 3, 8, 40)).astype(np.float32)
+    assert array_diff(ref.infer(x)["y"], ir.infer(x)["y"])[1] < 1e-5
+
 
 @needs_ov
 def test_ir_needs_its_bin(tmp_path):
