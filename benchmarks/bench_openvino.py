@@ -76,9 +76,11 @@ def _subject(kind: str, model: Path, image: Path, threads: int):
     import io
 
     import onnx
-    import openvino as ov
 
     from lite.backends._onnx_rewrite import rewrite_channel_shuffles
+    from lite.backends.openvino import import_openvino
+
+    ov = import_openvino()
 
     proto = onnx.load(str(model))
     shape = tuple(int(d.dim_value) for d in proto.graph.input[0].type.tensor_type.shape.dim)
@@ -193,8 +195,10 @@ def main() -> None:
     print(f"{model.name}, {image.name}, {args.threads} threads, {args.rounds} rounds x {args.burst} calls")
     print(text)
     import onnxruntime
-    import openvino
 
+    from lite.backends.openvino import import_openvino
+
+    openvino = import_openvino()
     out = Path(args.json) if args.json else REPO / "out" / "bench_openvino.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {

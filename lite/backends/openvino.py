@@ -1,7 +1,9 @@
 """OpenVINO adapter (``backend="openvino"``, OpenVINO IR ``.xml``/``.bin`` and ``.onnx`` files).
 
 Models are read with ``openvino.Core().read_model`` only (never ``convert_model`` or ``ovc``, which carry
-telemetry) and compiled for one device: ``"CPU"`` by default; ``"GPU"``, ``"GPU.1"``, ``"NPU"``, ``"AUTO"``,
+telemetry), and ``openvino`` is imported without its telemetry (:func:`import_openvino`: a bare ``import openvino``
+sends a usage event and writes a client id under ``~/intel`` unless the user opted out). Models are compiled for one
+device: ``"CPU"`` by default; ``"GPU"``, ``"GPU.1"``, ``"NPU"``, ``"AUTO"``,
 ``"AUTO:GPU,CPU"``, ``"HETERO:…"`` and ``"MULTI:…"`` are passed through to OpenVINO. A device that is not in
 ``Core().available_devices`` is a :class:`~lite.errors.DeviceError` listing the ones that are; nothing falls back
 to another device.
@@ -33,11 +35,13 @@ import importlib.util
 import io
 import json
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -52,6 +56,7 @@ __all__ = [
     "QUANTIZED_RTOL",
     "OnnxRead",
     "OpenVinoBackend",
+    "import_openvino",
     "probe_input",
     "read_onnx",
     "resolve_device",
@@ -70,6 +75,31 @@ _QUANT_OPS = frozenset({"DynamicQuantizeLinear", "QuantizeLinear", "DequantizeLi
                         "QLinearConv", "QLinearMatMul"})  # fmt: skip
 #: Devices whose name is followed by a list of devices (``AUTO:GPU,CPU``).
 _META_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
+
+
+def import_openvino() -> ModuleType:
+    """``import openvino`` without its telemetry.
+
+    ``openvino/__init__`` imports its model converter (``openvino.tools.ovc``), which at import time sends a
+    ``general_import`` event through the ``openvino-telemetry`` package (a dependency of the wheel) and writes a
+    client id to ``~/intel``, unless the user opted out with ``opt_in_out --opt_out``. The converter falls back to a
+    no-op stub when ``openvino_telemetry`` cannot be imported, so the package is hidden for the duration of the
+    import (and only then: a later ``import openvino_telemetry`` by the user works as usual). When ``openvino`` or
+    ``openvino_telemetry`` is already imported, whoever imported it made that choice and nothing is changed.
+
+    Raises:
+        BackendNotInstalledError: openvino is not installed (``pip install 'lite-detect[openvino]'``).
+    """
+    if "openvino" in sys.modules:
+        return sys.modules["openvino"]
+    hide = "openvino_telemetry" not in sys.modules
+    if hide:
+        sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]  # import now raises ImportError
+    try:
+        return require("openvino", "openvino")
+    finally:
+        if hide and "openvino_telemetry" in sys.modules and sys.modules["openvino_telemetry"] is None:
+            del sys.modules["openvino_telemetry"]
 
 
 def resolve_device(device: str, available: list[str]) -> str:
@@ -227,7 +257,7 @@ class OpenVinoBackend(Backend):
         config: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(model_path, device=device, threads=threads)
-        ov = require("openvino", "openvino")
+        ov = import_openvino()
         if precision not in PRECISIONS:
             raise InputError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
         if threads is not None and (not isinstance(threads, int) or threads < 1):

@@ -1,6 +1,7 @@
 """ONNX → OpenVINO IR (``.xml`` + ``.bin``) through ``openvino.Core().read_model`` and ``openvino.save_model``.
 
-OpenVINO's own converters (``openvino.convert_model``, ``ovc``) are not used: they carry telemetry. The ONNX file is
+OpenVINO's own converters (``openvino.convert_model``, ``ovc``) are not used: they carry telemetry (and ``openvino``
+is imported without it, see :func:`lite.backends.openvino.import_openvino`). The ONNX file is
 read exactly as the OpenVINO backend reads it (:func:`lite.backends.openvino.read_onnx`: the ``Gather`` channel
 shuffle OpenVINO computes wrongly and the ``HardSigmoid`` it runs slowly are rewritten in memory, with shapes that
 stay dynamic), saved into a temporary
@@ -18,7 +19,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from lite.backends import require
 from lite.convert._common import VERIFY_RTOL, Conversion, output_path
 from lite.convert._onnx_meta import graph_io, verify_conversion
 from lite.errors import OutputExistsError
@@ -59,7 +59,7 @@ def onnx_to_openvino(
         ConversionError: The IR does not load or crashes OpenVINO.
         VerificationError: The IR's outputs differ from ONNX Runtime's.
     """
-    from lite.backends.openvino import QUANTIZED_RTOL, read_onnx
+    from lite.backends.openvino import QUANTIZED_RTOL, import_openvino, read_onnx
 
     job = Conversion("openvino", onnx, stages=3, verify=verify, progress=progress)
     xml_out = output_path(job.src, out, ".xml", "OpenVINO")
@@ -70,7 +70,7 @@ def onnx_to_openvino(
             f"{', '.join(map(str, existing))} already exist{'s' if len(existing) == 1 else ''}; pass force=True "
             "(--force) to replace, or choose another out"
         )
-    ov = require("openvino", "openvino")
+    ov = import_openvino()
     job.stage("reading the ONNX model into OpenVINO (channel-shuffle Gathers and HardSigmoids rewritten)")
     read = read_onnx(ov.Core(), job.src, rewrite=True)
     xml_out.parent.mkdir(parents=True, exist_ok=True)
