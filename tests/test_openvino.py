@@ -404,6 +404,8 @@ def test_convert_to_ir(onnx_dir, bus_path, ort_dets, tmp_path):
     diff = match_detections(ort_dets["yolov6lite_s_320_raw.onnx"], det.detect(bus_path), iou=0.99, score_tol=1e-3)
     assert diff.ok, diff
 
+    with pytest.raises(InputError, match="parity_check"):
+        backends.create(xml, parity_check=True)
     before = (xml.read_bytes(), xml.with_suffix(".bin").read_bytes())
     with pytest.raises(OutputExistsError, match="force"):
         onnx_to_openvino(src, xml, progress=False, fp16=True)

@@ -271,6 +271,11 @@ class OpenVinoBackend(Backend):
         self.parity: list[tuple[str, float, float]] = []
         self.quantized = False
         is_onnx = self.model_path.suffix.lower() == ".onnx"
+        if parity_check and not is_onnx:
+            raise InputError(
+                f"parity_check=True compares with ONNX Runtime on the ONNX file; {self.model_path.name} is an IR "
+                "(lite convert --to openvino checks the IR before writing it)"
+            )
         model = self._read_onnx(rewrite) if is_onnx else self._read_ir()
         props: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": performance_hint}
         if threads is not None:
