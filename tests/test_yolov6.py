@@ -191,7 +191,8 @@ def test_draw_and_print(models, bus):
 def test_import_lite_imports_no_engine():
     code = (
         "import sys, lite, lite.cv, lite.backends as b; b.known(); "
-        "heavy = [m for m in ('onnxruntime', 'ncnn', 'MNN', 'torch', 'tensorrt', 'onnx') if m in sys.modules]; "
+        "heavy = [m for m in ('onnxruntime', 'ncnn', 'MNN', 'torch', 'tensorrt', 'onnx', 'openvino') "
+        "if m in sys.modules]; "
         "print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -157,6 +157,7 @@ class Conversion:
         converter: str,
         output_names: Mapping[str, str],
         extra: Mapping[str, str] | None = None,
+        rtol: float | None = None,
     ) -> None:
         """Check the converted model against ONNX Runtime (when verifying), then write every output atomically.
 
@@ -171,6 +172,7 @@ class Conversion:
             converter: The converter's distribution (its version is recorded in the sidecar).
             output_names: Converted output name → ONNX output name (recorded in the sidecar).
             extra: More sidecar entries.
+            rtol: Relative L2 error allowed against ONNX Runtime (default: :data:`VERIFY_RTOL` for ``fp16``).
 
         Raises:
             ConversionError: The converted model does not load or crashes its engine.
@@ -178,7 +180,8 @@ class Conversion:
         """
         if self.verify:
             self.stage(f"checking the {self.target.upper()} model against ONNX Runtime")
-            verify_conversion(self.src, model_file, self.backend, self.shape, rtol=VERIFY_RTOL[bool(fp16)])
+            tol = VERIFY_RTOL[bool(fp16)] if rtol is None else rtol
+            verify_conversion(self.src, model_file, self.backend, self.shape, rtol=tol)
         self.stage(f"writing {', '.join(p.name for p in self.files[: len(made)])} and the metadata sidecar")
         self.meta.extra.update(
             {

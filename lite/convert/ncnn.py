@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lite.backends._onnx_rewrite import rewrite_channel_selects, rewrite_channel_shuffles
 from lite.convert._common import Conversion, onnx_nodes
 from lite.convert._onnx_meta import graph_io
 from lite.convert._registry import register_converter
@@ -56,20 +57,11 @@ def pnnx_executable() -> Path:
     return exe
 
 
-def _shuffle_groups(idx: Any, channels: int) -> int | None:
-    """The group count g when ``idx`` is the channel-shuffle permutation of ``channels`` channels."""
-    import numpy as np
-
-    if len(idx) != channels:
-        return None
-    for g in range(2, channels):
-        if channels % g == 0 and np.array_equal(idx, np.arange(channels).reshape(g, channels // g).T.ravel()):
-            return g
-    return None
-
-
 def prepare_for_pnnx(model: Any, input_shape: Sequence[int]) -> tuple[Any, list[str]]:
     """Rewrite channel-axis ``Gather`` nodes with constant indices into forms pnnx converts right.
+
+    Channel shuffles become ``Reshape → Transpose → Reshape`` with fixed shapes, any other constant channel
+    selection a one-hot 1×1 convolution (:mod:`lite.backends._onnx_rewrite`).
 
     Args:
         model: The ONNX ``ModelProto`` (not modified).
@@ -78,94 +70,9 @@ def prepare_for_pnnx(model: Any, input_shape: Sequence[int]) -> tuple[Any, list[
     Returns:
         ``(model to convert, names of the rewritten nodes)``.
     """
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper, shape_inference
-
-    consts: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
-            consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
-    gathers = {
-        i
-        for i, n in enumerate(model.graph.node)
-        if n.op_type == "Gather" and n.input[1] in consts and consts[n.input[1]].ndim == 1
-    }
-    if not gathers:
-        return model, []
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    name = graph_io(probe)[0][0][0]
-    vi = next(v for v in probe.graph.input if v.name == name)
-    for d, size in zip(vi.type.tensor_type.shape.dim, input_shape, strict=True):
-        d.Clear()
-        d.dim_value = int(size)
-    inferred = shape_inference.infer_shapes(probe)
-    infos = {v.name: v for v in (*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output)}
-
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    del out.graph.node[:]
-    rewritten: list[str] = []
-    dropped: set[str] = set()
-    for i, node in enumerate(model.graph.node):
-        info = infos.get(node.input[0]) if i in gathers else None
-        axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), 0)
-        dims = info.type.tensor_type.shape.dim if info is not None else []
-        shape = [d.dim_value if d.HasField("dim_value") else None for d in dims]
-        if (
-            info is None
-            or info.type.tensor_type.elem_type != TensorProto.FLOAT
-            or len(shape) != 4
-            or None in shape
-            or axis % 4 != 1
-        ):
-            out.graph.node.append(node)
-            continue
-        n, c, h, w = shape
-        idx = consts[node.input[1]].astype(np.int64)
-        idx = np.where(idx < 0, idx + c, idx)
-        base = node.name or node.output[0]
-        groups = _shuffle_groups(idx, c)
-        if groups is not None:
-            s5, s4 = f"{base}__lite_shape5", f"{base}__lite_shape4"
-            out.graph.initializer.extend(
-                [
-                    numpy_helper.from_array(np.array([n, groups, c // groups, h, w], np.int64), s5),
-                    numpy_helper.from_array(np.array([n, c, h, w], np.int64), s4),
-                ]
-            )
-            out.graph.node.extend(
-                [
-                    helper.make_node("Reshape", [node.input[0], s5], [f"{base}__lite_r5"], name=f"{base}__lite_r5"),
-                    helper.make_node(
-                        "Transpose",
-                        [f"{base}__lite_r5"],
-                        [f"{base}__lite_t"],
-                        name=f"{base}__lite_t",
-                        perm=[0, 2, 1, 3, 4],
-                    ),  # fmt: skip
-                    helper.make_node("Reshape", [f"{base}__lite_t", s4], [node.output[0]], name=base),
-                ]
-            )
-        else:
-            weight = np.zeros((len(idx), c, 1, 1), np.float32)
-            weight[np.arange(len(idx)), idx] = 1.0
-            wname = f"{base}__lite_onehot"
-            out.graph.initializer.append(numpy_helper.from_array(weight, wname))
-            out.graph.node.append(
-                helper.make_node("Conv", [node.input[0], wname], [node.output[0]], name=base, kernel_shape=[1, 1])
-            )
-        rewritten.append(base)
-        dropped.add(node.input[1])
-    has_subgraphs = any(a.HasField("g") or len(a.graphs) for n in out.graph.node for a in n.attribute)
-    if has_subgraphs:  # subgraphs may read outer initializers by name: keep everything
-        dropped.clear()
-    dropped -= {i for n in out.graph.node for i in n.input}  # drop index lists nothing reads any more
-    kept = [t for t in out.graph.initializer if t.name not in dropped]
-    del out.graph.initializer[:]
-    out.graph.initializer.extend(kept)
-    return out, rewritten
+    shuffled, names = rewrite_channel_shuffles(model, input_shape, dynamic=False)
+    selected, more = rewrite_channel_selects(shuffled, input_shape)
+    return selected, names + more
 
 
 def _unsupported(log: str, param_text: str, model: Any) -> list[str]:
