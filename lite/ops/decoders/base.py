@@ -221,13 +221,23 @@ def decoder_names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-def match_outputs(shapes: Mapping[str, Shape], hints: Hints, decoders: Sequence[str] | None = None) -> list[Plan]:
-    """Every decoder's plan for these outputs (of ``decoders``, default all), most confident first."""
+def match_outputs(
+    shapes: Mapping[str, Shape],
+    hints: Hints,
+    decoders: Sequence[str] | None = None,
+    reasons: list[str] | None = None,
+) -> list[Plan]:
+    """Every decoder's plan for these outputs (of ``decoders``, default all), most confident first.
+
+    A decoder that refuses with an :class:`~lite.errors.InputError` adds its message to ``reasons``.
+    """
     plans = []
     for name in decoders or decoder_names():
         try:
             p = get_decoder(name).match(shapes, hints)
-        except InputError:
+        except InputError as e:
+            if reasons is not None and str(e) not in reasons:
+                reasons.append(str(e))
             p = None
         if p is not None:
             plans.append(p)

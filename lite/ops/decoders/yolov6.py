@@ -43,16 +43,13 @@ class _YOLOv6Layout(Decoder):
     layout: ClassVar[Layout]
 
     def _spec(self, shapes: Mapping[str, Shape], hints: Hints) -> DecodeSpec | None:
-        try:
-            spec = detect_layout(
-                shapes,
-                num_classes=hints.num_classes,
-                layout=hints.layout,
-                strides=hints.strides,
-                input_hw=hints.input_hw,
-            )
-        except InputError:
-            return None
+        spec = detect_layout(  # an InputError says why none of YOLOv6's layouts fits
+            shapes,
+            num_classes=hints.num_classes,
+            layout=hints.layout,
+            strides=hints.strides,
+            input_hw=hints.input_hw,
+        )
         forced = {k: v for k, v in (("box_first", hints.box_first), ("sigmoid", hints.sigmoid)) if v is not None}
         if forced and spec.layout is Layout.HEADS:
             spec = replace(spec, **forced)
