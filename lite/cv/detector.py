@@ -221,7 +221,10 @@ class Detector(ImageModel):
         self.plan = self._choose_plan(shapes)
         if self.plan.size_mismatch:
             self._settle_size(shapes, probed)
-        layout_size = get_decoder(self.plan.decoder).default_input_size
+        dec = get_decoder(self.plan.decoder)
+        if dec.preprocess_overrides and not self._user_preprocess:
+            self.preprocess_config = replace(self.preprocess_config, **dec.preprocess_overrides)  # type: ignore[misc]
+        layout_size = dec.default_input_size
         if (
             probed
             and self.input_size_source == InputSizeSource.DEFAULT
@@ -352,7 +355,7 @@ class Detector(ImageModel):
             if not plan.resolved:
                 plan = self.plan = dec.refine(plan, outputs)
             if not self._validated:
-                why = dec.check(plan, outputs)
+                why = dec.check(plan, outputs, tuple(transforms[0].dst_shape))
                 if why:
                     raise ModelOutputError(
                         f"{self.backend.model_path.name}: the first inference contradicts layout {plan.decoder!r} "

@@ -212,7 +212,9 @@ def _settle_by_values(backend: Backend, fams: list[str], kwargs: Mapping[str, An
         dec = get_decoder(plan.decoder)
         try:
             plan = dec.refine(plan, outs)
-            if dec.check(plan, outs) is None and all(np.isfinite(np.asarray(v)).all() for v in outs.values()):
+            if dec.check(plan, outs, probe.input_hw) is None and all(
+                np.isfinite(np.asarray(v)).all() for v in outs.values()
+            ):
                 keep.append(name)
         except (LayoutError, InputError, KeyError, ValueError):
             continue

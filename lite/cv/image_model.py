@@ -69,6 +69,9 @@ class ImageModel:
     #: The family's input preprocessing (colour order, scale, mean/std, padding); YOLOv6's by default.
     preprocess_config: ClassVar[PreprocessConfig] = PreprocessConfig()
 
+    #: Dynamic inputs must be a multiple of this (None: the model's largest stride).
+    input_multiple: ClassVar[int | None] = None
+
     _source_name: str | None = None  # the hub name or path the model came from (set by from_file)
 
     def __init__(
@@ -89,6 +92,7 @@ class ImageModel:
     ) -> None:
         if preprocess is not None and not isinstance(preprocess, PreprocessConfig):
             raise InputError(f"preprocess: expected a lite.ops.preprocess.PreprocessConfig; got {preprocess!r}")
+        self._user_preprocess = preprocess is not None
         if preprocess is not None:
             self.preprocess_config = preprocess  # type: ignore[misc]
         if isinstance(model, Backend):
@@ -122,20 +126,18 @@ class ImageModel:
         self.scaleup = scaleup
         self._setup_outputs()
         self.max_stride = self._max_stride()
-        if self._fixed_hw is None and any(d % self.max_stride for d in self.input_hw):
-            near = [
-                (d // self.max_stride * self.max_stride or self.max_stride, -(-d // self.max_stride) * self.max_stride)
-                for d in self.input_hw
-            ]
+        multiple = self.input_multiple or self.max_stride
+        if self._fixed_hw is None and any(d % multiple for d in self.input_hw):
+            near = [(d // multiple * multiple or multiple, -(-d // multiple) * multiple) for d in self.input_hw]
             raise InputError(
-                f"input_size: expected multiples of the model's largest stride {self.max_stride}, got "
+                f"input_size: expected multiples of the model's largest stride {multiple}, got "
                 f"{self.input_hw[0]}x{self.input_hw[1]}; use e.g. {near[0][1]}x{near[1][1]} "
                 f"or {near[0][0]}x{near[1][0]}"
             )
         cfg = self.preprocess_config
         self._letterbox = Letterbox(
             self.input_hw,
-            stride=self.max_stride,
+            stride=multiple,
             auto=self.auto or (cfg.pad_to_stride and self._fixed_hw is None),
             scaleup=scaleup,
             config=cfg,

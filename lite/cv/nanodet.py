@@ -9,10 +9,10 @@ from lite.cv.family import register_family
 from lite.ops.preprocess import PreprocessConfig
 
 #: NanoDet's demo preprocessing: BGR, mean / std in BGR order on 0-255 values, centred padding with 0,
-#: dynamic inputs padded only to the next multiple of the stride (e.g. 320x256 for a 4:3 image at 320).
+#: square input (NanoDet-Plus); NanoDet-m's per-level layout pads only to the next multiple of 32 (320x256).
 NANODET_PREPROCESS = PreprocessConfig(
     color="bgr", scale=1.0, mean=(103.53, 116.28, 123.675), std=(57.375, 57.12, 58.395), pad_value=0,
-    pad_align="center", pad_to_stride=True,
+    pad_align="center",
 )  # fmt: skip
 
 
@@ -32,3 +32,5 @@ class NanoDet(Detector):
     default_input_size: ClassVar[tuple[int, int]] = (416, 416)
     default_strides: ClassVar[tuple[int, ...] | None] = (8, 16, 32, 64)
     preprocess_config: ClassVar[PreprocessConfig] = NANODET_PREPROCESS
+    #: NanoDet-Plus runs at 416 with a stride-64 level (ceil): inputs need only be multiples of 32.
+    input_multiple: ClassVar[int | None] = 32
