@@ -71,7 +71,8 @@ class _YOLOv6Layout(Decoder):
         return candidates(outputs, spec, input_hw, conf=conf, multi_label=multi_label, pre_nms_topk=pre_nms_topk)
 
     def describe_options(self, plan: Plan) -> str:
-        return "yolov6 " + plan.options["spec"].describe()
+        parts = plan.options["spec"].describe().split(", ")
+        return ", ".join(p for p in parts if not p.startswith("strides") and not p.endswith(" classes"))
 
     def _plan(self, spec: DecodeSpec, hints: Hints, confidence: float, **kw) -> Plan:
         forced = {k: v for k, v in (("box_first", hints.box_first), ("sigmoid", hints.sigmoid)) if v is not None}
