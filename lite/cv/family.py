@@ -63,9 +63,10 @@ def get_family(name: str) -> type[Detector]:
 
 
 def family_names() -> tuple[str, ...]:
-    """Registered family names (aliases not included)."""
+    """Registered family names (aliases not included): the built-in ones in a fixed order, then the others."""
     _load()
-    return tuple(_FAMILIES)
+    builtin = ("yolov5", "yolov6", "yolov8", "yolox", "nanodet")
+    return tuple(n for n in builtin if n in _FAMILIES) + tuple(n for n in _FAMILIES if n not in builtin)
 
 
 def families_for_decoder(decoder: str) -> tuple[str, ...]:
