@@ -27,6 +27,9 @@ __all__ = [
     "OutputError",
     "OutputExistsError",
     "UnknownConverterError",
+    "LayoutError",
+    "AmbiguousModelError",
+    "InputSizeError",
 ]
 
 
@@ -100,3 +103,23 @@ class OutputExistsError(OutputError, FileExistsError):
 
 class UnknownConverterError(InputError):
     """A conversion target is not registered; the message lists the known ones."""
+
+
+class LayoutError(InputError):
+    """A model's outputs fit no registered layout of the family asked for (or fit another family's better)."""
+
+
+class AmbiguousModelError(LayoutError):
+    """Several model families fit a model's outputs equally; the message names them and says ``family=``.
+
+    Attributes:
+        candidates: The family names that fit.
+    """
+
+    def __init__(self, message: str, candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.candidates = tuple(candidates)
+
+
+class InputSizeError(InputError):
+    """A model's outputs do not fit the input size it is run at (e.g. a fixed-size graph run at another size)."""

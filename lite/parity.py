@@ -735,6 +735,7 @@ def compare(
     score_tol: float = SCORE_TOL,
     conf: float = 0.25,
     threads: int | None = None,
+    family: str | None = None,
 ) -> CompareReport:
     """Run one image through several models / backends and compare them with the first.
 
@@ -757,6 +758,8 @@ def compare(
         score_tol: Score difference allowed between matched detections.
         conf: Score threshold of the detectors.
         threads: Engine threads for every backend.
+        family: Model family of every run (None: read from the first model with
+            `Detector.from_file`; the other runs use the same family).
 
     Returns:
         A `CompareReport`; ``report.ok`` says whether everything agrees, ``report.table()``
@@ -767,7 +770,7 @@ def compare(
             input sizes that differ between models.
     """
     from lite import backends as registry
-    from lite.cv.yolov6 import YOLOv6
+    from lite.cv.detector import Detector
 
     runs = _runs(models, backends)
     tol = Tolerances(rtol, atol, iou, score_tol)
@@ -775,9 +778,9 @@ def compare(
     opened = []
     try:
         for path, name in runs:
-            opened.append(registry.create(YOLOv6._resolve(path), name, threads=threads))
-        detectors = [YOLOv6(opened[0], input_size=_input_size(opened, input_size), conf=conf)]
-        detectors += [YOLOv6(b, input_size=detectors[0].input_hw, conf=conf) for b in opened[1:]]
+            opened.append(registry.create(Detector._resolve(path), name, threads=threads))
+        first = Detector.from_file(opened[0], family=family, input_size=_input_size(opened, input_size), conf=conf)
+        detectors = [first] + [type(first)(b, input_size=first.input_hw, conf=conf) for b in opened[1:]]
         tensor, results = _compare_detectors(detectors, image, tol, conf)
     finally:
         for b in opened:

@@ -19,7 +19,7 @@ import pytest
 
 from lite import backends
 from lite.backends.openvino import resolve_device
-from lite.compare import array_diff, match_detections
+from lite.parity import array_diff, match_detections
 from lite.cv.yolov6 import YOLOv6
 from lite.detections import Detections
 from lite.errors import DeviceError, InputError, ModelNotFoundError, OutputExistsError, VerificationError
