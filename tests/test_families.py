@@ -333,8 +333,8 @@ def test_yolox_converted_to_mnn_gives_the_same_boxes(foreign, tmp_path, bus_path
 
     if importlib.util.find_spec("MNN") is None or "mnn" not in backends.available():
         pytest.skip("MNN is not available")
-    from lite.parity import match_detections
     from lite.convert.mnn import onnx_to_mnn
+    from lite.parity import match_detections
 
     src = foreign / "yolox" / "yolox_nano_416.onnx"
     mnn = onnx_to_mnn(src, tmp_path / "yolox")

@@ -19,12 +19,12 @@ import pytest
 
 from lite import backends
 from lite.backends.openvino import resolve_device
-from lite.parity import array_diff, match_detections
 from lite.cv.yolov6 import YOLOv6
 from lite.detections import Detections
 from lite.errors import DeviceError, InputError, ModelNotFoundError, OutputExistsError, VerificationError
 from lite.ops.decode import DecodeSpec, Layout, decode
 from lite.ops.letterbox import Letterbox
+from lite.parity import array_diff, match_detections
 
 HAVE = {m: importlib.util.find_spec(m) is not None for m in ("openvino", "onnx", "onnxruntime")}
 needs_ov = pytest.mark.skipif(
