@@ -25,6 +25,8 @@ __all__ = [
     "CudaError",
     "ModelOutputError",
     "InputTypeError",
+    "OutputError",
+    "OutputExistsError",
     "ImageTypeError",
     "LiteWarning",
     "TruncatedImageWarning",
@@ -99,6 +101,14 @@ class CudaError(LiteError, RuntimeError):
 
 class ModelOutputError(LiteError, RuntimeError):
     """A model's outputs are unusable (non-finite values, shapes no layout explains)."""
+
+
+class OutputError(LiteError, OSError):
+    """lite cannot write an output where it was asked to (not a folder, not writable)."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """An output would replace an existing file (or an input) and overwriting was not allowed."""
 
 
 class LiteWarning(UserWarning):

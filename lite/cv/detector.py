@@ -19,7 +19,7 @@ from lite.backends.base import Backend
 from lite.coco import COCO_NAMES
 from lite.detections import Detections
 from lite.errors import InputError, ModelOutputError
-from lite.io import load_image
+from lite.io import batch_sources, load_image
 from lite.metadata import ModelMeta, read_model_meta
 from lite.ops.decode import Candidates, DecodeSpec, Layout, decode, detect_layout, infer_strides, refine_layout
 from lite.ops.letterbox import Letterbox, LetterboxTransform
@@ -321,8 +321,13 @@ class Detector:
 
         A model with a dynamic batch runs the images in one call; a fixed batch B > 1 runs them in
         chunks of B (the last chunk padded); a batch of 1 runs them one by one.
+
+        Args:
+            images: An iterable of images (anything `detect` takes), a ``(N, H, W, C)`` array, or one
+                path, folder or glob (a string is a source, not a sequence of characters).
+            **overrides: Per-call options, as for `detect`.
         """
-        imgs = [load_image(im) for im in images]
+        imgs = [load_image(im) for im in batch_sources(images)]
         if not imgs:
             return []
         fixed = self.batch_size
