@@ -283,8 +283,8 @@ def format_table(results: Sequence[BenchResult], stages: Sequence[str] = STAGES)
             )
         thr = "default" if r.threads is None else str(r.threads)
         lines.append(
-            f"{'':<40} {'e2e / raw':<13} {r.ratio:>7.3f}x   (input {r.input_hw[0]}x{r.input_hw[1]}, "
-            f"image {r.image_shape[1]}x{r.image_shape[0]}, threads {thr}, {r.runs} runs, "
+            f"{'':<40} {'e2e / raw':<13} {r.ratio:>7.3f}x   (HxW: input {r.input_hw[0]}x{r.input_hw[1]}, "
+            f"image {r.image_shape[0]}x{r.image_shape[1]}; threads {thr}, {r.runs} runs, "
             f"{r.num_detections} detections)"
         )
         lines.append("")

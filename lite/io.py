@@ -31,11 +31,12 @@ lists, tensors -- raises `ImageError` (a ``ValueError``) saying what was expecte
 what to do; an object of a type lite does not read at all (``None``, a dict, a list, a tensor)
 raises `ImageTypeError`, which is also a ``TypeError``.
 
-A JPEG file (or JPEG bytes) that ends before its end-of-image marker -- a truncated or partly
-downloaded file, which libjpeg decodes anyway with the missing part grey -- gives the image and a
+A JPEG file that ends before its end-of-image marker -- a truncated or partly downloaded file,
+which libjpeg decodes anyway with the missing part grey -- gives the image and a
 `TruncatedImageWarning` through `warnings` naming the file. It is a warning rather than an error
 because such a file may still be mostly usable; make it an error with
-``warnings.simplefilter("error", lite.errors.TruncatedImageWarning)``.
+``warnings.simplefilter("error", lite.errors.TruncatedImageWarning)``. Truncated JPEG *bytes*
+cannot be decoded by OpenCV at all: they raise `ImageError` saying the data is truncated.
 
 Sources for batch work (`resolve_source`, `image_paths`, `batch_sources`): an image path, a
 folder (its `IMAGE_SUFFIXES` files), a glob or a video (`VIDEO_SUFFIXES`).
@@ -158,7 +159,7 @@ def _from_path(source: str | os.PathLike) -> np.ndarray:
         )
     if path.is_dir():
         raise ImageError(f"expected an image file; got the directory {text!r}. Pass the path of one image file.")
-    img = cv2.imread(text, cv2.IMREAD_COLOR)
+    img, data = cv2.imread(text, cv2.IMREAD_COLOR), None
     if img is None:
         # cv2.imread cannot open some paths (non-ASCII names on Windows): decode the bytes ourselves.
         try:
@@ -168,6 +169,11 @@ def _from_path(source: str | os.PathLike) -> np.ndarray:
                 f"expected a readable image file; cannot read {text!r}: {e}. Check its permissions."
             ) from e
         img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None and data is not None and is_truncated_jpeg(data):
+        raise ImageError(
+            f"expected a complete image file; got {text!r}, a JPEG that ends before its end-of-image marker "
+            "(truncated or partly downloaded) and cannot be decoded. Re-download or re-encode it."
+        )
     if img is None:
         raise ImageError(
             f"expected an image file OpenCV can decode (JPEG, PNG, BMP, TIFF, WebP, ...); got {text!r}, "
@@ -187,6 +193,11 @@ def _from_bytes(source: bytes | bytearray | memoryview) -> np.ndarray:
     if data.size == 0:
         raise ImageError("expected the encoded bytes of an image file (JPEG, PNG, ...); got 0 bytes.")
     img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if img is None and is_truncated_jpeg(data):
+        raise ImageError(
+            f"expected the encoded bytes of a complete image; got {data.size} bytes of a JPEG that ends before its "
+            "end-of-image marker (truncated) and cannot be decoded. Re-download or re-encode it."
+        )
     if img is None:
         head = bytes(data[:8])
         raise ImageError(

@@ -88,7 +88,7 @@ def plan_outputs(
             and ``exist_ok`` is False (a `FileExistsError`).
         OutputError: An output folder cannot be created or written to, or an output is a folder.
     """
-    resolved = [Path(p).absolute() for p in outputs]
+    resolved = [Path(os.path.abspath(p)) for p in outputs]  # normalised: a/../a.jpg is a.jpg
     seen: dict[Path, Path] = {}
     for p in resolved:
         if p in seen:
@@ -97,7 +97,7 @@ def plan_outputs(
                 "folders: run them separately or into different output folders"
             )
         seen[p] = p
-    in_paths = [Path(p).absolute() for p in inputs]
+    in_paths = [Path(os.path.abspath(p)) for p in inputs]
     for p in resolved:
         if p in in_paths or any(_same(p, q) for q in in_paths):
             raise OutputExistsError(f"refusing to overwrite the input {p}: choose another output folder or name")

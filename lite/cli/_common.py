@@ -31,13 +31,28 @@ __all__ = [
 INPUT_SIZE_HELP = "network input N or H W (dynamic-shape models)"
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default once: not when its help already says it, nor for None, False or [] (no value)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text.lower()
+            or default is None
+            or default is False
+            or default == []
+            or (default is argparse.SUPPRESS)
+        ):
+            return text
+        return super()._get_help_string(action)
+
+
 def add_command(
     subparsers: Any, name: str, run: Callable[[argparse.Namespace], int], *, help: str, description: str
 ) -> argparse.ArgumentParser:
-    """Add the subcommand ``name`` that ``run`` carries out; its help shows every option's default."""
-    p = subparsers.add_parser(
-        name, help=help, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    """Add the subcommand ``name`` that ``run`` carries out; its help shows every option's default once."""
+    p = subparsers.add_parser(name, help=help, description=description, formatter_class=HelpFormatter)
     p.set_defaults(func=run)
     return p
 

@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
     add_engine_arguments(p, backend=False)
     p.add_argument("--runs", type=int, default=100, help="timed iterations")
     p.add_argument("--warmup", type=int, default=10, help="untimed iterations first")
-    p.add_argument("--image", default=None, help="image to run on (default: a synthetic 480x640 scene)")
+    p.add_argument("--image", default=None, help="image to run on (default: a synthetic scene, 480x640 HxW)")
     add_input_size_argument(p)
     add_detection_arguments(p, conf=0.25)
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the results JSON here")
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         benchmark(model, image=image, runs=args.runs, warmup=args.warmup, **(options | {"backend": backend}))
         for model, backend in pairs(args.model, args.backend)
     ]
-    print(f"image: {args.image or 'synthetic scene 480x640'}")
+    print(f"image: {args.image or 'synthetic scene 480x640 (HxW)'}")
     print(format_table(results))
     if args.json is not None:
         print(f"results: {write_json(results, args.json)}")
