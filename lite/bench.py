@@ -1,24 +1,27 @@
 """Latency benchmarks of the detection pipeline, stage by stage, against the engine's bare call.
 
-:func:`benchmark` opens a model (or takes a :class:`~lite.cv.Detector`), warms it up, then times
+`benchmark` opens a model (or takes a `Detector`), warms it up, then times
 in the same loop:
 
-* ``pre``: :meth:`Detector.preprocess` (letterbox to the network tensor);
-* ``infer``: :meth:`Detector.infer` (feed check + engine call);
-* ``post``: :meth:`Detector.postprocess` (decode, NMS, boxes back to the image, Detections);
-* ``e2e``: :meth:`Detector.detect` end to end;
+* ``pre``: `Detector.preprocess` (letterbox to the network tensor);
+* ``infer``: `Detector.infer` (feed check + engine call);
+* ``post``: `Detector.postprocess` (decode, NMS, boxes back to the image, Detections);
+* ``e2e``: `Detector.detect` end to end;
 * ``raw``: the engine's own inference call on a prepared tensor
-  (:meth:`Backend.raw_runner`, e.g. ``session.run`` for ONNX Runtime) -- the baseline.
+  (`Backend.raw_runner`, e.g. ``session.run`` for ONNX Runtime) -- the baseline.
 
 Each iteration runs the three measurements (raw, e2e, the staged pipeline) in a rotating
 order, so a busy machine slows all of them alike. Every stage reports median, mean ± std,
-p90 (ms) and images/s; :attr:`BenchResult.ratio` is the median end-to-end time over the
+p90 (ms) and images/s; `BenchResult.ratio` is the median end-to-end time over the
 median raw call (the library's overhead; 1.0 = none).
 
 Example:
-    >>> from lite.bench import benchmark, format_table
-    >>> r = benchmark("yolov6lite_s_320_decoded.onnx", image="bus.jpg", threads=2)
-    >>> print(format_table([r]))
+    ```python
+    from lite.bench import benchmark, format_table
+
+    r = benchmark("yolov6lite_s_320_decoded.onnx", image="bus.jpg", threads=2, runs=20)
+    print(format_table([r]))
+    ```
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from lite.errors import BackendNotInstalledError, InputError
 
 __all__ = ["STAGES", "Timing", "BenchResult", "benchmark", "format_table", "write_json", "plot", "synthetic_image"]
 
-#: Stage keys of :attr:`BenchResult.stages`, in table order.
+#: Stage keys of `BenchResult.stages`, in table order.
 STAGES: tuple[str, ...] = ("pre", "infer", "post", "e2e", "raw")
 STAGE_TITLES = {
     "pre": "pre-process",
@@ -176,12 +179,12 @@ def benchmark(
     """Time every stage of the pipeline and the engine's raw call.
 
     Args:
-        model: Model file or hub name (opened as :class:`lite.cv.YOLOv6`), or a
-            :class:`lite.cv.Detector` (used as is; ``backend``, ``threads``, ``device``,
+        model: Model file or hub name (opened as `lite.cv.YOLOv6`), or a
+            `lite.cv.Detector` (used as is; ``backend``, ``threads``, ``device``,
             ``input_size`` and ``detector_kw`` are then ignored).
         backend: Backend name (None: from the suffix).
-        image: The image (anything :func:`lite.io.load_image` takes); default a synthetic
-            480x640 scene (:func:`synthetic_image`).
+        image: The image (anything [`lite.io.load_image`][lite.io.load_image] takes); default a synthetic
+            480x640 scene (`synthetic_image`).
         runs: Timed iterations (each runs raw, staged and end-to-end once).
         warmup: Untimed iterations first.
         threads: Engine threads (None: the engine's default).
@@ -191,7 +194,7 @@ def benchmark(
         **detector_kw: Detector options (``conf``, ``iou``, backend options...).
 
     Returns:
-        The :class:`BenchResult`.
+        The `BenchResult`.
 
     Raises:
         InputError: ``runs`` < 1 or ``warmup`` < 0.

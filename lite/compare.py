@@ -1,6 +1,6 @@
 """Cross-backend parity: the same letterboxed tensor through several models or engines.
 
-:func:`compare` runs one image through every model (the ONNX file and its NCNN and MNN
+`compare` runs one image through every model (the ONNX file and its NCNN and MNN
 conversions, or one file on several backends). The image is letterboxed once, by the first
 model's detector, so every engine sees exactly the same tensor. It then reports, per output,
 the largest absolute difference and the relative L2 error ``‖a − b‖ / ‖a‖`` against the
@@ -10,11 +10,13 @@ detections agree with the reference ones: same class and IoU ≥ ``iou``, score 
 ``score_tol``.
 
 Example:
-    >>> from lite.compare import compare
-    >>> report = compare(["yolov6lite_s_320_raw.onnx", "yolov6-lite-s.param"], "bus.jpg")
-    >>> print(report.table())
-    >>> report.ok
-    True
+    ```python
+    from lite.compare import compare
+
+    report = compare(["yolov6lite_s_320_raw.onnx", "yolov6-lite-s.param"], "bus.jpg")
+    print(report.table())
+    assert report.ok
+    ```
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ class RunResult:
 
 @dataclass
 class CompareReport:
-    """What :func:`compare` found.
+    """What `compare` found.
 
     Attributes:
         image: The image (path or a description of the array).
@@ -160,7 +162,7 @@ class CompareReport:
         return d
 
     def raise_for_failure(self) -> None:
-        """Raise :class:`~lite.errors.VerificationError` (with the table) unless :attr:`ok`."""
+        """Raise [`VerificationError`][lite.errors.VerificationError] (with the table) unless `ok`."""
         if not self.ok:
             raise VerificationError("models disagree beyond tolerance:\n" + self.table())
 
@@ -276,7 +278,7 @@ def match_detections(
     score_tol: float = SCORE_TOL,
     conf: float = 0.25,
 ) -> DetectionDiff:
-    """Match two :class:`~lite.detections.Detections` one-to-one (greedy, reference by score).
+    """Match two [`Detections`][lite.detections.Detections] one-to-one (greedy, reference by score).
 
     A pair needs the same class and IoU ≥ ``iou``. Unmatched detections whose score is within
     ``score_tol`` of ``conf`` are borderline (a tiny numeric difference can put them on either
@@ -367,7 +369,7 @@ def compare(
         threads: Engine threads for every backend.
 
     Returns:
-        A :class:`CompareReport`; ``report.ok`` says whether everything agrees, ``report.table()``
+        A `CompareReport`; ``report.ok`` says whether everything agrees, ``report.table()``
         prints it.
 
     Raises:

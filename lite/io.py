@@ -1,13 +1,13 @@
 """Turning whatever a user passes as an image into a BGR ``uint8`` array.
 
-:func:`load_image` is the one place where input images are interpreted; everything after
+`load_image` is the one place where input images are interpreted; everything after
 it (letterbox, backends, drawing) can rely on a C-contiguous ``(H, W, 3)`` ``uint8`` array in
 OpenCV's BGR channel order. What it accepts:
 
-* ``str`` / :class:`os.PathLike`: read with OpenCV (``cv2.IMREAD_COLOR``: gray and 16-bit files
+* ``str`` / `os.PathLike`: read with OpenCV (``cv2.IMREAD_COLOR``: gray and 16-bit files
   become 8-bit BGR, alpha is dropped, EXIF orientation is applied). A missing path raises
-  :class:`~lite.errors.ImageNotFoundError`; a directory or a file OpenCV cannot decode raises
-  :class:`~lite.errors.ImageError`. URLs are not fetched.
+  [`ImageNotFoundError`][lite.errors.ImageNotFoundError]; a directory or a file OpenCV cannot decode raises
+  [`ImageError`][lite.errors.ImageError]. URLs are not fetched.
 * ``bytes`` / ``bytearray`` / ``memoryview``: the *encoded* contents of an image file (JPEG, PNG,
   ...), decoded with ``cv2.imdecode``. Raw pixel buffers are not guessed: wrap them with
   ``np.frombuffer(data, np.uint8).reshape(H, W, 3)``.
@@ -108,10 +108,10 @@ def load_image(source: Any) -> np.ndarray:
 
 
 def load_images(sources: Any) -> list[np.ndarray]:
-    """Loads several images with :func:`load_image`.
+    """Loads several images with `load_image`.
 
     Args:
-        sources: An iterable of anything :func:`load_image` accepts, or a ``(N, H, W, C)``
+        sources: An iterable of anything `load_image` accepts, or a ``(N, H, W, C)``
             array (one image per first index). A single image (a path, an array of ``ndim``
             at most 3, bytes or a PIL image) is accepted too and gives a one-element list.
 

@@ -208,7 +208,7 @@ def sidecar_path(model_path: str | Path) -> Path:
 
 
 def read_sidecar(model_path: str | Path) -> ModelMeta:
-    """Metadata from the model's sidecar file, or an empty :class:`ModelMeta` when there is none.
+    """Metadata from the model's sidecar file, or an empty `ModelMeta` when there is none.
 
     Raises:
         ModelLoadError: The sidecar exists but is not valid JSON, or a key has a wrong type or value.

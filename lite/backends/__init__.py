@@ -1,15 +1,18 @@
 """Backend registry: inference engines behind one tensor-level interface.
 
-Adapters register with :func:`register_backend`, naming the file suffixes they open and the
+Adapters register with `register_backend`, naming the file suffixes they open and the
 pip extra that installs their engine. Registering imports nothing heavy: an adapter imports
-its engine package only when it is instantiated (see :func:`require`). Every module in this
+its engine package only when it is instantiated (see `require`). Every module in this
 package except ``base`` is an adapter and is discovered automatically.
 
 Example:
-    >>> from lite import backends
-    >>> backends.available()            # engines installed here
-    ['mnn', 'ncnn', 'ort']
-    >>> be = backends.create("model.onnx")   # suffix -> "ort"
+    ```python
+    from lite import backends
+
+    print(backends.available())     # the engines installed here, e.g. ['mnn', 'ncnn', 'ort']
+    be = backends.create("yolov6lite_s_320_decoded.onnx")   # suffix -> "ort"
+    print(be.name, be.inputs[0])
+    ```
 """
 
 from __future__ import annotations

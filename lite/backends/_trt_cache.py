@@ -6,7 +6,7 @@ hashes all of them together with the ONNX file's sha256, so a change in any one 
 the cache instead of loading a wrong or unloadable engine.
 
 Nothing here imports TensorRT: the TensorRT calls are passed in as callables (see
-:func:`load_or_rebuild`), so the decisions are testable on a machine without a GPU.
+`load_or_rebuild`), so the decisions are testable on a machine without a GPU.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 CACHE_SUBDIR = "trt"
-"""Sub-folder of :func:`lite.cache.cache_dir` holding built engines."""
+"""Sub-folder of `lite.cache.cache_dir` holding built engines."""
 
 T = TypeVar("T")
 
@@ -93,7 +93,7 @@ def cache_key(
     """A hex digest naming one engine build.
 
     Args:
-        onnx_sha256: sha256 of the ONNX file (:func:`file_sha256`).
+        onnx_sha256: sha256 of the ONNX file (`file_sha256`).
         precision: ``"fp32"``, ``"fp16"``, ``"int8"``, ``"int8+fp16"``.
         profiles: Optimisation profiles, as ``{name: (min, opt, max)}`` or objects with
             ``name``/``min``/``opt``/``max`` (order does not matter).

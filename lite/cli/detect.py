@@ -1,6 +1,6 @@
 """``lite detect [SOURCE]``: run a detector on an image, a folder, a glob or a video.
 
-Without SOURCE, a synthetic shapes scene (:func:`lite.data.scenes.make_scene`) is drawn and
+Without SOURCE, a synthetic shapes scene (`lite.data.scenes.make_scene`) is drawn and
 detected with the bundled demo model, so the command shows real detections on a fresh,
 offline machine::
 

@@ -1,4 +1,4 @@
 """Synthetic data for lite: procedurally generated scenes used to train and check the demo detector.
 
-The generator lives in :mod:`lite.data.scenes`; it needs only numpy and OpenCV (no torch).
+The generator lives in `lite.data.scenes`; it needs only numpy and OpenCV (no torch).
 """

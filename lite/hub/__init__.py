@@ -1,6 +1,6 @@
 """Model hub: short names (``"yolov6lite-s"``) for known models, resolved to files on disk.
 
-A name resolves to a file in the local model folder, :func:`lite.cache.home_dir`
+A name resolves to a file in the local model folder, `lite.cache.home_dir`
 (``$LITE_HOME``, default ``<user cache dir>/lite/models``). A file already there is checked
 against the sha256 the manifest records; a missing file with a known URL is downloaded
 (streamed to a temporary file, checked, then renamed). Without network access the error
@@ -9,15 +9,19 @@ cannot be checked: lite says so once per file with an `UnverifiedModelWarning`
 (`verified` tells which names are checked).
 
 A name may carry a format after a colon: ``"yolov6lite-s:onnx"`` (the default format is the
-one :attr:`ModelEntry.default_format` names). The project's own demo model,
-``lite-demo-shapes``, ships with lite and needs no download (:func:`default_model`).
+one `ModelEntry.default_format` names). The project's own demo model,
+``lite-demo-shapes``, ships with lite and needs no download (`default_model`).
 
 Examples:
-    >>> from lite import hub
-    >>> hub.list_models()[:3]
-    ['yolov6n', 'yolov6s', 'yolov6m']
-    >>> path = hub.resolve("yolov6lite-s")          # downloads once, then checks the sha256
-    >>> det = lite.YOLOv6("yolov6lite-s")            # the same, through the detector
+    ```python
+    import lite
+    from lite import hub
+
+    print(hub.list_models()[:3])
+    # ['yolov6n', 'yolov6s', 'yolov6m']
+    path = hub.resolve("yolov6lite-s")          # downloads once, then checks the sha256
+    det = lite.YOLOv6("yolov6lite-s")            # the same, through the detector
+    ```
 """
 
 from __future__ import annotations
