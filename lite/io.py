@@ -13,14 +13,14 @@ OpenCV's BGR channel order. What it accepts:
   ``np.frombuffer(data, np.uint8).reshape(H, W, 3)``.
 * numpy arrays, in OpenCV's channel order:
 
-  - ``uint8`` ``(H, W, 3)`` BGR: returned as is (no copy when C-contiguous);
-  - ``(H, W)`` or ``(H, W, 1)`` grayscale: replicated to BGR;
-  - ``(H, W, 4)`` BGRA: alpha dropped (not composited);
-  - ``float16`` / ``float32`` / ``float64`` in ``[0, 1]`` with any of those layouts: ``round(x * 255)``.
-    Values outside ``[0, 1]`` by more than half a grey level, NaN or inf raise ``ImageError``.
-  - Every other dtype raises ``ImageError``: ``bool``, ``complex``, ``object``, strings, and integer
-    types other than ``uint8`` -- ``uint16`` included, because its range (full 16-bit, 12-bit
-    sensor data, ...) cannot be guessed safely; scale it yourself (the message says how).
+    - ``uint8`` ``(H, W, 3)`` BGR: returned as is (no copy when C-contiguous);
+    - ``(H, W)`` or ``(H, W, 1)`` grayscale: replicated to BGR;
+    - ``(H, W, 4)`` BGRA: alpha dropped (not composited);
+    - ``float16`` / ``float32`` / ``float64`` in ``[0, 1]`` with any of those layouts: ``round(x * 255)``.
+      Values outside ``[0, 1]`` by more than half a grey level, NaN or inf raise ``ImageError``.
+    - Every other dtype raises ``ImageError``: ``bool``, ``complex``, ``object``, strings, and integer
+      types other than ``uint8`` -- ``uint16`` included, because its range (full 16-bit, 12-bit
+      sensor data, ...) cannot be guessed safely; scale it yourself (the message says how).
 
 * PIL images (recognised without importing PIL): converted to RGB (``L``, ``LA``, ``P``, ``RGBA``,
   ``CMYK``, ... ; alpha dropped), then to BGR. 16-bit and 32-bit modes (``I;16``, ``I``, ``F``)

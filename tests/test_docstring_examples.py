@@ -34,7 +34,7 @@ PENDING_CONVERSION = ("lite/backends/ncnn.py", "lite/backends/mnn.py", "lite/bac
 def _docstrings(path: Path) -> list[tuple[str, str]]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
-    for node in [tree, *ast.walk(tree)]:
+    for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             doc = ast.get_docstring(node, clean=True)
             if doc:
