@@ -21,6 +21,7 @@ from lite.cli._common import (
     add_input_size_argument,
     detector_options,
 )
+from lite.ops.options import DetectOptions
 
 
 def register(subparsers: Any) -> None:
@@ -43,7 +44,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--warmup", type=int, default=10, help="untimed iterations first")
     p.add_argument("--image", default=None, help="image to run on (default: a synthetic scene, 480x640 HxW)")
     add_input_size_argument(p)
-    add_detection_arguments(p, conf=0.25)
+    add_detection_arguments(p, conf=DetectOptions.conf)
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the results JSON here")
     p.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="save a bar chart (matplotlib)")
 

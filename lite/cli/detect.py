@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from lite.cli._common import add_command, add_detector_arguments, add_no_progress_argument, detector_options
-from lite.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, resolve_source, resolve_sources
 from lite.ops.options import DetectOptions
 from lite.outputs import annotated_name, atomic_path, plan_outputs, write_image
 from lite.progress import ProgressBar
 
-__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "describe", "register", "resolve_source", "resolve_sources", "run"]
+__all__ = ["describe", "register", "run"]
 
 
 def register(subparsers: Any) -> None:
@@ -119,6 +118,7 @@ def _open_detector(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run ``lite detect``; returns the exit code."""
     from lite.eval import default_category_ids, write_results
+    from lite.io import resolve_sources  # sources: images, folders, globs, videos (lite.io imports OpenCV)
 
     kind, paths = resolve_sources(args.source) if args.source else ("scene", [])
     args.outputs = _plan(kind, paths, args)  # refuses before any work when it could not write or would replace

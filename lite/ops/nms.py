@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from lite.errors import InputError
-from lite.ops.options import NMS_MODES, NmsMode, check_fraction, check_nms_mode, check_positive_int
+from lite.ops.options import NMS_MODES, DetectOptions, NmsMode, check_fraction, check_nms_mode, check_positive_int
 
 __all__ = ["NmsMode", "NMS_MODES", "box_iou", "nms_indices", "nms"]
 
@@ -254,9 +254,9 @@ def nms_indices(
     scores: np.ndarray,
     class_ids: np.ndarray | None = None,
     *,
-    iou_threshold: float = 0.45,
+    iou_threshold: float = DetectOptions.iou,
     agnostic: bool = False,
-    max_det: int = 100,
+    max_det: int = DetectOptions.max_det,
 ) -> np.ndarray:
     """Hard (greedy) NMS returning the indices of the kept boxes.
 
@@ -301,9 +301,9 @@ def nms(
     scores: np.ndarray,
     class_ids: np.ndarray | None,
     *,
-    iou_threshold: float = 0.45,
-    mode: NmsMode = "class_aware",
-    max_det: int = 100,
+    iou_threshold: float = DetectOptions.iou,
+    mode: NmsMode = DetectOptions.nms,  # type: ignore[assignment]
+    max_det: int = DetectOptions.max_det,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Non-maximum suppression returning the surviving detections.
 
