@@ -28,7 +28,8 @@ ROLE = re.compile(r":(?:py:)?(?:class|func|meth|attr|mod|data|exc|obj|const):`")
 # Files other branches are rewriting while this test was written: the lead runs
 # `python scripts/docstrings_to_markdown.py` on them after the merge, then empties this tuple.
 PENDING_CONVERSION = ("lite/backends/ncnn.py", "lite/backends/mnn.py", "lite/backends/trt.py", "lite/convert/",
-                      "lite/cv/", "lite/train/")  # fmt: skip
+                      "lite/cv/", "lite/train/", "lite/ops/decode.py", "lite/ops/nms.py",
+                      "lite/ops/letterbox.py")  # fmt: skip
 
 
 def _docstrings(path: Path) -> list[tuple[str, str]]:

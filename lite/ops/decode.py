@@ -1,6 +1,6 @@
 """One YOLOv6 decoder for every output layout.
 
-Layouts (`Layout`):
+Layouts (:class:`Layout`):
 
 * ``decoded``: one ``(B, N, 5+nc)`` tensor ``[cx, cy, w, h, obj, classes…]`` in input pixels
   (YOLOv6's ``export_onnx.py``; obj is a column of ones from release 0.2 on, a real objectness
@@ -13,8 +13,8 @@ Layouts (`Layout`):
 * ``end2end``: NMS inside the model: ``num_dets, det_boxes, det_scores, det_classes``
   (TensorRT EfficientNMS with int32, or ONNX Runtime NonMaxSuppression with int64 and -1 padding).
 
-`detect_layout` reads the layout from the outputs' names and shapes (and, when given,
-their values); `decode` turns outputs into per-image ``(boxes, scores, class_ids)`` in
+:func:`detect_layout` reads the layout from the outputs' names and shapes (and, when given,
+their values); :func:`decode` turns outputs into per-image ``(boxes, scores, class_ids)`` in
 input pixels, after confidence threshold, top-k by score and NMS. Scores are thresholded
 before any per-anchor max, boxes are computed only for candidates, and NMS only sees
 the top-k candidates — no work grows with anchors × classes beyond one comparison.
@@ -50,7 +50,7 @@ _STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (32,), (16,
 
 
 class Layout(str, Enum):
-    """The output layouts `decode` understands (``"raw"`` is accepted for ``heads``)."""
+    """The output layouts :func:`decode` understands (``"raw"`` is accepted for ``heads``)."""
 
     DECODED = "decoded"
     ANCHOR_GRID = "anchor_grid"
@@ -398,7 +398,7 @@ def candidates(
 
     Args:
         outputs: Output name → array from one inference (a batch).
-        spec: The layout (see `detect_layout` / `refine_layout`).
+        spec: The layout (see :func:`detect_layout` / :func:`refine_layout`).
         input_hw: Network input (H, W) the batch was run at.
         conf: Score threshold (score = obj · class).
         multi_label: Keep every class above ``conf`` for an anchor (COCO evaluation) instead of the best.

@@ -18,9 +18,9 @@ YOLOv6's ``yolov6/data/data_augment.py::letterbox``:
 
 Three entry points share that arithmetic:
 
-* `letterbox_geometry` -- the numbers only (no pixels), as a `LetterboxTransform`.
-* `letterbox_image` -- the padded BGR ``uint8`` image, for drawing and calibration.
-* `Letterbox` -- the fast, caching pre-processor of the hot path, which produces the
+* :func:`letterbox_geometry` -- the numbers only (no pixels), as a :class:`LetterboxTransform`.
+* :func:`letterbox_image` -- the padded BGR ``uint8`` image, for drawing and calibration.
+* :class:`Letterbox` -- the fast, caching pre-processor of the hot path, which produces the
   network tensor: ``(1, 3, H, W)`` ``float32`` RGB in ``[0, 1]``.
 """
 
@@ -131,7 +131,7 @@ def letterbox_geometry(
             give a batch one common shape. It must hold the resized image.
 
     Returns:
-        The `LetterboxTransform`.
+        The :class:`LetterboxTransform`.
 
     Raises:
         InputError: A size, shape or stride is not a positive integer, or ``dst_shape`` is too small.
@@ -159,16 +159,16 @@ def letterbox_image(
     """Letterboxes an image and returns it as a padded BGR ``uint8`` image.
 
     This is the straightforward (resize, then ``cv2.copyMakeBorder``) implementation, for
-    drawing, calibration data and as the reference of `Letterbox`.
+    drawing, calibration data and as the reference of :class:`Letterbox`.
 
     Args:
-        img: BGR ``uint8`` image ``(h, w, 3)`` (see [`lite.io.load_image`][lite.io.load_image] for other inputs).
+        img: BGR ``uint8`` image ``(h, w, 3)`` (see :func:`lite.io.load_image` for other inputs).
         size: Requested network input size, an ``int`` or ``(H, W)``.
         stride: The model's largest stride; only used with ``auto``.
         auto: Pad only to the smallest multiple of ``stride`` holding the resized image.
         scaleup: Allow enlarging images smaller than ``size``.
         fill: Padding value, one ``int`` or a BGR triple.
-        dst_shape: Pad to this ``(H, W)`` instead of the computed shape (see `letterbox_geometry`).
+        dst_shape: Pad to this ``(H, W)`` instead of the computed shape (see :func:`letterbox_geometry`).
 
     Returns:
         ``(padded, transform)``: a new ``(H, W, 3)`` ``uint8`` BGR image and its transform.
@@ -208,20 +208,11 @@ class Letterbox:
     Raises:
         InputError: A size or option is invalid.
 
-    Example:
-        ```python
-        import cv2
-        import numpy as np
-
-        from lite.ops.letterbox import Letterbox
+    Example::
 
         pre = Letterbox(320)
-        tensor, t = pre(cv2.imread("bus.jpg"))  # the 810 x 1080 photo
-        print(tensor.shape, tensor.dtype)
-        # (1, 3, 320, 320) float32
-        boxes_in_input_pixels = np.array([[40.0, 60.0, 200.0, 300.0]], np.float32)
+        tensor, t = pre(cv2.imread("bus.jpg"))  # (1, 3, 320, 320) float32, t.pad == (40, 0)
         boxes = t.to_original(boxes_in_input_pixels)  # back to the 810 x 1080 image
-        ```
     """
 
     def __init__(
@@ -256,7 +247,7 @@ class Letterbox:
             dst_shape: Optional ``(H, W)`` to pad to instead of the computed shape.
 
         Returns:
-            The `LetterboxTransform`.
+            The :class:`LetterboxTransform`.
 
         Raises:
             InputError: ``src_hw`` or ``dst_shape`` is invalid, or ``dst_shape`` is too small.
@@ -388,10 +379,10 @@ def letterbox(img: np.ndarray, size: int | Sequence[int], **kw: Any) -> tuple[np
     Args:
         img: BGR ``uint8`` image ``(h, w, 3)``.
         size: Network input size, an ``int`` or ``(H, W)``.
-        **kw: ``stride``, ``auto``, ``scaleup``, ``fill`` as for `Letterbox`.
+        **kw: ``stride``, ``auto``, ``scaleup``, ``fill`` as for :class:`Letterbox`.
 
     Returns:
-        ``(tensor, transform)`` as `Letterbox.__call__`.
+        ``(tensor, transform)`` as :meth:`Letterbox.__call__`.
     """
     return Letterbox(size, **kw)(img)
 
