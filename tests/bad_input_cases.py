@@ -108,6 +108,9 @@ CASES: tuple[Case, ...] = (
     Case("suffix-unknown", 'backends.create(TMP / "m.tflite")', "UnknownBackendError", "ValueError",
          r"expected a model file with one of the suffixes .*got .*m\.tflite", "a format no backend reads",
          setup="tflite_file", needs_model=False),
+    Case("ncnn-bin", 'backends.create(TMP / "m.bin")', "UnknownBackendError", "ValueError",
+         r"for NCNN pass the \.param file, m\.param", "the NCNN weights file instead of the .param",
+         setup="bin_file", needs_model=False),
     # -- metadata sidecars
     Case("sidecar-strides", "YOLOv6(SIDECAR_MODEL)", "ModelLoadError", "ValueError",
          r"metadata sidecar .*m\.onnx\.lite\.json: key 'strides': expected a list of positive integer strides",

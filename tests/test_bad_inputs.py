@@ -80,6 +80,9 @@ def _setup(name: str | None, tmp: Path, model: Path | None, monkeypatch: pytest.
         folder.mkdir()
         (folder / "m.onnx").write_bytes(b"not really a model")
         return {"DIR": folder}
+    if name == "bin_file":
+        (tmp / "m.bin").write_bytes(b"\0" * 16)
+        return {}
     if name == "tflite_file":
         (tmp / "m.tflite").write_bytes(b"\0" * 16)
         return {}

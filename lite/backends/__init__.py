@@ -158,9 +158,11 @@ def backend_for_path(path: str | Path) -> str:
             return info.name
     opened = sorted({s for info in _REGISTRY.values() for s in info.suffixes})
     what = f"{suffix} files" if suffix else "files without a suffix"
+    param = Path(path).with_suffix(".param")
+    hint = f" (for NCNN pass the .param file, {param.name}; its .bin is found beside it)" if suffix == ".bin" else ""
     raise UnknownBackendError(
         f"expected a model file with one of the suffixes {', '.join(opened)}; got {path}, and no backend opens "
-        f"{what}. Pass a model file, or name a backend with backend= ({', '.join(known())})"
+        f"{what}{hint}. Pass a model file, or name a backend with backend= ({', '.join(known())})"
     )
 
 
