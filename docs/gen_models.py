@@ -22,9 +22,11 @@ HEADER = """\
 
 Hub names resolve to files in the model folder `$LITE_HOME` (default `~/.cache/lite/models` on
 Linux) with `lite.hub.resolve(name)`, or directly in `YOLOv6(name)`, `lite detect -m name` and the
-other commands. Files with a URL are downloaded on first use and checked against the recorded
-sha256; others are placed there by hand (the error message gives the exact path). Pick a format
-other than the default with `name:format`, e.g. `yolov6lite-s:onnx`.
+other commands. Files with a URL are downloaded on first use; others are placed there by hand
+(the error message gives the exact path). A file is verified only when its entry records a sha256
+(the last column: "recorded"); lite uses a file without one but says once, with an
+`UnverifiedModelWarning`, that it cannot check it. Pick a format other than the default with
+`name:format`, e.g. `yolov6lite-s:onnx`.
 
 """
 

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import cv2
 
 from lite.errors import LiteError
+from lite.outputs import plan_outputs, write_image
 
 REPO = Path(__file__).resolve().parents[1]
 #: The shared test assets: ``$LITE_SHARED``, else ``../shared`` next to the repo.
@@ -47,7 +48,7 @@ def detect_and_print(det: Any, image: str, save: Path | None, *, on: str | None 
     """Detect objects in one image file, print what was found and optionally save the drawing.
 
     Args:
-        det: A :class:`lite.cv.Detector`.
+        det: A `lite.cv.Detector`.
         image: The image file.
         save: Write the annotated image here (None: do not).
         on: The device, printed after the backend name.
@@ -56,6 +57,8 @@ def detect_and_print(det: Any, image: str, save: Path | None, *, on: str | None 
     Returns:
         The exit status (0).
     """
+    if save is not None:  # the file named by --save may be replaced, the input never (checked before the work)
+        plan_outputs([save], inputs=[Path(image)], exist_ok=True)
     img = cv2.imread(image)
     if img is None:
         raise SystemExit(f"cannot read image {image}")
@@ -72,8 +75,7 @@ def detect_and_print(det: Any, image: str, save: Path | None, *, on: str | None 
         x1, y1, x2, y2 = d.xyxy
         print(f"  {d.name:<14} {d.score:.2f}  [{x1:.1f}, {y1:.1f}, {x2:.1f}, {y2:.1f}]")
     if save is not None:
-        save.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(save), dets.draw(img))
+        write_image(save, dets.draw(img))  # atomically: a temporary file, then renamed
         print(f"saved {save}")
     return 0
 

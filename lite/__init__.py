@@ -3,9 +3,12 @@
 ``import lite`` is cheap: it imports no engine, and even the submodules are loaded on first use.
 
 Example:
-    >>> from lite.cv import YOLOv6
-    >>> det = YOLOv6("yolov6lite_s_320_decoded.onnx")
-    >>> dets = det.detect("bus.jpg")
+    ```python
+    from lite.cv import YOLOv6
+
+    det = YOLOv6("yolov6lite_s_320_decoded.onnx")
+    dets = det.detect("bus.jpg")
+    ```
 """
 
 from __future__ import annotations

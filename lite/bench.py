@@ -1,24 +1,27 @@
 """Latency benchmarks of the detection pipeline, stage by stage, against the engine's bare call.
 
-:func:`benchmark` opens a model (or takes a :class:`~lite.cv.Detector`), warms it up, then times
+`benchmark` opens a model (or takes a `Detector`), warms it up, then times
 in the same loop:
 
-* ``pre``: :meth:`Detector.preprocess` (letterbox to the network tensor);
-* ``infer``: :meth:`Detector.infer` (feed check + engine call);
-* ``post``: :meth:`Detector.postprocess` (decode, NMS, boxes back to the image, Detections);
-* ``e2e``: :meth:`Detector.detect` end to end;
+* ``pre``: `Detector.preprocess` (letterbox to the network tensor);
+* ``infer``: `Detector.infer` (feed check + engine call);
+* ``post``: `Detector.postprocess` (decode, NMS, boxes back to the image, Detections);
+* ``e2e``: `Detector.detect` end to end;
 * ``raw``: the engine's own inference call on a prepared tensor
-  (:meth:`Backend.raw_runner`, e.g. ``session.run`` for ONNX Runtime) -- the baseline.
+  (`Backend.raw_runner`, e.g. ``session.run`` for ONNX Runtime) -- the baseline.
 
 Each iteration runs the three measurements (raw, e2e, the staged pipeline) in a rotating
 order, so a busy machine slows all of them alike. Every stage reports median, mean ± std,
-p90 (ms) and images/s; :attr:`BenchResult.ratio` is the median end-to-end time over the
+p90 (ms) and images/s; `BenchResult.ratio` is the median end-to-end time over the
 median raw call (the library's overhead; 1.0 = none).
 
 Example:
-    >>> from lite.bench import benchmark, format_table
-    >>> r = benchmark("yolov6lite_s_320_decoded.onnx", image="bus.jpg", threads=2)
-    >>> print(format_table([r]))
+    ```python
+    from lite.bench import benchmark, format_table
+
+    r = benchmark("yolov6lite_s_320_decoded.onnx", image="bus.jpg", threads=2, runs=20)
+    print(format_table([r]))
+    ```
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from lite.errors import BackendNotInstalledError, InputError
 
 __all__ = ["STAGES", "Timing", "BenchResult", "benchmark", "format_table", "write_json", "plot", "synthetic_image"]
 
-#: Stage keys of :attr:`BenchResult.stages`, in table order.
+#: Stage keys of `BenchResult.stages`, in table order.
 STAGES: tuple[str, ...] = ("pre", "infer", "post", "e2e", "raw")
 STAGE_TITLES = {
     "pre": "pre-process",
@@ -181,8 +184,8 @@ def benchmark(
             :class:`lite.cv.Detector` (used as is; ``backend``, ``threads``, ``device``,
             ``input_size`` and ``detector_kw`` are then ignored).
         backend: Backend name (None: from the suffix).
-        image: The image (anything :func:`lite.io.load_image` takes); default a synthetic
-            480x640 scene (:func:`synthetic_image`).
+        image: The image (anything [`lite.io.load_image`][lite.io.load_image] takes); default a synthetic
+            480x640 scene (`synthetic_image`).
         runs: Timed iterations (each runs raw, staged and end-to-end once).
         warmup: Untimed iterations first.
         threads: Engine threads (None: the engine's default).
@@ -193,7 +196,7 @@ def benchmark(
         **detector_kw: Detector options (``conf``, ``iou``, backend options...).
 
     Returns:
-        The :class:`BenchResult`.
+        The `BenchResult`.
 
     Raises:
         InputError: ``runs`` < 1 or ``warmup`` < 0.
@@ -285,8 +288,8 @@ def format_table(results: Sequence[BenchResult], stages: Sequence[str] = STAGES)
             )
         thr = "default" if r.threads is None else str(r.threads)
         lines.append(
-            f"{'':<40} {'e2e / raw':<13} {r.ratio:>7.3f}x   (input {r.input_hw[0]}x{r.input_hw[1]}, "
-            f"image {r.image_shape[1]}x{r.image_shape[0]}, threads {thr}, {r.runs} runs, "
+            f"{'':<40} {'e2e / raw':<13} {r.ratio:>7.3f}x   (HxW: input {r.input_hw[0]}x{r.input_hw[1]}, "
+            f"image {r.image_shape[0]}x{r.image_shape[1]}; threads {thr}, {r.runs} runs, "
             f"{r.num_detections} detections)"
         )
         lines.append("")

@@ -3,7 +3,7 @@
 Detectors trained on COCO predict 80 contiguous class ids ``0..79`` (the "model order"),
 while the COCO annotation files and the evaluation server use the original 91-slot
 category ids ``1..90`` with gaps (12, 26, 29, 30, 45, 66, 68, 69, 71, 83 are unused).
-:data:`COCO80_TO_91` maps the former to the latter.
+`COCO80_TO_91` maps the former to the latter.
 
 The names follow the darknet ``coco.names`` spelling (``motorbike``, ``aeroplane``,
 ``sofa``, ``pottedplant``, ``diningtable``, ``tvmonitor``), which is also what the

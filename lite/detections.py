@@ -1,18 +1,25 @@
 """The detection result type every detector in lite returns.
 
-:class:`Detections` holds ``n`` boxes in original-image pixels with their scores and class
+`Detections` holds ``n`` boxes in original-image pixels with their scores and class
 ids, plus the class names of the model. It is an immutable value: the arrays are validated,
 converted (``xyxy``/``scores`` float32, ``class_ids`` int64) and stored read-only on
 construction; indexing returns new objects.
 
-Example::
+Example:
+    ```python
+    import cv2
 
+    from lite.cv import YOLOv6
+
+    detector = YOLOv6("yolov6lite_s_320_decoded.onnx")
+    img = cv2.imread("bus.jpg")
     dets = detector(img)
-    print(dets)                      # Detections(3): bus 0.93, person 0.89, person 0.40
+    print(dets)                      # Detections(9): person 0.87, bus 0.86, person 0.86, ...
     people = dets[dets.class_ids == 0]
     for d in dets:
-        print(d.name, d.score, d.xyxy)
+        print(d.name, round(d.score, 2), d.xyxy)
     cv2.imwrite("out.jpg", dets.draw(img))
+    ```
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ PALETTE: tuple[tuple[int, int, int], ...] = _make_palette()
 
 
 class Detection(NamedTuple):
-    """One detection, as yielded by iterating over :class:`Detections`."""
+    """One detection, as yielded by iterating over `Detections`."""
 
     xyxy: tuple[float, float, float, float]
     score: float
@@ -107,7 +114,7 @@ class Detections:
         names: Class names indexed by class id; empty when unknown.
 
     Construction accepts lists or any numeric arrays and converts them; it raises
-    :class:`~lite.errors.InputError` on wrong shapes, mismatched lengths, non-finite
+    [`InputError`][lite.errors.InputError] on wrong shapes, mismatched lengths, non-finite
     values, ``x2 < x1`` / ``y2 < y1``, negative or non-integral class ids. The stored
     arrays are read-only copies.
     """
@@ -283,7 +290,7 @@ class Detections:
         """Plain, JSON-serialisable lists: ``xyxy``, ``scores``, ``class_ids``, ``names``.
 
         Float32 values become the Python floats they equal exactly, so
-        :meth:`from_dict` restores an identical object.
+        `from_dict` restores an identical object.
         """
         return {
             "xyxy": self.xyxy.tolist(),
@@ -294,7 +301,7 @@ class Detections:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Detections:
-        """Inverse of :meth:`to_dict` (``names`` optional).
+        """Inverse of `to_dict` (``names`` optional).
 
         Raises:
             InputError: If a required key is missing or a value is invalid.
@@ -309,12 +316,12 @@ class Detections:
         return cls(d["xyxy"], d["scores"], d["class_ids"], tuple(d.get("names", ())))
 
     def to_json(self, **json_kw: Any) -> str:
-        """:meth:`to_dict` as a JSON string; keyword arguments go to :func:`json.dumps`."""
+        """`to_dict` as a JSON string; keyword arguments go to `json.dumps`."""
         return json.dumps(self.to_dict(), **json_kw)
 
     @classmethod
     def from_json(cls, s: str | bytes) -> Detections:
-        """Inverse of :meth:`to_json`."""
+        """Inverse of `to_json`."""
         return cls.from_dict(json.loads(s))
 
     def to_coco(
@@ -325,7 +332,7 @@ class Detections:
         Args:
             image_id: The image's id in the COCO annotation file.
             category_ids: Class id -> COCO category id, as a sequence indexed by class id
-                (e.g. :data:`lite.coco.COCO80_TO_91`) or a mapping. Default: the class id.
+                (e.g. `lite.coco.COCO80_TO_91`) or a mapping. Default: the class id.
 
         Returns:
             ``[{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, ...]`` with the
@@ -366,7 +373,7 @@ class Detections:
     ) -> np.ndarray:
         """Draw the boxes and labels on a copy of ``img``.
 
-        Each class has a fixed colour (:data:`PALETTE`); labels ("name 0.93") sit on a filled
+        Each class has a fixed colour (`PALETTE`); labels ("name 0.93") sit on a filled
         background above the box, or just inside it at the top edge of the image.
 
         Args:

@@ -1,6 +1,6 @@
 """The exceptions lite raises.
 
-Every error derives from :class:`LiteError`, and each subclass also derives from the
+Every error derives from `LiteError`, and each subclass also derives from the
 builtin exception a caller would naturally catch, so ``except ImportError`` catches a
 missing engine and ``except FileNotFoundError`` catches a missing model file.
 Messages say what was expected, what came, and what to do.
@@ -30,6 +30,12 @@ __all__ = [
     "LayoutError",
     "AmbiguousModelError",
     "InputSizeError",
+    "InputTypeError",
+    "ImageTypeError",
+    "LiteWarning",
+    "TruncatedImageWarning",
+    "UnverifiedModelWarning",
+    "MetadataWarning",
 ]
 
 
@@ -57,8 +63,16 @@ class InputError(LiteError, ValueError):
     """A tensor feed or an argument does not match what the model or function expects."""
 
 
+class InputTypeError(InputError, TypeError):
+    """An argument of the wrong type (``threads="2"``, ``conf=None``): both an ``InputError`` and a ``TypeError``."""
+
+
 class ImageError(InputError):
     """An image argument is not a usable image (None, empty, wrong dtype, ndim or channels)."""
+
+
+class ImageTypeError(ImageError, TypeError):
+    """An image argument of a type lite does not read (``None``, a dict, a list): also a ``TypeError``."""
 
 
 class ImageNotFoundError(LiteError, FileNotFoundError):
@@ -123,3 +137,22 @@ class AmbiguousModelError(LayoutError):
 
 class InputSizeError(InputError):
     """A model's outputs do not fit the input size it is run at (e.g. a fixed-size graph run at another size)."""
+
+
+class LiteWarning(UserWarning):
+    """Base class of every warning lite emits (filter them with ``warnings.simplefilter(..., LiteWarning)``)."""
+
+
+class TruncatedImageWarning(LiteWarning):
+    """A JPEG ends before its end-of-image marker: the decoder filled the missing part with grey.
+
+    Turn it into an error with ``warnings.simplefilter("error", TruncatedImageWarning)``.
+    """
+
+
+class UnverifiedModelWarning(LiteWarning):
+    """A hub file has no sha256 in the manifest, so lite cannot check it is the right file."""
+
+
+class MetadataWarning(LiteWarning):
+    """A metadata sidecar has a key this version of lite does not know (written by a newer lite?)."""

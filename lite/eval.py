@@ -6,7 +6,7 @@ threshold for an anchor), score = objectness x class score, boxes mapped back to
 image and clipped to it. Model class ids are mapped to the dataset's category ids:
 
 * COCO annotations (the 80 category ids 1..90 of COCO) and an 80-class model: the standard
-  80 -> 91 table (:data:`lite.coco.COCO80_TO_91`);
+  80 -> 91 table (`lite.coco.COCO80_TO_91`);
 * otherwise by class name (case, spaces and the COCO spelling variants such as
   ``motorbike``/``motorcycle`` ignored), else by order when the counts match (category ids
   sorted ascending = model classes 0..nc-1, e.g. the synthetic shapes of
@@ -15,10 +15,12 @@ image and clipped to it. Model class ids are mapped to the dataset's category id
 pycocotools is imported only inside the functions that need it (``pip install 'lite-detect[eval]'``).
 
 Example:
-    >>> from lite.eval import coco
-    >>> r = coco("yolov6lite_s_320_decoded.onnx", "val2017_128/images", "val2017_128/instances.json")
-    >>> round(r.AP, 3)
-    0.306
+    ```python
+    from lite.eval import coco
+
+    r = coco("yolov6lite_s_320_decoded.onnx", "val2017_128/images", "val2017_128/instances.json")
+    print(round(r.AP, 3))
+    ```
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ class EvalResult:
         APs: AP on small objects (area < 32²).
         APm: AP on medium objects.
         APl: AP on large objects (area > 96²).
-        stats: The 12 numbers of ``COCOeval.stats`` (see :data:`STAT_NAMES`).
+        stats: The 12 numbers of ``COCOeval.stats`` (see `STAT_NAMES`).
         predictions: Where the predictions JSON was written (None if it was not).
         num_images: Images evaluated.
         num_detections: Detections submitted.
@@ -178,7 +180,7 @@ def category_map(categories: Sequence[Mapping[str, Any]], names: Sequence[str]) 
         names: The model's class names, by class id.
 
     Returns:
-        The :class:`CategoryMap`: COCO's 80 -> 91 table for COCO annotations and an 80-class
+        The `CategoryMap`: COCO's 80 -> 91 table for COCO annotations and an 80-class
         model; else by normalised name when every dataset category or every model class finds
         its counterpart; else by order (categories sorted by id) when the counts match.
 
@@ -239,7 +241,7 @@ def coco_results(
         xyxy: ``(n, 4)`` boxes ``x1, y1, x2, y2`` in original-image pixels.
         scores: ``(n,)`` scores.
         class_ids: ``(n,)`` model class ids.
-        category_ids: Category id per class id (a :class:`CategoryMap` or a sequence); classes
+        category_ids: Category id per class id (a `CategoryMap` or a sequence); classes
             mapped to a negative id are left out.
         file_name: Added to every record when given (``lite detect --json``).
         names: Class names; adds ``category_name`` to every record when given.
@@ -327,7 +329,7 @@ def evaluate(
 
     Args:
         ann: COCO instances JSON (path or loaded dict).
-        results: Results records (see :func:`coco_results`) or the path of a results JSON.
+        results: Results records (see `coco_results`) or the path of a results JSON.
         image_ids: Evaluate on these images only (default: every image of ``ann``).
 
     Returns:
@@ -403,7 +405,7 @@ def coco(
         **detector_kw: Passed to the detector (``device``, ``threads``, backend options...).
 
     Returns:
-        The :class:`EvalResult`.
+        The `EvalResult`.
 
     Raises:
         InputError: Bad annotations, or classes that cannot be mapped to the categories.

@@ -1,49 +1,78 @@
 """Turning whatever a user passes as an image into a BGR ``uint8`` array.
 
-:func:`load_image` is the one place where input images are interpreted; everything after
+`load_image` is the one place where input images are interpreted; everything after
 it (letterbox, backends, drawing) can rely on a C-contiguous ``(H, W, 3)`` ``uint8`` array in
 OpenCV's BGR channel order. What it accepts:
 
-* ``str`` / :class:`os.PathLike`: read with OpenCV (``cv2.IMREAD_COLOR``: gray and 16-bit files
+* ``str`` / `os.PathLike`: read with OpenCV (``cv2.IMREAD_COLOR``: gray and 16-bit files
   become 8-bit BGR, alpha is dropped, EXIF orientation is applied). A missing path raises
-  :class:`~lite.errors.ImageNotFoundError`; a directory or a file OpenCV cannot decode raises
-  :class:`~lite.errors.ImageError`. URLs are not fetched.
+  [`ImageNotFoundError`][lite.errors.ImageNotFoundError]; a directory or a file OpenCV cannot decode raises
+  [`ImageError`][lite.errors.ImageError]. URLs are not fetched.
 * ``bytes`` / ``bytearray`` / ``memoryview``: the *encoded* contents of an image file (JPEG, PNG,
   ...), decoded with ``cv2.imdecode``. Raw pixel buffers are not guessed: wrap them with
   ``np.frombuffer(data, np.uint8).reshape(H, W, 3)``.
 * numpy arrays, in OpenCV's channel order:
 
-  - ``uint8`` ``(H, W, 3)`` BGR: returned as is (no copy when C-contiguous);
-  - ``(H, W)`` or ``(H, W, 1)`` grayscale: replicated to BGR;
-  - ``(H, W, 4)`` BGRA: alpha dropped (not composited);
-  - ``float16`` / ``float32`` / ``float64`` in ``[0, 1]`` with any of those layouts: ``round(x * 255)``.
-    Values outside ``[0, 1]`` by more than half a grey level, NaN or inf raise ``ImageError``.
-  - Every other dtype raises ``ImageError``: ``bool``, ``complex``, ``object``, strings, and integer
-    types other than ``uint8`` -- ``uint16`` included, because its range (full 16-bit, 12-bit
-    sensor data, ...) cannot be guessed safely; scale it yourself (the message says how).
+    - ``uint8`` ``(H, W, 3)`` BGR: returned as is (no copy when C-contiguous);
+    - ``(H, W)`` or ``(H, W, 1)`` grayscale: replicated to BGR;
+    - ``(H, W, 4)`` BGRA: alpha dropped (not composited);
+    - ``float16`` / ``float32`` / ``float64`` in ``[0, 1]`` with any of those layouts: ``round(x * 255)``.
+      Values outside ``[0, 1]`` by more than half a grey level, NaN or inf raise ``ImageError``.
+    - Every other dtype raises ``ImageError``: ``bool``, ``complex``, ``object``, strings, and integer
+      types other than ``uint8`` -- ``uint16`` included, because its range (full 16-bit, 12-bit
+      sensor data, ...) cannot be guessed safely; scale it yourself (the message says how).
 
 * PIL images (recognised without importing PIL): converted to RGB (``L``, ``LA``, ``P``, ``RGBA``,
   ``CMYK``, ... ; alpha dropped), then to BGR. 16-bit and 32-bit modes (``I;16``, ``I``, ``F``)
   follow the array rules above instead of being silently clipped.
 
 Everything else -- ``None``, empty or zero-sized arrays, wrong ``ndim`` or channel counts,
-lists, tensors -- raises :class:`~lite.errors.ImageError` (a ``ValueError``) saying what was
-expected, what came, and what to do.
+lists, tensors -- raises `ImageError` (a ``ValueError``) saying what was expected, what came, and
+what to do; an object of a type lite does not read at all (``None``, a dict, a list, a tensor)
+raises `ImageTypeError`, which is also a ``TypeError``.
+
+A JPEG file that ends before its end-of-image marker -- a truncated or partly downloaded file,
+which libjpeg decodes anyway with the missing part grey -- gives the image and a
+`TruncatedImageWarning` through `warnings` naming the file. It is a warning rather than an error
+because such a file may still be mostly usable; make it an error with
+``warnings.simplefilter("error", lite.errors.TruncatedImageWarning)``. Truncated JPEG *bytes*
+cannot be decoded by OpenCV at all: they raise `ImageError` saying the data is truncated.
+
+Sources for batch work (`resolve_source`, `image_paths`, `batch_sources`): an image path, a
+folder (its `IMAGE_SUFFIXES` files), a glob or a video (`VIDEO_SUFFIXES`).
 """
 
 from __future__ import annotations
 
+import glob
 import os
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from lite.errors import ImageError, ImageNotFoundError
+from lite.errors import ImageError, ImageNotFoundError, ImageTypeError, InputError, TruncatedImageWarning
 
-__all__ = ["load_image", "load_images"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "VIDEO_SUFFIXES",
+    "batch_sources",
+    "image_paths",
+    "is_truncated_jpeg",
+    "load_image",
+    "load_images",
+    "resolve_source",
+    "resolve_sources",
+]
+
+#: File suffixes lite reads as images (folders and globs keep only these).
+IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm")
+#: File suffixes lite reads as videos.
+VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+_GLOB_CHARS = set("*?[")
 
 EXPECTED = "expected an image as a BGR uint8 array of shape (H, W, 3), a path or a PIL image"
 _FLOAT_TOL = 0.5 / 255  # a float value may overshoot [0, 1] by less than half a grey level
@@ -75,14 +104,14 @@ def load_image(source: Any) -> np.ndarray:
         return _from_bytes(source)
     if _is_pil(source):
         return _from_pil(source)
-    raise ImageError(f"{EXPECTED}; got {_describe(source)}.{_hint_for(source)}")
+    raise ImageTypeError(f"{EXPECTED}; got {_describe(source)}.{_hint_for(source)}")
 
 
 def load_images(sources: Any) -> list[np.ndarray]:
-    """Loads several images with :func:`load_image`.
+    """Loads several images with `load_image`.
 
     Args:
-        sources: An iterable of anything :func:`load_image` accepts, or a ``(N, H, W, C)``
+        sources: An iterable of anything `load_image` accepts, or a ``(N, H, W, C)``
             array (one image per first index). A single image (a path, an array of ``ndim``
             at most 3, bytes or a PIL image) is accepted too and gives a one-element list.
 
@@ -97,7 +126,7 @@ def load_images(sources: Any) -> list[np.ndarray]:
     if _is_single(sources):
         return [load_image(sources)]
     if not isinstance(sources, Iterable):
-        raise ImageError(f"expected an iterable of images (paths, arrays or PIL images); got {_describe(sources)}.")
+        raise ImageTypeError(f"expected an iterable of images (paths, arrays or PIL images); got {_describe(sources)}.")
     out = []
     for i, src in enumerate(sources):
         try:
@@ -130,7 +159,7 @@ def _from_path(source: str | os.PathLike) -> np.ndarray:
         )
     if path.is_dir():
         raise ImageError(f"expected an image file; got the directory {text!r}. Pass the path of one image file.")
-    img = cv2.imread(text, cv2.IMREAD_COLOR)
+    img, data = cv2.imread(text, cv2.IMREAD_COLOR), None
     if img is None:
         # cv2.imread cannot open some paths (non-ASCII names on Windows): decode the bytes ourselves.
         try:
@@ -140,12 +169,19 @@ def _from_path(source: str | os.PathLike) -> np.ndarray:
                 f"expected a readable image file; cannot read {text!r}: {e}. Check its permissions."
             ) from e
         img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None and data is not None and is_truncated_jpeg(data):
+        raise ImageError(
+            f"expected a complete image file; got {text!r}, a JPEG that ends before its end-of-image marker "
+            "(truncated or partly downloaded) and cannot be decoded. Re-download or re-encode it."
+        )
     if img is None:
         raise ImageError(
             f"expected an image file OpenCV can decode (JPEG, PNG, BMP, TIFF, WebP, ...); got {text!r}, "
             f"which is not a decodable image ({path.stat().st_size} bytes: empty, corrupt or another format). "
             "Check that the file is an image."
         )
+    if path.suffix.lower() in (".jpg", ".jpeg", ".jpe", ".jfif") or _starts_as_jpeg(path):
+        _warn_if_truncated(np.fromfile(path, np.uint8), repr(text))
     return np.ascontiguousarray(img)
 
 
@@ -157,13 +193,99 @@ def _from_bytes(source: bytes | bytearray | memoryview) -> np.ndarray:
     if data.size == 0:
         raise ImageError("expected the encoded bytes of an image file (JPEG, PNG, ...); got 0 bytes.")
     img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if img is None and is_truncated_jpeg(data):
+        raise ImageError(
+            f"expected the encoded bytes of a complete image; got {data.size} bytes of a JPEG that ends before its "
+            "end-of-image marker (truncated) and cannot be decoded. Re-download or re-encode it."
+        )
     if img is None:
         head = bytes(data[:8])
         raise ImageError(
             f"expected the encoded bytes of an image file (JPEG, PNG, ...); got {data.size} bytes starting with "
             f"{head!r} that OpenCV cannot decode. For raw pixels use np.frombuffer(data, np.uint8).reshape(H, W, 3)."
         )
+    _warn_if_truncated(data, f"the {data.size} encoded bytes")
     return np.ascontiguousarray(img)
+
+
+# --------------------------------------------------------------------------- truncated JPEG files
+
+_RST_OR_STUFFING = frozenset([0x00, 0xFF, *range(0xD0, 0xD8)])  # bytes after 0xFF that do not start a marker
+
+
+def _starts_as_jpeg(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) == b"\xff\xd8"
+    except OSError:
+        return False
+
+
+def is_truncated_jpeg(data: bytes | np.ndarray) -> bool:
+    """Whether JPEG bytes end before their end-of-image marker (EOI, ``FF D9``).
+
+    libjpeg decodes such a file anyway ("Premature end of JPEG file") and OpenCV returns an image
+    whose missing part is grey. The check walks the marker segments and skips the entropy-coded
+    data of each scan (vectorised), so data appended after a complete image (e.g. a motion photo's
+    video) does not count as truncation. Bytes that do not start with a JPEG SOI marker give False.
+
+    Args:
+        data: The encoded file contents.
+
+    Returns:
+        True when the data is a JPEG that stops before its EOI marker.
+    """
+    buf = np.frombuffer(data, np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1).view(np.uint8)
+    n = buf.size
+    if n < 2 or buf[0] != 0xFF or buf[1] != 0xD8:
+        return False
+    raw = buf.tobytes()
+    pos = 2
+    while True:
+        while pos < n and raw[pos] != 0xFF:  # tolerate junk between segments, as libjpeg does
+            pos += 1
+        while pos < n and raw[pos] == 0xFF:  # fill bytes
+            pos += 1
+        if pos >= n:
+            return True
+        marker = raw[pos]
+        pos += 1
+        if marker == 0xD9:
+            return False
+        if marker in _RST_OR_STUFFING or marker == 0x01:  # standalone markers
+            continue
+        if pos + 2 > n:
+            return True
+        pos += int.from_bytes(raw[pos : pos + 2], "big")
+        if marker == 0xDA:  # start of scan: entropy-coded data up to the next real marker
+            pos = _next_marker(buf, pos)
+            if pos < 0:
+                return True
+
+
+def _next_marker(buf: np.ndarray, start: int) -> int:
+    """Index of the first 0xFF at or after ``start`` that begins a marker, or -1."""
+    if start >= buf.size - 1:
+        return -1
+    tail = buf[start:]
+    ff = np.flatnonzero(tail[:-1] == 0xFF)
+    if ff.size == 0:
+        return -1
+    nxt = tail[ff + 1]
+    real = ff[(nxt != 0x00) & (nxt != 0xFF) & ((nxt < 0xD0) | (nxt > 0xD7))]
+    return int(real[0]) + start if real.size else -1
+
+
+def _warn_if_truncated(data: np.ndarray, what: str) -> None:
+    if is_truncated_jpeg(data):
+        warnings.warn(
+            f"{what}: the JPEG data ends before its end-of-image marker (a truncated or partly downloaded file); "
+            "the decoder filled the missing part of the image with grey, so detections there are meaningless. "
+            "Re-download or re-encode the file; to make this an error use "
+            "warnings.simplefilter('error', lite.errors.TruncatedImageWarning).",
+            TruncatedImageWarning,
+            stacklevel=4,
+        )
 
 
 def _is_pil(obj: Any) -> bool:
@@ -281,3 +403,103 @@ def _is_single(obj: Any) -> bool:
     if isinstance(obj, np.ndarray):
         return obj.ndim != 4
     return _is_pil(obj)
+
+
+# --------------------------------------------------------------------------- sources: files, folders, globs, videos
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def resolve_source(source: str | os.PathLike) -> tuple[str, list[Path]]:
+    """Classify one source: ``("image" | "video" | "folder" | "glob", paths)``.
+
+    A folder gives its image files (by suffix, sorted, not recursive); a glob (``"imgs/*.jpg"``,
+    ``"**/*.png"``) the image files it matches, sorted; a file its own path.
+
+    Raises:
+        ImageNotFoundError: ``source`` does not exist, or a folder/glob holds no image.
+        ImageError: A file that is neither an image nor a video by its suffix.
+    """
+    text = os.fspath(source)
+    p = Path(text)
+    if p.is_dir():
+        paths = _images_in(p)
+        if not paths:
+            raise ImageNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {p}")
+        return "folder", paths
+    if p.is_file():
+        suffix = p.suffix.lower()
+        if suffix in VIDEO_SUFFIXES:
+            return "video", [p]
+        if suffix in IMAGE_SUFFIXES or not suffix:
+            return "image", [p]
+        raise ImageError(
+            f"{p}: expected an image ({', '.join(IMAGE_SUFFIXES)}) or a video ({', '.join(VIDEO_SUFFIXES)}); "
+            f"got a {suffix} file"
+        )
+    if _GLOB_CHARS & set(text):
+        paths = sorted(Path(m) for m in glob.glob(text, recursive=True))
+        paths = [m for m in paths if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES]
+        if not paths:
+            raise ImageNotFoundError(f"the pattern {text!r} matches no image file")
+        return "glob", paths
+    raise ImageNotFoundError(f"source not found: {text!r} (expected an image, a folder, a glob or a video)")
+
+
+def resolve_sources(sources: Sequence[str | os.PathLike]) -> tuple[str, list[Path]]:
+    """Classify one or several sources (a shell-expanded glob gives several).
+
+    Several sources give kind ``"files"``: their images in the order given (folders and
+    globs expanded). A video must come alone.
+
+    Raises:
+        InputError: A video among several sources.
+    """
+    if len(sources) == 1:
+        return resolve_source(sources[0])
+    paths: list[Path] = []
+    for src in sources:
+        kind, found = resolve_source(src)
+        if kind == "video":
+            raise InputError(f"a video must be the only source; got {os.fspath(src)} among {len(sources)} sources")
+        paths += found
+    return "files", paths
+
+
+def image_paths(source: str | os.PathLike) -> list[Path]:
+    """The image files one source names: an image path, a folder or a glob (videos are refused).
+
+    Raises:
+        ImageNotFoundError: Nothing there, or no image in the folder / matching the glob.
+        InputError: ``source`` is a video (read its frames with OpenCV, or use ``lite detect VIDEO``).
+    """
+    kind, paths = resolve_source(source)
+    if kind == "video":
+        raise InputError(
+            f"expected images; got the video {os.fspath(source)!r}. Read its frames (cv2.VideoCapture) and pass "
+            "them as arrays, or run `lite detect VIDEO`"
+        )
+    return paths
+
+
+def batch_sources(images: Any) -> list[Any]:
+    """The images a batch call (`Detector.detect_batch`) means.
+
+    A ``str`` / ``os.PathLike`` is a source (one image, a folder or a glob: `image_paths`), never a
+    sequence of characters; another single image (an array of at most 3 dims, bytes, a PIL image) is a
+    batch of one; a ``(N, H, W, C)`` array is N images; anything else is iterated.
+
+    Raises:
+        ImageTypeError: ``images`` is neither an image nor an iterable of images.
+    """
+    if isinstance(images, str | os.PathLike):
+        return list(image_paths(images))
+    if _is_single(images):
+        return [images]
+    if not isinstance(images, Iterable):
+        raise ImageTypeError(
+            f"expected images: a path, a folder, a glob, an image or an iterable of images; got {_describe(images)}."
+        )
+    return list(images)

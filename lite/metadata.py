@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import ast
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lite.errors import ModelLoadError
+from lite.errors import MetadataWarning, ModelLoadError
 
 SIDECAR_SUFFIX = ".lite.json"
 
@@ -73,54 +74,127 @@ def _parse(value: Any) -> Any:
     return text
 
 
-def _names(v: Any) -> tuple[str, ...] | None:
-    v = _parse(v)
-    if isinstance(v, Mapping):
-        return tuple(str(v[k]) for k in sorted(v, key=lambda k: int(k)))
-    if isinstance(v, list | tuple):
-        return tuple(str(x) for x in v)
-    if isinstance(v, str) and v:
-        return tuple(s.strip() for s in v.split(","))
-    return None
+def _bad(source: str | None, key: str, expected: str, value: Any) -> ModelLoadError:
+    where = source or "model metadata"
+    return ModelLoadError(
+        f"{where}: key {key!r}: expected {expected}, got {value!r}; fix the value (or delete the key) in {where}"
+    )
 
 
-def _ints(v: Any) -> tuple[int, ...] | None:
-    v = _parse(v)
-    if isinstance(v, int):
-        return (v,)
-    if isinstance(v, list | tuple) and all(isinstance(x, int | float) for x in v):
-        return tuple(int(x) for x in v)
-    return None
+def _names(v: Any, key: str, source: str | None) -> tuple[str, ...]:
+    expected = "a list of class names, a {id: name} mapping or a comma-separated string"
+    parsed = _parse(v)
+    if isinstance(parsed, Mapping):
+        try:
+            order = sorted(parsed, key=lambda k: int(k))
+        except (TypeError, ValueError):
+            raise _bad(source, key, f"{expected} (with integer ids)", v) from None
+        names = tuple(str(parsed[k]) for k in order)
+    elif isinstance(parsed, list | tuple) and all(isinstance(x, str | int | float) for x in parsed):
+        names = tuple(str(x) for x in parsed)
+    elif isinstance(parsed, str) and parsed:
+        names = tuple(s.strip() for s in parsed.split(","))
+    else:
+        raise _bad(source, key, expected, v)
+    if not names:
+        raise _bad(source, key, f"{expected} (not empty)", v)
+    return names
 
 
-def from_mapping(raw: Mapping[str, Any]) -> ModelMeta:
-    """Read names, strides, input size and layout from a metadata mapping (strings or JSON values)."""
+def _ints(v: Any, key: str, source: str | None, expected: str) -> tuple[int, ...]:
+    parsed = _parse(v)
+    values = (parsed,) if isinstance(parsed, int | float) and not isinstance(parsed, bool) else parsed
+    if (
+        not isinstance(values, list | tuple)
+        or not values
+        or not all(isinstance(x, int | float) and not isinstance(x, bool) and float(x).is_integer() for x in values)
+        or min(values) <= 0
+    ):
+        raise _bad(source, key, expected, v)
+    return tuple(int(x) for x in values)
+
+
+def _bool_text(v: Any, key: str, source: str | None) -> str:
+    text = str(v).strip().lower()
+    if text not in ("1", "true", "yes", "0", "false", "no"):
+        raise _bad(source, key, "true or false", v)
+    return text
+
+
+# Keys a sidecar may carry at the top level besides the aliases in _KEYS ("extra" holds free-form strings).
+KNOWN_KEYS = frozenset({"extra", "box_first", "sigmoid", "family"})
+_BOOL_KEYS = ("box_first", "sigmoid")
+
+
+def from_mapping(raw: Mapping[str, Any], source: str | None = None, *, strict_keys: bool = False) -> ModelMeta:
+    """Read names, strides, input size and layout from a metadata mapping (strings or JSON values).
+
+    Values are checked like arguments: a wrong type or value raises `ModelLoadError` naming
+    ``source`` and the key.
+
+    Args:
+        raw: The metadata (ONNX ``metadata_props`` strings, or a sidecar's JSON object).
+        source: What the mapping comes from (a sidecar path, "``m.onnx`` metadata"), for messages.
+        strict_keys: Warn (`MetadataWarning`) about top-level keys lite does not know — for sidecars,
+            which lite writes; a model file's own metadata may carry anything.
+
+    Raises:
+        ModelLoadError: A known key with a wrong type or value (e.g. ``strides: [0]``, ``input_size: [0, 0]``).
+    """
     meta = ModelMeta()
     used: set[str] = set()
     for key in _KEYS["names"]:
         if key in raw:
-            meta.names = _names(raw[key])
+            meta.names = _names(raw[key], key, source)
             used.add(key)
             break
     for key in _KEYS["strides"]:
         if key in raw:
-            meta.strides = _ints(raw[key])
+            meta.strides = _ints(raw[key], key, source, "a list of positive integer strides, e.g. [8, 16, 32]")
             used.add(key)
             break
     for key in _KEYS["input_size"]:
         if key in raw:
-            size = _ints(raw[key])
-            if size:
-                meta.input_size = (size[0], size[0]) if len(size) == 1 else (size[-2], size[-1])
+            size = _ints(raw[key], key, source, "a positive input size N or [height, width]")
+            meta.input_size = (size[0], size[0]) if len(size) == 1 else (size[-2], size[-1])
             used.add(key)
             break
     if "layout" in raw and raw["layout"]:
-        meta.layout = str(raw["layout"])
+        meta.layout = _layout(raw["layout"], source)
         used.add("layout")
-    extra = raw.get("extra")
-    meta.extra = {str(k): str(v) for k, v in (extra.items() if isinstance(extra, Mapping) else [])}
-    meta.extra.update({str(k): str(v) for k, v in raw.items() if k not in used and k != "extra"})
+    extra = raw.get("extra", {})
+    if not isinstance(extra, Mapping):
+        raise _bad(source, "extra", "a JSON object of strings", extra)
+    meta.extra = {str(k): str(v) for k, v in extra.items()}
+    rest = {k: v for k, v in raw.items() if k not in used and k != "extra"}
+    if strict_keys:
+        aliases = {k for keys in _KEYS.values() for k in keys}
+        unknown = sorted(str(k) for k in rest if k not in KNOWN_KEYS and k not in aliases)
+        if unknown:
+            warnings.warn(
+                f"{source or 'metadata'}: unknown key{'s' if len(unknown) > 1 else ''} {unknown} ignored (known: "
+                f"{sorted(aliases | KNOWN_KEYS)}); written by a newer lite? Otherwise check the spelling",
+                MetadataWarning,
+                stacklevel=3,
+            )
+    meta.extra.update({str(k): str(v) for k, v in rest.items()})
+    for key in _BOOL_KEYS:
+        if key in meta.extra:
+            _bool_text(meta.extra[key], key, source)
     return meta
+
+
+def _layout(value: Any, source: str | None) -> str:
+    from lite.errors import InputError
+    from lite.ops.decode import Layout
+
+    if not isinstance(value, str):
+        raise _bad(source, "layout", "a layout name", value)
+    try:
+        Layout.parse(value)
+    except InputError as e:
+        raise _bad(source, "layout", f"a layout name ({e})", value) from None
+    return value
 
 
 def sidecar_path(model_path: str | Path) -> Path:
@@ -134,10 +208,13 @@ def sidecar_path(model_path: str | Path) -> Path:
 
 
 def read_sidecar(model_path: str | Path) -> ModelMeta:
-    """Metadata from the model's sidecar file, or an empty :class:`ModelMeta` when there is none.
+    """Metadata from the model's sidecar file, or an empty `ModelMeta` when there is none.
 
     Raises:
-        ModelLoadError: The sidecar exists but is not valid JSON.
+        ModelLoadError: The sidecar exists but is not valid JSON, or a key has a wrong type or value.
+
+    Warns:
+        MetadataWarning: The sidecar has a key lite does not know (the message names it and the file).
     """
     path = sidecar_path(model_path)
     if not path.is_file():
@@ -148,7 +225,7 @@ def read_sidecar(model_path: str | Path) -> ModelMeta:
         raise ModelLoadError(f"metadata sidecar {path} is not valid JSON: {e}; fix or delete it") from e
     if not isinstance(raw, dict):
         raise ModelLoadError(f"metadata sidecar {path}: expected a JSON object, got {type(raw).__name__}")
-    return from_mapping(raw)
+    return from_mapping(raw, f"metadata sidecar {path}", strict_keys=True)
 
 
 def write_sidecar(model_path: str | Path, meta: ModelMeta) -> Path:
@@ -159,6 +236,10 @@ def write_sidecar(model_path: str | Path, meta: ModelMeta) -> Path:
 
 
 def read_model_meta(model_path: str | Path, file_metadata: Mapping[str, str] | None = None) -> ModelMeta:
-    """Everything known about a model from its file and its sidecar (sidecar wins)."""
-    base = from_mapping(file_metadata or {})
+    """Everything known about a model from its file and its sidecar (sidecar wins).
+
+    Raises:
+        ModelLoadError: A known key of either has a wrong type or value (the message names the file).
+    """
+    base = from_mapping(file_metadata or {}, f"the metadata of {Path(model_path).name}")
     return base.merged(read_sidecar(model_path))

@@ -69,7 +69,7 @@ def test_detect_bus_image(s_decoded, bus_path, tmp_path):
     assert re.match(r"bus\.jpg: \d+ detections \(.*\d+ person.*\) in [\d.]+ ms", line), line
     assert "1 bus" in line
 
-    annotated = cv2.imread(str(out / "bus.jpg"))
+    annotated = cv2.imread(str(out / "bus_detections.jpg"))
     original = cv2.imread(str(bus_path))
     assert annotated is not None and annotated.shape == original.shape
     assert np.mean(np.any(annotated != original, axis=2)) > 0.005  # boxes were drawn
@@ -95,9 +95,9 @@ def test_detect_folder_of_three(s_decoded, images_dir, tmp_path):
     proc = lite("detect", src, "--model", s_decoded, "--save", out, "--json", out / "d.json", "--threads", 1)
     assert "3 images:" in proc.stdout
     written = sorted(p.name for p in out.glob("*.jpg"))
-    assert written == sorted(names)
+    assert written == sorted(n.replace(".jpg", "_detections.jpg") for n in names)
     for n in names:
-        assert cv2.imread(str(out / n)).shape == cv2.imread(str(src / n)).shape
+        assert cv2.imread(str(out / n.replace(".jpg", "_detections.jpg"))).shape == cv2.imread(str(src / n)).shape
     recs = json.loads((out / "d.json").read_text())
     assert {r["file_name"] for r in recs} == set(names)
     assert len({r["image_id"] for r in recs}) == 3
@@ -123,7 +123,8 @@ def test_detect_video(s_decoded, bus_path, tmp_path):
     out = tmp_path / "out"
     proc = lite("detect", video, "--model", s_decoded, "--save", out, "--json", out / "v.json", "--threads", 1)
     assert "clip.mp4: 4 frames" in proc.stdout
-    cap = cv2.VideoCapture(str(out / "clip.mp4"))
+    assert sorted(p.name for p in out.iterdir()) == ["clip_detections.mp4", "v.json"]  # no temporary file left
+    cap = cv2.VideoCapture(str(out / "clip_detections.mp4"))
     assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
     ok, first = cap.read()
     cap.release()

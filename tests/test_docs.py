@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,12 @@ def test_mkdocs_build_strict(tmp_path: Path):
     assert "resolve" in hub_ref and "ChecksumError" in hub_ref
     cli = (site / "cli" / "index.html").read_text(encoding="utf-8")
     assert "usage: lite detect" in cli
+    # rendered as users see it: the material theme, docstring examples as highlighted code, no raw Sphinx roles
+    assert 'class="md-header' in hub_ref
+    example = re.search(r'<div class="[^"]*highlight[^"]*"><pre>.*?</pre>', hub_ref, re.S)
+    assert example and "list_models" in re.sub(r"<[^>]+>", "", example.group(0))
+    io_ref = (site / "reference" / "io" / "index.html").read_text(encoding="utf-8")
+    assert ":class:" not in io_ref and ":func:" not in io_ref
+    assert 'href="../errors/#lite.errors.ImageNotFoundError"' in io_ref  # a cross-reference became a link
+    bad = (site / "bad-inputs" / "index.html").read_text(encoding="utf-8")
+    assert "InputTypeError" in bad and "pre_nms_topk" in bad

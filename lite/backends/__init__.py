@@ -1,15 +1,18 @@
 """Backend registry: inference engines behind one tensor-level interface.
 
-Adapters register with :func:`register_backend`, naming the file suffixes they open and the
+Adapters register with `register_backend`, naming the file suffixes they open and the
 pip extra that installs their engine. Registering imports nothing heavy: an adapter imports
-its engine package only when it is instantiated (see :func:`require`). Every module in this
+its engine package only when it is instantiated (see `require`). Every module in this
 package except ``base`` is an adapter and is discovered automatically.
 
 Example:
-    >>> from lite import backends
-    >>> backends.available()            # engines installed here
-    ['mnn', 'ncnn', 'ort']
-    >>> be = backends.create("model.onnx")   # suffix -> "ort"
+    ```python
+    from lite import backends
+
+    print(backends.available())     # the engines installed here, e.g. ['mnn', 'ncnn', 'ort']
+    be = backends.create("yolov6lite_s_320_decoded.onnx")   # suffix -> "ort"
+    print(be.name, be.inputs[0])
+    ```
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, TypeVar
 
 from lite._plugins import import_submodules
 from lite.backends.base import Backend, TensorSpec
-from lite.errors import BackendNotInstalledError, ModelNotFoundError, UnknownBackendError
+from lite.errors import BackendNotInstalledError, ModelLoadError, ModelNotFoundError, UnknownBackendError
 
 __all__ = [
     "Backend",
@@ -147,10 +150,44 @@ def backend_for_path(path: str | Path) -> str:
         if suffix in info.default_for:
             return info.name
     opened = sorted({s for info in _REGISTRY.values() for s in info.suffixes})
+    what = f"{suffix} files" if suffix else "files without a suffix"
+    param = Path(path).with_suffix(".param")
+    hint = f" (for NCNN pass the .param file, {param.name}; its .bin is found beside it)" if suffix == ".bin" else ""
     raise UnknownBackendError(
-        f"no backend opens {suffix or 'files without a suffix'!s} files ({path}); "
-        f"known suffixes: {', '.join(opened)}; or name one with backend= ({', '.join(known())})"
+        f"expected a model file with one of the suffixes {', '.join(opened)}; got {path}, and no backend opens "
+        f"{what}{hint}. Pass a model file, or name a backend with backend= ({', '.join(known())})"
     )
+
+
+def _suffix_owners(suffix: str) -> list[str]:
+    return sorted(info.name for info in _REGISTRY.values() if suffix in info.suffixes)
+
+
+def _check_path(path: Path) -> None:
+    """A model path must be an existing file; a folder gets a message naming the model files inside."""
+    if not path.exists():
+        raise ModelNotFoundError(f"model file not found: {path} (absolute: {path.resolve()})")
+    if path.is_dir():
+        _discover()
+        suffixes = {s for info in _REGISTRY.values() for s in info.suffixes}
+        inside = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+        hint = f"; it holds {', '.join(inside[:5])}{' ...' if len(inside) > 5 else ''}" if inside else ""
+        raise ModelLoadError(
+            f"expected a model file ({', '.join(sorted(suffixes))}); got the directory {path}{hint}. "
+            "Pass the path of the model file itself"
+        )
+
+
+def _check_backend_opens(info: BackendInfo, path: Path) -> None:
+    """A named backend must open the file's suffix when another backend owns it (``backend="ncnn"`` on ``.onnx``)."""
+    suffix = path.suffix.lower()
+    owners = _suffix_owners(suffix)
+    if suffix and owners and info.name not in owners:
+        raise UnknownBackendError(
+            f"backend {info.name!r} opens {', '.join(info.suffixes)} files; got {path.name} ({suffix}), which "
+            f"{' or '.join(repr(o) for o in owners)} opens. Leave backend= unset to choose from the suffix, or "
+            f"convert the model first (e.g. lite convert {path.name} --to {info.name})"
+        )
 
 
 def create(model_path: str | Path, backend: str | None = None, **options: Any) -> Backend:
@@ -163,13 +200,18 @@ def create(model_path: str | Path, backend: str | None = None, **options: Any) -
 
     Raises:
         ModelNotFoundError: The file does not exist.
-        UnknownBackendError: Unknown backend name or suffix.
+        ModelLoadError: ``model_path`` is a directory (the message names model files inside).
+        UnknownBackendError: Unknown backend name or suffix, or a named backend that does not open the
+            file's suffix while another backend does (``backend="ncnn"`` on an ``.onnx``).
         BackendNotInstalledError: The engine package is missing (an ``ImportError``).
     """
     path = Path(model_path)
-    if not path.exists():
-        raise ModelNotFoundError(f"model file not found: {path} (absolute: {path.resolve()})")
-    info = get(backend) if backend is not None else get(backend_for_path(path))
+    _check_path(path)
+    if backend is not None:
+        info = get(backend)
+        _check_backend_opens(info, path)
+    else:
+        info = get(backend_for_path(path))
     return info.cls(path, **options)
 
 

@@ -1,13 +1,13 @@
 """CUDA memory and streams for the TensorRT backend, through cuda-python's runtime bindings.
 
-Everything here goes through one :class:`CudaRuntime`, which imports ``cuda.bindings.runtime``
+Everything here goes through one `CudaRuntime`, which imports ``cuda.bindings.runtime``
 (``cuda.cudart`` on cuda-python older than 12.6) when it is created, never at module import.
-Every runtime call's return code is checked: a failure raises :class:`~lite.errors.CudaError`
+Every runtime call's return code is checked: a failure raises [`CudaError`][lite.errors.CudaError]
 whose message carries the CUDA error name (``cudaErrorMemoryAllocation``...) and string.
 
-:class:`HostDeviceBuffer` pairs a pinned (page-locked) host buffer with a device buffer of the
+`HostDeviceBuffer` pairs a pinned (page-locked) host buffer with a device buffer of the
 same capacity for one I/O tensor. It is reused across calls and re-allocated only when a tensor
-needs more bytes than it holds; :meth:`HostDeviceBuffer.free` is idempotent.
+needs more bytes than it holds; `HostDeviceBuffer.free` is idempotent.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class CudaRuntime:
     """Checked wrappers around the few CUDA runtime calls lite needs.
 
     Args:
-        cudart: The runtime module (default: :func:`load_cudart`).
+        cudart: The runtime module (default: `load_cudart`).
     """
 
     def __init__(self, cudart: ModuleType | None = None) -> None:
@@ -145,7 +145,7 @@ class CudaRuntime:
         return int(self.check(self.rt.cudaMalloc(int(nbytes)), f"cudaMalloc({nbytes})"))
 
     def free(self, ptr: int) -> None:
-        """Free device memory from :meth:`malloc`."""
+        """Free device memory from `malloc`."""
         self.check(self.rt.cudaFree(int(ptr)), f"cudaFree({ptr:#x})")
 
     def malloc_host(self, nbytes: int) -> int:
@@ -153,7 +153,7 @@ class CudaRuntime:
         return int(self.check(self.rt.cudaMallocHost(int(nbytes)), f"cudaMallocHost({nbytes})"))
 
     def free_host(self, ptr: int) -> None:
-        """Free pinned host memory from :meth:`malloc_host`."""
+        """Free pinned host memory from `malloc_host`."""
         self.check(self.rt.cudaFreeHost(int(ptr)), f"cudaFreeHost({ptr:#x})")
 
     def memcpy_htod_async(self, dst: int, src: int, nbytes: int, stream: int) -> None:
@@ -177,7 +177,7 @@ class CudaRuntime:
         self.check(self.rt.cudaStreamSynchronize(stream), "cudaStreamSynchronize()")
 
     def stream_destroy(self, stream: Any) -> None:
-        """Destroy a stream from :meth:`stream_create`."""
+        """Destroy a stream from `stream_create`."""
         self.check(self.rt.cudaStreamDestroy(stream), "cudaStreamDestroy()")
 
 
@@ -189,7 +189,7 @@ class _Allocator(Protocol):
 
 
 class Stream:
-    """One CUDA stream, destroyed by :meth:`close` (idempotent).
+    """One CUDA stream, destroyed by `close` (idempotent).
 
     Args:
         runtime: The checked runtime.
@@ -227,13 +227,13 @@ class Stream:
 class HostDeviceBuffer:
     """Pinned host memory and device memory of the same capacity, for one I/O tensor.
 
-    :meth:`ensure` grows both when a tensor needs more bytes than the current capacity (the
+    `ensure` grows both when a tensor needs more bytes than the current capacity (the
     old ones are freed first), and does nothing otherwise, so steady-state inference allocates
-    nothing. :meth:`host_array` is a numpy view of the pinned memory.
+    nothing. `host_array` is a numpy view of the pinned memory.
 
     Args:
         allocator: Object with ``malloc``/``free``/``malloc_host``/``free_host``
-            (a :class:`CudaRuntime`).
+            (a `CudaRuntime`).
         name: Tensor name, for messages.
     """
 

@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 CACHE_SUBDIR = "trt"
-"""Sub-folder of :func:`lite.cache.cache_dir` holding built engines."""
+"""Sub-folder of `lite.cache.cache_dir` holding built engines."""
 
 T = TypeVar("T")
 
@@ -109,7 +109,7 @@ def cache_key(
     """A hex digest naming one engine build.
 
     Args:
-        onnx_sha256: sha256 of the ONNX file (:func:`file_sha256`).
+        onnx_sha256: sha256 of the ONNX file (`file_sha256`).
         precision: ``"fp32"``, ``"fp16"``, ``"int8"``, ``"int8+fp16"``.
         profiles: Optimisation profiles, as ``{name: (min, opt, max)}`` or objects with
             ``name``/``min``/``opt``/``max`` (order does not matter).

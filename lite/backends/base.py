@@ -1,9 +1,9 @@
 """The abstract backend: tensor specs, feed checking, and the ``infer`` → ``_infer`` split.
 
 An adapter only speaks tensors. It declares its input and output specs and implements
-:meth:`Backend._infer`; the base class checks every feed against the input specs (names,
+`Backend._infer`; the base class checks every feed against the input specs (names,
 rank, static dimensions, dtype) before the adapter sees it, so a wrong tensor is a clear
-:class:`~lite.errors.InputError`, never a crash deep inside an engine.
+[`InputError`][lite.errors.InputError], never a crash deep inside an engine.
 """
 
 from __future__ import annotations
@@ -62,9 +62,9 @@ _FLOAT_KINDS = ("f",)
 class Backend(abc.ABC):
     """Base class of every inference-engine adapter.
 
-    Subclasses are registered with :func:`lite.backends.register_backend`, import their
-    engine package only inside ``__init__``, fill :attr:`inputs`, :attr:`outputs` and
-    :attr:`metadata`, and implement :meth:`_infer`.
+    Subclasses are registered with [`lite.backends.register_backend`][lite.backends.register_backend], import their
+    engine package only inside ``__init__``, fill `inputs`, `outputs` and
+    `metadata`, and implement `_infer`.
 
     Args:
         model_path: The model file.
@@ -124,7 +124,7 @@ class Backend(abc.ABC):
             feed: One array (models with a single input) or a mapping of input name to array.
 
         Returns:
-            Output name → array, in the order of :attr:`outputs`.
+            Output name → array, in the order of `outputs`.
 
         Raises:
             InputError: A missing or unknown input, or a rank, dimension or dtype mismatch.
@@ -164,14 +164,14 @@ class Backend(abc.ABC):
         """A zero-argument callable that runs the engine's own inference call on a prepared feed.
 
         Used by benchmarks as the baseline ("``session.run`` alone"): no checks, no conversion.
-        Adapters override it with their engine's bare call; the default runs :meth:`_infer`.
+        Adapters override it with their engine's bare call; the default runs `_infer`.
         """
         checked = self.check_feed(dict(feed))
         return lambda: self._infer(checked)
 
     @abc.abstractmethod
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run the engine on a checked feed; return outputs by name in :attr:`outputs` order."""
+        """Run the engine on a checked feed; return outputs by name in `outputs` order."""
 
     # -- lifetime -----------------------------------------------------------------------
     def close(self) -> None:  # noqa: B027 - optional hook

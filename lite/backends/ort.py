@@ -3,7 +3,7 @@
 ``device`` picks the execution providers: ``"cpu"``; ``"cuda"`` / ``"cuda:N"`` (CUDA EP, needs
 ``onnxruntime-gpu``); ``"trt"`` / ``"trt:N"`` (TensorRT EP, then CUDA). ONNX Runtime only *warns*
 when it falls back to the CPU; this adapter checks the providers actually running and raises
-:class:`~lite.errors.DeviceError` instead, unless ``allow_fallback=True``.
+[`DeviceError`][lite.errors.DeviceError] instead, unless ``allow_fallback=True``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Not a subcommand (the dispatcher skips modules starting with ``_``). The ``add_*`` functions
 define an option the same way (name, default, help) in every subcommand that has it; the
 ``*_options`` functions turn the parsed values back into keyword arguments of the library
-(:class:`lite.cv.Detector`, :func:`lite.eval.coco`, :func:`lite.bench.benchmark` …), which take
+(`lite.cv.Detector`, [`lite.eval.coco`][lite.eval.coco], [`lite.bench.benchmark`][lite.bench.benchmark] …), which take
 them under the same names.
 """
 
@@ -31,13 +31,28 @@ __all__ = [
 INPUT_SIZE_HELP = "network input N or H W (dynamic-shape models)"
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default once: not when its help already says it, nor for None, False or [] (no value)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text.lower()
+            or default is None
+            or default is False
+            or default == []
+            or (default is argparse.SUPPRESS)
+        ):
+            return text
+        return super()._get_help_string(action)
+
+
 def add_command(
     subparsers: Any, name: str, run: Callable[[argparse.Namespace], int], *, help: str, description: str
 ) -> argparse.ArgumentParser:
-    """Add the subcommand ``name`` that ``run`` carries out; its help shows every option's default."""
-    p = subparsers.add_parser(
-        name, help=help, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    """Add the subcommand ``name`` that ``run`` carries out; its help shows every option's default once."""
+    p = subparsers.add_parser(name, help=help, description=description, formatter_class=HelpFormatter)
     p.set_defaults(func=run)
     return p
 
@@ -55,7 +70,7 @@ def add_engine_arguments(
 
 
 def add_input_size_argument(p: argparse.ArgumentParser, help: str = INPUT_SIZE_HELP) -> None:
-    """``--input-size N`` or ``--input-size H W`` (read back with :func:`input_size`)."""
+    """``--input-size N`` or ``--input-size H W`` (read back with `input_size`)."""
     p.add_argument("--input-size", type=int, nargs="+", default=None, metavar="N", help=help)
 
 
@@ -113,7 +128,7 @@ def detection_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def detector_options(args: argparse.Namespace) -> dict[str, Any]:
-    """:func:`engine_options` and :func:`detection_options` together: the keyword arguments of a detector.
+    """`engine_options` and `detection_options` together: the keyword arguments of a detector.
 
     Raises:
         InputError: A wrong ``--input-size``.

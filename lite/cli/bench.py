@@ -21,6 +21,7 @@ from lite.cli._common import (
     add_input_size_argument,
     detector_options,
 )
+from lite.ops.options import DetectOptions
 
 
 def register(subparsers: Any) -> None:
@@ -41,9 +42,9 @@ def register(subparsers: Any) -> None:
     add_engine_arguments(p, backend=False)
     p.add_argument("--runs", type=int, default=100, help="timed iterations")
     p.add_argument("--warmup", type=int, default=10, help="untimed iterations first")
-    p.add_argument("--image", default=None, help="image to run on (default: a synthetic 480x640 scene)")
+    p.add_argument("--image", default=None, help="image to run on (default: a synthetic scene, 480x640 HxW)")
     add_input_size_argument(p)
-    add_detection_arguments(p, conf=0.25)
+    add_detection_arguments(p, conf=DetectOptions.conf)
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the results JSON here")
     p.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="save a bar chart (matplotlib)")
 
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         benchmark(model, image=image, runs=args.runs, warmup=args.warmup, **(options | {"backend": backend}))
         for model, backend in pairs(args.model, args.backend)
     ]
-    print(f"image: {args.image or 'synthetic scene 480x640'}")
+    print(f"image: {args.image or 'synthetic scene 480x640 (HxW)'}")
     print(format_table(results))
     if args.json is not None:
         print(f"results: {write_json(results, args.json)}")

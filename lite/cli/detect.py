@@ -1,19 +1,20 @@
 """``lite detect [SOURCE]``: run a detector on an image, a folder, a glob or a video.
 
-Without SOURCE, a synthetic shapes scene (:func:`lite.demo.scenes.make_scene`) is drawn and
+Without SOURCE, a synthetic shapes scene (`lite.demo.scenes.make_scene`) is drawn and
 detected with the bundled demo model, so the command shows real detections on a fresh,
 offline machine::
 
     lite detect --save out/                 # synthetic scene + demo model
     lite detect bus.jpg --model yolov6lite_s_320_decoded.onnx --save out/ --json out/dets.json
     lite detect 'images/*.jpg' --model yolov6lite-s
-    lite detect clip.mp4 --model model.onnx --save out/      # annotated out/clip.mp4
+    lite detect clip.mp4 --model model.onnx --save out/      # annotated out/clip_detections.mp4
+    lite detect bus.jpg --save . --exist-ok    # writes ./bus_detections.jpg, replacing an earlier one
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -21,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from lite.cli._common import add_command, add_detector_arguments, add_no_progress_argument, detector_options
+from lite.ops.options import DetectOptions
+from lite.outputs import annotated_name, atomic_path, plan_outputs, write_image
 from lite.progress import ProgressBar
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-_GLOB_CHARS = set("*?[")
+__all__ = ["describe", "register", "run"]
 
 
 def register(subparsers: Any) -> None:
@@ -44,75 +45,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("source", nargs="*", default=[],
                    help="image(s), folder, glob or video (default: a synthetic scene)")  # fmt: skip
     p.add_argument("-m", "--model", default=None, help="model file or hub name (default: the bundled demo model)")
-    add_detector_arguments(p, conf=0.25, iou=0.45, max_det=100)
-    p.add_argument("--save", type=Path, default=None, metavar="DIR", help="write annotated images / videos here")
+    add_detector_arguments(p, conf=DetectOptions.conf, iou=DetectOptions.iou, max_det=DetectOptions.max_det)
+    p.add_argument("--save", type=Path, default=None, metavar="DIR",
+                   help="write annotated copies here as <name>_detections.<ext> (never replaces an input)")  # fmt: skip
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write COCO-style results JSON here")
+    p.add_argument("--exist-ok", action="store_true",
+                   help="replace existing output files (without it, lite refuses before it starts)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic scene (no SOURCE)")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per image for folders and globs")
     add_no_progress_argument(p)
-
-
-# ----------------------------------------------------------------------------------------------
-# sources
-# ----------------------------------------------------------------------------------------------
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def resolve_source(source: str) -> tuple[str, list[Path]]:
-    """Classify SOURCE: ``("image" | "video" | "folder" | "glob", paths)``.
-
-    Raises:
-        ImageNotFoundError: SOURCE does not exist, or a folder/glob holds no image.
-        ImageError: A file that is neither an image nor a video by its suffix.
-    """
-    from lite.errors import ImageError, ImageNotFoundError
-
-    p = Path(source)
-    if p.is_dir():
-        paths = _images_in(p)
-        if not paths:
-            raise ImageNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {p}")
-        return "folder", paths
-    if p.is_file():
-        suffix = p.suffix.lower()
-        if suffix in VIDEO_SUFFIXES:
-            return "video", [p]
-        if suffix in IMAGE_SUFFIXES or not suffix:
-            return "image", [p]
-        raise ImageError(
-            f"{p}: expected an image ({', '.join(IMAGE_SUFFIXES)}) or a video ({', '.join(VIDEO_SUFFIXES)}); "
-            f"got a {suffix} file"
-        )
-    if _GLOB_CHARS & set(source):
-        paths = sorted(Path(m) for m in glob.glob(source, recursive=True))
-        paths = [m for m in paths if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES]
-        if not paths:
-            raise ImageNotFoundError(f"the pattern {source!r} matches no image file")
-        return "glob", paths
-    raise ImageNotFoundError(f"source not found: {source!r} (expected an image, a folder, a glob or a video)")
-
-
-def resolve_sources(sources: Sequence[str]) -> tuple[str, list[Path]]:
-    """Classify one or several SOURCE arguments (a shell-expanded glob gives several).
-
-    Several sources give kind ``"files"``: their images in the order given (folders and
-    globs expanded). A video must come alone.
-
-    Raises:
-        InputError: A video among several sources.
-    """
-    if len(sources) == 1:
-        return resolve_source(sources[0])
-    paths: list[Path] = []
-    for src in sources:
-        kind, found = resolve_source(src)
-        if kind == "video":
-            from lite.errors import InputError
-
-            raise InputError(f"a video must be the only SOURCE; got {src} among {len(sources)} sources")
-        paths += found
-    return "files", paths
 
 
 def _image_id(path: Path, index: int) -> int | str:
@@ -137,11 +78,26 @@ def _annotate(dets: Any, img: Any) -> Any:
 
 
 def _write_image(path: Path, img: Any) -> None:
-    import cv2
+    write_image(path, img)  # atomic: a temporary file, then renamed
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), img):
-        raise OSError(f"could not write {path} (check the folder and the file suffix)")
+
+def _outputs(kind: str, paths: Sequence[Path], save: Path | None) -> dict[str, Path]:
+    """Where each annotated output goes: input path (or ``"scene"``, ``"scene_detections"``) -> output path."""
+    if save is None:
+        return {}
+    if kind == "scene":
+        return {"scene": save / "scene.jpg", "scene_detections": save / "scene_detections.jpg"}
+    if kind == "video":
+        return {str(paths[0]): save / annotated_name(paths[0], ".mp4")}
+    return {str(p): save / annotated_name(p) for p in paths}
+
+
+def _plan(kind: str, paths: Sequence[Path], args: argparse.Namespace) -> dict[str, Path]:
+    """Every output path, checked before the detector opens (never an input; existing only with --exist-ok)."""
+    outputs = _outputs(kind, paths, args.save)
+    files = list(outputs.values()) + ([args.json] if args.json is not None else [])
+    plan_outputs(files, inputs=paths, exist_ok=args.exist_ok, flag="--exist-ok")
+    return outputs
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,28 +118,27 @@ def _open_detector(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run ``lite detect``; returns the exit code."""
     from lite.eval import default_category_ids, write_results
+    from lite.io import resolve_sources  # sources: images, folders, globs, videos (lite.io imports OpenCV)
 
+    kind, paths = resolve_sources(args.source) if args.source else ("scene", [])
+    args.outputs = _plan(kind, paths, args)  # refuses before any work when it could not write or would replace
     det = _open_detector(args)
     names = det.names
     cats = default_category_ids(names)
     records: list[dict[str, Any]] = []
-    save: Path | None = args.save
-    if save is not None:
-        save.mkdir(parents=True, exist_ok=True)
     try:
-        if not args.source:
+        if kind == "scene":
             _run_scene(det, args, records, cats)
+        elif kind == "video":
+            _run_video(det, paths[0], args, records, cats)
         else:
-            kind, paths = resolve_sources(args.source)
-            if kind == "video":
-                _run_video(det, paths[0], args, records, cats)
-            else:
-                _run_images(det, kind, paths, args, records, cats)
+            _run_images(det, kind, paths, args, records, cats)
     finally:
         det.close()
     if args.json is not None:
-        path = write_results(records, args.json)
-        print(f"results: {path} ({len(records)} detections)")
+        with atomic_path(args.json) as tmp:
+            write_results(records, tmp)
+        print(f"results: {args.json} ({len(records)} detections)")
     return 0
 
 
@@ -210,9 +165,9 @@ def _run_scene(det: Any, args: argparse.Namespace, records: list, cats: Sequence
     print(f"  ground truth: {describe(class_ids, SHAPE_NAMES).replace('detection', 'object')}")
     records += _records(d, 1, "scene.jpg", cats, det.names)
     if args.save is not None:
-        _write_image(args.save / "scene.jpg", img)
-        _write_image(args.save / "scene_detections.jpg", _annotate(d, img))
-        print(f"saved: {args.save / 'scene.jpg'}, {args.save / 'scene_detections.jpg'}")
+        _write_image(args.outputs["scene"], img)
+        _write_image(args.outputs["scene_detections"], _annotate(d, img))
+        print(f"saved: {args.outputs['scene']}, {args.outputs['scene_detections']}")
 
 
 def _run_images(
@@ -234,7 +189,7 @@ def _run_images(
                 bar.write(f"{path.name}: {describe(d.class_ids, names)} in {ms:.1f} ms")
             records += _records(d, _image_id(path, i), path.name, cats, names)
             if args.save is not None:
-                _write_image(args.save / path.name, _annotate(d, img))
+                _write_image(args.outputs[str(path)], _annotate(d, img))
             bar.update()
     finally:
         bar.close()
@@ -265,31 +220,36 @@ def _run_video(det: Any, path: Path, args: argparse.Namespace, records: list, ca
         raise ImageError(f"OpenCV cannot open the video {path} (unsupported codec or not a video)")
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    writer = None
-    out_path = None if args.save is None else args.save / (path.stem + ".mp4")
+    out_path = args.outputs.get(str(path))
     bar = ProgressBar(count if count > 0 else None, "video", enabled=not args.no_progress, unit="frame")
     total_ms, all_cls, n = 0.0, [], 0
-    try:
-        for n, frame in enumerate(_frames(cap), start=1):  # noqa: B007 - n is the frame count after the loop
-            d, ms = _detect_timed(det, frame)
-            total_ms += ms
-            all_cls += [int(c) for c in d.class_ids]
-            records += _records(d, n - 1, path.name, cats, det.names)
-            if out_path is not None:
-                if writer is None:
-                    h, w = frame.shape[:2]
-                    writer = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-                    if not writer.isOpened():
-                        raise OSError(f"OpenCV cannot write the video {out_path} (mp4v codec unavailable)")
-                writer.write(_annotate(d, frame))
-            bar.update()
-    finally:
-        bar.close()
-        cap.release()
-        if writer is not None:
-            writer.release()
-    if n == 0:
-        raise ImageError(f"the video {path} has no readable frame")
+    with contextlib.ExitStack() as stack:
+        # written under a temporary name in the destination folder, renamed when complete; removed on error/Ctrl-C
+        tmp = stack.enter_context(atomic_path(out_path)) if out_path is not None else None
+        writer = None
+        try:
+            for n, frame in enumerate(_frames(cap), start=1):  # noqa: B007 - n is the frame count after the loop
+                d, ms = _detect_timed(det, frame)
+                total_ms += ms
+                all_cls += [int(c) for c in d.class_ids]
+                records += _records(d, n - 1, path.name, cats, det.names)
+                if tmp is not None:
+                    if writer is None:
+                        h, w = frame.shape[:2]
+                        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+                        if not writer.isOpened():
+                            from lite.errors import OutputError
+
+                            raise OutputError(f"OpenCV cannot write the video {out_path} (mp4v codec unavailable)")
+                    writer.write(_annotate(d, frame))
+                bar.update()
+        finally:
+            bar.close()
+            cap.release()
+            if writer is not None:
+                writer.release()
+        if n == 0:
+            raise ImageError(f"the video {path} has no readable frame")
     print(f"{path.name}: {n} frames, {describe(all_cls, det.names)}, {total_ms / n:.1f} ms/frame")
     if out_path is not None:
         print(f"saved: {out_path}")

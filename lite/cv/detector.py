@@ -18,20 +18,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lite import backends
+from lite import _checks, backends
 from lite.backends.base import Backend
 from lite.coco import COCO_NAMES
 from lite.cv.image_model import ImageModel, InputSizeSource
 from lite.detections import Detections
 from lite.errors import InputError, InputSizeError, LayoutError, ModelOutputError
-from lite.io import load_image
+from lite.io import batch_sources, load_image
 from lite.metadata import ModelMeta
 from lite.ops.decode import Candidates, DecodeSpec
 from lite.ops.decoders import Hints, Plan, decode_plan, decoder_names, get_decoder, match_outputs
 from lite.ops.letterbox import LetterboxTransform
+from lite.ops.options import DetectOptions
 from lite.ops.preprocess import PreprocessConfig
-
-_NMS_MODES = ("class_aware", "agnostic", "blend")
 
 __all__ = ["Detector"]
 
@@ -98,12 +97,12 @@ class Detector(ImageModel):
         input_size: int | Sequence[int] | None = None,
         auto: bool = False,
         scaleup: bool = True,
-        conf: float = 0.25,
-        iou: float = 0.45,
-        max_det: int = 100,
-        nms: str = "class_aware",
-        multi_label: bool = False,
-        pre_nms_topk: int = 3000,
+        conf: float = DetectOptions.conf,
+        iou: float = DetectOptions.iou,
+        max_det: int = DetectOptions.max_det,
+        nms: str = DetectOptions.nms,
+        multi_label: bool = DetectOptions.multi_label,
+        pre_nms_topk: int = DetectOptions.pre_nms_topk,
         names: Sequence[str] | None = None,
         strides: Sequence[int] | None = None,
         layout: str | None = None,
@@ -114,10 +113,13 @@ class Detector(ImageModel):
         preprocess: PreprocessConfig | None = None,
         **backend_options: Any,
     ) -> None:
-        self.conf, self.iou, self.max_det = float(conf), float(iou), int(max_det)
-        self.multi_label, self.pre_nms_topk = bool(multi_label), int(pre_nms_topk)
-        self.nms = nms
-        self._check_thresholds(self.conf, self.iou, self.max_det, self.nms)
+        _checks.check_detector_args(
+            model, device=device, threads=threads, input_size=input_size, names=names, strides=strides,
+            box_first=box_first, sigmoid=sigmoid,
+        )  # fmt: skip
+        options = DetectOptions(conf, iou, max_det, nms, multi_label, pre_nms_topk)  # checked before opening
+        self.conf, self.iou, self.max_det = options.conf, options.iou, options.max_det
+        self.multi_label, self.pre_nms_topk, self.nms = options.multi_label, options.pre_nms_topk, options.nms
         self._box_first, self._sigmoid = box_first, sigmoid
         self._anchors = _as_anchors(anchors, "anchors") if anchors is not None else None
         if reg_max is not None and (not isinstance(reg_max, int) or isinstance(reg_max, bool) or reg_max < 1):
@@ -337,14 +339,7 @@ class Detector(ImageModel):
 
     @staticmethod
     def _check_thresholds(conf: float, iou: float, max_det: int, nms: str) -> None:
-        if not 0.0 <= conf <= 1.0:
-            raise InputError(f"conf: expected a score threshold in [0, 1], got {conf}")
-        if not 0.0 <= iou <= 1.0:
-            raise InputError(f"iou: expected an IoU threshold in [0, 1], got {iou}")
-        if max_det < 1:
-            raise InputError(f"max_det: expected a positive integer, got {max_det}")
-        if nms not in _NMS_MODES:
-            raise InputError(f"nms: expected one of {_NMS_MODES}, got {nms!r}")
+        DetectOptions(conf=conf, iou=iou, max_det=max_det, nms=nms)
 
     # -- pipeline -----------------------------------------------------------------------
     def postprocess(
@@ -368,26 +363,15 @@ class Detector(ImageModel):
                 self._validated = True
         hw = transforms[0].dst_shape
         opts = self._options(overrides)
-        per_image = decode_plan(plan, outputs, hw, **opts)
+        try:
+            per_image = decode_plan(plan, outputs, hw, **opts)
+        except ModelOutputError as e:  # name the model and the engine
+            raise ModelOutputError(f"{self.backend.model_path.name} on backend {self.backend.name!r}: {e}") from e
         return [self._to_detections(c, t) for c, t in zip(per_image, transforms, strict=False)]
 
     def _options(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        opts = {
-            "conf": self.conf,
-            "iou": self.iou,
-            "max_det": self.max_det,
-            "nms_mode": self.nms,
-            "multi_label": self.multi_label,
-            "pre_nms_topk": self.pre_nms_topk,
-        }
-        if "nms" in overrides:
-            overrides["nms_mode"] = overrides.pop("nms")
-        unknown = set(overrides) - set(opts)
-        if unknown:
-            raise InputError(f"unknown detect() options {sorted(unknown)}; expected some of {sorted(opts)} or 'nms'")
-        opts.update({k: v for k, v in overrides.items() if v is not None})
-        self._check_thresholds(opts["conf"], opts["iou"], opts["max_det"], opts["nms_mode"])
-        return opts
+        base = DetectOptions(self.conf, self.iou, self.max_det, self.nms, self.multi_label, self.pre_nms_topk)
+        return base.updated(overrides).as_decode_kwargs()
 
     def _to_detections(self, c: Candidates, t: LetterboxTransform) -> Detections:
         boxes = t.to_original(c.boxes)
@@ -420,8 +404,13 @@ class Detector(ImageModel):
 
         A model with a dynamic batch runs the images in one call; a fixed batch B > 1 runs them in
         chunks of B (the last chunk padded); a batch of 1 runs them one by one.
+
+        Args:
+            images: An iterable of images (anything `detect` takes), a ``(N, H, W, C)`` array, or one
+                path, folder or glob (a string is a source, not a sequence of characters).
+            **overrides: Per-call options, as for `detect`.
         """
-        imgs = [load_image(im) for im in images]
+        imgs = [load_image(im) for im in batch_sources(images)]
         if not imgs:
             return []
         fixed = self.batch_size

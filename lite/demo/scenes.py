@@ -11,10 +11,16 @@ Only numpy and OpenCV are needed. Everything is drawn from the ``numpy.random.Ge
 passed in, so a seed fixes the scene exactly.
 
 Example:
-    >>> rng = np.random.default_rng(0)
-    >>> image, boxes, class_ids = make_scene(rng, size=(320, 320))
-    >>> image.shape, boxes.dtype, class_ids.dtype
-    ((320, 320, 3), dtype('float32'), dtype('int64'))
+    ```python
+    import numpy as np
+
+    from lite.demo.scenes import make_scene
+
+    rng = np.random.default_rng(0)
+    image, boxes, class_ids = make_scene(rng, size=(320, 320))
+    print(image.shape, boxes.dtype, class_ids.dtype)
+    # (320, 320, 3) float32 int64
+    ```
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ def _shape_polygons(cls: int, radius: float, rng: np.random.Generator) -> tuple[
     """Polygons (centred at 0) to fill and polygons to cut out for shape class ``cls``.
 
     Args:
-        cls: Index into :data:`SHAPE_NAMES`.
+        cls: Index into `SHAPE_NAMES`.
         radius: Circumradius in pixels.
         rng: Random generator (rotation, aspect, proportions).
 
@@ -207,7 +213,7 @@ def make_scene(
     Returns:
         ``(image, boxes, class_ids)``: a BGR ``uint8`` image ``(H, W, 3)``, ``float32``
         boxes ``(n, 4)`` as ``x1, y1, x2, y2`` pixel edges (tight around the visible
-        pixels of each shape), and ``int64`` class ids ``(n,)`` indexing :data:`SHAPE_NAMES`.
+        pixels of each shape), and ``int64`` class ids ``(n,)`` indexing `SHAPE_NAMES`.
     """
     h, w = int(size[0]), int(size[1])
     if h < 32 or w < 32:
@@ -333,7 +339,7 @@ def write_dataset(
 
     Returns:
         Path of ``instances.json``. Its image ``file_name`` entries are relative to
-        ``out_dir/images``; categories have ids ``1..nc`` named after :data:`SHAPE_NAMES`.
+        ``out_dir/images``; categories have ids ``1..nc`` named after `SHAPE_NAMES`.
     """
     out = Path(out_dir)
     img_dir = out / "images"

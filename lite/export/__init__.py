@@ -1,11 +1,11 @@
 """Export PyTorch models to ONNX, and prove the result computes what PyTorch computes.
 
-* :func:`torch_to_onnx`: any ``torch.nn.Module`` → a checked, simplified ONNX file with lite's
-  metadata, verified against PyTorch in ONNX Runtime (an :class:`ExportReport`).
-* :func:`verify_onnx` / :func:`verify_backend`: the same check for an existing file (any lite backend).
-* :func:`export_yolov6`: a meituan/YOLOv6 training checkpoint → ``decoded``, ``raw`` (decode-free
+* `torch_to_onnx`: any ``torch.nn.Module`` → a checked, simplified ONNX file with lite's
+  metadata, verified against PyTorch in ONNX Runtime (an `ExportReport`).
+* `verify_onnx` / `verify_backend`: the same check for an existing file (any lite backend).
+* `export_yolov6`: a meituan/YOLOv6 training checkpoint → ``decoded``, ``raw`` (decode-free
   per-level heads for NCNN/MNN) or ``end2end`` (ONNX NonMaxSuppression inside) ONNX.
-* :func:`add_onnx_nms`: append YOLOv6's ``--end2end --ort`` NMS tail to any decoded ONNX model.
+* `add_onnx_nms`: append YOLOv6's ``--end2end --ort`` NMS tail to any decoded ONNX model.
 
 Nothing heavy is imported until a function is called.
 """

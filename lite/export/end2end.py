@@ -18,7 +18,7 @@ placeholder indices and whose ONNX symbolic emits the real op (YOLOv6's own appr
 ties the export to the TorchScript exporter's symbolic API, and the PyTorch forward can never
 be compared with the ONNX graph. Appending nodes with ``onnx.helper`` works on any decoded ONNX
 file (from either exporter, or an existing model such as the shared YOLOv6Lite ones), and the
-result is verified against the decoded outputs + lite's own NMS (:func:`verify_end2end`).
+result is verified against the decoded outputs + lite's own NMS (`verify_end2end`).
 """
 
 from __future__ import annotations
@@ -318,7 +318,7 @@ def verify_end2end(
     runs: int = 5,
     raise_on_failure: bool = True,
 ) -> Comparison:
-    """Check an end-to-end ONNX model against decoded outputs + lite's NMS (:func:`reference_end2end`).
+    """Check an end-to-end ONNX model against decoded outputs + lite's NMS (`reference_end2end`).
 
     Args:
         reference: A module returning the decoded ``(B, N, 5+nc)`` tensor (the model before NMS),
@@ -327,7 +327,7 @@ def verify_end2end(
             reorderings that 1e-6 score differences cause in greedy NMS), or None with
             ``reference_outputs``.
         onnx_path: The end-to-end ONNX model.
-        samples: Inputs (see :func:`lite.export.verify.normalize_samples`).
+        samples: Inputs (see [`lite.export.verify.normalize_samples`][lite.export.verify.normalize_samples]).
         score_threshold: The thresholds the model was built with.
         iou_threshold: The thresholds the model was built with.
         max_per_class: The thresholds the model was built with.
@@ -335,10 +335,10 @@ def verify_end2end(
         rtol: Relative tolerance on box coordinates and scores.
         atol: Absolute tolerance (pixels, score units).
         runs: Runs per latency measurement.
-        raise_on_failure: Raise :class:`VerificationError` on a mismatch.
+        raise_on_failure: Raise `VerificationError` on a mismatch.
 
     Returns:
-        A :class:`Comparison` over the matched detections (``det_boxes`` and ``det_scores``); it
+        A `Comparison` over the matched detections (``det_boxes`` and ``det_scores``); it
         passes when every image has the same detections (count, classes, boxes and scores within
         tolerance).
     """

@@ -13,7 +13,7 @@ file at a known opset, so:
   the legacy exporter fails or is gone;
 * ``exporter="dynamo"`` always passes ``external_data=False`` (one file);
 * whatever the exporter, the written ``opset_import`` is checked against the request: a
-  mismatch is a :class:`~lite.errors.ConversionError` (``"auto"`` first tries the other exporter).
+  mismatch is a [`ConversionError`][lite.errors.ConversionError] (``"auto"`` first tries the other exporter).
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def simplify_onnx(model: Any, simplifier: Callable[[Any], Any] | None = None) ->
     """Simplify an ONNX model (onnxslim by default), keeping the original if that fails.
 
     A failed simplification is not fatal: the unsimplified graph is valid, so it is returned
-    with a :class:`RuntimeWarning` naming the error.
+    with a `RuntimeWarning` naming the error.
 
     Args:
         model: ``onnx.ModelProto`` (not modified).
@@ -231,7 +231,7 @@ def write_onnx_metadata(model: Any, metadata: ModelMeta | Mapping[str, Any]) -> 
 
     Args:
         model: ``onnx.ModelProto`` (modified in place) or a path (rewritten).
-        metadata: A :class:`~lite.metadata.ModelMeta` (written as ``to_strings()``) or a mapping
+        metadata: A [`ModelMeta`][lite.metadata.ModelMeta] (written as ``to_strings()``) or a mapping
             (non-string values JSON-encoded).
 
     Returns:
@@ -297,9 +297,9 @@ def torch_to_onnx(
         output_names: Names of the outputs (flattened ``forward`` result order); default ``output``
             or ``output0, output1, …``.
         simplify: Run onnxslim.
-        metadata: :class:`~lite.metadata.ModelMeta` (class names, strides, input size, layout) or a
+        metadata: [`ModelMeta`][lite.metadata.ModelMeta] (class names, strides, input size, layout) or a
             mapping, written to ``metadata_props``.
-        verify: Compare ONNX Runtime with PyTorch; out of tolerance is a :class:`VerificationError`.
+        verify: Compare ONNX Runtime with PyTorch; out of tolerance is a `VerificationError`.
         rtol: Relative tolerance of the verification.
         atol: Absolute tolerance of the verification.
         n_random: Random inputs compared besides ``sample``.
@@ -309,7 +309,7 @@ def torch_to_onnx(
         simplifier: Replace onnxslim (``ModelProto -> ModelProto``).
 
     Returns:
-        An :class:`~lite.export.report.ExportReport`; ``print(report)`` shows the parity table.
+        An [`ExportReport`][lite.export.report.ExportReport]; ``print(report)`` shows the parity table.
 
     Raises:
         InputError: A bad argument (names count, sample type).

@@ -150,7 +150,7 @@ def verify_backend(
         reference: The original model (a ``torch.nn.Module`` or any callable of tensors); None when
             ``reference_outputs`` are given.
         model_path: The exported model (``.onnx``, ``.ncnn.param``, ``.mnn`` …).
-        samples: Inputs (see :func:`normalize_samples`), fed to the model's inputs in order.
+        samples: Inputs (see `normalize_samples`), fed to the model's inputs in order.
         backend: lite backend name (``"ort"``, ``"ncnn"``, ``"mnn"``).
         rtol: Relative tolerance.
         atol: Absolute tolerance.
@@ -158,11 +158,11 @@ def verify_backend(
         reference_outputs: Precomputed reference outputs per sample (skips running ``reference``).
         reference_name: Name of the reference in the report.
         target_name: Name of the target in the report (default: the engine's name).
-        raise_on_failure: Raise :class:`VerificationError` when a value is out of tolerance.
+        raise_on_failure: Raise `VerificationError` when a value is out of tolerance.
         **backend_options: Passed to ``lite.backends.create`` (``threads``, ``device`` …).
 
     Returns:
-        The :class:`Comparison`.
+        The `Comparison`.
 
     Raises:
         VerificationError: Outputs differ beyond tolerance (message: the per-output table), or their
@@ -225,7 +225,7 @@ def verify_onnx(
         comp = verify_onnx(model, "model.onnx", [x1, x2])
         print(comp.summary())
 
-    See :func:`verify_backend` for the arguments.
+    See `verify_backend` for the arguments.
 
     Raises:
         VerificationError: The ONNX model's outputs differ from PyTorch's beyond tolerance.

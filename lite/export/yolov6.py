@@ -4,7 +4,7 @@ A YOLOv6 checkpoint (``{"model": ..., "ema": ..., "epoch": ...}``, written by it
 precision) pickles the model object itself, so loading one needs YOLOv6's ``yolov6`` package
 importable: ``pip install --no-deps yolov6detect`` (the official code on PyPI) or a checkout of
 the repository on ``sys.path``. The PyPI package's ``__init__`` imports torchvision only for its
-high-level helper; :func:`import_yolov6` makes the package importable without running that
+high-level helper; `import_yolov6` makes the package importable without running that
 ``__init__``, so the model code works where torchvision is not installed.
 
 Before export the model is put in deploy form as YOLOv6's own ``export_onnx.py`` does: RepVGG
@@ -15,9 +15,9 @@ blocks re-parameterised (``switch_to_deploy``), Conv+BN fused, ``nn.SiLU`` repla
   ``[cx, cy, w, h, obj=1, class scores…]`` in input pixels;
 * ``raw``: the decode-free head for NCNN/MNN: per level ``out{i}`` ``(B, nc+4, H/s, W/s)``,
   sigmoided class scores first, then l, t, r, b distances in stride units from the cell centre
-  (the layout of the official YOLOv6Lite NCNN models; :mod:`lite.ops.decode` reads it as ``heads``);
+  (the layout of the official YOLOv6Lite NCNN models; [`lite.ops.decode`][lite.ops.decode] reads it as ``heads``);
 * ``end2end``: ``decoded`` + ONNX NonMaxSuppression with the outputs of YOLOv6's
-  ``export_onnx.py --end2end --ort`` (see :mod:`lite.export.end2end`).
+  ``export_onnx.py --end2end --ort`` (see [`lite.export.end2end`][lite.export.end2end]).
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def build_yolov6(config: str | Path | Mapping[str, Any], num_classes: int = 80, 
     """Build a YOLOv6 model (random weights, training form) from a config with YOLOv6's own code.
 
     Args:
-        config: See :func:`yolov6_config`.
+        config: See `yolov6_config`.
         num_classes: Number of classes.
         seed: ``torch.manual_seed`` before building (reproducible weights).
     """
@@ -426,7 +426,7 @@ class ExportOptions:
         max_det: ``end2end``: boxes kept per class.
         names: Class names for the metadata (default: the model's, COCO for 80 classes, else ``classN``).
         sample: Verification input: an image (path/array, letterboxed) or a tensor; default random.
-        exporter: ``"auto"``, ``"legacy"`` or ``"dynamo"`` (see :mod:`lite.export.onnx`).
+        exporter: ``"auto"``, ``"legacy"`` or ``"dynamo"`` (see [`lite.export.onnx`][lite.export.onnx]).
         n_random: Random inputs compared besides the sample.
         rtol: ONNX Runtime tolerance.
         atol: ONNX Runtime tolerance.
@@ -607,7 +607,7 @@ def export_yolov6(
         **overrides: Any field of :class:`ExportOptions` (``img_size=320, layout="raw", to=["ncnn"]`` …).
 
     Returns:
-        The :class:`ExportReport` (``print`` it for the parity table). A converted engine out of
+        The `ExportReport` (``print`` it for the parity table). A converted engine out of
         tolerance is reported (``report.passed`` is False), not raised.
 
     Raises:

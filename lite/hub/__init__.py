@@ -1,31 +1,38 @@
 """Model hub: short names (``"yolov6lite-s"``) for known models, resolved to files on disk.
 
-A name resolves to a file in the local model folder, :func:`lite.cache.home_dir`
+A name resolves to a file in the local model folder, `lite.cache.home_dir`
 (``$LITE_HOME``, default ``<user cache dir>/lite/models``). A file already there is checked
 against the sha256 the manifest records; a missing file with a known URL is downloaded
 (streamed to a temporary file, checked, then renamed). Without network access the error
-says which URL to fetch and where to put the file.
+says which URL to fetch and where to put the file. A file the manifest has no sha256 for
+cannot be checked: lite says so once per file with an `UnverifiedModelWarning`
+(`verified` tells which names are checked).
 
 A name may carry a format after a colon: ``"yolov6lite-s:onnx"`` (the default format is the
-one :attr:`ModelEntry.default_format` names). The project's own demo model,
-``lite-demo-shapes``, ships with lite and needs no download (:func:`default_model`).
+one `ModelEntry.default_format` names). The project's own demo model,
+``lite-demo-shapes``, ships with lite and needs no download (`default_model`).
 
 Examples:
-    >>> from lite import hub
-    >>> hub.list_models()[:3]
-    ['yolov6n', 'yolov6s', 'yolov6m']
-    >>> path = hub.resolve("yolov6lite-s")          # downloads once, then checks the sha256
-    >>> det = lite.YOLOv6("yolov6lite-s")            # the same, through the detector
+    ```python
+    import lite
+    from lite import hub
+
+    print(hub.list_models()[:3])
+    # ['yolov6n', 'yolov6s', 'yolov6m']
+    path = hub.resolve("yolov6lite-s")          # downloads once, then checks the sha256
+    det = lite.YOLOv6("yolov6lite-s")            # the same, through the detector
+    ```
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 from lite.cache import home_dir
-from lite.errors import ChecksumError, HubError
+from lite.errors import ChecksumError, HubError, UnverifiedModelWarning
 from lite.hub.download import download, sha256_file
 from lite.hub.manifest import ModelEntry, ModelFile, ModelFormat, entries, load_manifest, normalize
 
@@ -42,6 +49,7 @@ __all__ = [
     "markdown_table",
     "resolve",
     "sha256_file",
+    "verified",
 ]
 
 DEMO_MODEL = "lite-demo-shapes"
@@ -72,6 +80,29 @@ def get(name: str) -> ModelEntry:
         if normalize(e.name) == key:
             return e
     raise HubError(f"unknown model name {base!r}; known names: {', '.join(list_models())}")
+
+
+_WARNED_UNVERIFIED: set[Path] = set()
+
+
+def verified(name: str) -> bool:
+    """Whether every file of ``name``'s default format has a sha256 in the manifest (so lite checks it)."""
+    e = get(name)
+    return not e.bundled and all(f.sha256 for f in e.format().files)
+
+
+def _warn_unverified(path: Path, fmt: ModelFormat) -> None:
+    """Warn once per file that ``path`` cannot be checked (the manifest has no sha256 for it)."""
+    key = path.absolute()
+    if key in _WARNED_UNVERIFIED:
+        return
+    _WARNED_UNVERIFIED.add(key)
+    warnings.warn(
+        f"{path}: unverified: the manifest records no sha256 for this file ({fmt.origin}), so lite cannot check "
+        "that it is the right model; a wrong file under this name would load silently",
+        UnverifiedModelWarning,
+        stacklevel=4,
+    )
 
 
 def _check(path: Path, expected: str | None, where: str = "") -> None:
@@ -130,6 +161,8 @@ def _ensure(
 ) -> Path:
     path = folder / mf.file
     if path.is_file():
+        if mf.sha256 is None:
+            _warn_unverified(path, fmt)
         _check(path, mf.sha256)
         return path
     if mf.url is None:
@@ -140,9 +173,12 @@ def _ensure(
     if not download_ok:
         raise HubError(f"{mf.file} is not at {path} and download=False: fetch {mf.url} and put it at {path}")
     try:
-        return download(mf.url, path, sha256=mf.sha256, progress=progress, timeout=timeout)
+        got = download(mf.url, path, sha256=mf.sha256, progress=progress, timeout=timeout)
     except HubError as e:
         raise HubError(f"{e} (the model folder is $LITE_HOME, now {folder})") from e
+    if mf.sha256 is None:
+        _warn_unverified(got, fmt)
+    return got
 
 
 def resolve(

@@ -50,10 +50,10 @@ def download(
         sha256: Expected hex digest; None skips the check.
         progress: Show a progress bar on stderr (tqdm when installed).
         timeout: Socket timeout in seconds for connecting and for each read.
-        opener: ``urlopen``-compatible callable (default :func:`urllib.request.urlopen`).
+        opener: ``urlopen``-compatible callable (default `urllib.request.urlopen`).
 
     Returns:
-        ``dest`` as a :class:`~pathlib.Path`.
+        ``dest`` as a `Path`.
 
     Raises:
         HubError: The URL cannot be reached or read (offline, refused, timeout, HTTP error);

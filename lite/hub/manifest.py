@@ -64,7 +64,7 @@ class ModelEntry:
         map: Reported COCO val2017 mAP@0.5:0.95 in percent (None: not a COCO model).
         map_source: Key into the manifest's ``sources`` for where ``map`` comes from.
         license: Licence of the weights.
-        default_format: Format :func:`lite.hub.resolve` picks when none is asked for.
+        default_format: Format [`lite.hub.resolve`][lite.hub.resolve] picks when none is asked for.
         formats: Every format by name.
         bundled: The file ships with lite (the demo model) instead of living in the model folder.
     """
@@ -83,7 +83,7 @@ class ModelEntry:
     bundled: bool = False
 
     def format(self, name: str | None = None) -> ModelFormat:
-        """The format ``name`` (default: :attr:`default_format`); HubError lists the known ones."""
+        """The format ``name`` (default: `default_format`); HubError lists the known ones."""
         key = name or self.default_format
         if key not in self.formats:
             raise HubError(f"{self.name} has no format {key!r}; it has {sorted(self.formats)}")

@@ -29,9 +29,10 @@ from enum import Enum
 
 import numpy as np
 
-from lite.errors import InputError
+from lite.errors import InputError, ModelOutputError
 from lite.ops import grids
 from lite.ops.nms import nms
+from lite.ops.options import DetectOptions, check_fraction, check_positive_int
 
 __all__ = [
     "Layout",
@@ -365,9 +366,9 @@ def candidates(
     spec: DecodeSpec,
     input_hw: tuple[int, int],
     *,
-    conf: float = 0.25,
-    multi_label: bool = False,
-    pre_nms_topk: int = 3000,
+    conf: float = DetectOptions.conf,
+    multi_label: bool = DetectOptions.multi_label,
+    pre_nms_topk: int = DetectOptions.pre_nms_topk,
 ) -> list[Candidates]:
     """Decode outputs into per-image candidates in input pixels (thresholded, top-k, not NMS'd).
 
@@ -379,8 +380,8 @@ def candidates(
         multi_label: Keep every class above ``conf`` for an anchor (COCO evaluation) instead of the best.
         pre_nms_topk: Keep at most this many candidates per image, the highest scores.
     """
-    if not 0.0 <= conf <= 1.0:
-        raise InputError(f"conf: expected a score threshold in [0, 1], got {conf}")
+    conf = check_fraction(conf, "conf", "a score threshold in [0, 1]")
+    pre_nms_topk = check_positive_int(pre_nms_topk, "pre_nms_topk")
     spec = refine_layout(spec, outputs)
     missing = [n for n in spec.names if n not in outputs]
     if missing:
@@ -488,17 +489,30 @@ def _end2end(outputs, spec, conf, k) -> list[Candidates]:
     return results
 
 
+def check_finite_candidates(cands: Sequence[Candidates]) -> None:
+    """Raise `ModelOutputError` when a candidate box or score is NaN or inf (a broken model, fp16 overflow).
+
+    Runs on the thresholded candidates (at most ``pre_nms_topk`` per image), before NMS.
+    """
+    for i, c in enumerate(cands):
+        if len(c) and not (np.isfinite(c.boxes).all() and np.isfinite(c.scores).all()):
+            raise ModelOutputError(
+                f"the model produced non-finite boxes or scores (NaN/inf) for image {i} of the batch; check the "
+                f"model (e.g. fp16 overflow) or run it with fp16 off"
+            )
+
+
 def decode(
     outputs: Mapping[str, np.ndarray],
     spec: DecodeSpec,
     input_hw: tuple[int, int],
     *,
-    conf: float = 0.25,
-    iou: float = 0.45,
-    max_det: int = 100,
-    nms_mode: str = "class_aware",
-    multi_label: bool = False,
-    pre_nms_topk: int = 3000,
+    conf: float = DetectOptions.conf,
+    iou: float = DetectOptions.iou,
+    max_det: int = DetectOptions.max_det,
+    nms_mode: str = DetectOptions.nms,
+    multi_label: bool = DetectOptions.multi_label,
+    pre_nms_topk: int = DetectOptions.pre_nms_topk,
 ) -> list[Candidates]:
     """Decode and NMS: per-image final detections in input pixels, sorted by score.
 
@@ -514,8 +528,16 @@ def decode(
         nms_mode: ``"class_aware"``, ``"agnostic"`` or ``"blend"``.
         multi_label: Every class above ``conf`` per anchor is a candidate.
         pre_nms_topk: Candidates per image that reach NMS.
+
+    Raises:
+        InputError: An option with a wrong value or type (checked by `DetectOptions`).
+        ModelOutputError: The model produced non-finite (NaN/inf) boxes or scores among the candidates.
     """
-    cands = candidates(outputs, spec, input_hw, conf=conf, multi_label=multi_label, pre_nms_topk=pre_nms_topk)
+    opts = DetectOptions(conf, iou, max_det, nms_mode, multi_label, pre_nms_topk)
+    cands = candidates(
+        outputs, spec, input_hw, conf=opts.conf, multi_label=opts.multi_label, pre_nms_topk=opts.pre_nms_topk
+    )
+    check_finite_candidates(cands)
     if spec.layout is Layout.END2END:
         return [Candidates(c.boxes[:max_det], c.scores[:max_det], c.class_ids[:max_det]) for c in cands]
     final = []

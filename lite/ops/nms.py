@@ -28,18 +28,16 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
-from typing import Literal, get_args
 
 import numpy as np
 
 from lite.errors import InputError
+from lite.ops.options import NMS_MODES, DetectOptions, NmsMode, check_fraction, check_nms_mode, check_positive_int
 
 __all__ = ["NmsMode", "NMS_MODES", "box_iou", "nms_indices", "nms"]
 
-NmsMode = Literal["class_aware", "agnostic", "blend"]
-#: The accepted values of ``mode`` in :func:`nms`.
-NMS_MODES: tuple[str, ...] = get_args(NmsMode)
+# NmsMode / NMS_MODES (the accepted values of ``mode`` in `nms`) are defined with the other detection
+# options in lite.ops.options and re-exported here.
 
 _EMPTY_IDX = np.zeros(0, dtype=np.int64)
 
@@ -80,18 +78,11 @@ def _as_class_ids(class_ids: np.ndarray, n: int) -> np.ndarray:
 
 
 def _check_threshold(iou_threshold: float) -> float:
-    if isinstance(iou_threshold, bool) or not isinstance(iou_threshold, numbers.Real):
-        raise InputError(f"iou_threshold: expected a number in [0, 1], got {type(iou_threshold).__name__}")
-    thr = float(iou_threshold)
-    if not 0.0 <= thr <= 1.0:  # also rejects NaN
-        raise InputError(f"iou_threshold: expected a number in [0, 1], got {iou_threshold!r}")
-    return thr
+    return check_fraction(iou_threshold, "iou_threshold")
 
 
 def _check_max_det(max_det: int) -> int:
-    if isinstance(max_det, bool) or not isinstance(max_det, numbers.Integral) or max_det < 1:
-        raise InputError(f"max_det: expected a positive integer, got {max_det!r}")
-    return int(max_det)
+    return check_positive_int(max_det, "max_det")
 
 
 def _check_finite(b: np.ndarray, s: np.ndarray) -> None:
@@ -263,9 +254,9 @@ def nms_indices(
     scores: np.ndarray,
     class_ids: np.ndarray | None = None,
     *,
-    iou_threshold: float = 0.45,
+    iou_threshold: float = DetectOptions.iou,
     agnostic: bool = False,
-    max_det: int = 100,
+    max_det: int = DetectOptions.max_det,
 ) -> np.ndarray:
     """Hard (greedy) NMS returning the indices of the kept boxes.
 
@@ -310,9 +301,9 @@ def nms(
     scores: np.ndarray,
     class_ids: np.ndarray | None,
     *,
-    iou_threshold: float = 0.45,
-    mode: NmsMode = "class_aware",
-    max_det: int = 100,
+    iou_threshold: float = DetectOptions.iou,
+    mode: NmsMode = DetectOptions.nms,  # type: ignore[assignment]
+    max_det: int = DetectOptions.max_det,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Non-maximum suppression returning the surviving detections.
 
@@ -342,8 +333,7 @@ def nms(
         InputError: On wrong shapes, mismatched lengths, non-finite values, an unknown
             mode, a threshold outside ``[0, 1]`` or a non-positive ``max_det``.
     """
-    if mode not in NMS_MODES:
-        raise InputError(f"mode: expected one of {', '.join(map(repr, NMS_MODES))}, got {mode!r}")
+    check_nms_mode(mode, "mode")
     if class_ids is None:
         class_ids = np.zeros(np.shape(scores)[:1], dtype=np.int64)
     if mode != "blend":

@@ -21,7 +21,7 @@ import numpy as np
 
 from lite.errors import InputError
 from lite.ops import grids
-from lite.ops.decode import Candidates, _select, _sigmoid, _topk
+from lite.ops.decode import Candidates, _select, _sigmoid, _topk, check_finite_candidates
 from lite.ops.nms import nms
 
 __all__ = [
@@ -259,12 +259,17 @@ def decode_plan(
     multi_label: bool = False,
     pre_nms_topk: int = 3000,
 ) -> list[Candidates]:
-    """Candidates, then the shared NMS: per-image final detections in input pixels, sorted by score."""
+    """Candidates, then the shared NMS: per-image final detections in input pixels, sorted by score.
+
+    Raises:
+        ModelOutputError: Non-finite (NaN/inf) boxes or scores among the candidates.
+    """
     missing = [n for n in plan.names if n not in outputs]
     if missing:
         raise InputError(f"outputs {missing} expected by decoder {plan.decoder!r} are missing; got {list(outputs)}")
     dec = get_decoder(plan.decoder)
     cands = dec.candidates(plan, outputs, input_hw, conf=conf, multi_label=multi_label, pre_nms_topk=pre_nms_topk)
+    check_finite_candidates(cands)  # NaN/inf is a broken model: say so before NMS sees it
     if dec.end2end:
         return [Candidates(c.boxes[:max_det], c.scores[:max_det], c.class_ids[:max_det]) for c in cands]
     final = []

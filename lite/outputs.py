@@ -1,0 +1,159 @@
+"""Writing outputs without losing a user's file: plan the paths first, never replace silently, write atomically.
+
+Every command that writes files (``lite detect --save/--json`` ...) follows the same three rules:
+
+1. `plan_outputs` checks every output path *before* the work starts: the folder can be created and
+   written to, no output is one of the inputs (never allowed), no two outputs collide, and no output
+   exists already unless overwriting was asked for (``exist_ok``, the CLI's ``--exist-ok``).
+2. `atomic_path` gives a temporary name in the destination folder; the file is moved into place
+   (``os.replace``) only when writing finished, and the temporary file is removed on an error or
+   Ctrl-C, so no half-written file ever carries the final name.
+3. `annotated_name` names annotated copies ``<stem>_detections<suffix>``, so they never take an input's name.
+
+Example:
+    ```python
+    import tempfile
+    from pathlib import Path
+
+    from lite.outputs import annotated_name, atomic_path, plan_outputs
+
+    out = Path(tempfile.mkdtemp())
+    target = out / annotated_name("bus.jpg")          # bus_detections.jpg
+    plan_outputs([target], inputs=[Path("bus.jpg")])  # raises before any work if it cannot write
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"...")                       # becomes `target` only when the block succeeds
+    assert target.read_bytes() == b"..."
+    ```
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from lite.errors import OutputError, OutputExistsError
+
+__all__ = ["ANNOTATED_TAG", "annotated_name", "atomic_path", "plan_outputs", "write_image"]
+
+#: Added to the stem of an annotated copy: ``bus.jpg`` -> ``bus_detections.jpg``.
+ANNOTATED_TAG = "_detections"
+
+
+def annotated_name(source: str | os.PathLike, suffix: str | None = None) -> str:
+    """File name of the annotated copy of ``source``: ``<stem>_detections<suffix>`` (suffix: the source's)."""
+    p = Path(source)
+    return f"{p.stem}{ANNOTATED_TAG}{p.suffix if suffix is None else suffix}"
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _ensure_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"cannot write into {folder}: it is a file, expected a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create the output folder {folder}: {e}") from e
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write into the output folder {folder}: permission denied")
+
+
+def plan_outputs(
+    outputs: Sequence[Path],
+    *,
+    inputs: Sequence[Path] = (),
+    exist_ok: bool = False,
+    flag: str = "exist_ok=True",
+) -> None:
+    """Check, before any work, that every output can be written without losing a file.
+
+    The output folders are created when missing.
+
+    Args:
+        outputs: Every file the run will write.
+        inputs: Files the run reads; an output may never be one of them (even with ``exist_ok``).
+        exist_ok: Allow replacing existing files that are not inputs.
+        flag: How the caller allows overwriting, for the message (the CLI passes ``"--exist-ok"``).
+
+    Raises:
+        OutputExistsError: An output is an input, two outputs are the same file, or an output exists
+            and ``exist_ok`` is False (a `FileExistsError`).
+        OutputError: An output folder cannot be created or written to, or an output is a folder.
+    """
+    resolved = [Path(os.path.abspath(p)) for p in outputs]  # normalised: a/../a.jpg is a.jpg
+    seen: dict[Path, Path] = {}
+    for p in resolved:
+        if p in seen:
+            raise OutputExistsError(
+                f"two outputs would be written to the same file {p}; the inputs have the same name in different "
+                "folders: run them separately or into different output folders"
+            )
+        seen[p] = p
+    in_paths = [Path(os.path.abspath(p)) for p in inputs]
+    for p in resolved:
+        if p in in_paths or any(_same(p, q) for q in in_paths):
+            raise OutputExistsError(f"refusing to overwrite the input {p}: choose another output folder or name")
+        if p.is_dir():
+            raise OutputError(f"cannot write {p}: a folder has that name")
+    existing = [p for p in resolved if p.exists()]
+    if existing and not exist_ok:
+        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        shown = ", ".join(str(p) for p in existing[:3]) + more
+        one = len(existing) == 1
+        raise OutputExistsError(
+            f"{len(existing)} output file{'' if one else 's'} already exist{'s' if one else ''}: {shown}; "
+            f"pass {flag} to replace {'it' if one else 'them'}, or choose another output"
+        )
+    for folder in dict.fromkeys(p.parent for p in resolved):
+        _ensure_folder(folder)
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path in ``final``'s folder that becomes ``final`` when the block succeeds.
+
+    The temporary name keeps ``final``'s suffix (writers such as OpenCV choose the format from it)
+    and starts with a dot. On any exception, Ctrl-C included, the temporary file is removed and
+    ``final`` is left as it was.
+    """
+    final = Path(final)
+    tmp = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:8]}.partial{final.suffix}")
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise OutputError(f"nothing was written for {final}")
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def write_image(path: str | os.PathLike, img: object) -> Path:
+    """Encode ``img`` (BGR ``uint8``) by ``path``'s suffix and write it atomically; returns the path.
+
+    Raises:
+        OutputError: OpenCV cannot encode to that suffix, or the file cannot be written.
+    """
+    import cv2
+
+    path = Path(path)
+    ok, buf = cv2.imencode(path.suffix or ".jpg", img)
+    if not ok:
+        raise OutputError(f"cannot encode an image as {path.suffix!r} for {path} (use .jpg or .png)")
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buf.tobytes())
+    except OSError as e:
+        if isinstance(e, OutputError):
+            raise
+        raise OutputError(f"cannot write {path}: {e}") from e
+    return path
