@@ -100,10 +100,17 @@ class OutputSet:
 
     Example:
         ```python
+        import tempfile
+        from pathlib import Path
+
+        from lite.files import OutputSet
+
+        param = Path(tempfile.mkdtemp()) / "model.param"
         with OutputSet() as out:
-            out.stage(param).write_bytes(param_bytes)
-            out.stage(param.with_suffix(".bin")).write_bytes(weights)
-        # both files are in place now; after an error or an interrupt, neither is
+            out.stage(param).write_text("7767517")
+            out.stage(param.with_suffix(".bin")).write_bytes(bytes(16))
+        print(sorted(p.name for p in param.parent.iterdir()))  # both in place; after an error, neither
+        # ['model.bin', 'model.param']
         ```
     """
 
