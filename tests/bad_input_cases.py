@@ -103,7 +103,7 @@ CASES: tuple[Case, ...] = (
          "got the directory …models; it holds m.onnx", "a folder instead of the model in it",
          setup="plain_dir", needs_model=False),
     Case("backend-suffix", 'YOLOv6(MODEL, backend="ncnn")', "UnknownBackendError", "ValueError",
-         "backend 'ncnn' opens .param files; got yolov6lite_s_320_decoded.onnx (.onnx), which 'openvino' or 'ort' or 'trt'",
+         "backend 'ncnn' opens .param files; got yolov6lite_s_320_decoded.onnx (.onnx), which 'openvino' or 'ort'",
          "an engine that does not read that file"),
     Case("suffix-unknown", 'backends.create(TMP / "m.tflite")', "UnknownBackendError", "ValueError",
          "expected a model file with one of the suffixes …got …m.tflite", "a format no backend reads",
