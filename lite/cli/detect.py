@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lite.cli._common import add_command, add_detector_arguments, add_no_progress_argument, detector_options
+from lite.cli._ray import add_ray_arguments, ray_requested
 from lite.progress import ProgressBar
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm")
@@ -50,6 +51,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic scene (no SOURCE)")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per image for folders and globs")
     add_no_progress_argument(p)
+    add_ray_arguments(p)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -161,6 +163,10 @@ def _open_detector(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lite detect``; returns the exit code."""
+    if ray_requested(args):  # detections from a Ray cluster
+        from lite.cli._ray import run_detect
+
+        return run_detect(args)
     from lite.eval import default_category_ids, write_results
 
     det = _open_detector(args)
