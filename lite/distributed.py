@@ -26,7 +26,6 @@ row still comes out exactly once.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import time
@@ -371,8 +370,9 @@ def _local(path: str | os.PathLike) -> str:
 
 
 def _blocks(n: int, batch_size: int, actors: int) -> int:
-    """Blocks of an in-memory input: about one batch each (work spreads, a retry redoes little)."""
-    return max(1, min(math.ceil(n / batch_size), max(1000, 4 * actors)))
+    """Blocks of an in-memory input: about one batch each (work spreads, a retry redoes little), and at
+    least one per actor when there are enough images."""
+    return max(1, min(n, actors), min(math.ceil(n / batch_size), max(1000, 4 * actors)))
 
 
 def as_dataset(data: Any, *, batch_size: int = 16, actors: int = 1) -> ray.data.Dataset:
@@ -473,7 +473,8 @@ def detect_dataset(
         preserve_order: Output rows in input order (a little slower: a slow batch holds the others back).
         max_restarts: Times Ray restarts a dead actor (-1: always); its unfinished batches are retried.
         infer_batch: One ``detect_batch`` call per batch (for models with a dynamic batch dimension).
-        ray_remote_args: More Ray options for the actors (e.g. ``{"memory": 2e9}``, a ``runtime_env``).
+        ray_remote_args: More options of ``map_batches`` for the actors (e.g. ``{"memory": 2e9}``,
+            ``{"runtime_env": ...}``, ``{"accelerator_type": "A10G"}``).
         _crash_after: Test hook of :class:`DetectorActor` (fault-tolerance tests only).
         **detect_options: Detector options: ``conf``, ``iou``, ``max_det``, ``input_size``,
             ``multi_label``, ``nms``, ``names``...
@@ -511,8 +512,11 @@ def detect_dataset(
         if isinstance(pool, int)
         else ray.data.ActorPoolStrategy(min_size=pool[0], max_size=pool[1])
     )
-    # actor fault tolerance: a dead actor restarts and its unfinished batches are retried
-    remote = {"max_restarts": max_restarts, "max_task_retries": -1 if max_restarts else 0, **(ray_remote_args or {})}
+    # Fault tolerance: a dead actor restarts and its unfinished batches are retried. -1 / -1 are Ray Data's
+    # own defaults for actor pools; anything else goes to Ray as a remote option.
+    remote = dict(ray_remote_args or {})
+    if max_restarts != -1:
+        remote.update(max_restarts=max_restarts, max_task_retries=-1 if max_restarts else 0)
     out = ds.map_batches(
         DetectorActor,
         batch_size=batch_size,
@@ -526,7 +530,7 @@ def detect_dataset(
         },
         num_cpus=plan.num_cpus,
         num_gpus=plan.num_gpus,
-        ray_remote_args_fn=functools.partial(dict, remote),
+        **remote,
     )
     if preserve_order:
         out.context.execution_options.preserve_order = True
@@ -610,7 +614,7 @@ def write_parquet(out: ray.data.Dataset, path: str | os.PathLike) -> RunSummary:
     t0 = time.perf_counter()
     out.write_parquet(text)
     seconds = time.perf_counter() - t0
-    back = ray.data.read_parquet(text, columns=["path", "error"])
+    back = ray.data.read_parquet(text).select_columns(["path", "error"])
     images, bad = 0, []
     for b in back.iter_batches(batch_format="pyarrow", batch_size=None):
         images += b.num_rows

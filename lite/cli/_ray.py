@@ -25,8 +25,11 @@ def add_ray_arguments(p: argparse.ArgumentParser, *, outputs: bool = True) -> No
     """The ``Ray`` argument group: ``--ray``, ``--address``, ``--workers`` (and ``--parquet`` with ``outputs``)."""
     g = p.add_argument_group("Ray", "run the detector on a Ray cluster (pip install 'lite-detect[ray]')")
     g.add_argument("--ray", action="store_true", help="detect on Ray: one detector per actor")
-    g.add_argument("--address", default=None,
-                   help="Ray cluster, e.g. auto or ray://head:10001 (default: $RAY_ADDRESS, else a local Ray)")  # fmt: skip
+    g.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster, e.g. auto or ray://head:10001 (default: $RAY_ADDRESS or a new local Ray)",
+    )
     g.add_argument("--workers", type=int, default=None, help="detector actors (default: one per CPU)")
     g.add_argument("--batch-images", type=int, default=16, metavar="N", help="images per Ray batch")
     if outputs:
