@@ -182,7 +182,7 @@ def test_killed_actor_still_yields_every_row_once(ray_local, model, coco_images,
         assert Detections.from_record(r, names=names) == plain_loop[r["path"]]
 
 
-def test_input_kinds(ray_local, model, coco_images, plain_loop, names) -> None:
+def test_input_kinds(ray_local, model, coco_images, plain_loop, names, shared) -> None:
     from lite.distributed import collect, detect_dataset
 
     p = coco_images[:3]
@@ -208,6 +208,17 @@ def test_input_kinds(ray_local, model, coco_images, plain_loop, names) -> None:
             rgb = np.asarray(Image.open(r["path"]).convert("RGB"))
             assert (r["image_height"], r["image_width"]) == rgb.shape[:2]
             assert Detections.from_record(r, names=names) == det.detect(np.ascontiguousarray(rgb[:, :, ::-1]))
+
+    # another family, found by Detector.from_file on the worker as in the driver
+    from lite.cv.detector import Detector
+
+    v8 = shared / "models" / "foreign" / "yolov8" / "yolov8n_int8.onnx"
+    if hasattr(Detector, "from_file"):
+        rows, _ = collect(detect_dataset([str(q) for q in p], v8, concurrency=1, threads=1, preserve_order=True))
+        with Detector.from_file(v8, threads=1) as det:
+            assert type(det).__name__ == "YOLOv8"
+            for r, q in zip(rows, p, strict=True):
+                assert Detections.from_record(r, names=det.names) == det.detect(q)
     with pytest.raises(InputError, match="'bytes', 'image' or 'path'"):
         detect_dataset(ray.data.from_items([{"x": 1}]), model)
     with pytest.raises(InputError, match="empty"):
