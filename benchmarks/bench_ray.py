@@ -2,14 +2,19 @@
 
 On the 128 COCO images (``val2017_128``, optionally repeated ``--repeat`` times), for each backend:
 
-* ``cli``: ``lite detect DIR --threads 1`` in a fresh process (wall time: start, model load, loop);
-* ``loop``: the same detector in this process, a plain ``detect()`` loop (no start-up);
-* ``ray Nx1``: :func:`lite.distributed.detect_dataset` with N actors of 1 thread each, on a local
-  Ray started once (``ray.init(num_cpus=CPUS)``): wall time of one run including the actors' start,
-  and the images/s once the first batch came out (the pool's rate with its actors up).
+* ``cli``: ``lite detect PATHS --threads 1`` in a fresh process (start, imports, model load, loop);
+* ``loop``: the same detector in this process, a plain ``detect()`` loop (model already open);
+* ``ray Nx1``: :func:`lite.distributed.detect_dataset` with N actors of 1 thread each on a local Ray
+  started once (``ray.init(num_cpus=CPUS)``); one run, actors' start included.
 
-The configurations run in rotating order for ``--rounds`` rounds, so a burst of load from other
-work slows all of them alike; medians of images/s are reported with the ratio to ``cli``.
+Columns: wall seconds and images/s of the whole run, the ratio to ``cli``; then what the detector
+work itself costs: **busy images/s per actor** (images / the actors' summed task wall time, from Ray
+Data's stats; for ``loop`` its own rate) and **images per CPU-second** of the detecting processes
+(Ray's task CPU time; the loop's process time; the CLI child's CPU time, start-up included). On a
+machine shared with other work the wall figures swing with the load; the CPU figures much less.
+
+The configurations run in rotating order for ``--rounds`` rounds, so load bursts hit all of them;
+medians are reported.
 
 Run: ``python benchmarks/bench_ray.py [--rounds 3] [--repeat 1] [--backends ort ncnn] [--actors 1 2]``.
 Models are read from ``$LITE_SHARED`` or ``../shared`` (never copied into the repository).
@@ -19,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,6 +39,7 @@ MODELS = {
     "ort": ("models/yolov6lite/onnx/yolov6lite_s_320_decoded.onnx", {}),
     "ncnn": ("models/yolov6lite/ncnn/yolov6-lite-s.param", {"input_size": 320}),
 }
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
 def shared_root() -> Path:
@@ -42,51 +50,58 @@ def shared_root() -> Path:
     raise SystemExit("shared assets not found: set LITE_SHARED or put them at ../shared")
 
 
-def run_cli(model: Path, options: dict, paths: list[str]) -> float:
-    """Seconds of ``lite detect PATHS --threads 1`` in a fresh Python process."""
+def run_cli(model: Path, options: dict, paths: list[str]) -> tuple[float, float, float]:
+    """``lite detect PATHS --threads 1`` in a fresh Python process: ``(seconds, busy_rate, cpu_seconds)``."""
     cmd = [sys.executable, "-m", "lite", "detect", *paths, "--model", str(model), "--threads", "1", "--no-progress"]
     if "input_size" in options:
         cmd += ["--input-size", str(options["input_size"])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, float("nan"), cpu
 
 
-def run_loop(model: Path, options: dict, paths: list[str]) -> float:
-    """Seconds of a plain detect() loop (model already open)."""
+def run_loop(model: Path, options: dict, paths: list[str]) -> tuple[float, float, float]:
+    """A plain detect() loop, model already open: ``(seconds, busy_rate, cpu_seconds)``."""
     from lite.distributed import open_detector
 
     with open_detector(str(model), threads=1, **options) as det:
         det.detect(paths[0])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for p in paths:
             det.detect(p)
-        return time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return seconds, len(paths) / seconds, cpu
 
 
-def run_ray(model: Path, options: dict, paths: list[str], actors: int, batch_size: int) -> tuple[float, float]:
-    """One detect_dataset run with ``actors`` actors of one thread each.
+def _stat_total(stats: str, section: str, name: str) -> float:
+    """The ``total`` of a ``* Remote ... time`` line of one operator of Ray Data's stats text, in seconds."""
+    block = stats[stats.index(section) :]
+    m = re.search(rf"\* {name}:.*?([\d.]+)(us|ms|s) total", block)
+    if m is None:
+        raise SystemExit(f"cannot read '{name}' of {section} in Ray Data's stats:\n{block[:800]}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
 
-    Returns:
-        ``(seconds, steady)``: wall time including the actors' start, and the images/s after the first
-        batch arrived (the pool's throughput once its actors are up).
-    """
+
+def run_ray(model: Path, options: dict, paths: list[str], actors: int, batch_size: int) -> tuple[float, float, float]:
+    """One detect_dataset run with ``actors`` actors of one thread each: ``(seconds, busy_rate, cpu_seconds)``."""
     from lite.distributed import detect_dataset
 
-    out = detect_dataset(paths, str(model), concurrency=actors, threads=1, batch_size=batch_size, **options)
     t0 = time.perf_counter()
-    first, n, failed = None, 0, 0
-    for b in out.iter_batches(batch_format="pyarrow", batch_size=None):
-        if first is None:
-            first, n_first = time.perf_counter(), b.num_rows
-        n += b.num_rows
-        failed += b.num_rows - b.column("error").null_count
-    end = time.perf_counter()
-    if n != len(paths) or failed:
-        raise SystemExit(f"ray run lost or failed images: {n} rows of {len(paths)}, {failed} failed")
-    steady = (n - n_first) / (end - first) if end > first and n > n_first else float("nan")
-    return end - t0, steady
+    out = detect_dataset(paths, str(model), concurrency=actors, threads=1, batch_size=batch_size, **options)
+    m = out.materialize()
+    seconds = time.perf_counter() - t0
+    errors = sum(b.num_rows - b.column("error").null_count for b in m.iter_batches(batch_format="pyarrow"))
+    if m.count() != len(paths) or errors:
+        raise SystemExit(f"ray run lost or failed images: {m.count()} rows of {len(paths)}, {errors} failed")
+    stats = m.stats()
+    busy = _stat_total(stats, "MapBatches(DetectorActor)", "Remote wall time")
+    cpu = _stat_total(stats, "MapBatches(DetectorActor)", "Remote cpu time")
+    return seconds, len(paths) / busy, cpu
 
 
 def main() -> int:
@@ -106,43 +121,43 @@ def main() -> int:
     paths = [str(p) for p in sorted(folder.glob("*.jpg"))] * args.repeat
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
-    ray.data.DataContext.get_current().print_on_execution_start = False
 
     configs: list[tuple[str, str]] = []
     for b in args.backends:
         configs += [(b, "cli"), (b, "loop")] + [(b, f"ray {n}x1") for n in args.actors]
-    times: dict[tuple[str, str], list[float]] = {c: [] for c in configs}
-    steady: dict[tuple[str, str], list[float]] = {c: [] for c in configs}
+    results: dict[tuple[str, str], list[tuple[float, float, float]]] = {c: [] for c in configs}
     for r in range(args.rounds):
         order = configs[r % len(configs) :] + configs[: r % len(configs)]
         for backend, name in order:
             rel, options = MODELS[backend]
             model = shared / rel
             if name == "cli":
-                s = run_cli(model, options, paths)
+                res = run_cli(model, options, paths)
             elif name == "loop":
-                s = run_loop(model, options, paths)
+                res = run_loop(model, options, paths)
             else:
-                s, rate = run_ray(model, options, paths, int(name.split()[1].split("x")[0]), args.batch_size)
-                steady[(backend, name)].append(rate)
-            times[(backend, name)].append(s)
-            print(f"round {r + 1}: {backend:5s} {name:9s} {len(paths) / s:7.1f} images/s", file=sys.stderr)
+                res = run_ray(model, options, paths, int(name.split()[1].split("x")[0]), args.batch_size)
+            results[(backend, name)].append(res)
+            print(f"round {r + 1}: {backend:5s} {name:9s} {len(paths) / res[0]:7.1f} images/s", file=sys.stderr)
     ray.shutdown()
 
     print(
         f"\n{len(paths)} images (val2017_128 x {args.repeat}), YOLOv6Lite-S 320, 1 thread per process/actor, "
         f"local Ray num_cpus={args.cpus}, {os.cpu_count()} cores, median of {args.rounds} interleaved rounds\n"
     )
-    print("| backend | run | seconds | images/s | vs cli | images/s once running |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| backend | run | seconds | images/s | vs cli | busy images/s per actor | images per CPU-s |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for backend in args.backends:
-        base = statistics.median(times[(backend, "cli")])
+        base = statistics.median(r[0] for r in results[(backend, "cli")])
         for b, name in configs:
             if b != backend:
                 continue
-            s = statistics.median(times[(b, name)])
-            run = f"{statistics.median(steady[(b, name)]):.1f}" if steady[(b, name)] else "(same)"
-            print(f"| {b} | {name} | {s:.2f} | {len(paths) / s:.1f} | {base / s:.2f}x | {run} |")
+            runs = results[(b, name)]
+            s = statistics.median(r[0] for r in runs)
+            busy = statistics.median(r[1] for r in runs)
+            per_cpu = statistics.median(len(paths) / r[2] for r in runs)
+            busy_text = "-" if busy != busy else f"{busy:.1f}"
+            print(f"| {b} | {name} | {s:.2f} | {len(paths) / s:.1f} | {base / s:.2f}x | {busy_text} | {per_cpu:.1f} |")
     return 0
 
 

@@ -209,7 +209,7 @@ class DetectorActor:
         for i, src in enumerate(_image_sources(batch)):
             try:
                 images[i] = _load(src)
-            except (LiteError, OSError) as e:
+            except Exception as e:  # any undecodable input is that row's error, never the job's
                 errors[i] = f"{type(e).__name__}: {e}"
         dets = self._detect(images, errors)
         cols = {
