@@ -718,7 +718,6 @@ def coco_eval(
     )
     info = model_info(model, num_gpus=num_gpus, **options)
     cmap = category_map(data["categories"], info["names"])
-    ray.data.DataContext.get_current().enable_progress_bars = progress
     rows_in = [{"path": str((folder / r["file_name"]).resolve()), "image_id": r["id"]} for r in records]
     ds = ray.data.from_items(rows_in, override_num_blocks=_blocks(len(rows_in), batch_size, 4))
     out = detect_dataset(
@@ -729,6 +728,7 @@ def coco_eval(
         num_gpus=num_gpus,
         **options,
     )
+    out.context.enable_progress_bars = progress
     rows, summary = collect(out)
     if summary.failed or summary.images != len(records):
         raise InputError(f"the evaluation needs a prediction for every image; {summary.report()}")

@@ -12,7 +12,9 @@ the argument group with :func:`add_ray_arguments` and hand over to :func:`run_de
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,7 @@ def run_detect(args: argparse.Namespace) -> int:
         model = default_model()
     options = detector_options(args)
     family = getattr(args, "family", None)
+    t0 = time.perf_counter()
     out = detect_dataset(
         [str(p) for p in paths],
         model,
@@ -120,7 +123,7 @@ def run_detect(args: argparse.Namespace) -> int:
         print(f"results: {path} ({len(records)} detections)")
     if summary is None:
         _, summary = collect(out)
-    print(summary.report())
+    print(dataclasses.replace(summary, seconds=time.perf_counter() - t0).report())
     return 1 if summary.failed else 0
 
 
