@@ -677,10 +677,22 @@ def coco_eval(
     (an evaluation with a missing prediction would be wrong).
 
     Args:
-        model, images, ann, backend, conf, iou, max_det, multi_label, input_size, out_json, limit,
-            pre_nms_topk: As in :func:`lite.eval.coco`.
+        model: Model file or hub name (opened on the workers).
+        images: Folder holding the images named by the annotations' ``file_name``.
+        ann: COCO instances JSON (path or loaded dict).
+        backend: Backend name (None: from the model's suffix).
         family: Detector family (None: from the model).
-        concurrency, batch_size, num_gpus: As in :func:`detect_dataset`.
+        conf: Score threshold (0.03, as YOLOv6's evaluator).
+        iou: NMS IoU threshold (0.65).
+        max_det: Detections kept per image (300).
+        multi_label: Every class above ``conf`` per anchor is a candidate.
+        input_size: Network input for dynamic-shape models.
+        out_json: Write the predictions (COCO results JSON) there.
+        limit: Evaluate only the first ``limit`` images of the annotation file.
+        pre_nms_topk: Candidates per image that reach NMS (30000).
+        concurrency: Actors (see :func:`detect_dataset`).
+        batch_size: Images per batch.
+        num_gpus: GPUs per actor.
         progress: Ray Data's progress bars.
         **detector_kw: More detector options (``device``, ``threads``...).
 
