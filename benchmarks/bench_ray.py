@@ -119,7 +119,7 @@ def main() -> int:
     shared = shared_root()
     folder = shared / "coco" / "val2017_128" / "images"
     paths = [str(p) for p in sorted(folder.glob("*.jpg"))] * args.repeat
-    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
 
     configs: list[tuple[str, str]] = []
