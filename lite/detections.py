@@ -338,6 +338,8 @@ class Detections:
         if missing:
             raise InputError(f"expected a result row with boxes, scores, class_ids; missing {missing}")
         boxes = [np.asarray(b, dtype=np.float64).reshape(-1) for b in row["boxes"]]
+        if any(b.size != 4 for b in boxes):
+            raise InputError(f"boxes: expected [x1, y1, x2, y2] per detection, got sizes {[b.size for b in boxes]}")
         xyxy = np.stack(boxes) if boxes else np.zeros((0, 4))
         class_ids = np.asarray(row["class_ids"] if len(row["class_ids"]) else [], dtype=np.int64)
         if names is None:

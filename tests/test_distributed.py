@@ -50,6 +50,8 @@ def test_from_record_round_trip() -> None:
     assert back.names == ("a", "class_1", "c") and back.labels == d.labels
     with pytest.raises(InputError, match="failed image"):
         Detections.from_record({**row, "error": "ImageError: bad"})
+    with pytest.raises(InputError, match=r"\[x1, y1, x2, y2\]"):
+        Detections.from_record({**row, "boxes": [[1, 2, 3], [1, 2, 3, 4]]})
 
 
 # ------------------------------------------------------------------------------------------ with Ray
