@@ -324,6 +324,38 @@ class Detections:
         """Inverse of `to_json`."""
         return cls.from_dict(json.loads(s))
 
+    @classmethod
+    def from_record(cls, row: Mapping[str, Any], names: Sequence[str] | None = None) -> Detections:
+        """Read one result row of :func:`lite.distributed.detect_dataset` (from Parquet, JSON or Ray).
+
+        Args:
+            row: A mapping with ``boxes`` (``[x1, y1, x2, y2]`` per detection), ``scores``,
+                ``class_ids``, and optionally ``names`` (the class name of each detection) and ``error``.
+            names: The model's class names. Default: rebuilt from the row's per-detection names
+                (class ids that do not occur are named ``class_<id>``).
+
+        Raises:
+            InputError: The row is a failed image (its ``error`` is set), or a key is missing or invalid.
+        """
+        if not isinstance(row, Mapping):
+            raise InputError(f"expected a result row (a mapping), got {type(row).__name__}")
+        if row.get("error") is not None:
+            raise InputError(f"this row is a failed image ({row.get('path')}): {row['error']}")
+        missing = [k for k in ("boxes", "scores", "class_ids") if k not in row]
+        if missing:
+            raise InputError(f"expected a result row with boxes, scores, class_ids; missing {missing}")
+        boxes = [np.asarray(b, dtype=np.float64).reshape(-1) for b in row["boxes"]]
+        if any(b.size != 4 for b in boxes):
+            raise InputError(f"boxes: expected [x1, y1, x2, y2] per detection, got sizes {[b.size for b in boxes]}")
+        xyxy = np.stack(boxes) if boxes else np.zeros((0, 4))
+        class_ids = np.asarray(row["class_ids"] if len(row["class_ids"]) else [], dtype=np.int64)
+        if names is None:
+            labels = list(row.get("names") or [])
+            table = {int(c): str(n) for c, n in zip(class_ids.tolist(), labels, strict=False)}
+            top = max(table, default=-1)
+            names = [table.get(i, f"class_{i}") for i in range(top + 1)]
+        return cls(xyxy, np.asarray(row["scores"], dtype=np.float64).reshape(-1), class_ids, tuple(names))
+
     def to_coco(
         self, image_id: int | str, category_ids: Sequence[int] | Mapping[int, int] | None = None
     ) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lite.cli._common import add_command, add_detector_arguments, add_no_progress_argument, detector_options
+from lite.cli._ray import add_ray_arguments, ray_requested
 from lite.ops.options import DetectOptions
 from lite.outputs import annotated_name, atomic_path, plan_outputs, write_image
 from lite.progress import ProgressBar
@@ -54,6 +55,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic scene (no SOURCE)")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per image for folders and globs")
     add_no_progress_argument(p)
+    add_ray_arguments(p)
 
 
 def _image_id(path: Path, index: int) -> int | str:
@@ -117,6 +119,10 @@ def _open_detector(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lite detect``; returns the exit code."""
+    if ray_requested(args):  # detections from a Ray cluster
+        from lite.cli._ray import run_detect
+
+        return run_detect(args)
     from lite.eval import default_category_ids, write_results
     from lite.io import resolve_sources  # sources: images, folders, globs, videos (lite.io imports OpenCV)
 

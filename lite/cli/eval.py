@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lite.cli._common import add_command, add_detector_arguments, add_no_progress_argument, detector_options
+from lite.cli._ray import add_ray_arguments, ray_requested
 
 
 def register(subparsers: Any) -> None:
@@ -38,12 +39,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--predictions", type=Path, default=None, metavar="FILE", help="write the predictions JSON here")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the metrics JSON here")
     add_no_progress_argument(p)
+    add_ray_arguments(p, outputs=False)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lite eval``; returns the exit code."""
     from lite.eval import coco
 
+    if ray_requested(args):  # predictions from a Ray cluster, scored here
+        from lite.cli._ray import coco_from_args
+
+        coco = coco_from_args(args)
     r = coco(
         args.model,
         args.images,
