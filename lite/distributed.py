@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lite.errors import BackendNotInstalledError, ImageNotFoundError, InputError, LiteError
+from lite.io import IMAGE_SUFFIXES, image_paths
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -350,20 +351,6 @@ def _cluster(ray: Any) -> tuple[float, float, float]:
 # ----------------------------------------------------------------------------------------------
 # input
 # ----------------------------------------------------------------------------------------------
-def _image_suffixes() -> tuple[str, ...]:
-    from lite.cli.detect import IMAGE_SUFFIXES
-
-    return IMAGE_SUFFIXES
-
-
-def _list_folder(folder: Path) -> list[Path]:
-    suffixes = _image_suffixes()
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
-    if not paths:
-        raise ImageNotFoundError(f"no images ({', '.join(suffixes)}) in folder {folder}")
-    return paths
-
-
 def _local(path: str | os.PathLike) -> str:
     p = Path(path)
     return str(p.resolve()) if p.exists() else str(path)
@@ -403,14 +390,14 @@ def as_dataset(data: Any, *, batch_size: int = 16, actors: int = 1) -> ray.data.
         text = os.fspath(data)
         p = Path(text)
         if p.is_dir():
-            paths = [str(q.resolve()) for q in _list_folder(p)]
+            paths = [str(q.resolve()) for q in image_paths(p)]
             return ray.data.from_items(
                 [{"path": q} for q in paths], override_num_blocks=_blocks(len(paths), batch_size, actors)
             )
         if p.is_file():
             return ray.data.from_items([{"path": str(p.resolve())}])
         if "://" in text:
-            exts = [s.lstrip(".") for s in _image_suffixes()]
+            exts = [s.lstrip(".") for s in IMAGE_SUFFIXES]
             return ray.data.read_binary_files(text, include_paths=True, file_extensions=exts)
         raise ImageNotFoundError(f"expected an image folder, an image file or a URI; {text!r} does not exist")
     if isinstance(data, Iterable) and not isinstance(data, bytes | bytearray | Mapping):
