@@ -117,7 +117,7 @@ def test_bench_core_output_is_realistic():
         import bench_core
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
-    from lite.ops.decode import decode, detect_layout, refine_layout
+    from lite.ops.decode import detect_layout, postprocess, refine_layout
 
     out = bench_core.decoded_output(objects=12, per_object=4)
     assert out.shape == (1, 8400, 85)
@@ -125,7 +125,7 @@ def test_bench_core_output_is_realistic():
     assert 40 <= above <= 80
     outputs = {"outputs": out}
     spec = refine_layout(detect_layout({"outputs": out.shape}), outputs)
-    kept = decode(outputs, spec, (640, 640), conf=0.25, iou=0.45)[0]
+    kept = postprocess(outputs, spec, (640, 640), conf=0.25, iou=0.45)[0]
     assert 12 <= len(kept) <= 12 + (above - 48)  # each object once, plus stray background anchors
 
 

@@ -93,7 +93,7 @@ def _inferred_strides(spec: Any, shapes: dict[str, tuple[int, ...]], input_hw: t
     whose anchor count matches the number of rows (decoded, anchor_grid); [] when unknown."""
     h, w = input_hw
     layout = spec.layout.value
-    if layout == "heads":
+    if layout == "raw":
         out = []
         for name in spec.names:
             shape = shapes.get(name, ())

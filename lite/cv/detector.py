@@ -27,7 +27,7 @@ from lite.errors import InputError, InputSizeError, LayoutError, ModelOutputErro
 from lite.io import batch_sources, load_image
 from lite.metadata import ModelMeta
 from lite.ops.decode import Candidates, DecodeSpec
-from lite.ops.decoders import Hints, Plan, decode_plan, decoder_names, get_decoder, match_outputs
+from lite.ops.decoders import Hints, Plan, decoder_names, get_decoder, match_outputs, postprocess_plan
 from lite.ops.letterbox import LetterboxTransform
 from lite.ops.options import DetectOptions
 from lite.ops.preprocess import PreprocessConfig
@@ -62,10 +62,10 @@ class Detector(ImageModel):
         pre_nms_topk: Candidates per image, highest scores first, that reach NMS.
         names: Class names (default: the model's metadata, else COCO-80 for 80-class models).
         strides: Strides per level (default: metadata, else inferred from the outputs).
-        layout: YOLOv6: force the output layout (``"decoded"``, ``"anchor_grid"``, ``"heads"``, ``"end2end"``).
-        box_first: YOLOv6 ``heads`` only: force the channel order (True: ``[l,t,r,b,classes]``); default: the
+        layout: YOLOv6: force the output layout (``"decoded"``, ``"anchor_grid"``, ``"raw"``, ``"end2end"``).
+        box_first: YOLOv6 ``raw`` only: force the channel order (True: ``[l,t,r,b,classes]``); default: the
             model's metadata key ``box_first``, else detected from the first outputs.
-        sigmoid: YOLOv6 ``heads`` only: force whether class outputs are logits needing a sigmoid; default: the
+        sigmoid: YOLOv6 ``raw`` only: force whether class outputs are logits needing a sigmoid; default: the
             metadata key ``sigmoid``, else detected.
         anchors: YOLOv5 anchor heads: anchors per level in pixels, ``[[w, h, w, h, w, h], ...]`` or
             ``[[(w, h), ...], ...]`` (default: YOLOv5's standard anchors).
@@ -77,7 +77,7 @@ class Detector(ImageModel):
     #: Registry name of the family (None: plain Detector, which reads YOLOv6's layouts).
     family: ClassVar[str | None] = None
     #: Registered decoders (:mod:`lite.ops.decoders`) this family's outputs may have, most usual first.
-    decoders: ClassVar[tuple[str, ...]] = ("decoded", "anchor_grid", "heads", "end2end")
+    decoders: ClassVar[tuple[str, ...]] = ("decoded", "anchor_grid", "raw", "end2end")
     #: Strides tried first when the model does not say (None: the usual sets).
     default_strides: ClassVar[tuple[int, ...] | None] = None
     #: YOLOv5-style anchors per level (None: the decoder's default).
@@ -322,7 +322,7 @@ class Detector(ImageModel):
             return None
         if plan.strides:
             return plan.strides
-        if plan.decoder == "heads":
+        if plan.decoder == "raw":
             return tuple(8 * 2**i for i in range(len(plan.names)))
         return None
 
@@ -364,7 +364,7 @@ class Detector(ImageModel):
         hw = transforms[0].dst_shape
         opts = self._options(overrides)
         try:
-            per_image = decode_plan(plan, outputs, hw, **opts)
+            per_image = postprocess_plan(plan, outputs, hw, **opts)
         except ModelOutputError as e:  # name the model and the engine
             raise ModelOutputError(f"{self.backend.model_path.name} on backend {self.backend.name!r}: {e}") from e
         return [self._to_detections(c, t) for c, t in zip(per_image, transforms, strict=False)]

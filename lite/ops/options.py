@@ -147,7 +147,7 @@ class DetectOptions:
         return replace(self, **changes) if changes else self
 
     def as_decode_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of `lite.ops.decode.decode` (``nms`` is called ``nms_mode`` there)."""
+        """The keyword arguments of `lite.ops.decode.postprocess` (``nms`` is called ``nms_mode`` there)."""
         return {
             "conf": self.conf,
             "iou": self.iou,

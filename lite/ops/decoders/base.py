@@ -5,7 +5,7 @@ A :class:`Decoder` looks at output names and shapes (:meth:`Decoder.match`) and 
 or None. After the first real inference :meth:`Decoder.refine` settles what only values tell (e.g.
 whether scores are logits) and :meth:`Decoder.check` refuses values that contradict the layout.
 :meth:`Decoder.candidates` turns outputs into thresholded, top-k candidates in input pixels; the
-shared threshold / top-k helpers and the shared NMS (:func:`decode_plan`) are the same for all.
+shared threshold / top-k helpers and the shared NMS (:func:`postprocess_plan`) are the same for all.
 
 Register a decoder with :func:`register_decoder`; :func:`get_decoder` raises
 :class:`~lite.errors.InputError` listing the known names; :func:`match_outputs` runs them all.
@@ -21,8 +21,8 @@ import numpy as np
 
 from lite.errors import InputError
 from lite.ops import grids
-from lite.ops.decode import Candidates, _select, _sigmoid, _topk, check_finite_candidates
-from lite.ops.nms import nms
+from lite.ops.decode import Candidates, _select, _sigmoid, _topk, finish
+from lite.ops.options import DetectOptions
 
 __all__ = [
     "Shape",
@@ -33,7 +33,7 @@ __all__ = [
     "get_decoder",
     "decoder_names",
     "match_outputs",
-    "decode_plan",
+    "postprocess_plan",
     "select_scores",
     "topk",
     "sigmoid",
@@ -68,8 +68,8 @@ class Hints:
         end2end: The model says it has NMS inside (ultralytics ``end2end`` metadata).
         reg_max: NanoDet's distribution size minus one.
         default_strides: The family's usual strides (first tried).
-        box_first: YOLOv6 heads: channel order given by the caller or metadata.
-        sigmoid: YOLOv6 heads: whether class outputs are logits, given by the caller or metadata.
+        box_first: YOLOv6 ``raw`` layout: channel order given by the caller or metadata.
+        sigmoid: YOLOv6 ``raw`` layout: whether class outputs are logits, given by the caller or metadata.
     """
 
     input_hw: tuple[int, int] | None = None
@@ -247,39 +247,31 @@ def match_outputs(
     return sorted(plans, key=lambda p: -p.confidence)
 
 
-def decode_plan(
-    plan: Plan,
-    outputs: Mapping[str, np.ndarray],
-    input_hw: tuple[int, int],
-    *,
-    conf: float = 0.25,
-    iou: float = 0.45,
-    max_det: int = 100,
-    nms_mode: str = "class_aware",
-    multi_label: bool = False,
-    pre_nms_topk: int = 3000,
+def postprocess_plan(
+    plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int], **options: Any
 ) -> list[Candidates]:
-    """Candidates, then the shared NMS: per-image final detections in input pixels, sorted by score.
+    """Candidates, then the shared final stage (:func:`lite.ops.decode.finish`): per-image final detections in
+    input pixels, sorted by score.
+
+    Args:
+        plan: The decoder's plan (see :func:`match_outputs`).
+        outputs: Output name → array from one inference (a batch).
+        input_hw: Network input (H, W).
+        **options: `DetectOptions` fields, as for :func:`lite.ops.decode.postprocess`.
 
     Raises:
+        InputError: An output the plan reads is missing, or an option with a wrong name, value or type.
         ModelOutputError: Non-finite (NaN/inf) boxes or scores among the candidates.
     """
+    opts = DetectOptions().updated(options)
     missing = [n for n in plan.names if n not in outputs]
     if missing:
         raise InputError(f"outputs {missing} expected by decoder {plan.decoder!r} are missing; got {list(outputs)}")
     dec = get_decoder(plan.decoder)
-    cands = dec.candidates(plan, outputs, input_hw, conf=conf, multi_label=multi_label, pre_nms_topk=pre_nms_topk)
-    check_finite_candidates(cands)  # NaN/inf is a broken model: say so before NMS sees it
-    if dec.end2end:
-        return [Candidates(c.boxes[:max_det], c.scores[:max_det], c.class_ids[:max_det]) for c in cands]
-    final = []
-    for c in cands:
-        if len(c) == 0:
-            final.append(c)
-            continue
-        boxes, scores, cls = nms(c.boxes, c.scores, c.class_ids, iou_threshold=iou, mode=nms_mode, max_det=max_det)
-        final.append(Candidates(boxes, scores, cls))
-    return final
+    cands = dec.candidates(
+        plan, outputs, input_hw, conf=opts.conf, multi_label=opts.multi_label, pre_nms_topk=opts.pre_nms_topk
+    )
+    return finish(cands, iou=opts.iou, max_det=opts.max_det, nms_mode=opts.nms, end2end=dec.end2end)
 
 
 # -- shared helpers for flat (rows = cells) layouts -------------------------------------------
