@@ -184,6 +184,58 @@ class Decoder:
         """A :class:`Plan` of this decoder."""
         return Plan(self.name, tuple(names), num_classes, **kw)
 
+    def match_flat(
+        self,
+        shapes: Mapping[str, Shape],
+        hints: Hints,
+        *,
+        extra: int,
+        channels_first: bool,
+        confidence: float,
+        unknown_rows: float | None = None,
+    ) -> Plan | None:
+        """:meth:`match` of a layout with one flat output: ``(B, extra + nc, N)`` when ``channels_first``, else
+        ``(B, N, extra + nc)`` (``extra`` box and objectness columns before the classes; see :meth:`flat_plan`)."""
+        one = single_3d(shapes)
+        if one is None:
+            return None
+        name, a, b = one
+        c, rows = (a, b) if channels_first else (b, a)
+        if c is None or c <= extra or (rows is not None and c >= rows):
+            return None
+        return self.flat_plan(name, c - extra, rows, hints, confidence, unknown_rows=unknown_rows)
+
+    def flat_plan(
+        self,
+        name: str,
+        nc: int,
+        rows: int | None,
+        hints: Hints,
+        confidence: float,
+        *,
+        unknown_rows: float | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Plan | None:
+        """The plan of one flat output (one row or column per cell) with ``nc`` classes, or None when no real
+        model has that class count.
+
+        The confidence is 0.3 when the rows do not fit the input size, ``unknown_rows`` (when given) for an
+        output whose row count is dynamic, else ``confidence`` adjusted by :func:`class_confidence`.
+        """
+        if not plausible_classes(nc, rows, hints):
+            return None
+        strides, mismatch, fits = flat_strides(rows, hints)
+        if mismatch:
+            conf = 0.3
+        elif rows is None and unknown_rows is not None:
+            conf = unknown_rows
+        else:
+            conf = class_confidence(nc, hints, confidence)
+        return self.plan(
+            (name,), nc, strides=strides, confidence=conf, options=dict(options or {}), size_mismatch=mismatch,
+            fits=fits,
+        )  # fmt: skip
+
 
 _REGISTRY: dict[str, Decoder] = {}
 D = TypeVar("D", bound=type[Decoder])
@@ -278,6 +330,16 @@ def postprocess_plan(
 def int_dim(d: Any) -> int | None:
     """``d`` when it is a fixed int dimension, else None."""
     return int(d) if isinstance(d, int | np.integer) and not isinstance(d, bool) else None
+
+
+def single_3d(shapes: Mapping[str, Shape]) -> tuple[str, int | None, int | None] | None:
+    """``(name, dim1, dim2)`` when the model has exactly one output and it is 3-D (None dims: dynamic), else None."""
+    if len(shapes) != 1:
+        return None
+    name, shape = next(iter(shapes.items()))
+    if len(shape) != 3:
+        return None
+    return name, int_dim(shape[1]), int_dim(shape[2])
 
 
 def flat_strides(

@@ -49,12 +49,10 @@ class NanoDetPlusDecoder(Decoder):
     default_input_size = (416, 416)
 
     def match(self, shapes: Mapping[str, Shape], hints: Hints) -> Plan | None:
-        if len(shapes) != 1:
+        one = base.single_3d(shapes)
+        if one is None:
             return None
-        name, shape = next(iter(shapes.items()))
-        if len(shape) != 3:
-            return None
-        rows, c = base.int_dim(shape[1]), base.int_dim(shape[2])
+        name, rows, c = one
         if c is None or (rows is not None and c >= rows):
             return None
         if hints.reg_max is not None:
@@ -63,16 +61,12 @@ class NanoDetPlusDecoder(Decoder):
             reg_max = (c - hints.num_classes) // 4 - 1
         else:
             reg_max = DEFAULT_REG_MAX
-        nc = c - 4 * (reg_max + 1)
-        if reg_max < 1 or not base.plausible_classes(nc, rows, hints):
+        if reg_max < 1:
             return None
         h = replace(hints, default_strides=hints.default_strides or (8, 16, 32, 64))
-        strides, mismatch, fits = base.flat_strides(rows, h)
-        conf = 0.3 if mismatch else (base.class_confidence(nc, hints, 0.72) if rows is not None else 0.4)
-        return self.plan(
-            (name,), nc, strides=strides, confidence=conf, options={"reg_max": reg_max, "offset": 0.0},
-            size_mismatch=mismatch, fits=fits,
-        )  # fmt: skip
+        return self.flat_plan(
+            name, c - 4 * (reg_max + 1), rows, h, 0.72, unknown_rows=0.4, options={"reg_max": reg_max, "offset": 0.0}
+        )
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
         out = np.asarray(outputs[plan.names[0]])

@@ -62,18 +62,7 @@ class YOLOv8Decoder(Decoder):
     signature = "(B, 4+nc, N) cx,cy,w,h,classes, anchors on the last axis, no obj"
 
     def match(self, shapes: Mapping[str, Shape], hints: Hints) -> Plan | None:
-        name = _one_3d(shapes)
-        if name is None or len(shapes) != 1:
-            return None
-        c, n = base.int_dim(shapes[name][1]), base.int_dim(shapes[name][2])
-        if c is None or c < 5 or (n is not None and c >= n):
-            return None
-        nc = c - 4
-        if not base.plausible_classes(nc, n, hints):
-            return None
-        strides, mismatch, fits = base.flat_strides(n, hints)
-        conf = 0.3 if mismatch else base.class_confidence(nc, hints, 0.8)
-        return self.plan((name,), nc, strides=strides, confidence=conf, size_mismatch=mismatch, fits=fits)
+        return self.match_flat(shapes, hints, extra=4, channels_first=True, confidence=0.8)
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
         out = outputs[plan.names[0]]
@@ -311,18 +300,7 @@ class YOLOXDecoder(Decoder):
     MAX_LOG_SIZE = 12.0
 
     def match(self, shapes: Mapping[str, Shape], hints: Hints) -> Plan | None:
-        name = _one_3d(shapes)
-        if name is None or len(shapes) != 1:
-            return None
-        rows, c = base.int_dim(shapes[name][1]), base.int_dim(shapes[name][2])
-        if c is None or c < 6 or (rows is not None and c >= rows):
-            return None
-        nc = c - 5
-        if not base.plausible_classes(nc, rows, hints):
-            return None
-        strides, mismatch, fits = base.flat_strides(rows, hints)
-        conf = 0.3 if mismatch else (base.class_confidence(nc, hints, 0.75) if rows is not None else 0.45)
-        return self.plan((name,), nc, strides=strides, confidence=conf, size_mismatch=mismatch, fits=fits)
+        return self.match_flat(shapes, hints, extra=5, channels_first=False, confidence=0.75, unknown_rows=0.45)
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
         out = np.asarray(outputs[plan.names[0]])
