@@ -381,7 +381,7 @@ class Detector(ImageModel):
 
     def _options(self, overrides: dict[str, Any]) -> dict[str, Any]:
         base = DetectOptions(self.conf, self.iou, self.max_det, self.nms, self.multi_label, self.pre_nms_topk)
-        return base.updated(overrides).as_decode_kwargs()
+        return base.updated(overrides).as_kwargs()
 
     def _to_detections(self, c: Candidates, t: LetterboxTransform) -> Detections:
         boxes = t.to_original(c.boxes)
