@@ -69,9 +69,9 @@ def test_benchmark_detector_instance_and_synthetic_image(onnx_dir):
     from lite.cv import YOLOv6
 
     with YOLOv6(onnx_dir / "yolov6lite_s_320_raw.onnx", threads=1) as det:
-        r = benchmark(det, runs=2, warmup=0, label="heads")
+        r = benchmark(det, runs=2, warmup=0, label="raw")
         assert det.detect(synthetic_image()) is not None  # not closed by benchmark()
-    assert r.label == "heads" and r.image_shape == (480, 640, 3)
+    assert r.label == "raw" and r.image_shape == (480, 640, 3)
     img = synthetic_image()
     assert img.dtype == np.uint8 and img.std() > 5 and np.array_equal(img, synthetic_image())
 
