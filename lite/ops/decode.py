@@ -1,6 +1,6 @@
 """One YOLOv6 decoder for every output layout.
 
-Layouts (:class:`Layout`):
+Layouts (`Layout`):
 
 * ``decoded``: one ``(B, N, 5+nc)`` tensor ``[cx, cy, w, h, obj, classes…]`` in input pixels
   (YOLOv6's ``export_onnx.py``; obj is a column of ones from release 0.2 on, a real objectness
@@ -13,9 +13,9 @@ Layouts (:class:`Layout`):
 * ``end2end``: NMS inside the model: ``num_dets, det_boxes, det_scores, det_classes``
   (TensorRT EfficientNMS with int32, or ONNX Runtime NonMaxSuppression with int64 and -1 padding).
 
-:func:`detect_layout` reads the layout from the outputs' names and shapes (and, when given,
-their values); :func:`candidates` decodes outputs into per-image ``(boxes, scores, class_ids)`` in
-input pixels after the confidence threshold and top-k by score; :func:`postprocess` is that and NMS.
+`detect_layout` reads the layout from the outputs' names and shapes (and, when given,
+their values); `candidates` decodes outputs into per-image ``(boxes, scores, class_ids)`` in
+input pixels after the confidence threshold and top-k by score; `postprocess` is that and NMS.
 Scores are thresholded before any per-anchor max, boxes are computed only for candidates, and NMS only sees
 the top-k candidates — no work grows with anchors × classes beyond one comparison.
 """
@@ -52,7 +52,7 @@ _STRIDE_SETS = grids.STRIDE_SETS
 
 
 class Layout(str, Enum):
-    """The output layouts :func:`candidates` understands (``"heads"``, the old name of ``raw``, is accepted)."""
+    """The output layouts `candidates` understands (``"heads"``, the old name of ``raw``, is accepted)."""
 
     DECODED = "decoded"
     ANCHOR_GRID = "anchor_grid"
@@ -391,7 +391,7 @@ def candidates(
 
     Args:
         outputs: Output name → array from one inference (a batch).
-        spec: The layout (see :func:`detect_layout` / :func:`refine_layout`).
+        spec: The layout (see `detect_layout` / `refine_layout`).
         input_hw: Network input (H, W) the batch was run at.
         conf: Score threshold (score = obj · class).
         multi_label: Keep every class above ``conf`` for an anchor (COCO evaluation) instead of the best.
@@ -537,7 +537,7 @@ def finish(cands: Sequence[Candidates], *, iou: float, max_det: int, nms_mode: s
 def postprocess(
     outputs: Mapping[str, np.ndarray], spec: DecodeSpec, input_hw: tuple[int, int], **options: Any
 ) -> list[Candidates]:
-    """Decode (:func:`candidates`) and NMS: per-image final detections in input pixels, sorted by score.
+    """Decode (`candidates`) and NMS: per-image final detections in input pixels, sorted by score.
 
     End-to-end outputs are already NMS'd: only the threshold and ``max_det`` apply.
 

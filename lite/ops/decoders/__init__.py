@@ -1,4 +1,4 @@
-"""Registered output decoders: one class per output layout (see :mod:`lite.ops.decoders.base`).
+"""Registered output decoders: one class per output layout (see `lite.ops.decoders.base`).
 
 Importing this package registers the built-in decoders:
 

@@ -1,14 +1,14 @@
 """The decoder registry: each output layout is a class that says which outputs it reads and how sure it is.
 
-A :class:`Decoder` looks at output names and shapes (:meth:`Decoder.match`) and returns a
-:class:`Plan` — which outputs, how many classes, which strides, and a ``confidence`` in ``[0, 1]`` —
-or None. After the first real inference :meth:`Decoder.refine` settles what only values tell (e.g.
-whether scores are logits) and :meth:`Decoder.check` refuses values that contradict the layout.
-:meth:`Decoder.candidates` turns outputs into thresholded, top-k candidates in input pixels; the
-shared threshold / top-k helpers and the shared NMS (:func:`postprocess_plan`) are the same for all.
+A `Decoder` looks at output names and shapes (`Decoder.match`) and returns a
+`Plan` — which outputs, how many classes, which strides, and a ``confidence`` in ``[0, 1]`` —
+or None. After the first real inference `Decoder.refine` settles what only values tell (e.g.
+whether scores are logits) and `Decoder.check` refuses values that contradict the layout.
+`Decoder.candidates` turns outputs into thresholded, top-k candidates in input pixels; the
+shared threshold / top-k helpers and the shared NMS (`postprocess_plan`) are the same for all.
 
-Register a decoder with :func:`register_decoder`; :func:`get_decoder` raises
-:class:`~lite.errors.InputError` listing the known names; :func:`match_outputs` runs them all.
+Register a decoder with `register_decoder`; `get_decoder` raises
+[`InputError`][lite.errors.InputError] listing the known names; `match_outputs` runs them all.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class Hints:
 
 @dataclass(frozen=True)
 class Plan:
-    """How to read one model's outputs: the result of :meth:`Decoder.match`.
+    """How to read one model's outputs: the result of `Decoder.match`.
 
     Attributes:
         decoder: Registered decoder name.
@@ -102,7 +102,7 @@ class Plan:
         strides: Strides per level (empty: not applicable or not known yet).
         confidence: How sure the decoder is that the outputs are its layout, in ``[0, 1]``.
         options: Decoder-specific settings (anchors, reg_max, offsets, sigmoid...).
-        resolved: Whether the value-dependent settings were settled by :meth:`Decoder.refine`.
+        resolved: Whether the value-dependent settings were settled by `Decoder.refine`.
         fits: Input sizes ``(H, W)`` the outputs fit, when they do not fit ``Hints.input_hw``
             (empty when they fit or when it cannot be told).
         size_mismatch: The outputs do not fit the input size they were taken at.
@@ -139,7 +139,7 @@ class Plan:
 class Decoder:
     """Base class of a registered output layout (see the module docstring)."""
 
-    #: Registry name, set by :func:`register_decoder`.
+    #: Registry name, set by `register_decoder`.
     name: ClassVar[str] = ""
     #: The outputs it reads, for messages and ``lite info``.
     signature: ClassVar[str] = ""
@@ -177,11 +177,11 @@ class Decoder:
         raise NotImplementedError
 
     def describe_options(self, plan: Plan) -> str:
-        """Decoder-specific part of :meth:`Plan.describe`."""
+        """Decoder-specific part of `Plan.describe`."""
         return ""
 
     def plan(self, names: Sequence[str], num_classes: int | None, **kw: Any) -> Plan:
-        """A :class:`Plan` of this decoder."""
+        """A `Plan` of this decoder."""
         return Plan(self.name, tuple(names), num_classes, **kw)
 
     def match_flat(
@@ -194,8 +194,8 @@ class Decoder:
         confidence: float,
         unknown_rows: float | None = None,
     ) -> Plan | None:
-        """:meth:`match` of a layout with one flat output: ``(B, extra + nc, N)`` when ``channels_first``, else
-        ``(B, N, extra + nc)`` (``extra`` box and objectness columns before the classes; see :meth:`flat_plan`)."""
+        """`match` of a layout with one flat output: ``(B, extra + nc, N)`` when ``channels_first``, else
+        ``(B, N, extra + nc)`` (``extra`` box and objectness columns before the classes; see `flat_plan`)."""
         one = single_3d(shapes)
         if one is None:
             return None
@@ -220,7 +220,7 @@ class Decoder:
         model has that class count.
 
         The confidence is 0.3 when the rows do not fit the input size, ``unknown_rows`` (when given) for an
-        output whose row count is dynamic, else ``confidence`` adjusted by :func:`class_confidence`.
+        output whose row count is dynamic, else ``confidence`` adjusted by `class_confidence`.
         """
         if not plausible_classes(nc, rows, hints):
             return None
@@ -242,7 +242,7 @@ D = TypeVar("D", bound=type[Decoder])
 
 
 def register_decoder(name: str) -> Callable[[D], D]:
-    """Class decorator registering a :class:`Decoder` subclass under ``name``.
+    """Class decorator registering a `Decoder` subclass under ``name``.
 
     Raises:
         InputError: ``name`` is already registered by another class.
@@ -284,7 +284,7 @@ def match_outputs(
 ) -> list[Plan]:
     """Every decoder's plan for these outputs (of ``decoders``, default all), most confident first.
 
-    A decoder that refuses with an :class:`~lite.errors.InputError` adds its message to ``reasons``.
+    A decoder that refuses with an [`InputError`][lite.errors.InputError] adds its message to ``reasons``.
     """
     plans = []
     for name in decoders or decoder_names():
@@ -302,14 +302,14 @@ def match_outputs(
 def postprocess_plan(
     plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int], **options: Any
 ) -> list[Candidates]:
-    """Candidates, then the shared final stage (:func:`lite.ops.decode.finish`): per-image final detections in
-    input pixels, sorted by score.
+    """Candidates, then the shared final stage ([`finish`][lite.ops.decode.finish]): per-image final
+    detections in input pixels, sorted by score.
 
     Args:
-        plan: The decoder's plan (see :func:`match_outputs`).
+        plan: The decoder's plan (see `match_outputs`).
         outputs: Output name → array from one inference (a batch).
         input_hw: Network input (H, W).
-        **options: `DetectOptions` fields, as for :func:`lite.ops.decode.postprocess`.
+        **options: `DetectOptions` fields, as for [`lite.ops.decode.postprocess`][lite.ops.decode.postprocess].
 
     Raises:
         InputError: An output the plan reads is missing, or an option with a wrong name, value or type.

@@ -1,4 +1,4 @@
-"""YOLOv6's four layouts as registered decoders, over the unchanged :mod:`lite.ops.decode` arithmetic.
+"""YOLOv6's four layouts as registered decoders, over the unchanged [`lite.ops.decode`][lite.ops.decode] arithmetic.
 
 ``decoded`` (also settles YOLOv6 0.1's raw ``anchor_grid`` from the values, as it always did),
 ``anchor_grid`` (when forced), ``raw`` (per-level heads ``(B, 4+nc, H/s, W/s)``) and ``end2end``.
