@@ -6,7 +6,7 @@ Targets (issue 5): on a 2-core CPU each of these takes under 2 ms (median):
 * decode + NMS of a YOLOv6 640 output: 8,400 anchors x 80 classes, scores mostly low
   with a few dozen anchors above the threshold (a realistic frame), conf 0.25, IoU 0.45.
 
-Other rows (the same at 320, the per-level "heads" layout, the post-processing a Detector
+Other rows (the same at 320, the per-level "raw" layout, the post-processing a Detector
 adds, and the COCO-evaluation setting: conf 0.03, multi-label) are printed for context,
 without a target.
 
@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lite.detections import Detections  # noqa: E402
-from lite.ops.decode import decode, detect_layout, refine_layout  # noqa: E402
+from lite.ops.decode import detect_layout, postprocess, refine_layout  # noqa: E402
 from lite.ops.letterbox import Letterbox  # noqa: E402
 
 TARGET_MS = 2.0
@@ -154,10 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     spec = refine_layout(detect_layout({"outputs": out.shape}), outputs)
     hw = (640, 640)
     above = int((out[0, :, 5:] > 0.25).sum())
-    dec = decode(outputs, spec, hw, conf=0.25, iou=0.45, max_det=100)[0]
+    dec = postprocess(outputs, spec, hw, conf=0.25, iou=0.45, max_det=100)[0]
 
     def dec_nms() -> Any:
-        return decode(outputs, spec, hw, conf=0.25, iou=0.45, max_det=100)
+        return postprocess(outputs, spec, hw, conf=0.25, iou=0.45, max_det=100)
 
     rows.append(row(f"decode+NMS decoded 8400x80 ({above} > 0.25 -> {len(dec)} kept)", timeit(dec_nms, r, w),
                     TARGET_MS))  # fmt: skip
@@ -166,27 +166,27 @@ def main(argv: list[str] | None = None) -> int:
     names = tuple(f"c{i}" for i in range(80))
 
     def post() -> Any:
-        c = decode(outputs, spec, hw, conf=0.25, iou=0.45, max_det=100)[0]
+        c = postprocess(outputs, spec, hw, conf=0.25, iou=0.45, max_det=100)[0]
         return Detections(t.to_original(c.boxes), c.scores, c.class_ids, names)
 
     rows.append(row("  + boxes to 1080p + Detections (Detector.postprocess)", timeit(post, r, w), None))
 
     heads = heads_outputs()
     hspec = refine_layout(detect_layout({k: v.shape for k, v in heads.items()}), heads)
-    hk = len(decode(heads, hspec, hw, conf=0.25, iou=0.45)[0])
-    rows.append(row(f"decode+NMS heads 3 levels, 8400x80 ({hk} kept)",
-                    timeit(lambda: decode(heads, hspec, hw, conf=0.25, iou=0.45), r, w), None))  # fmt: skip
+    hk = len(postprocess(heads, hspec, hw, conf=0.25, iou=0.45)[0])
+    rows.append(row(f"postprocess raw 3 levels, 8400x80 ({hk} kept)",
+                    timeit(lambda: postprocess(heads, hspec, hw, conf=0.25, iou=0.45), r, w), None))  # fmt: skip
 
     n_eval = int((out[0, :, 5:] > 0.03).sum())
     rows.append(row(f"decode+NMS 8400x80, eval setting, conf .03, {n_eval} scattered cand.",
-                    timeit(lambda: decode(outputs, spec, hw, conf=0.03, iou=0.65, max_det=300, multi_label=True,
+                    timeit(lambda: postprocess(outputs, spec, hw, conf=0.03, iou=0.65, max_det=300, multi_label=True,
                                           pre_nms_topk=30000), max(r // 10, 10), 3), None))  # fmt: skip
 
     out320 = decoded_output(size=320)
     o320 = {"outputs": out320}
     s320 = refine_layout(detect_layout({"outputs": out320.shape}), o320)
     rows.append(row("decode+NMS decoded 2100x80 (320 input)",
-                    timeit(lambda: decode(o320, s320, (320, 320), conf=0.25, iou=0.45), r, w), None))  # fmt: skip
+                    timeit(lambda: postprocess(o320, s320, (320, 320), conf=0.25, iou=0.45), r, w), None))  # fmt: skip
 
     head = f"{'operation':<58} {'median':>8} {'mean':>8} {'p90':>8} {'min':>8} {'target':>6}"
     print(head)

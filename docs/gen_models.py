@@ -32,7 +32,7 @@ other commands. Files with a URL are downloaded on first use; others are placed 
 
 FOOTER = """
 **Formats.** `onnx` decoded: one `(1, N, 5 + classes)` output (YOLOv6's `export_onnx.py`
-layout). `ncnn` / `onnx-raw` heads: one `(1, 4 + classes, H/s, W/s)` output per stride, decoded
+layout). `ncnn` / `onnx-raw` (layout `raw`): one `(1, 4 + classes, H/s, W/s)` output per stride, decoded
 by lite. `onnx-end2end`: ONNX NonMaxSuppression inside (`num_dets`, `det_boxes`, `det_scores`,
 `det_classes`). `pt`: the PyTorch training checkpoint, for `lite.export`.
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lite.errors import MetadataWarning, ModelLoadError
+from lite.errors import InputError, MetadataWarning, ModelLoadError
 
 SIDECAR_SUFFIX = ".lite.json"
 
@@ -48,6 +48,20 @@ class ModelMeta:
             extra={**self.extra, **other.extra},
         )
 
+    def flag(self, key: str) -> bool | None:
+        """The boolean ``extra[key]`` (read by `parse_bool`), or None when the key is absent.
+
+        Raises:
+            InputError: The value is not a boolean (``true``/``false``, ``1``/``0``, ``yes``/``no``).
+        """
+        value = self.extra.get(key)
+        if value is None:
+            return None
+        flag = parse_bool(value)
+        if flag is None:
+            raise InputError(f"model metadata {key}={value!r}: expected true or false")
+        return flag
+
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the sidecar format)."""
         d = asdict(self)
@@ -62,7 +76,9 @@ class ModelMeta:
         return out
 
 
-def _parse(value: Any) -> Any:
+def parse_value(value: Any) -> Any:
+    """A metadata value: JSON or a Python literal when the text is one (``"[8, 16]"`` → ``[8, 16]``), else the
+    stripped text; a value that is not a string is returned as it is."""
     if not isinstance(value, str):
         return value
     text = value.strip()
@@ -83,7 +99,7 @@ def _bad(source: str | None, key: str, expected: str, value: Any) -> ModelLoadEr
 
 def _names(v: Any, key: str, source: str | None) -> tuple[str, ...]:
     expected = "a list of class names, a {id: name} mapping or a comma-separated string"
-    parsed = _parse(v)
+    parsed = parse_value(v)
     if isinstance(parsed, Mapping):
         try:
             order = sorted(parsed, key=lambda k: int(k))
@@ -102,7 +118,7 @@ def _names(v: Any, key: str, source: str | None) -> tuple[str, ...]:
 
 
 def _ints(v: Any, key: str, source: str | None, expected: str) -> tuple[int, ...]:
-    parsed = _parse(v)
+    parsed = parse_value(v)
     values = (parsed,) if isinstance(parsed, int | float) and not isinstance(parsed, bool) else parsed
     if (
         not isinstance(values, list | tuple)
@@ -114,11 +130,15 @@ def _ints(v: Any, key: str, source: str | None, expected: str) -> tuple[int, ...
     return tuple(int(x) for x in values)
 
 
-def _bool_text(v: Any, key: str, source: str | None) -> str:
-    text = str(v).strip().lower()
-    if text not in ("1", "true", "yes", "0", "false", "no"):
-        raise _bad(source, key, "true or false", v)
-    return text
+def parse_bool(value: Any) -> bool | None:
+    """A metadata flag: True for ``"1"``/``"true"``/``"yes"``, False for ``"0"``/``"false"``/``"no"`` (any case,
+    spaces ignored), None for any other value."""
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no"):
+        return False
+    return None
 
 
 # Keys a sidecar may carry at the top level besides the aliases in _KEYS ("extra" holds free-form strings).
@@ -179,8 +199,8 @@ def from_mapping(raw: Mapping[str, Any], source: str | None = None, *, strict_ke
             )
     meta.extra.update({str(k): str(v) for k, v in rest.items()})
     for key in _BOOL_KEYS:
-        if key in meta.extra:
-            _bool_text(meta.extra[key], key, source)
+        if key in meta.extra and parse_bool(meta.extra[key]) is None:
+            raise _bad(source, key, "true or false", meta.extra[key])
     return meta
 
 

@@ -69,9 +69,9 @@ def test_benchmark_detector_instance_and_synthetic_image(onnx_dir):
     from lite.cv import YOLOv6
 
     with YOLOv6(onnx_dir / "yolov6lite_s_320_raw.onnx", threads=1) as det:
-        r = benchmark(det, runs=2, warmup=0, label="heads")
+        r = benchmark(det, runs=2, warmup=0, label="raw")
         assert det.detect(synthetic_image()) is not None  # not closed by benchmark()
-    assert r.label == "heads" and r.image_shape == (480, 640, 3)
+    assert r.label == "raw" and r.image_shape == (480, 640, 3)
     img = synthetic_image()
     assert img.dtype == np.uint8 and img.std() > 5 and np.array_equal(img, synthetic_image())
 
@@ -117,7 +117,7 @@ def test_bench_core_output_is_realistic():
         import bench_core
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
-    from lite.ops.decode import decode, detect_layout, refine_layout
+    from lite.ops.decode import detect_layout, postprocess, refine_layout
 
     out = bench_core.decoded_output(objects=12, per_object=4)
     assert out.shape == (1, 8400, 85)
@@ -125,7 +125,7 @@ def test_bench_core_output_is_realistic():
     assert 40 <= above <= 80
     outputs = {"outputs": out}
     spec = refine_layout(detect_layout({"outputs": out.shape}), outputs)
-    kept = decode(outputs, spec, (640, 640), conf=0.25, iou=0.45)[0]
+    kept = postprocess(outputs, spec, (640, 640), conf=0.25, iou=0.45)[0]
     assert 12 <= len(kept) <= 12 + (above - 48)  # each object once, plus stray background anchors
 
 

@@ -225,7 +225,7 @@ def test_bench_rejects_mismatched_pairs(s_decoded):
     ("suffix", "layout", "text"),
     [
         ("decoded", "decoded", "outputs: float32[1, 2125, 85]"),
-        ("raw", "heads", "out3: float32[1, 84, 5, 5]"),
+        ("raw", "raw", "out3: float32[1, 84, 5, 5]"),
         ("end2end_ort", "end2end", "det_boxes"),
     ],
 )
@@ -248,4 +248,4 @@ def test_info_ncnn(ncnn_dir):
         pytest.skip("the ncnn backend is not installed (pip install 'lite-detect[ncnn]')")
     info = json.loads(lite("info", ncnn_dir / "yolov6-lite-s.param", "--input-size", 320, "--json").stdout)
     assert info["format"] == "NCNN" and info["backend"] == "ncnn"
-    assert info["layout_name"] == "heads" and info["strides"] == [8, 16, 32, 64] and info["dynamic_input"]
+    assert info["layout_name"] == "raw" and info["strides"] == [8, 16, 32, 64] and info["dynamic_input"]

@@ -85,7 +85,7 @@ def test_sidecar_carries_the_metadata(ncnn_s, mnn_s):
         assert sidecar_path(model).is_file()
         assert meta.strides == (8, 16, 32, 64)
         assert meta.input_size == (320, 320)
-        assert meta.layout == "heads"
+        assert meta.layout == "raw"
         assert meta.extra["source"] == RAW_S
         assert json.loads(meta.extra["output_names"]) == {f"out{i}": f"out{i}" for i in range(4)}
 
@@ -229,7 +229,7 @@ def test_metadata_props_win_over_the_graph(tmp_path):
     )
     meta = onnx_meta(path)
     assert meta.names == ("cat", "dog", "fox")
-    assert meta.layout == "heads" and meta.strides == (8, 16) and meta.input_size == (64, 96)
+    assert meta.layout == "raw" and meta.strides == (8, 16) and meta.input_size == (64, 96)
     assert meta.extra == {"author": "someone"}
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lite.errors import InputError
-from lite.ops.decode import Layout, candidates, decode, detect_layout, refine_layout
+from lite.ops.decode import Layout, candidates, detect_layout, postprocess, refine_layout
 
 NC = 3
 
@@ -32,7 +32,7 @@ def test_decoded_with_obj_column_of_ones():
     outputs = {"outputs": out}
     spec = _spec(outputs, num_classes=NC)
     assert spec.layout is Layout.DECODED and spec.has_obj and spec.num_classes == NC
-    (res,) = decode(outputs, spec, (100, 100), conf=0.25)
+    (res,) = postprocess(outputs, spec, (100, 100), conf=0.25)
     np.testing.assert_allclose(res.boxes, [[40, 55, 60, 65], [8, 8, 12, 12]])
     np.testing.assert_allclose(res.scores, [0.9, 0.3], rtol=1e-6)
     assert res.class_ids.tolist() == [2, 0]
@@ -43,9 +43,9 @@ def test_decoded_real_objectness_multiplies_scores():
     out[0, :, 4] = [0.5, 1.0, 1.0, 1.0]
     out[0, 0, :4] = [20, 20, 10, 10]
     out[0, 0, 5 + 1] = 0.8  # 0.5 * 0.8 = 0.4
-    (res,) = decode({"o": out}, _spec({"o": out}, num_classes=NC), (64, 64), conf=0.25)
+    (res,) = postprocess({"o": out}, _spec({"o": out}, num_classes=NC), (64, 64), conf=0.25)
     np.testing.assert_allclose(res.scores, [0.4], rtol=1e-6)
-    (none,) = decode({"o": out}, _spec({"o": out}, num_classes=NC), (64, 64), conf=0.45)
+    (none,) = postprocess({"o": out}, _spec({"o": out}, num_classes=NC), (64, 64), conf=0.45)
     assert len(none) == 0
 
 
@@ -55,7 +55,7 @@ def test_decoded_without_obj_column():
     out[1, 2, 4 + 1] = 0.7
     spec = _spec({"o": out}, num_classes=NC)
     assert not spec.has_obj
-    res = decode({"o": out}, spec, (64, 64))
+    res = postprocess({"o": out}, spec, (64, 64))
     assert len(res[0]) == 0 and len(res[1]) == 1
     np.testing.assert_allclose(res[1].boxes, [[25, 20, 35, 40]])
     assert res[1].class_ids.tolist() == [1]
@@ -88,7 +88,7 @@ def test_topk_by_score_not_anchor_order():
     spec = _spec({"o": out}, num_classes=NC)
     (c,) = candidates({"o": out}, spec, (64, 1024), conf=0.25, pre_nms_topk=3)
     np.testing.assert_allclose(c.scores, out[0, [-1, -2, -3], 5])
-    (d,) = decode({"o": out}, spec, (64, 1024), conf=0.25, max_det=5)
+    (d,) = postprocess({"o": out}, spec, (64, 1024), conf=0.25, max_det=5)
     assert len(d) == 5 and np.all(np.diff(d.scores) <= 0) and d.scores[0] == pytest.approx(0.9)
 
 
@@ -107,7 +107,7 @@ def test_anchor_grid_decode_formula():
     outputs = {"o": out}
     spec = refine_layout(_spec(outputs, num_classes=NC), outputs)
     assert spec.layout is Layout.ANCHOR_GRID  # logits outside [0, 1] reveal the raw export
-    (res,) = decode(outputs, spec, (h, w), conf=0.25)
+    (res,) = postprocess(outputs, spec, (h, w), conf=0.25)
     cx, cy, bw, bh = (0.5 + 2) * 16, (0.25 + 1) * 16, 2 * 16, 1 * 16
     np.testing.assert_allclose(res.boxes, [[cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]], rtol=1e-5)
     np.testing.assert_allclose(res.scores, [0.4], rtol=1e-5)
@@ -137,10 +137,10 @@ def test_heads_decode_formula_and_detection(box_first, logits):
     # shuffle the declared order: levels are sorted by feature-map size
     shuffled = {k: outs[k] for k in ["out3", "out1", "out0", "out2"]}
     spec = refine_layout(_spec(shuffled), shuffled)
-    assert spec.layout is Layout.HEADS
+    assert spec.layout is Layout.RAW
     assert spec.names == ("out0", "out1", "out2", "out3")
     assert spec.box_first is box_first and spec.sigmoid is logits and spec.num_classes == NC
-    (res,) = decode(shuffled, spec, (64, 128), conf=0.25)
+    (res,) = postprocess(shuffled, spec, (64, 128), conf=0.25)
     s, i, j = 32, 1, 3
     expected = [(j + 0.5 - 0.5) * s, (i + 0.5 - 1.0) * s, (j + 0.5 + 1.5) * s, (i + 0.5 + 0.25) * s]
     np.testing.assert_allclose(res.boxes, [expected], rtol=1e-5)
@@ -152,7 +152,7 @@ def test_heads_explicit_strides_must_match_levels():
     outs = _heads(False, False)
     spec = detect_layout({k: v.shape for k, v in outs.items()}, strides=(8, 16, 32))
     with pytest.raises(InputError, match="strides"):
-        decode(outs, refine_layout(spec, outs), (64, 128))
+        postprocess(outs, refine_layout(spec, outs), (64, 128))
 
 
 # -------------------------------------------------------------------------------------- end2end
@@ -165,10 +165,10 @@ def test_end2end_ort_style_int64_with_padding():
     }
     spec = _spec(outs)
     assert spec.layout is Layout.END2END
-    (res,) = decode(outs, spec, (320, 320), conf=0.1)
+    (res,) = postprocess(outs, spec, (320, 320), conf=0.1)
     np.testing.assert_allclose(res.boxes, [[1, 2, 3, 4], [5, 6, 7, 8]])
     assert res.class_ids.tolist() == [4, 7]
-    (hi,) = decode(outs, spec, (320, 320), conf=0.25)  # the threshold still applies
+    (hi,) = postprocess(outs, spec, (320, 320), conf=0.25)  # the threshold still applies
     assert hi.class_ids.tolist() == [4]
 
 
@@ -185,17 +185,17 @@ def test_end2end_trt_efficientnms_int32_fixed_k_unnamed():
     outs["c"][0, 0] = 3
     spec = _spec(outs)
     assert spec.layout is Layout.END2END and spec.names == ("a", "b", "scores", "c")
-    res = decode(outs, spec, (320, 320))
+    res = postprocess(outs, spec, (320, 320))
     assert res[0].class_ids.tolist() == [3] and len(res[1]) == 0
     assert res[0].class_ids.dtype == np.int64
 
 
 # -------------------------------------------------------------------------------- zero, errors
-@pytest.mark.parametrize("layout", ["decoded", "heads", "end2end"])
+@pytest.mark.parametrize("layout", ["decoded", "raw", "end2end"])
 def test_zero_detections(layout):
     if layout == "decoded":
         outs = {"o": np.zeros((1, 84, 85), np.float32)}
-    elif layout == "heads":
+    elif layout == "raw":
         outs = {f"o{i}": np.zeros((1, 84, 64 // s, 64 // s), np.float32) for i, s in enumerate((8, 16, 32))}
     else:
         outs = {
@@ -204,7 +204,7 @@ def test_zero_detections(layout):
             "det_scores": np.zeros((1, 1), np.float32),
             "det_classes": np.full((1, 1), -1, np.int64),
         }
-    (res,) = decode(outs, _spec(outs), (64, 64))
+    (res,) = postprocess(outs, _spec(outs), (64, 64))
     assert len(res) == 0 and res.boxes.shape == (0, 4) and res.class_ids.dtype == np.int64
 
 
@@ -215,13 +215,14 @@ def test_unknown_layout_is_a_clear_error():
         detect_layout({"o": (1, 10, 85)}, num_classes=3)
     with pytest.raises(InputError, match="unknown layout"):
         detect_layout({"o": (1, 10, 85)}, layout="nonsense")
-    assert detect_layout({"a": (1, 84, 8, 8)}, layout="raw").layout is Layout.HEADS
+    assert detect_layout({"a": (1, 84, 8, 8)}, layout="raw").layout is Layout.RAW
+    assert Layout.parse("heads") is Layout.RAW  # the old name: sidecars written before the rename still load
 
 
 def test_conf_out_of_range():
     out = {"o": np.zeros((1, 4, 85), np.float32)}
     with pytest.raises(InputError, match="conf"):
-        decode(out, _spec(out), (64, 64), conf=1.5)
+        postprocess(out, _spec(out), (64, 64), conf=1.5)
 
 
 @pytest.mark.parametrize("logits", [False, True])
@@ -243,9 +244,9 @@ def test_negative_sizes_become_empty_boxes_not_inverted_ones():
     out[:, :, 4] = 1
     out[0, 0, :4] = [20, 20, -4, 6]  # negative width
     out[0, 0, 5] = 0.9
-    (res,) = decode({"o": out}, _spec({"o": out}, num_classes=NC), (64, 64))
+    (res,) = postprocess({"o": out}, _spec({"o": out}, num_classes=NC), (64, 64))
     np.testing.assert_allclose(res.boxes, [[20, 17, 20, 23]])
     outs = _heads(True, False)
     outs["out2"][0, :4, 1, 3] = [-1.0, 0.5, -1.0, 0.5]  # l + r < 0
-    (h,) = decode(outs, refine_layout(_spec(outs), outs), (64, 128))
+    (h,) = postprocess(outs, refine_layout(_spec(outs), outs), (64, 128))
     assert np.all(h.boxes[:, 2] >= h.boxes[:, 0]) and np.all(h.boxes[:, 3] >= h.boxes[:, 1])

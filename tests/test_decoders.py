@@ -25,7 +25,7 @@ COCO_PERSON, COCO_BUS = 0, 5
 # --------------------------------------------------------------------------- registry and grids
 def test_registry_lists_every_layout():
     assert set(decoder_names()) >= {
-        "decoded", "anchor_grid", "heads", "end2end", "yolov8", "yolov8_end2end", "yolov5", "yolov5_anchors",
+        "decoded", "anchor_grid", "raw", "end2end", "yolov8", "yolov8_end2end", "yolov5", "yolov5_anchors",
         "yolox", "nanodet_plus", "nanodet",
     }  # fmt: skip
     with pytest.raises(InputError, match="registered decoders: .*yolov8"):
@@ -64,7 +64,7 @@ def test_grids_one_helper():
         ({"output": (1, 3598, 112)}, Hints(input_hw=(416, 416)), "nanodet_plus"),
         ({"cls_pred_stride_8": (1, 1600, 80), "dis_pred_stride_8": (1, 1600, 32)}, Hints(input_hw=(320, 320)),
          "nanodet"),
-        ({"out0": (1, 84, 40, 40), "out1": (1, 84, 20, 20)}, Hints(input_hw=(320, 320)), "heads"),
+        ({"out0": (1, 84, 40, 40), "out1": (1, 84, 20, 20)}, Hints(input_hw=(320, 320)), "raw"),
     ],
 )  # fmt: skip
 def test_each_signature_has_one_most_confident_decoder(shapes, hints, best):
@@ -292,7 +292,7 @@ def test_yolov8_matches_plain_reference(foreign, bus_img):
 def test_yolov5_raw_heads_agree_with_its_decoded_output(foreign, bus_img):
     """The YOLOv5n export carries both: decoding its (1, 3, H, W, 85) heads gives its own decoded boxes."""
     from lite.cv import YOLOv5
-    from lite.ops.decoders import decode_plan
+    from lite.ops.decoders import postprocess_plan
 
     det = YOLOv5(foreign / "yolov5" / "yolov5n_int8_640.onnx")
     tensor, _ = det.preprocess(bus_img)
@@ -303,8 +303,8 @@ def test_yolov5_raw_heads_agree_with_its_decoded_output(foreign, bus_img):
     plan = get_decoder("yolov5_anchors").refine(plan, heads)
     assert plan.strides == (8, 16, 32) and plan.options["logits"]
     (decoded,) = match_outputs({k: v.shape for k, v in outs.items()}, hints, ["yolov5"])
-    a = decode_plan(decoded, outs, (640, 640), conf=0.3)[0]
-    b = decode_plan(plan, heads, (640, 640), conf=0.3)[0]
+    a = postprocess_plan(decoded, outs, (640, 640), conf=0.3)[0]
+    b = postprocess_plan(plan, heads, (640, 640), conf=0.3)[0]
     assert len(a) == len(b) >= 5
     np.testing.assert_allclose(a.boxes, b.boxes, atol=0.05)
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)

@@ -58,7 +58,7 @@ def test_detect_ncnn_script_matches_ort(shared: Path):
     _needs("ncnn")
     _needs("ort")
     ncnn_out = _run("detect_ncnn.py", shared, "--threads", "1")  # one thread: a shared CI machine
-    assert "backend: ncnn (input 320x320)" in ncnn_out and "layout: heads" in ncnn_out
+    assert "backend: ncnn (input 320x320)" in ncnn_out and "layout: raw" in ncnn_out
     # the official NCNN model and the ONNX made from it find the same objects
     assert _detections(ncnn_out) == _detections(_run("detect_ort.py", shared, "--threads", "1"))
 

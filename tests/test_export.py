@@ -135,7 +135,7 @@ def test_metadata_round_trip(classifier_export):
 
 
 def test_detector_metadata_round_trip(tmp_path):
-    meta = ModelMeta(names=("cat", "dog"), strides=(8, 16, 32), input_size=(320, 256), layout="heads",
+    meta = ModelMeta(names=("cat", "dog"), strides=(8, 16, 32), input_size=(320, 256), layout="raw",
                      extra={"model": "demo"})  # fmt: skip
     path = tmp_path / "m.onnx"
     torch_to_onnx(torch.nn.Conv2d(3, 4, 1), torch.rand(1, 3, 8, 8), path, metadata=meta, verify=False)
@@ -331,7 +331,7 @@ def test_demo_detector_export(tmp_path):
     o_dec = ort.InferenceSession(str(dec.path)).run(None, {"images": x.numpy()})
     o_raw = ort.InferenceSession(str(raw.path)).run(None, {"images": x.numpy()})
     spec_d = DecodeSpec(Layout.DECODED, ("outputs",), cfg.nc, has_obj=True, resolved=True)
-    spec_r = DecodeSpec(Layout.HEADS, tuple(raw_names), cfg.nc, box_first=True, sigmoid=False,
+    spec_r = DecodeSpec(Layout.RAW, tuple(raw_names), cfg.nc, box_first=True, sigmoid=False,
                         strides=tuple(dd.STRIDES), resolved=True)  # fmt: skip
     (cd,) = candidates({"outputs": o_dec[0]}, spec_d, (size, size), conf=0.0, pre_nms_topk=10**6)
     (cr,) = candidates(dict(zip(raw_names, o_raw, strict=True)), spec_r, (size, size), conf=0.0, pre_nms_topk=10**6)

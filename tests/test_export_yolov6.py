@@ -41,7 +41,7 @@ from lite.export.yolov6 import (  # noqa: E402
     yolov6_export_module,
 )
 from lite.metadata import from_mapping  # noqa: E402
-from lite.ops.decode import Candidates, Layout, candidates, decode, detect_layout, refine_layout  # noqa: E402
+from lite.ops.decode import Candidates, Layout, candidates, detect_layout, postprocess, refine_layout  # noqa: E402
 
 # YOLOv6's anchor code calls torch.meshgrid without indexing=
 pytestmark = pytest.mark.filterwarnings("ignore:torch.meshgrid:UserWarning")
@@ -152,9 +152,9 @@ def test_output_shapes_and_metadata(case):
     assert reports["decoded"].outputs == {"outputs": (1, n, 85)}
     assert reports["raw"].outputs == {f"out{i}": (1, 84, size // s, size // s) for i, s in enumerate(strides)}
     assert list(reports["end2end"].outputs) == ["num_dets", "det_boxes", "det_scores", "det_classes"]
-    for layout, want in (("decoded", "decoded"), ("raw", "heads"), ("end2end", "end2end")):
+    for layout in ("decoded", "raw", "end2end"):
         meta = from_mapping(read_onnx_metadata(reports[layout].path))
-        assert meta.layout == want and meta.strides == strides and meta.input_size == (size, size)
+        assert meta.layout == layout and meta.strides == strides and meta.input_size == (size, size)
         assert meta.names is not None and len(meta.names) == 80 and meta.names[0] == "person"
 
 
@@ -165,7 +165,7 @@ def test_raw_decodes_to_the_decoded_candidates(case):
     spec_d = refine_layout(detect_layout({k: v.shape for k, v in dec_out.items()}), dec_out)
     spec_r = refine_layout(detect_layout({k: v.shape for k, v in raw_out.items()}), raw_out)
     # the raw export is read as YOLOv6's own head layout: classes first, already sigmoided
-    assert spec_r.layout is Layout.HEADS and not spec_r.box_first and not spec_r.sigmoid
+    assert spec_r.layout is Layout.RAW and not spec_r.box_first and not spec_r.sigmoid
     assert spec_d.layout is Layout.DECODED
     for conf in (0.01, CONF):
         (cd,) = candidates(dec_out, spec_d, (size, size), conf=conf, pre_nms_topk=10**6)
@@ -185,7 +185,7 @@ def test_end2end_equals_decoded_plus_lite_nms(case):
     # lite's end2end reader
     spec = detect_layout({name: v.shape for name, v in out.items()})
     assert spec.layout is Layout.END2END
-    (got,) = decode(out, spec, (case["size"],) * 2, conf=0.0, max_det=1000)
+    (got,) = postprocess(out, spec, (case["size"],) * 2, conf=0.0, max_det=1000)
     assert len(got) == k > 0
 
     # 1. exactly what the decoded export + lite's NMS give on the same input

@@ -22,7 +22,7 @@ from lite.backends.openvino import resolve_device
 from lite.cv.yolov6 import YOLOv6
 from lite.detections import Detections
 from lite.errors import DeviceError, InputError, ModelNotFoundError, OutputExistsError, VerificationError
-from lite.ops.decode import DecodeSpec, Layout, decode
+from lite.ops.decode import DecodeSpec, Layout, postprocess
 from lite.ops.letterbox import Letterbox
 from lite.parity import array_diff, match_detections
 
@@ -375,7 +375,7 @@ def test_foreign_models_match_ort(shared, bus_path, name):
     spec = DecodeSpec(Layout.DECODED, ("x",), 80, has_obj=has_obj)
     dets = []
     for o in (ref, out):
-        c = decode({"x": to_decoded(o)}, spec, (size, size), conf=0.25, iou=0.45)[0]
+        c = postprocess({"x": to_decoded(o)}, spec, (size, size), conf=0.25, iou=0.45)[0]
         dets.append(Detections(c.boxes, c.scores, c.class_ids))
     assert len(dets[0]) >= 4 and {0, 5} <= set(dets[0].class_ids.tolist())  # persons and the bus
     diff = match_detections(dets[0], dets[1], iou=0.95, score_tol=score_tol)

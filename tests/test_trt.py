@@ -450,7 +450,7 @@ def test_device_strings():
 
 def test_end2end_int32_outputs_decode():
     """EfficientNMS_TRT's outputs (int32 num_dets/det_classes) go through the core's end-to-end decode."""
-    from lite.ops.decode import Layout, decode, detect_layout
+    from lite.ops.decode import Layout, detect_layout, postprocess
 
     k = 100
     outs = {
@@ -464,7 +464,7 @@ def test_end2end_int32_outputs_decode():
     outs["det_classes"][0, :3] = [5, 0, 7]
     spec = detect_layout({n: a.shape for n, a in outs.items()})
     assert spec.layout is Layout.END2END
-    (res,) = decode(outs, spec, (320, 320), conf=0.25)
+    (res,) = postprocess(outs, spec, (320, 320), conf=0.25)
     np.testing.assert_allclose(res.boxes, [[10, 20, 110, 220], [5, 5, 50, 50]])
     np.testing.assert_allclose(res.scores, [0.9, 0.6])
     assert res.class_ids.tolist() == [5, 0] and res.class_ids.dtype == np.int64

@@ -47,7 +47,7 @@ def assert_same(a: Detections, b: Detections, iou: float = 0.99, score_tol: floa
 
 def test_layouts_are_detected_without_arguments(models):
     assert models["decoded"].spec.layout is Layout.DECODED
-    assert models["raw"].spec.layout is Layout.HEADS
+    assert models["raw"].spec.layout is Layout.RAW
     assert models["end2end"].spec.layout is Layout.END2END
     assert models["raw"].max_stride == 64  # four levels: 8, 16, 32, 64
     assert models["decoded"].input_hw == (320, 320)
@@ -257,7 +257,7 @@ def test_channel_order_from_metadata_or_argument(onnx_dir, tmp_path, bus):
     assert one.spec.box_first is False and one.spec.sigmoid is False
     (tmp_path / "lite_s_raw.onnx.lite.json").write_text(json.dumps({"layout": "raw", "extra": {"box_first": "true"}}))
     wrong = YOLOv6(model)  # the sidecar claims box-first: the metadata is obeyed, so the boxes are nonsense
-    assert wrong.spec.layout is Layout.HEADS
+    assert wrong.spec.layout is Layout.RAW
     wrong.detect(bus)
     assert wrong.spec.box_first is True
 

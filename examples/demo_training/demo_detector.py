@@ -537,7 +537,7 @@ def export_onnx(
     """Export ``model`` to ONNX with lite's metadata, through :func:`lite.export.torch_to_onnx`.
 
     Input ``images`` ``(1, 3, img_size, img_size)``; output ``outputs`` (decoded) or
-    ``out0, out1, out2`` (raw, the per-level ``heads`` layout). Metadata props: ``names``,
+    ``out0, out1, out2`` (the per-level ``raw`` layout). Metadata props: ``names``,
     ``strides``, ``input_size``, ``layout`` and ``model``. The export is checked, simplified
     with onnxslim (with a warning if that fails) and verified against PyTorch in ONNX Runtime
     (a mismatch is a :class:`~lite.errors.VerificationError`).
@@ -568,7 +568,7 @@ def export_onnx(
         names=tuple(m.config.names),
         strides=tuple(int(s) for s in m.strides),
         input_size=(img_size, img_size),
-        layout="decoded" if layout == "decoded" else "heads",
+        layout="decoded" if layout == "decoded" else "raw",
         extra={"model": MODEL_NAME},
     )
     with warnings.catch_warnings():

@@ -89,11 +89,11 @@ _STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (32,), (16,
 
 
 def _inferred_strides(spec: Any, shapes: dict[str, tuple[int, ...]], input_hw: tuple[int, int]) -> list[int]:
-    """Strides the decoder will infer: input size / feature-map size (heads), or the stride set
+    """Strides the decoder will infer: input size / feature-map size (raw), or the stride set
     whose anchor count matches the number of rows (decoded, anchor_grid); [] when unknown."""
     h, w = input_hw
     layout = spec.layout.value
-    if layout == "heads":
+    if layout == "raw":
         out = []
         for name in spec.names:
             shape = shapes.get(name, ())

@@ -58,7 +58,7 @@ def _strides(spec: Any, shapes: Mapping[str, Dims], hw: tuple[int, int] | None) 
 
     if hw is None:
         return None
-    if spec.layout is Layout.HEADS:
+    if spec.layout is Layout.RAW:
         out = []
         for name in spec.names:
             fh, fw = shapes[name][2], shapes[name][3]

@@ -25,9 +25,9 @@ from lite.cv.image_model import ImageModel, InputSizeSource
 from lite.detections import Detections
 from lite.errors import InputError, InputSizeError, LayoutError, ModelOutputError
 from lite.io import batch_sources, load_image
-from lite.metadata import ModelMeta
+from lite.metadata import parse_value
 from lite.ops.decode import Candidates, DecodeSpec
-from lite.ops.decoders import Hints, Plan, decode_plan, decoder_names, get_decoder, match_outputs
+from lite.ops.decoders import Hints, Plan, decoder_names, get_decoder, match_outputs, postprocess_plan
 from lite.ops.letterbox import LetterboxTransform
 from lite.ops.options import DetectOptions
 from lite.ops.preprocess import PreprocessConfig
@@ -62,10 +62,10 @@ class Detector(ImageModel):
         pre_nms_topk: Candidates per image, highest scores first, that reach NMS.
         names: Class names (default: the model's metadata, else COCO-80 for 80-class models).
         strides: Strides per level (default: metadata, else inferred from the outputs).
-        layout: YOLOv6: force the output layout (``"decoded"``, ``"anchor_grid"``, ``"heads"``, ``"end2end"``).
-        box_first: YOLOv6 ``heads`` only: force the channel order (True: ``[l,t,r,b,classes]``); default: the
+        layout: YOLOv6: force the output layout (``"decoded"``, ``"anchor_grid"``, ``"raw"``, ``"end2end"``).
+        box_first: YOLOv6 ``raw`` only: force the channel order (True: ``[l,t,r,b,classes]``); default: the
             model's metadata key ``box_first``, else detected from the first outputs.
-        sigmoid: YOLOv6 ``heads`` only: force whether class outputs are logits needing a sigmoid; default: the
+        sigmoid: YOLOv6 ``raw`` only: force whether class outputs are logits needing a sigmoid; default: the
             metadata key ``sigmoid``, else detected.
         anchors: YOLOv5 anchor heads: anchors per level in pixels, ``[[w, h, w, h, w, h], ...]`` or
             ``[[(w, h), ...], ...]`` (default: YOLOv5's standard anchors).
@@ -77,7 +77,7 @@ class Detector(ImageModel):
     #: Registry name of the family (None: plain Detector, which reads YOLOv6's layouts).
     family: ClassVar[str | None] = None
     #: Registered decoders (:mod:`lite.ops.decoders`) this family's outputs may have, most usual first.
-    decoders: ClassVar[tuple[str, ...]] = ("decoded", "anchor_grid", "heads", "end2end")
+    decoders: ClassVar[tuple[str, ...]] = ("decoded", "anchor_grid", "raw", "end2end")
     #: Strides tried first when the model does not say (None: the usual sets).
     default_strides: ClassVar[tuple[int, ...] | None] = None
     #: YOLOv5-style anchors per level (None: the decoder's default).
@@ -117,15 +117,10 @@ class Detector(ImageModel):
             model, device=device, threads=threads, input_size=input_size, names=names, strides=strides,
             box_first=box_first, sigmoid=sigmoid,
         )  # fmt: skip
-        options = DetectOptions(conf, iou, max_det, nms, multi_label, pre_nms_topk)  # checked before opening
-        self.conf, self.iou, self.max_det = options.conf, options.iou, options.max_det
-        self.multi_label, self.pre_nms_topk, self.nms = options.multi_label, options.pre_nms_topk, options.nms
-        self._box_first, self._sigmoid = box_first, sigmoid
-        self._anchors = _as_anchors(anchors, "anchors") if anchors is not None else None
-        if reg_max is not None and (not isinstance(reg_max, int) or isinstance(reg_max, bool) or reg_max < 1):
-            raise InputError(f"reg_max: expected a positive int (NanoDet: 7), got {reg_max!r}")
-        self._reg_max = reg_max
-        self.plan: Plan | None = None
+        # checked before opening: a wrong argument fails before any engine loads
+        self._set_options(DetectOptions(conf, iou, max_det, nms, multi_label, pre_nms_topk))
+        self._set_layout_hints(box_first=box_first, sigmoid=sigmoid, anchors=anchors, reg_max=reg_max)
+        self.plan: Plan | None = None  # set by _setup_outputs, which ImageModel.__init__ calls
         self._validated = False
         super().__init__(
             model,
@@ -141,6 +136,21 @@ class Detector(ImageModel):
             preprocess=preprocess,
             **backend_options,
         )
+
+    def _set_options(self, options: DetectOptions) -> None:
+        """Store the validated detection options as the per-call defaults."""
+        self.conf, self.iou, self.max_det = options.conf, options.iou, options.max_det
+        self.multi_label, self.pre_nms_topk, self.nms = options.multi_label, options.pre_nms_topk, options.nms
+
+    def _set_layout_hints(
+        self, *, box_first: bool | None, sigmoid: bool | None, anchors: Sequence[Any] | None, reg_max: int | None
+    ) -> None:
+        """Check and store the caller's layout settings (read by `_hints` when the outputs are matched)."""
+        if reg_max is not None and (not isinstance(reg_max, int) or isinstance(reg_max, bool) or reg_max < 1):
+            raise InputError(f"reg_max: expected a positive int (NanoDet: 7), got {reg_max!r}")
+        self._box_first, self._sigmoid = box_first, sigmoid
+        self._anchors = _as_anchors(anchors, "anchors") if anchors is not None else None
+        self._reg_max = reg_max
 
     # -- choosing the family -------------------------------------------------------------
     @classmethod
@@ -199,18 +209,18 @@ class Detector(ImageModel):
         strides = meta.strides if meta.strides and len(meta.strides) > 1 else None
         anchors = self._anchors
         if anchors is None and meta.extra.get("anchors"):
-            anchors = _as_anchors(_literal(meta.extra["anchors"]), "metadata 'anchors'")
+            anchors = _as_anchors(parse_value(meta.extra["anchors"]), "metadata 'anchors'")
         return Hints(
             input_hw=input_hw or self.input_hw,
             num_classes=len(meta.names) if meta.names is not None else None,
             strides=strides,
             layout=meta.layout,
             anchors=anchors or self.default_anchors,
-            end2end=_meta_bool(meta, "end2end"),
+            end2end=meta.flag("end2end"),
             reg_max=self._reg_max,
             default_strides=self.default_strides,
-            box_first=self._box_first if self._box_first is not None else _meta_bool(meta, "box_first"),
-            sigmoid=self._sigmoid if self._sigmoid is not None else _meta_bool(meta, "sigmoid"),
+            box_first=self._box_first if self._box_first is not None else meta.flag("box_first"),
+            sigmoid=self._sigmoid if self._sigmoid is not None else meta.flag("sigmoid"),
         )
 
     def _output_shapes(self) -> tuple[dict[str, tuple], bool]:
@@ -322,7 +332,7 @@ class Detector(ImageModel):
             return None
         if plan.strides:
             return plan.strides
-        if plan.decoder == "heads":
+        if plan.decoder == "raw":
             return tuple(8 * 2**i for i in range(len(plan.names)))
         return None
 
@@ -364,14 +374,14 @@ class Detector(ImageModel):
         hw = transforms[0].dst_shape
         opts = self._options(overrides)
         try:
-            per_image = decode_plan(plan, outputs, hw, **opts)
+            per_image = postprocess_plan(plan, outputs, hw, **opts)
         except ModelOutputError as e:  # name the model and the engine
             raise ModelOutputError(f"{self.backend.model_path.name} on backend {self.backend.name!r}: {e}") from e
         return [self._to_detections(c, t) for c, t in zip(per_image, transforms, strict=False)]
 
     def _options(self, overrides: dict[str, Any]) -> dict[str, Any]:
         base = DetectOptions(self.conf, self.iou, self.max_det, self.nms, self.multi_label, self.pre_nms_topk)
-        return base.updated(overrides).as_decode_kwargs()
+        return base.updated(overrides).as_kwargs()
 
     def _to_detections(self, c: Candidates, t: LetterboxTransform) -> Detections:
         boxes = t.to_original(c.boxes)
@@ -476,20 +486,6 @@ def _describe_shapes(shapes: Mapping[str, tuple]) -> str:
     return ", ".join(f"{n}{list(s)}" for n, s in shapes.items())
 
 
-def _literal(value: Any) -> Any:
-    import ast
-    import json
-
-    if not isinstance(value, str):
-        return value
-    for loader in (json.loads, ast.literal_eval):
-        try:
-            return loader(value)
-        except (ValueError, SyntaxError, TypeError):
-            continue
-    return value
-
-
 def _as_anchors(value: Any, what: str) -> tuple[tuple[tuple[float, float], ...], ...]:
     """Anchors per level as ``((w, h), ...)``: from ``[[w, h, w, h, ...], ...]`` or ``[[(w, h), ...], ...]``."""
     try:
@@ -507,16 +503,3 @@ def _as_anchors(value: Any, what: str) -> tuple[tuple[tuple[float, float], ...],
             f"[116, 90, 156, 198, 373, 326]] (the same count per level); got {value!r}"
         ) from None
     return tuple(levels)
-
-
-def _meta_bool(meta: ModelMeta, key: str) -> bool | None:
-    """A boolean from the model's extra metadata (``"true"``/``"false"``/``"1"``/``"0"``), or None."""
-    value = meta.extra.get(key)
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes"):
-        return True
-    if text in ("0", "false", "no"):
-        return False
-    raise InputError(f"model metadata {key}={value!r}: expected true or false")

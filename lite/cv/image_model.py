@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lite import backends
-from lite.backends.base import Backend
+from lite.backends.base import Backend, TensorSpec
 from lite.errors import InputError
 from lite.io import load_image
 from lite.metadata import ModelMeta, read_model_meta
@@ -95,26 +95,10 @@ class ImageModel:
         self._user_preprocess = preprocess is not None
         if preprocess is not None:
             self.preprocess_config = preprocess  # type: ignore[misc]
-        if isinstance(model, Backend):
-            self.backend = model
-        else:
-            self._source_name = self._source_name or str(model)
-            path = self._resolve(model)
-            if device is not None:
-                backend_options["device"] = device
-            self.backend = backends.create(path, backend, threads=threads, **backend_options)
-        ins = self.backend.inputs
-        if len(ins) != 1:
-            raise InputError(f"an image model needs a model with one image input; {self.backend.model_path} has {ins}")
-        self.input_spec = ins[0]
+        self.backend = self._open(model, backend, device, threads, backend_options)
+        self.input_spec = self._image_input()
         self.input_name = self.input_spec.name
-        self.meta: ModelMeta = read_model_meta(self.backend.model_path, self.backend.metadata).merged(
-            ModelMeta(
-                names=tuple(names) if names is not None else None,
-                strides=tuple(int(s) for s in strides) if strides is not None else None,
-                layout=layout,
-            )
-        )
+        self.meta: ModelMeta = self._read_meta(names, strides, layout)
         self._fixed_hw = self._static_hw()
         self.input_hw, self.input_size_source = self._choose_input_hw(input_size)
         if auto and self._fixed_hw is not None:
@@ -127,13 +111,7 @@ class ImageModel:
         self._setup_outputs()
         self.max_stride = self._max_stride()
         multiple = self.input_multiple or self.max_stride
-        if self._fixed_hw is None and any(d % multiple for d in self.input_hw):
-            near = [(d // multiple * multiple or multiple, -(-d // multiple) * multiple) for d in self.input_hw]
-            raise InputError(
-                f"input_size: expected multiples of the model's largest stride {multiple}, got "
-                f"{self.input_hw[0]}x{self.input_hw[1]}; use e.g. {near[0][1]}x{near[1][1]} "
-                f"or {near[0][0]}x{near[1][0]}"
-            )
+        self._check_multiple(multiple)
         cfg = self.preprocess_config
         self._letterbox = Letterbox(
             self.input_hw,
@@ -144,6 +122,50 @@ class ImageModel:
         )
 
     # -- construction helpers ------------------------------------------------------------
+    def _open(
+        self,
+        model: str | Path | Backend,
+        backend: str | None,
+        device: str | None,
+        threads: int | None,
+        backend_options: dict[str, Any],
+    ) -> Backend:
+        """The opened backend: ``model`` itself when it is one, else the file (or hub name) opened."""
+        if isinstance(model, Backend):
+            return model
+        self._source_name = self._source_name or str(model)
+        path = self._resolve(model)
+        if device is not None:
+            backend_options["device"] = device
+        return backends.create(path, backend, threads=threads, **backend_options)
+
+    def _image_input(self) -> TensorSpec:
+        """The model's one input (an image model has exactly one)."""
+        ins = self.backend.inputs
+        if len(ins) != 1:
+            raise InputError(f"an image model needs a model with one image input; {self.backend.model_path} has {ins}")
+        return ins[0]
+
+    def _read_meta(self, names: Sequence[str] | None, strides: Sequence[int] | None, layout: str | None) -> ModelMeta:
+        """The model's metadata (file, sidecar), overridden by what the caller gave."""
+        return read_model_meta(self.backend.model_path, self.backend.metadata).merged(
+            ModelMeta(
+                names=tuple(names) if names is not None else None,
+                strides=tuple(int(s) for s in strides) if strides is not None else None,
+                layout=layout,
+            )
+        )
+
+    def _check_multiple(self, multiple: int) -> None:
+        """A dynamic input size must be a multiple of ``multiple`` (the largest stride); say the nearest ones."""
+        if self._fixed_hw is None and any(d % multiple for d in self.input_hw):
+            near = [(d // multiple * multiple or multiple, -(-d // multiple) * multiple) for d in self.input_hw]
+            raise InputError(
+                f"input_size: expected multiples of the model's largest stride {multiple}, got "
+                f"{self.input_hw[0]}x{self.input_hw[1]}; use e.g. {near[0][1]}x{near[1][1]} "
+                f"or {near[0][0]}x{near[1][0]}"
+            )
+
     @staticmethod
     def _resolve(model: str | Path) -> Path:
         p = Path(model)

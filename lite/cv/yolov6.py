@@ -27,6 +27,6 @@ class YOLOv6(Detector):
     """
 
     default_input_size: ClassVar[tuple[int, int]] = (640, 640)
-    decoders: ClassVar[tuple[str, ...]] = ("decoded", "anchor_grid", "heads", "end2end")
+    decoders: ClassVar[tuple[str, ...]] = ("decoded", "anchor_grid", "raw", "end2end")
     #: RGB, /255, centred letterbox padded with 114 (YOLOv6's ``letterbox``).
     preprocess_config: ClassVar[PreprocessConfig] = PreprocessConfig()

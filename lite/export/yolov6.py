@@ -15,7 +15,7 @@ blocks re-parameterised (``switch_to_deploy``), Conv+BN fused, ``nn.SiLU`` repla
   ``[cx, cy, w, h, obj=1, class scores…]`` in input pixels;
 * ``raw``: the decode-free head for NCNN/MNN: per level ``out{i}`` ``(B, nc+4, H/s, W/s)``,
   sigmoided class scores first, then l, t, r, b distances in stride units from the cell centre
-  (the layout of the official YOLOv6Lite NCNN models; [`lite.ops.decode`][lite.ops.decode] reads it as ``heads``);
+  (the layout of the official YOLOv6Lite NCNN models; [`lite.ops.decode`][lite.ops.decode] reads it as ``raw``);
 * ``end2end``: ``decoded`` + ONNX NonMaxSuppression with the outputs of YOLOv6's
   ``export_onnx.py --end2end --ort`` (see [`lite.export.end2end`][lite.export.end2end]).
 """
@@ -508,7 +508,6 @@ def _metadata(model: Any, opt: ExportOptions) -> Any:
     if hw[0] % max(strides) or hw[1] % max(strides):
         raise InputError(f"img_size: {hw[0]}x{hw[1]} must be a multiple of the largest stride {max(strides)}")
     class_names = _class_names(model, int(model.detect.nc), opt.names)
-    meta_layout = {"decoded": "decoded", "raw": "heads", "end2end": "end2end"}[opt.layout]
     extra = {"source": "meituan/YOLOv6 checkpoint", "export": f"lite export --layout {opt.layout}"}
     if opt.layout == "end2end":
         extra.update(
@@ -518,7 +517,7 @@ def _metadata(model: Any, opt: ExportOptions) -> Any:
                 "nms_max_per_class": str(opt.max_det),
             }
         )
-    return ModelMeta(names=class_names, strides=strides, input_size=hw, layout=meta_layout, extra=extra)
+    return ModelMeta(names=class_names, strides=strides, input_size=hw, layout=opt.layout, extra=extra)
 
 
 def _default_out(src: Path | None, opt: ExportOptions) -> Path:

@@ -1,22 +1,22 @@
 """One YOLOv6 decoder for every output layout.
 
-Layouts (:class:`Layout`):
+Layouts (`Layout`):
 
 * ``decoded``: one ``(B, N, 5+nc)`` tensor ``[cx, cy, w, h, obj, classes…]`` in input pixels
   (YOLOv6's ``export_onnx.py``; obj is a column of ones from release 0.2 on, a real objectness
   in 0.1), or ``(B, N, 4+nc)`` without obj.
 * ``anchor_grid``: YOLOv6 0.1's decode-free ("for-ncnn") export, ``(B, N, 5+nc)`` raw:
   ``cx = (dx + gx)·s``, ``w = exp(dw)·s``, sigmoid on obj and classes.
-* ``heads``: one ``(B, 4+nc, H/s, W/s)`` tensor per level with l, t, r, b distances in stride
+* ``raw``: one ``(B, 4+nc, H/s, W/s)`` head tensor per level with l, t, r, b distances in stride
   units from the cell centre; classes first (YOLOv6, the Lite NCNN models) or box first,
   sigmoided or logits — both detected from the values, or given.
 * ``end2end``: NMS inside the model: ``num_dets, det_boxes, det_scores, det_classes``
   (TensorRT EfficientNMS with int32, or ONNX Runtime NonMaxSuppression with int64 and -1 padding).
 
-:func:`detect_layout` reads the layout from the outputs' names and shapes (and, when given,
-their values); :func:`decode` turns outputs into per-image ``(boxes, scores, class_ids)`` in
-input pixels, after confidence threshold, top-k by score and NMS. Scores are thresholded
-before any per-anchor max, boxes are computed only for candidates, and NMS only sees
+`detect_layout` reads the layout from the outputs' names and shapes (and, when given,
+their values); `candidates` decodes outputs into per-image ``(boxes, scores, class_ids)`` in
+input pixels after the confidence threshold and top-k by score; `postprocess` is that and NMS.
+Scores are thresholded before any per-anchor max, boxes are computed only for candidates, and NMS only sees
 the top-k candidates — no work grows with anchors × classes beyond one comparison.
 """
 
@@ -26,6 +26,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,8 @@ __all__ = [
     "detect_layout",
     "refine_layout",
     "candidates",
-    "decode",
+    "postprocess",
+    "finish",
     "infer_strides",
 ]
 
@@ -50,16 +52,16 @@ _STRIDE_SETS = grids.STRIDE_SETS
 
 
 class Layout(str, Enum):
-    """The output layouts :func:`decode` understands (``"raw"`` is accepted for ``heads``)."""
+    """The output layouts `candidates` understands (``"heads"``, the old name of ``raw``, is accepted)."""
 
     DECODED = "decoded"
     ANCHOR_GRID = "anchor_grid"
-    HEADS = "heads"
+    RAW = "raw"
     END2END = "end2end"
 
     @classmethod
     def parse(cls, value: Layout | str) -> Layout:
-        """A layout from its name or an alias (``raw`` → heads, ``e2e`` → end2end, ``grid`` → anchor_grid).
+        """A layout from its name or an alias (``heads`` → raw, ``e2e`` → end2end, ``grid`` → anchor_grid).
 
         Raises:
             InputError: Not a layout name; the message lists them.
@@ -67,11 +69,11 @@ class Layout(str, Enum):
         if isinstance(value, Layout):
             return value
         key = str(value).strip().lower().replace("-", "_")
-        key = {"raw": "heads", "e2e": "end2end", "end_to_end": "end2end", "grid": "anchor_grid"}.get(key, key)
+        key = {"heads": "raw", "e2e": "end2end", "end_to_end": "end2end", "grid": "anchor_grid"}.get(key, key)
         try:
             return cls(key)
         except ValueError:
-            raise InputError(f"unknown layout {value!r}; expected one of {[m.value for m in cls]} (or 'raw')") from None
+            raise InputError(f"unknown layout {value!r}; expected one of {[m.value for m in cls]}") from None
 
 
 @dataclass(frozen=True)
@@ -80,13 +82,13 @@ class DecodeSpec:
 
     Attributes:
         layout: The output layout.
-        names: Output names used, in decode order (levels by increasing stride for ``heads``;
+        names: Output names used, in decode order (levels by increasing stride for ``raw``;
             ``num_dets, det_boxes, det_scores, det_classes`` for ``end2end``).
         num_classes: Number of classes (None: not known yet, e.g. end-to-end models).
         has_obj: ``decoded``/``anchor_grid``: column 4 is an objectness score.
-        box_first: ``heads``: channels are ``[l, t, r, b, classes…]`` (else ``[classes…, l, t, r, b]``).
-        sigmoid: ``heads``/``anchor_grid``: class scores (and obj) are logits needing a sigmoid.
-        strides: Strides per level (``heads``, ``anchor_grid``); empty = infer from the input size.
+        box_first: ``raw``: channels are ``[l, t, r, b, classes…]`` (else ``[classes…, l, t, r, b]``).
+        sigmoid: ``raw``/``anchor_grid``: class scores (and obj) are logits needing a sigmoid.
+        strides: Strides per level (``raw``, ``anchor_grid``); empty = infer from the input size.
         resolved: Whether value-based properties (channel order, sigmoid, obj) were settled.
     """
 
@@ -102,7 +104,7 @@ class DecodeSpec:
     def describe(self) -> str:
         """One-line human description, e.g. for ``lite info``."""
         parts = [self.layout.value]
-        if self.layout is Layout.HEADS:
+        if self.layout is Layout.RAW:
             parts.append("box first" if self.box_first else "classes first")
             parts.append("class logits" if self.sigmoid else "sigmoided classes")
         elif self.layout in (Layout.DECODED, Layout.ANCHOR_GRID):
@@ -128,6 +130,21 @@ class Candidates:
     @classmethod
     def empty(cls) -> Candidates:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+    @classmethod
+    def top_of_levels(
+        cls, boxes: Sequence[np.ndarray], scores: Sequence[np.ndarray], class_ids: Sequence[np.ndarray], k: int
+    ) -> Candidates:
+        """One image's candidates from per-level parts: concatenated, then the ``k`` best by score (empty if none)."""
+        if not scores:
+            return cls.empty()
+        sc = np.concatenate(scores)
+        order = _topk(sc, k)
+        return cls(
+            np.concatenate(boxes)[order].astype(np.float32, copy=False),
+            sc[order].astype(np.float32, copy=False),
+            np.concatenate(class_ids)[order].astype(np.int64, copy=False),
+        )
 
 
 Shape = Sequence[int | str | None]
@@ -166,9 +183,9 @@ def detect_layout(
         return DecodeSpec(Layout.END2END, _end2end_order(names, shapes), num_classes, resolved=True)
 
     four_d = [n for n in names if len(shapes[n]) == 4]
-    if forced is Layout.HEADS or (forced is None and len(four_d) == len(names) and len(names) >= 1):
+    if forced is Layout.RAW or (forced is None and len(four_d) == len(names) and len(names) >= 1):
         if not four_d:
-            raise InputError(f"layout 'heads' needs 4-D outputs (B, 4+nc, H/s, W/s); got {desc}")
+            raise InputError(f"layout 'raw' needs 4-D outputs (B, 4+nc, H/s, W/s); got {desc}")
         chans = {shapes[n][1] for n in four_d}
         if len(chans) != 1 or not isinstance(next(iter(chans)), int) or next(iter(chans)) < 5:
             raise InputError(f"per-level heads must share one channel count 4+nc ≥ 5; got {desc}")
@@ -179,7 +196,7 @@ def detect_layout(
                 f"per-level heads have {c} channels = 4 + {nc} classes, but {num_classes} names were given"
             )
         order = sorted(four_d, key=lambda n: -_area(shapes[n]))  # largest map first = smallest stride
-        return DecodeSpec(Layout.HEADS, tuple(order), nc, strides=st)
+        return DecodeSpec(Layout.RAW, tuple(order), nc, strides=st)
 
     three_d = [n for n in names if len(shapes[n]) == 3]
     if forced in (Layout.DECODED, Layout.ANCHOR_GRID) or (forced is None and len(three_d) == 1 and len(names) == 1):
@@ -242,7 +259,7 @@ def _end2end_order(names: list[str], shapes: dict[str, tuple]) -> tuple[str, ...
 def refine_layout(spec: DecodeSpec, outputs: Mapping[str, np.ndarray]) -> DecodeSpec:
     """Settle the value-dependent properties of a spec from one real inference.
 
-    * ``heads``: channel order (the 4-channel box block has the larger mean: distances are
+    * ``raw``: channel order (the 4-channel box block has the larger mean: distances are
       positive, class scores are small probabilities or negative logits) and whether classes are
       logits (any value outside [0, 1]).
     * ``decoded`` vs ``anchor_grid``: decoded scores lie in [0, 1]; raw anchor-grid logits do not.
@@ -252,7 +269,7 @@ def refine_layout(spec: DecodeSpec, outputs: Mapping[str, np.ndarray]) -> Decode
     """
     if spec.resolved:
         return spec
-    if spec.layout is Layout.HEADS:
+    if spec.layout is Layout.RAW:
         first = np.asarray(outputs[spec.names[0]], dtype=np.float32)
         c = first.shape[1]
         head, tail = first[:, :4], first[:, c - 4 :]
@@ -374,7 +391,7 @@ def candidates(
 
     Args:
         outputs: Output name → array from one inference (a batch).
-        spec: The layout (see :func:`detect_layout` / :func:`refine_layout`).
+        spec: The layout (see `detect_layout` / `refine_layout`).
         input_hw: Network input (H, W) the batch was run at.
         conf: Score threshold (score = obj · class).
         multi_label: Keep every class above ``conf`` for an anchor (COCO evaluation) instead of the best.
@@ -388,8 +405,8 @@ def candidates(
         raise InputError(f"outputs {missing} expected by layout {spec.layout.value} are missing; got {list(outputs)}")
     if spec.layout is Layout.END2END:
         return _end2end(outputs, spec, conf, pre_nms_topk)
-    if spec.layout is Layout.HEADS:
-        return _heads(outputs, spec, input_hw, conf, multi_label, pre_nms_topk)
+    if spec.layout is Layout.RAW:
+        return _raw(outputs, spec, input_hw, conf, multi_label, pre_nms_topk)
     return _flat(outputs, spec, input_hw, conf, multi_label, pre_nms_topk)
 
 
@@ -436,7 +453,7 @@ def _flat(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
     return results
 
 
-def _heads(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
+def _raw(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
     levels = [np.asarray(outputs[n]) for n in spec.names]
     sizes = [(lv.shape[2], lv.shape[3]) for lv in levels]
     strides = _strides_for(spec, sizes, input_hw)
@@ -463,12 +480,7 @@ def _heads(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
             all_boxes.append(boxes)
             all_scores.append(sc)
             all_cls.append(c)
-        if not all_scores:
-            results.append(Candidates.empty())
-            continue
-        boxes, scores, cls_ids = np.concatenate(all_boxes), np.concatenate(all_scores), np.concatenate(all_cls)
-        order = _topk(scores, k)
-        results.append(Candidates(boxes[order].astype(np.float32), scores[order], cls_ids[order]))
+        results.append(Candidates.top_of_levels(all_boxes, all_scores, all_cls, k))
     return results
 
 
@@ -502,43 +514,15 @@ def check_finite_candidates(cands: Sequence[Candidates]) -> None:
             )
 
 
-def decode(
-    outputs: Mapping[str, np.ndarray],
-    spec: DecodeSpec,
-    input_hw: tuple[int, int],
-    *,
-    conf: float = DetectOptions.conf,
-    iou: float = DetectOptions.iou,
-    max_det: int = DetectOptions.max_det,
-    nms_mode: str = DetectOptions.nms,
-    multi_label: bool = DetectOptions.multi_label,
-    pre_nms_topk: int = DetectOptions.pre_nms_topk,
-) -> list[Candidates]:
-    """Decode and NMS: per-image final detections in input pixels, sorted by score.
-
-    End-to-end outputs are already NMS'd: only the threshold and ``max_det`` apply.
-
-    Args:
-        outputs: Output name → array from one inference (a batch).
-        spec: The layout.
-        input_hw: Network input (H, W).
-        conf: Score threshold.
-        iou: NMS IoU threshold.
-        max_det: Detections kept per image.
-        nms_mode: ``"class_aware"``, ``"agnostic"`` or ``"blend"``.
-        multi_label: Every class above ``conf`` per anchor is a candidate.
-        pre_nms_topk: Candidates per image that reach NMS.
+def finish(cands: Sequence[Candidates], *, iou: float, max_det: int, nms_mode: str, end2end: bool) -> list[Candidates]:
+    """The final stage shared by every layout: refuse NaN/inf, then per-image NMS (or, when ``end2end``:
+    the model ran NMS already, keep the first ``max_det``).
 
     Raises:
-        InputError: An option with a wrong value or type (checked by `DetectOptions`).
-        ModelOutputError: The model produced non-finite (NaN/inf) boxes or scores among the candidates.
+        ModelOutputError: Non-finite (NaN/inf) boxes or scores among the candidates.
     """
-    opts = DetectOptions(conf, iou, max_det, nms_mode, multi_label, pre_nms_topk)
-    cands = candidates(
-        outputs, spec, input_hw, conf=opts.conf, multi_label=opts.multi_label, pre_nms_topk=opts.pre_nms_topk
-    )
-    check_finite_candidates(cands)
-    if spec.layout is Layout.END2END:
+    check_finite_candidates(cands)  # NaN/inf is a broken model: say so before NMS sees it
+    if end2end:
         return [Candidates(c.boxes[:max_det], c.scores[:max_det], c.class_ids[:max_det]) for c in cands]
     final = []
     for c in cands:
@@ -548,3 +532,30 @@ def decode(
         boxes, scores, cls = nms(c.boxes, c.scores, c.class_ids, iou_threshold=iou, mode=nms_mode, max_det=max_det)
         final.append(Candidates(boxes, scores, cls))
     return final
+
+
+def postprocess(
+    outputs: Mapping[str, np.ndarray], spec: DecodeSpec, input_hw: tuple[int, int], **options: Any
+) -> list[Candidates]:
+    """Decode (`candidates`) and NMS: per-image final detections in input pixels, sorted by score.
+
+    End-to-end outputs are already NMS'd: only the threshold and ``max_det`` apply.
+
+    Args:
+        outputs: Output name → array from one inference (a batch).
+        spec: The layout.
+        input_hw: Network input (H, W).
+        **options: `DetectOptions` fields, defaults for the rest: ``conf``, ``iou``, ``max_det``,
+            ``nms`` (or ``nms_mode``: ``"class_aware"``, ``"agnostic"`` or ``"blend"``), ``multi_label``,
+            ``pre_nms_topk``.
+
+    Raises:
+        InputError: An unknown option or an option with a wrong value or type (checked by `DetectOptions`).
+        ModelOutputError: The model produced non-finite (NaN/inf) boxes or scores among the candidates.
+    """
+    opts = DetectOptions().updated(options)
+    cands = candidates(
+        outputs, spec, input_hw, conf=opts.conf, multi_label=opts.multi_label, pre_nms_topk=opts.pre_nms_topk
+    )
+    end2end = spec.layout is Layout.END2END
+    return finish(cands, iou=opts.iou, max_det=opts.max_det, nms_mode=opts.nms, end2end=end2end)

@@ -54,7 +54,7 @@ def infer_strides(
     Args:
         num_rows: Rows (anchors, priors) of a flat output.
         input_hw: Network input ``(H, W)``.
-        candidates: Stride sets to try (default :data:`STRIDE_SETS`).
+        candidates: Stride sets to try (default `STRIDE_SETS`).
         per_cell: Anchors per cell (3 for YOLOv5's anchor-based outputs).
     """
     for ss in candidates or STRIDE_SETS:

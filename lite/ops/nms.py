@@ -145,7 +145,7 @@ def _pack(b: np.ndarray, order: np.ndarray, offset: np.ndarray | None) -> np.nda
 
 
 def _greedy(t: np.ndarray, thr: float, max_det: int, clusters: list[list[int]] | None) -> list[int]:
-    """Greedy NMS over the packed table ``t`` (see :func:`_pack`), best box first.
+    """Greedy NMS over the packed table ``t`` (see `_pack`), best box first.
 
     Returns the input indices of the kept boxes in order. When ``clusters`` is a list, one
     list per kept box is appended to it: the input index of the box itself followed by

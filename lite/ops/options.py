@@ -146,13 +146,6 @@ class DetectOptions:
         changes = {k: v for k, v in changes.items() if v is not None}
         return replace(self, **changes) if changes else self
 
-    def as_decode_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of `lite.ops.decode.decode` (``nms`` is called ``nms_mode`` there)."""
-        return {
-            "conf": self.conf,
-            "iou": self.iou,
-            "max_det": self.max_det,
-            "nms_mode": self.nms,
-            "multi_label": self.multi_label,
-            "pre_nms_topk": self.pre_nms_topk,
-        }
+    def as_kwargs(self) -> dict[str, Any]:
+        """The options by name: the keyword arguments of `lite.ops.decode.postprocess` and `postprocess_plan`."""
+        return {name: getattr(self, name) for name in self.names()}

@@ -1,4 +1,4 @@
-"""Registered output decoders: one class per output layout (see :mod:`lite.ops.decoders.base`).
+"""Registered output decoders: one class per output layout (see `lite.ops.decoders.base`).
 
 Importing this package registers the built-in decoders:
 
@@ -7,7 +7,7 @@ name                      outputs
 ========================  ==========================================================================
 ``decoded``               YOLOv6 ``(B, N, 5+nc)`` decoded (raw anchor-grid settled from the values)
 ``anchor_grid``           YOLOv6 0.1 raw anchor grid (when the layout is given)
-``heads``                 YOLOv6 per-level ``(B, 4+nc, H/s, W/s)``
+``raw``                   YOLOv6 per-level ``(B, 4+nc, H/s, W/s)``
 ``end2end``               ``num_dets, det_boxes, det_scores, det_classes``
 ``yolov8``                ultralytics ``(B, 4+nc, N)``
 ``yolov8_end2end``        ultralytics ``(B, K, 6)`` with NMS inside
@@ -26,10 +26,10 @@ from lite.ops.decoders.base import (
     Decoder,
     Hints,
     Plan,
-    decode_plan,
     decoder_names,
     get_decoder,
     match_outputs,
+    postprocess_plan,
     register_decoder,
 )
 
@@ -37,9 +37,9 @@ __all__ = [
     "Decoder",
     "Hints",
     "Plan",
-    "decode_plan",
     "decoder_names",
     "get_decoder",
     "match_outputs",
+    "postprocess_plan",
     "register_decoder",
 ]

@@ -1,14 +1,14 @@
 """The decoder registry: each output layout is a class that says which outputs it reads and how sure it is.
 
-A :class:`Decoder` looks at output names and shapes (:meth:`Decoder.match`) and returns a
-:class:`Plan` — which outputs, how many classes, which strides, and a ``confidence`` in ``[0, 1]`` —
-or None. After the first real inference :meth:`Decoder.refine` settles what only values tell (e.g.
-whether scores are logits) and :meth:`Decoder.check` refuses values that contradict the layout.
-:meth:`Decoder.candidates` turns outputs into thresholded, top-k candidates in input pixels; the
-shared threshold / top-k helpers and the shared NMS (:func:`decode_plan`) are the same for all.
+A `Decoder` looks at output names and shapes (`Decoder.match`) and returns a
+`Plan` — which outputs, how many classes, which strides, and a ``confidence`` in ``[0, 1]`` —
+or None. After the first real inference `Decoder.refine` settles what only values tell (e.g.
+whether scores are logits) and `Decoder.check` refuses values that contradict the layout.
+`Decoder.candidates` turns outputs into thresholded, top-k candidates in input pixels; the
+shared threshold / top-k helpers and the shared NMS (`postprocess_plan`) are the same for all.
 
-Register a decoder with :func:`register_decoder`; :func:`get_decoder` raises
-:class:`~lite.errors.InputError` listing the known names; :func:`match_outputs` runs them all.
+Register a decoder with `register_decoder`; `get_decoder` raises
+[`InputError`][lite.errors.InputError] listing the known names; `match_outputs` runs them all.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 
 from lite.errors import InputError
 from lite.ops import grids
-from lite.ops.decode import Candidates, _select, _sigmoid, _topk, check_finite_candidates
-from lite.ops.nms import nms
+from lite.ops.decode import Candidates, _select, _sigmoid, _topk, finish
+from lite.ops.options import DetectOptions
 
 __all__ = [
     "Shape",
@@ -33,7 +33,7 @@ __all__ = [
     "get_decoder",
     "decoder_names",
     "match_outputs",
-    "decode_plan",
+    "postprocess_plan",
     "select_scores",
     "topk",
     "sigmoid",
@@ -68,8 +68,8 @@ class Hints:
         end2end: The model says it has NMS inside (ultralytics ``end2end`` metadata).
         reg_max: NanoDet's distribution size minus one.
         default_strides: The family's usual strides (first tried).
-        box_first: YOLOv6 heads: channel order given by the caller or metadata.
-        sigmoid: YOLOv6 heads: whether class outputs are logits, given by the caller or metadata.
+        box_first: YOLOv6 ``raw`` layout: channel order given by the caller or metadata.
+        sigmoid: YOLOv6 ``raw`` layout: whether class outputs are logits, given by the caller or metadata.
     """
 
     input_hw: tuple[int, int] | None = None
@@ -93,7 +93,7 @@ class Hints:
 
 @dataclass(frozen=True)
 class Plan:
-    """How to read one model's outputs: the result of :meth:`Decoder.match`.
+    """How to read one model's outputs: the result of `Decoder.match`.
 
     Attributes:
         decoder: Registered decoder name.
@@ -102,7 +102,7 @@ class Plan:
         strides: Strides per level (empty: not applicable or not known yet).
         confidence: How sure the decoder is that the outputs are its layout, in ``[0, 1]``.
         options: Decoder-specific settings (anchors, reg_max, offsets, sigmoid...).
-        resolved: Whether the value-dependent settings were settled by :meth:`Decoder.refine`.
+        resolved: Whether the value-dependent settings were settled by `Decoder.refine`.
         fits: Input sizes ``(H, W)`` the outputs fit, when they do not fit ``Hints.input_hw``
             (empty when they fit or when it cannot be told).
         size_mismatch: The outputs do not fit the input size they were taken at.
@@ -139,7 +139,7 @@ class Plan:
 class Decoder:
     """Base class of a registered output layout (see the module docstring)."""
 
-    #: Registry name, set by :func:`register_decoder`.
+    #: Registry name, set by `register_decoder`.
     name: ClassVar[str] = ""
     #: The outputs it reads, for messages and ``lite info``.
     signature: ClassVar[str] = ""
@@ -177,12 +177,64 @@ class Decoder:
         raise NotImplementedError
 
     def describe_options(self, plan: Plan) -> str:
-        """Decoder-specific part of :meth:`Plan.describe`."""
+        """Decoder-specific part of `Plan.describe`."""
         return ""
 
     def plan(self, names: Sequence[str], num_classes: int | None, **kw: Any) -> Plan:
-        """A :class:`Plan` of this decoder."""
+        """A `Plan` of this decoder."""
         return Plan(self.name, tuple(names), num_classes, **kw)
+
+    def match_flat(
+        self,
+        shapes: Mapping[str, Shape],
+        hints: Hints,
+        *,
+        extra: int,
+        channels_first: bool,
+        confidence: float,
+        unknown_rows: float | None = None,
+    ) -> Plan | None:
+        """`match` of a layout with one flat output: ``(B, extra + nc, N)`` when ``channels_first``, else
+        ``(B, N, extra + nc)`` (``extra`` box and objectness columns before the classes; see `flat_plan`)."""
+        one = single_3d(shapes)
+        if one is None:
+            return None
+        name, a, b = one
+        c, rows = (a, b) if channels_first else (b, a)
+        if c is None or c <= extra or (rows is not None and c >= rows):
+            return None
+        return self.flat_plan(name, c - extra, rows, hints, confidence, unknown_rows=unknown_rows)
+
+    def flat_plan(
+        self,
+        name: str,
+        nc: int,
+        rows: int | None,
+        hints: Hints,
+        confidence: float,
+        *,
+        unknown_rows: float | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Plan | None:
+        """The plan of one flat output (one row or column per cell) with ``nc`` classes, or None when no real
+        model has that class count.
+
+        The confidence is 0.3 when the rows do not fit the input size, ``unknown_rows`` (when given) for an
+        output whose row count is dynamic, else ``confidence`` adjusted by `class_confidence`.
+        """
+        if not plausible_classes(nc, rows, hints):
+            return None
+        strides, mismatch, fits = flat_strides(rows, hints)
+        if mismatch:
+            conf = 0.3
+        elif rows is None and unknown_rows is not None:
+            conf = unknown_rows
+        else:
+            conf = class_confidence(nc, hints, confidence)
+        return self.plan(
+            (name,), nc, strides=strides, confidence=conf, options=dict(options or {}), size_mismatch=mismatch,
+            fits=fits,
+        )  # fmt: skip
 
 
 _REGISTRY: dict[str, Decoder] = {}
@@ -190,7 +242,7 @@ D = TypeVar("D", bound=type[Decoder])
 
 
 def register_decoder(name: str) -> Callable[[D], D]:
-    """Class decorator registering a :class:`Decoder` subclass under ``name``.
+    """Class decorator registering a `Decoder` subclass under ``name``.
 
     Raises:
         InputError: ``name`` is already registered by another class.
@@ -232,7 +284,7 @@ def match_outputs(
 ) -> list[Plan]:
     """Every decoder's plan for these outputs (of ``decoders``, default all), most confident first.
 
-    A decoder that refuses with an :class:`~lite.errors.InputError` adds its message to ``reasons``.
+    A decoder that refuses with an [`InputError`][lite.errors.InputError] adds its message to ``reasons``.
     """
     plans = []
     for name in decoders or decoder_names():
@@ -247,45 +299,47 @@ def match_outputs(
     return sorted(plans, key=lambda p: -p.confidence)
 
 
-def decode_plan(
-    plan: Plan,
-    outputs: Mapping[str, np.ndarray],
-    input_hw: tuple[int, int],
-    *,
-    conf: float = 0.25,
-    iou: float = 0.45,
-    max_det: int = 100,
-    nms_mode: str = "class_aware",
-    multi_label: bool = False,
-    pre_nms_topk: int = 3000,
+def postprocess_plan(
+    plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int], **options: Any
 ) -> list[Candidates]:
-    """Candidates, then the shared NMS: per-image final detections in input pixels, sorted by score.
+    """Candidates, then the shared final stage ([`finish`][lite.ops.decode.finish]): per-image final
+    detections in input pixels, sorted by score.
+
+    Args:
+        plan: The decoder's plan (see `match_outputs`).
+        outputs: Output name → array from one inference (a batch).
+        input_hw: Network input (H, W).
+        **options: `DetectOptions` fields, as for [`lite.ops.decode.postprocess`][lite.ops.decode.postprocess].
 
     Raises:
+        InputError: An output the plan reads is missing, or an option with a wrong name, value or type.
         ModelOutputError: Non-finite (NaN/inf) boxes or scores among the candidates.
     """
+    opts = DetectOptions().updated(options)
     missing = [n for n in plan.names if n not in outputs]
     if missing:
         raise InputError(f"outputs {missing} expected by decoder {plan.decoder!r} are missing; got {list(outputs)}")
     dec = get_decoder(plan.decoder)
-    cands = dec.candidates(plan, outputs, input_hw, conf=conf, multi_label=multi_label, pre_nms_topk=pre_nms_topk)
-    check_finite_candidates(cands)  # NaN/inf is a broken model: say so before NMS sees it
-    if dec.end2end:
-        return [Candidates(c.boxes[:max_det], c.scores[:max_det], c.class_ids[:max_det]) for c in cands]
-    final = []
-    for c in cands:
-        if len(c) == 0:
-            final.append(c)
-            continue
-        boxes, scores, cls = nms(c.boxes, c.scores, c.class_ids, iou_threshold=iou, mode=nms_mode, max_det=max_det)
-        final.append(Candidates(boxes, scores, cls))
-    return final
+    cands = dec.candidates(
+        plan, outputs, input_hw, conf=opts.conf, multi_label=opts.multi_label, pre_nms_topk=opts.pre_nms_topk
+    )
+    return finish(cands, iou=opts.iou, max_det=opts.max_det, nms_mode=opts.nms, end2end=dec.end2end)
 
 
 # -- shared helpers for flat (rows = cells) layouts -------------------------------------------
 def int_dim(d: Any) -> int | None:
     """``d`` when it is a fixed int dimension, else None."""
     return int(d) if isinstance(d, int | np.integer) and not isinstance(d, bool) else None
+
+
+def single_3d(shapes: Mapping[str, Shape]) -> tuple[str, int | None, int | None] | None:
+    """``(name, dim1, dim2)`` when the model has exactly one output and it is 3-D (None dims: dynamic), else None."""
+    if len(shapes) != 1:
+        return None
+    name, shape = next(iter(shapes.items()))
+    if len(shape) != 3:
+        return None
+    return name, int_dim(shape[1]), int_dim(shape[2])
 
 
 def flat_strides(

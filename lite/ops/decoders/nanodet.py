@@ -18,21 +18,8 @@ import numpy as np
 
 from lite.ops import grids
 from lite.ops.decode import Candidates
-from lite.ops.decoders.base import (
-    Decoder,
-    Hints,
-    Plan,
-    Shape,
-    class_confidence,
-    flat_strides,
-    int_dim,
-    plausible_classes,
-    register_decoder,
-    runtime_strides,
-    scores_are_probabilities,
-    select_scores,
-    topk,
-)
+from lite.ops.decoders import base
+from lite.ops.decoders.base import Decoder, Hints, Plan, Shape, register_decoder
 
 __all__ = ["NanoDetPlusDecoder", "NanoDetDecoder", "dfl_distances"]
 
@@ -62,12 +49,10 @@ class NanoDetPlusDecoder(Decoder):
     default_input_size = (416, 416)
 
     def match(self, shapes: Mapping[str, Shape], hints: Hints) -> Plan | None:
-        if len(shapes) != 1:
+        one = base.single_3d(shapes)
+        if one is None:
             return None
-        name, shape = next(iter(shapes.items()))
-        if len(shape) != 3:
-            return None
-        rows, c = int_dim(shape[1]), int_dim(shape[2])
+        name, rows, c = one
         if c is None or (rows is not None and c >= rows):
             return None
         if hints.reg_max is not None:
@@ -76,20 +61,16 @@ class NanoDetPlusDecoder(Decoder):
             reg_max = (c - hints.num_classes) // 4 - 1
         else:
             reg_max = DEFAULT_REG_MAX
-        nc = c - 4 * (reg_max + 1)
-        if reg_max < 1 or not plausible_classes(nc, rows, hints):
+        if reg_max < 1:
             return None
         h = replace(hints, default_strides=hints.default_strides or (8, 16, 32, 64))
-        strides, mismatch, fits = flat_strides(rows, h)
-        conf = 0.3 if mismatch else (class_confidence(nc, hints, 0.72) if rows is not None else 0.4)
-        return self.plan(
-            (name,), nc, strides=strides, confidence=conf, options={"reg_max": reg_max, "offset": 0.0},
-            size_mismatch=mismatch, fits=fits,
-        )  # fmt: skip
+        return self.flat_plan(
+            name, c - 4 * (reg_max + 1), rows, h, 0.72, unknown_rows=0.4, options={"reg_max": reg_max, "offset": 0.0}
+        )
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
         out = np.asarray(outputs[plan.names[0]])
-        logits = not scores_are_probabilities(out[..., : plan.num_classes])
+        logits = not base.scores_are_probabilities(out[..., : plan.num_classes])
         return replace(plan.with_options(logits=logits), resolved=True)
 
     def describe_options(self, plan: Plan) -> str:
@@ -99,16 +80,16 @@ class NanoDetPlusDecoder(Decoder):
         out = np.asarray(outputs[plan.names[0]], dtype=np.float32)
         nc, reg_max = int(plan.num_classes), int(plan.options["reg_max"])  # type: ignore[arg-type]
         sets = [plan.strides] if plan.strides else [(8, 16, 32, 64), *grids.STRIDE_SETS]
-        strides = runtime_strides(plan, out.shape[1], input_hw, sets=sets)
+        strides = base.runtime_strides(plan, out.shape[1], input_hw, sets=sets)
         gx, gy, gs = grids.priors(tuple(input_hw), strides, float(plan.options.get("offset", 0.0)))
         logits = bool(plan.options.get("logits", False))
         results = []
         for b in range(out.shape[0]):
-            a, c, s = select_scores(out[b, :, :nc], conf, multi_label, logits=logits)
+            a, c, s = base.select_scores(out[b, :, :nc], conf, multi_label, logits=logits)
             if len(a) == 0:
                 results.append(Candidates.empty())
                 continue
-            order = topk(s, pre_nms_topk)
+            order = base.topk(s, pre_nms_topk)
             a, c, s = a[order], c[order], s[order]
             dist = dfl_distances(out[b, a, nc:], reg_max)
             st = gs[a]
@@ -132,18 +113,18 @@ class NanoDetDecoder(Decoder):
         strides = tuple(sorted(cls))
         if any(len(shapes[n]) != 3 for n in shapes):
             return None
-        ncs = {int_dim(shapes[cls[s]][2]) for s in strides}
-        regs = {int_dim(shapes[dis[s]][2]) for s in strides}
+        ncs = {base.int_dim(shapes[cls[s]][2]) for s in strides}
+        regs = {base.int_dim(shapes[dis[s]][2]) for s in strides}
         if len(ncs) != 1 or len(regs) != 1 or None in ncs or None in regs:
             return None
         nc, rc = ncs.pop(), regs.pop()
-        if rc % 4 or rc < 8 or not plausible_classes(nc, None, hints):  # type: ignore[operator]
+        if rc % 4 or rc < 8 or not base.plausible_classes(nc, None, hints):  # type: ignore[operator]
             return None
         reg_max = rc // 4 - 1  # type: ignore[operator]
         mismatch, fits = False, ()
         if hints.input_hw is not None:
             want = [h * w for h, w in grids.level_sizes(hints.input_hw, strides)]
-            got = [int_dim(shapes[cls[s]][1]) for s in strides]
+            got = [base.int_dim(shapes[cls[s]][1]) for s in strides]
             if None not in got and got != want:
                 mismatch = True
                 fits = tuple(f for f in grids.sizes_fitting(sum(got), strides)  # type: ignore[arg-type]
@@ -155,7 +136,7 @@ class NanoDetDecoder(Decoder):
         )  # fmt: skip
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
-        logits = not scores_are_probabilities(np.asarray(outputs[plan.names[0]]))
+        logits = not base.scores_are_probabilities(np.asarray(outputs[plan.names[0]]))
         return replace(plan.with_options(logits=logits), resolved=True)
 
     def describe_options(self, plan: Plan) -> str:
@@ -170,13 +151,13 @@ class NanoDetDecoder(Decoder):
             dis = np.asarray(outputs[plan.names[2 * i + 1]], dtype=np.float32)
             (h, w), want = grids.level_sizes(input_hw, (s,))[0], cls.shape[1]
             if h * w != want:
-                runtime_strides(plan, -1, input_hw)  # raises the size error
+                base.runtime_strides(plan, -1, input_hw)  # raises the size error
             levels.append((cls, dis, h, w, s))
         results = []
         for b in range(levels[0][0].shape[0]):
             bl, sl, cl = [], [], []
             for cls, dis, h, w, s in levels:
-                a, c, sc = select_scores(cls[b], conf, multi_label, logits=logits)
+                a, c, sc = base.select_scores(cls[b], conf, multi_label, logits=logits)
                 if len(a) == 0:
                     continue
                 gx, gy = grids.cell_grid(h, w, off)
@@ -184,10 +165,5 @@ class NanoDetDecoder(Decoder):
                 bl.append(_boxes(gx[a] * s, gy[a] * s, dfl_distances(dis[b, a], reg_max), st))
                 sl.append(sc)
                 cl.append(c)
-            if not sl:
-                results.append(Candidates.empty())
-                continue
-            boxes, scores, ids = np.concatenate(bl), np.concatenate(sl), np.concatenate(cl)
-            order = topk(scores, pre_nms_topk)
-            results.append(Candidates(boxes[order], scores[order], ids[order]))
+            results.append(Candidates.top_of_levels(bl, sl, cl, pre_nms_topk))
         return results

@@ -21,22 +21,8 @@ import numpy as np
 
 from lite.ops import grids
 from lite.ops.decode import Candidates
-from lite.ops.decoders.base import (
-    Decoder,
-    Hints,
-    Plan,
-    Shape,
-    class_confidence,
-    flat_strides,
-    int_dim,
-    plausible_classes,
-    register_decoder,
-    runtime_strides,
-    scores_are_probabilities,
-    select_scores,
-    sigmoid,
-    topk,
-)
+from lite.ops.decoders import base
+from lite.ops.decoders.base import Decoder, Hints, Plan, Shape, register_decoder
 from lite.ops.decoders.yolov6 import NEGATIVE_SIZE_LIMIT, negative_size_fraction
 
 __all__ = ["YOLOv8Decoder", "YOLOv8End2EndDecoder", "YOLOv5Decoder", "YOLOv5AnchorDecoder", "YOLOXDecoder"]
@@ -76,22 +62,11 @@ class YOLOv8Decoder(Decoder):
     signature = "(B, 4+nc, N) cx,cy,w,h,classes, anchors on the last axis, no obj"
 
     def match(self, shapes: Mapping[str, Shape], hints: Hints) -> Plan | None:
-        name = _one_3d(shapes)
-        if name is None or len(shapes) != 1:
-            return None
-        c, n = int_dim(shapes[name][1]), int_dim(shapes[name][2])
-        if c is None or c < 5 or (n is not None and c >= n):
-            return None
-        nc = c - 4
-        if not plausible_classes(nc, n, hints):
-            return None
-        strides, mismatch, fits = flat_strides(n, hints)
-        conf = 0.3 if mismatch else class_confidence(nc, hints, 0.8)
-        return self.plan((name,), nc, strides=strides, confidence=conf, size_mismatch=mismatch, fits=fits)
+        return self.match_flat(shapes, hints, extra=4, channels_first=True, confidence=0.8)
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
         out = outputs[plan.names[0]]
-        return replace(plan.with_options(logits=not scores_are_probabilities(out[:, 4:])), resolved=True)
+        return replace(plan.with_options(logits=not base.scores_are_probabilities(out[:, 4:])), resolved=True)
 
     def check(self, plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int]) -> str | None:
         out = np.asarray(outputs[plan.names[0]])
@@ -105,11 +80,11 @@ class YOLOv8Decoder(Decoder):
         logits = bool(plan.options.get("logits", False))
         results = []
         for b in range(out.shape[0]):
-            a, c, s = select_scores(out[b, 4:], conf, multi_label, logits=logits, classes_first=True)
+            a, c, s = base.select_scores(out[b, 4:], conf, multi_label, logits=logits, classes_first=True)
             if len(a) == 0:
                 results.append(Candidates.empty())
                 continue
-            order = topk(s, pre_nms_topk)
+            order = base.topk(s, pre_nms_topk)
             a, c, s = a[order], c[order], s[order]
             cx, cy, w, h = out[b, :4][:, a]
             results.append(Candidates(_xywh_to_xyxy(cx, cy, w, h), s, c))
@@ -125,10 +100,10 @@ class YOLOv8End2EndDecoder(Decoder):
 
     def match(self, shapes: Mapping[str, Shape], hints: Hints) -> Plan | None:
         name = _one_3d(shapes)
-        if name is None or len(shapes) != 1 or int_dim(shapes[name][2]) != 6 or hints.end2end is False:
+        if name is None or len(shapes) != 1 or base.int_dim(shapes[name][2]) != 6 or hints.end2end is False:
             return None
-        k = int_dim(shapes[name][1])
-        if k is not None and hints.input_hw is not None and flat_strides(k, hints)[0]:
+        k = base.int_dim(shapes[name][1])
+        if k is not None and hints.input_hw is not None and base.flat_strides(k, hints)[0]:
             return None  # as many rows as grid cells: a raw output, not K detections
         return self.plan((name,), hints.num_classes, confidence=0.95 if hints.end2end else 0.35)
 
@@ -139,7 +114,7 @@ class YOLOv8End2EndDecoder(Decoder):
             rows = out[b]
             keep = rows[:, 4] >= max(conf, 1e-9)
             rows = rows[keep]
-            order = topk(rows[:, 4], pre_nms_topk)
+            order = base.topk(rows[:, 4], pre_nms_topk)
             rows = rows[order]
             boxes = rows[:, :4].copy()
             boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
@@ -158,21 +133,21 @@ class YOLOv5Decoder(Decoder):
         name = _one_3d(shapes, allow_rank5=True)
         if name is None:
             return None
-        rows, c = int_dim(shapes[name][1]), int_dim(shapes[name][2])
+        rows, c = base.int_dim(shapes[name][1]), base.int_dim(shapes[name][2])
         if c is None or c < 6:
             return None
         nc = c - 5
-        if not plausible_classes(nc, rows, hints):
+        if not base.plausible_classes(nc, rows, hints):
             return None
         extras = len(shapes) > 1
-        strides, mismatch, fits = flat_strides(rows, hints, per_cell=3)
+        strides, mismatch, fits = base.flat_strides(rows, hints, per_cell=3)
         one_per_cell = mismatch and hints.input_hw is not None and not extras
         if one_per_cell and grids.infer_strides(rows, hints.input_hw, hints.stride_sets()):  # type: ignore[arg-type]
             return None  # one row per cell: not YOLOv5's three anchors per cell
         if rows is None:
             conf = 0.95 if extras else 0.4
         else:
-            conf = class_confidence(nc, hints, 0.85) + (0.1 if extras else 0.0)
+            conf = base.class_confidence(nc, hints, 0.85) + (0.1 if extras else 0.0)
         if mismatch:
             conf = 0.3
         return self.plan(
@@ -192,11 +167,11 @@ class YOLOv5Decoder(Decoder):
         for b in range(out.shape[0]):
             rows = out[b]
             cand = np.flatnonzero(rows[:, 4] > conf)  # score = obj * cls <= obj: most rows end here
-            a, c, s = select_scores(rows[cand, 5:] * rows[cand, 4:5], conf, multi_label)
+            a, c, s = base.select_scores(rows[cand, 5:] * rows[cand, 4:5], conf, multi_label)
             if len(a) == 0:
                 results.append(Candidates.empty())
                 continue
-            order = topk(s, pre_nms_topk)
+            order = base.topk(s, pre_nms_topk)
             a, c, s = cand[a[order]], c[order], s[order]
             cx, cy, w, h = rows[a, :4].T
             results.append(Candidates(_xywh_to_xyxy(cx, cy, w, h), s.astype(np.float32), c))
@@ -222,21 +197,21 @@ class YOLOv5AnchorDecoder(Decoder):
             return None
         rank = ranks.pop()
         shp = {n: tuple(s) for n, s in shapes.items()}
-        a = {int_dim(s[1]) for s in shp.values()}
-        c = {int_dim(s[-1]) for s in shp.values()}
+        a = {base.int_dim(s[1]) for s in shp.values()}
+        c = {base.int_dim(s[-1]) for s in shp.values()}
         if len(a) != 1 or len(c) != 1 or None in a or None in c:
             return None
         na, cc = a.pop(), c.pop()
         if not 1 <= na <= 9 or cc < 6:  # type: ignore[operator]
             return None
         nc = cc - 5  # type: ignore[operator]
-        if not plausible_classes(nc, None, hints):
+        if not base.plausible_classes(nc, None, hints):
             return None
 
         def cells(s: Shape) -> int:
             if rank == 5:
-                return (int_dim(s[2]) or 0) * (int_dim(s[3]) or 0)
-            return int_dim(s[2]) or 0
+                return (base.int_dim(s[2]) or 0) * (base.int_dim(s[3]) or 0)
+            return base.int_dim(s[2]) or 0
 
         order = sorted(shp, key=lambda n: -cells(shp[n]))
         anchors = hints.anchors or (YOLOV5_ANCHORS if len(order) <= 3 else YOLOV5_P6_ANCHORS)[: len(order)]
@@ -255,7 +230,7 @@ class YOLOv5AnchorDecoder(Decoder):
                 fits = tuple(grids.sizes_fitting(total, default))
             else:
                 strides = tuple(found)  # type: ignore[arg-type]
-        conf = 0.3 if mismatch else class_confidence(nc, hints, 0.85)
+        conf = 0.3 if mismatch else base.class_confidence(nc, hints, 0.85)
         return self.plan(
             tuple(order), nc, strides=strides or default, confidence=conf,
             options={"anchors": tuple(tuple(tuple(map(float, p)) for p in lv) for lv in anchors), "rank": rank},
@@ -264,14 +239,14 @@ class YOLOv5AnchorDecoder(Decoder):
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
         first = np.asarray(outputs[plan.names[0]])
-        return replace(plan.with_options(logits=not scores_are_probabilities(first[..., 4:])), resolved=True)
+        return replace(plan.with_options(logits=not base.scores_are_probabilities(first[..., 4:])), resolved=True)
 
     def describe_options(self, plan: Plan) -> str:
         return "anchors " + " ".join(",".join(f"{w:g}x{h:g}" for w, h in lv) for lv in plan.options["anchors"])
 
     def candidates(self, plan, outputs, input_hw, *, conf, multi_label, pre_nms_topk):
         logits = bool(plan.options.get("logits", True))
-        act = sigmoid if logits else (lambda x: x)
+        act = base.sigmoid if logits else (lambda x: x)
         levels = []
         for i, name in enumerate(plan.names):
             arr = np.asarray(outputs[name], dtype=np.float32)
@@ -283,7 +258,7 @@ class YOLOv5AnchorDecoder(Decoder):
                 s = _level_stride(arr.shape[2], input_hw, (plan.strides[i],) if i < len(plan.strides) else
                                   (8, 16, 32, 64, 128)) or _level_stride(arr.shape[2], input_hw)  # fmt: skip
                 if s is None:
-                    runtime_strides(plan, -1, input_hw)  # raises the size error
+                    base.runtime_strides(plan, -1, input_hw)  # raises the size error
                 h, w = grids.level_sizes(input_hw, (s,))[0]  # type: ignore[arg-type]
             levels.append((arr, h, w, s, np.asarray(plan.options["anchors"][i], np.float32)))
         obj_thr = math.log(conf / (1 - conf)) if logits and 0 < conf < 1 else conf
@@ -297,7 +272,7 @@ class YOLOv5AnchorDecoder(Decoder):
                     continue
                 sub = p[rows]
                 scores = act(sub[:, 5:]) * act(sub[:, 4:5])
-                a, c, sc = select_scores(scores, conf, multi_label)
+                a, c, sc = base.select_scores(scores, conf, multi_label)
                 if len(a) == 0:
                     continue
                 r = rows[a]
@@ -311,12 +286,7 @@ class YOLOv5AnchorDecoder(Decoder):
                 boxes_l.append(_xywh_to_xyxy(cx, cy, bw, bh))
                 scores_l.append(sc)
                 cls_l.append(c)
-            if not scores_l:
-                results.append(Candidates.empty())
-                continue
-            boxes, scores, cls = np.concatenate(boxes_l), np.concatenate(scores_l), np.concatenate(cls_l)
-            order = topk(scores, pre_nms_topk)
-            results.append(Candidates(boxes[order], scores[order].astype(np.float32), cls[order]))
+            results.append(Candidates.top_of_levels(boxes_l, scores_l, cls_l, pre_nms_topk))
         return results
 
 
@@ -330,22 +300,11 @@ class YOLOXDecoder(Decoder):
     MAX_LOG_SIZE = 12.0
 
     def match(self, shapes: Mapping[str, Shape], hints: Hints) -> Plan | None:
-        name = _one_3d(shapes)
-        if name is None or len(shapes) != 1:
-            return None
-        rows, c = int_dim(shapes[name][1]), int_dim(shapes[name][2])
-        if c is None or c < 6 or (rows is not None and c >= rows):
-            return None
-        nc = c - 5
-        if not plausible_classes(nc, rows, hints):
-            return None
-        strides, mismatch, fits = flat_strides(rows, hints)
-        conf = 0.3 if mismatch else (class_confidence(nc, hints, 0.75) if rows is not None else 0.45)
-        return self.plan((name,), nc, strides=strides, confidence=conf, size_mismatch=mismatch, fits=fits)
+        return self.match_flat(shapes, hints, extra=5, channels_first=False, confidence=0.75, unknown_rows=0.45)
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
         out = np.asarray(outputs[plan.names[0]])
-        return replace(plan.with_options(logits=not scores_are_probabilities(out[..., 4:])), resolved=True)
+        return replace(plan.with_options(logits=not base.scores_are_probabilities(out[..., 4:])), resolved=True)
 
     def check(self, plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int]) -> str | None:
         out = np.asarray(outputs[plan.names[0]])
@@ -366,20 +325,20 @@ class YOLOXDecoder(Decoder):
     def candidates(self, plan, outputs, input_hw, *, conf, multi_label, pre_nms_topk):
         out = np.asarray(outputs[plan.names[0]], dtype=np.float32)
         logits = bool(plan.options.get("logits", False))
-        strides = runtime_strides(plan, out.shape[1], input_hw, sets=None if plan.strides else grids.STRIDE_SETS)
+        strides = base.runtime_strides(plan, out.shape[1], input_hw, sets=None if plan.strides else grids.STRIDE_SETS)
         gx, gy, gs = grids.priors(tuple(input_hw), strides, 0.0)
         results = []
         for b in range(out.shape[0]):
             rows = out[b]
-            obj = sigmoid(rows[:, 4]) if logits else rows[:, 4]
+            obj = base.sigmoid(rows[:, 4]) if logits else rows[:, 4]
             cand = np.flatnonzero(obj > conf) if conf > 0 else np.arange(len(obj))
             cls = rows[cand, 5:]
-            cls = (sigmoid(cls) if logits else cls) * obj[cand, None]
-            a, c, s = select_scores(cls, conf, multi_label)
+            cls = (base.sigmoid(cls) if logits else cls) * obj[cand, None]
+            a, c, s = base.select_scores(cls, conf, multi_label)
             if len(a) == 0:
                 results.append(Candidates.empty())
                 continue
-            order = topk(s, pre_nms_topk)
+            order = base.topk(s, pre_nms_topk)
             a, c, s = cand[a[order]], c[order], s[order]
             st = gs[a]
             p = rows[a, :4]

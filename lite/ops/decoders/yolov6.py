@@ -1,7 +1,7 @@
-"""YOLOv6's four layouts as registered decoders, over the unchanged :mod:`lite.ops.decode` arithmetic.
+"""YOLOv6's four layouts as registered decoders, over the unchanged [`lite.ops.decode`][lite.ops.decode] arithmetic.
 
 ``decoded`` (also settles YOLOv6 0.1's raw ``anchor_grid`` from the values, as it always did),
-``anchor_grid`` (when forced), ``heads`` (per-level ``(B, 4+nc, H/s, W/s)``) and ``end2end``.
+``anchor_grid`` (when forced), ``raw`` (per-level heads ``(B, 4+nc, H/s, W/s)``) and ``end2end``.
 """
 
 from __future__ import annotations
@@ -15,19 +15,10 @@ import numpy as np
 from lite.errors import InputError
 from lite.ops import grids
 from lite.ops.decode import END2END_NAMES, DecodeSpec, Layout, candidates, detect_layout, refine_layout
-from lite.ops.decoders.base import (
-    Decoder,
-    Hints,
-    Plan,
-    Shape,
-    class_confidence,
-    flat_strides,
-    int_dim,
-    plausible_classes,
-    register_decoder,
-)
+from lite.ops.decoders import base
+from lite.ops.decoders.base import Decoder, Hints, Plan, Shape, register_decoder
 
-__all__ = ["YOLOv6Decoded", "YOLOv6AnchorGrid", "YOLOv6Heads", "YOLOv6End2End", "negative_size_fraction"]
+__all__ = ["YOLOv6Decoded", "YOLOv6AnchorGrid", "YOLOv6Raw", "YOLOv6End2End", "negative_size_fraction"]
 
 #: Share of rows with a negative width or height above which "decoded" boxes are not decoded boxes.
 NEGATIVE_SIZE_LIMIT = 0.2
@@ -51,7 +42,7 @@ class _YOLOv6Layout(Decoder):
             input_hw=hints.input_hw,
         )
         forced = {k: v for k, v in (("box_first", hints.box_first), ("sigmoid", hints.sigmoid)) if v is not None}
-        if forced and spec.layout is Layout.HEADS:
+        if forced and spec.layout is Layout.RAW:
             spec = replace(spec, **forced)
             if len(forced) == 2:
                 spec = replace(spec, resolved=True)
@@ -81,7 +72,7 @@ class _YOLOv6Layout(Decoder):
             spec.num_classes,
             strides=tuple(strides),
             confidence=confidence,
-            options={"spec": spec, "forced": forced if spec.layout is Layout.HEADS else {}},
+            options={"spec": spec, "forced": forced if spec.layout is Layout.RAW else {}},
             resolved=spec.resolved,
             **kw,
         )
@@ -93,15 +84,15 @@ class _Flat(_YOLOv6Layout):
         if spec is None or spec.layout is not self.layout:
             return None
         shape = tuple(shapes[spec.names[0]])
-        rows = int_dim(shape[1])
+        rows = base.int_dim(shape[1])
         nc = spec.num_classes or 0
-        if not plausible_classes(nc, rows, hints):
+        if not base.plausible_classes(nc, rows, hints):
             return None
-        strides, mismatch, fits = flat_strides(rows, hints)
+        strides, mismatch, fits = base.flat_strides(rows, hints)
         three = mismatch and hints.input_hw is not None and rows is not None
         if three and grids.infer_strides(rows, hints.input_hw, hints.stride_sets(), per_cell=3):  # type: ignore[arg-type]
             return None  # three anchors per cell: YOLOv5's decoded output, never YOLOv6's
-        conf = class_confidence(nc, hints, 0.75) if rows is not None else 0.5
+        conf = base.class_confidence(nc, hints, 0.75) if rows is not None else 0.5
         if mismatch:
             conf = 0.3
         return self._plan(spec, hints, conf, strides=strides or spec.strides, size_mismatch=mismatch, fits=fits)
@@ -143,20 +134,20 @@ class YOLOv6AnchorGrid(_Flat):
     layout = Layout.ANCHOR_GRID
 
 
-@register_decoder("heads")
-class YOLOv6Heads(_YOLOv6Layout):
+@register_decoder("raw")
+class YOLOv6Raw(_YOLOv6Layout):
     """YOLOv6 per-level heads ``(B, 4+nc, H/s, W/s)`` (l, t, r, b distances from cell centres)."""
 
     signature = "per level (B, 4+nc, H/s, W/s)"
-    layout = Layout.HEADS
+    layout = Layout.RAW
 
     def match(self, shapes: Mapping[str, Shape], hints: Hints) -> Plan | None:
         spec = self._spec(shapes, hints)
-        if spec is None or spec.layout is not Layout.HEADS:
+        if spec is None or spec.layout is not Layout.RAW:
             return None
-        if not plausible_classes(spec.num_classes or 0, None, hints):
+        if not base.plausible_classes(spec.num_classes or 0, None, hints):
             return None
-        sizes = [(int_dim(shapes[n][2]), int_dim(shapes[n][3])) for n in spec.names]
+        sizes = [(base.int_dim(shapes[n][2]), base.int_dim(shapes[n][3])) for n in spec.names]
         strides: tuple[int, ...] = tuple(spec.strides)
         mismatch, fits = False, ()
         if hints.input_hw is not None and all(h and w for h, w in sizes):
@@ -172,7 +163,7 @@ class YOLOv6Heads(_YOLOv6Layout):
                 s0 = strides[0] if strides else 8
                 h0, w0 = sizes[0]
                 fits = ((h0 * s0, w0 * s0),)  # type: ignore[operator]
-        conf = class_confidence(spec.num_classes or 0, hints, 0.8)
+        conf = base.class_confidence(spec.num_classes or 0, hints, 0.8)
         return self._plan(spec, hints, 0.3 if mismatch else conf, strides=strides, size_mismatch=mismatch, fits=fits)
 
 
