@@ -53,7 +53,7 @@ _LAZY_ATTRS = {
     "YOLOv6": ("lite.cv.yolov6", "YOLOv6"),
     "compare": ("lite.compare", "compare"),
 }
-_LAZY_MODULES = {"backends", "convert", "cv", "eval", "export", "hub", "ops", "bench"}
+_LAZY_MODULES = {"backends", "convert", "cv", "eval", "export", "hub", "ops", "bench", "stream"}
 
 
 def __getattr__(name: str) -> Any:

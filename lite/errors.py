@@ -24,6 +24,7 @@ __all__ = [
     "HubError",
     "CudaError",
     "ModelOutputError",
+    "StreamError",
 ]
 
 
@@ -85,3 +86,17 @@ class CudaError(LiteError, RuntimeError):
 
 class ModelOutputError(LiteError, RuntimeError):
     """A model's outputs are unusable (non-finite values, shapes no layout explains)."""
+
+
+class StreamError(LiteError, RuntimeError):
+    """One item of a stream (``Detector.detect_stream``) failed; ``__cause__`` is the original error.
+
+    Attributes:
+        index: Position of the failing item in the stream (0-based).
+        source: The item as given (a path, an array...), or None when reading the iterable failed.
+        stage: ``"prepare"`` (reading, decoding, letterbox), ``"inference"`` or ``"post-process"``.
+    """
+
+    def __init__(self, message: str, *, index: int, source: object = None, stage: str = "") -> None:
+        super().__init__(message)
+        self.index, self.source, self.stage = index, source, stage

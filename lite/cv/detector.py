@@ -7,7 +7,7 @@ module reads the layout from the model's outputs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,7 +18,7 @@ from lite import backends
 from lite.backends.base import Backend
 from lite.coco import COCO_NAMES
 from lite.detections import Detections
-from lite.errors import InputError, ModelOutputError
+from lite.errors import InputError, ModelOutputError, StreamError
 from lite.io import load_image
 from lite.metadata import ModelMeta, read_model_meta
 from lite.ops.decode import Candidates, DecodeSpec, Layout, decode, detect_layout, infer_strides, refine_layout
@@ -343,7 +343,10 @@ class Detector:
             return []
         fixed = self.batch_size
         if not self.backend.supports_batch or fixed == 1:
-            return [self._detect_loaded(im, overrides) for im in imgs]
+            try:
+                return list(self.detect_stream(imgs, **overrides))
+            except StreamError as e:  # keep the error types of detect() for a batch
+                raise e.__cause__ from None  # type: ignore[misc]
         chunk = fixed or len(imgs)
         out: list[Detections] = []
         for i in range(0, len(imgs), chunk):
@@ -354,6 +357,37 @@ class Detector:
                 tensor = np.concatenate([tensor, pad])
             out += self.postprocess(self.infer(tensor), transforms, **overrides)[: len(part)]
         return out
+
+    def detect_stream(
+        self, images: Iterable[Any], *, depth: int = 2, return_images: bool = False, **overrides: Any
+    ) -> Iterator[Detections] | Iterator[tuple[np.ndarray, Detections]]:
+        """Detect objects in a stream of images, loading the next one while the engine runs this one.
+
+        A generator over any iterable (paths, arrays, video frames): a worker thread reads and
+        letterboxes ahead, the engine runs in the calling thread, a second worker post-processes
+        behind it (see :mod:`lite.stream`). Results come in input order; a failing item raises
+        :class:`~lite.errors.StreamError` (index, source, stage) after every earlier result, and
+        closing the generator stops and joins the workers.
+
+        Args:
+            images: Anything :meth:`detect` takes, one per item.
+            depth: Items allowed to wait between two stages.
+            return_images: Yield ``(image, detections)`` with the loaded BGR image (for drawing).
+            **overrides: Per-call options as for :meth:`detect`.
+        """
+        from lite.stream import overlapped
+
+        self._options(dict(overrides))  # a bad option fails here, not in a worker thread
+
+        def prepare(src: Any) -> tuple[np.ndarray, np.ndarray, LetterboxTransform]:
+            img = load_image(src)
+            return (img, *self.preprocess(img))
+
+        def finish(p: tuple[np.ndarray, np.ndarray, LetterboxTransform], outs: dict[str, np.ndarray]) -> Any:
+            d = self.postprocess(outs, [p[2]], **dict(overrides))[0]
+            return (p[0], d) if return_images else d
+
+        return overlapped(images, prepare, lambda p: self.infer(p[1]), finish, depth=depth)
 
     def _detect_loaded(self, img: np.ndarray, overrides: dict[str, Any]) -> Detections:
         tensor, t = self._letterbox(img)
