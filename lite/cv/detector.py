@@ -23,6 +23,7 @@ from lite.io import load_image
 from lite.metadata import ModelMeta, read_model_meta
 from lite.ops.decode import Candidates, DecodeSpec, Layout, decode, detect_layout, infer_strides, refine_layout
 from lite.ops.letterbox import Letterbox, LetterboxTransform
+from lite.ops.preprocess import PreprocessConfig
 
 _NMS_MODES = ("class_aware", "agnostic", "blend")
 
@@ -72,6 +73,8 @@ class Detector:
     default_input_size: ClassVar[tuple[int, int]] = (640, 640)
     #: Class names when the model carries none and has this many classes.
     default_names: ClassVar[tuple[str, ...]] = COCO_NAMES
+    #: The family's input preprocessing (colour order, scale, mean/std, padding); YOLOv6's by default.
+    preprocess_config: ClassVar[PreprocessConfig] = PreprocessConfig()
 
     def __init__(
         self,
@@ -152,7 +155,9 @@ class Detector:
                 f"{self.input_hw[0]}x{self.input_hw[1]}; use e.g. {near[0][1]}x{near[1][1]} "
                 f"or {near[0][0]}x{near[1][0]}"
             )
-        self._letterbox = Letterbox(self.input_hw, stride=self.max_stride, auto=self.auto, scaleup=scaleup)
+        self._letterbox = Letterbox(
+            self.input_hw, stride=self.max_stride, auto=self.auto, scaleup=scaleup, config=self.preprocess_config
+        )
         self.scaleup = scaleup
 
     # -- construction helpers ------------------------------------------------------------
