@@ -173,6 +173,29 @@ class Backend(abc.ABC):
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the engine on a checked feed; return outputs by name in :attr:`outputs` order."""
 
+    # -- fused preprocessing ------------------------------------------------------------
+    def fuse_preprocess(self, config: Any) -> bool:
+        """Let the engine take the letterbox canvas and normalise it natively.
+
+        On success the single image input becomes ``uint8`` ``(N, H, W, 3)`` BGR (the canvas of
+        :meth:`lite.ops.letterbox.Letterbox.canvas`, same input name) and the engine applies
+        ``config`` (colour order, scale, mean / std) itself, with results equal to numpy's
+        :func:`lite.ops.preprocess.normalize` to within 1 ulp. Backends that cannot return False
+        and keep taking the float NCHW tensor.
+
+        Args:
+            config: The model's :class:`~lite.ops.preprocess.PreprocessConfig`.
+
+        Returns:
+            Whether the input is now the canvas.
+        """
+        return False
+
+    @property
+    def fused_config(self) -> Any:
+        """The :class:`~lite.ops.preprocess.PreprocessConfig` the engine applies, or None (not fused)."""
+        return getattr(self, "_fused_config", None)
+
     # -- lifetime -----------------------------------------------------------------------
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release engine resources (sessions, device buffers). Safe to call twice."""

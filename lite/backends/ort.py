@@ -125,6 +125,7 @@ class OrtBackend(Backend):
                 f"(they cannot share an environment), or pass device='cpu'"
             )
         requested = [p for p in requested if (p if isinstance(p, str) else p[0]) in installed]
+        self._session_args = (opts, requested)
         try:
             self.session = ort.InferenceSession(os.fspath(self.model_path), sess_options=opts, providers=requested)
         except Exception as e:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
@@ -146,6 +147,42 @@ class OrtBackend(Backend):
         self._outputs = [_spec(a) for a in self.session.get_outputs()]
         self._output_names = [s.name for s in self._outputs]
         self._metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def fuse_preprocess(self, config: Any) -> bool:
+        """Prepend the preprocessing to the graph in memory (see :mod:`lite.backends._ort_fuse`).
+
+        The file is not touched; the session is rebuilt from the edited model. Returns False
+        (nothing changes) without the ``onnx`` package, for models whose input is not one
+        float NCHW image, and for opsets below 10.
+        """
+        if self.fused_config is not None:
+            return self.fused_config == config
+        spec = self._inputs[0] if len(self._inputs) == 1 else None
+        if spec is None or spec.dtype.kind != "f" or len(spec.shape) != 4:
+            return False
+        try:
+            import onnx
+        except ImportError:
+            return False
+        from lite.backends._ort_fuse import fuse_preprocess_model
+
+        try:
+            fused = fuse_preprocess_model(onnx.load(os.fspath(self.model_path)), config)
+        except ValueError:
+            return False
+        ort = require("onnxruntime", "ort")
+        opts, providers = self._session_args
+        try:
+            session = ort.InferenceSession(fused.SerializeToString(), sess_options=opts, providers=providers)
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise ModelLoadError(
+                f"ONNX Runtime could not load {self.model_path} with the preprocessing prepended "
+                f"({type(e).__name__}: {str(e).strip()[:300]}); pass fuse_preprocess=False to the detector"
+            ) from e
+        self.session = session
+        self._inputs = [_spec(a) for a in session.get_inputs()]
+        self._fused_config = config
+        return True
 
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         values = self.session.run(self._output_names, feed)

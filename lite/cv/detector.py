@@ -22,6 +22,7 @@ from lite.errors import InputError, ModelOutputError, StreamError
 from lite.io import load_image
 from lite.metadata import ModelMeta, read_model_meta
 from lite.ops.decode import Candidates, DecodeSpec, Layout, decode, detect_layout, infer_strides, refine_layout
+from lite.ops.canvas import canvas_batch
 from lite.ops.letterbox import Letterbox, LetterboxTransform
 from lite.ops.preprocess import PreprocessConfig
 
@@ -66,6 +67,8 @@ class Detector:
             model's metadata key ``box_first``, else detected from the first outputs.
         sigmoid: ``heads`` only: force whether class outputs are logits needing a sigmoid; default: the
             metadata key ``sigmoid``, else detected.
+        fuse_preprocess: Let a backend that can (ONNX Runtime, NCNN) take the letterbox canvas and
+            normalise it natively (:meth:`Backend.fuse_preprocess`); ``False`` always feeds float NCHW.
         **backend_options: Passed to the backend (e.g. ``allow_fallback``, ``optimization``, ``fp16``).
     """
 
@@ -97,6 +100,7 @@ class Detector:
         layout: str | None = None,
         box_first: bool | None = None,
         sigmoid: bool | None = None,
+        fuse_preprocess: bool = True,
         **backend_options: Any,
     ) -> None:
         if isinstance(model, Backend):
@@ -159,6 +163,8 @@ class Detector:
             self.input_hw, stride=self.max_stride, auto=self.auto, scaleup=scaleup, config=self.preprocess_config
         )
         self.scaleup = scaleup
+        #: True when the backend takes the uint8 canvas and normalises it itself.
+        self.fused = bool(fuse_preprocess) and self.backend.fuse_preprocess(self.preprocess_config)
 
     # -- construction helpers ------------------------------------------------------------
     @staticmethod
@@ -271,8 +277,22 @@ class Detector:
 
     # -- pipeline -----------------------------------------------------------------------
     def preprocess(self, image: Any) -> tuple[np.ndarray, LetterboxTransform]:
-        """Load and letterbox one image: ``((1, 3, H, W) float32, transform)``."""
+        """Load and letterbox one image: ``((1, 3, H, W) float32, transform)``.
+
+        With a fused backend (:attr:`fused`) the tensor is the ``(1, H, W, 3)`` ``uint8`` BGR canvas
+        the engine normalises itself.
+        """
+        if self.fused:
+            canvas, t = self._letterbox.canvas(load_image(image))
+            return canvas[None].copy(), t
         return self._letterbox(load_image(image))
+
+    def _feed(self, img: np.ndarray) -> tuple[np.ndarray, LetterboxTransform]:
+        """:meth:`preprocess` without the copy: a fused feed is this thread's cached canvas."""
+        if self.fused:
+            canvas, t = self._letterbox.canvas(img)
+            return canvas[None], t
+        return self._letterbox(img)
 
     def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
         """Run the backend on a prepared (B, 3, H, W) tensor."""
@@ -332,7 +352,7 @@ class Detector:
         Returns:
             Detections with boxes in the original image's pixels, sorted by score.
         """
-        tensor, t = self.preprocess(image)
+        tensor, t = self._feed(load_image(image))
         return self.postprocess(self.infer(tensor), [t], **overrides)[0]
 
     __call__ = detect
@@ -356,7 +376,10 @@ class Detector:
         out: list[Detections] = []
         for i in range(0, len(imgs), chunk):
             part = imgs[i : i + chunk]
-            tensor, transforms = self._letterbox.batch(part)
+            if self.fused:
+                tensor, transforms = canvas_batch(self._letterbox, part)
+            else:
+                tensor, transforms = self._letterbox.batch(part)
             if fixed and len(part) < fixed:
                 pad = np.repeat(tensor[-1:], fixed - len(part), axis=0)
                 tensor = np.concatenate([tensor, pad])
@@ -395,7 +418,7 @@ class Detector:
         return overlapped(images, prepare, lambda p: self.infer(p[1]), finish, depth=depth)
 
     def _detect_loaded(self, img: np.ndarray, overrides: dict[str, Any]) -> Detections:
-        tensor, t = self._letterbox(img)
+        tensor, t = self._feed(img)
         return self.postprocess(self.infer(tensor), [t], **dict(overrides))[0]
 
     # -- description, lifetime ------------------------------------------------------------
@@ -410,6 +433,7 @@ class Detector:
             "input_size": list(self.input_hw),
             "dynamic_input": self._fixed_hw is None,
             "batch": self.batch_size or "dynamic",
+            "fused_preprocess": self.fused,
             "strides": list(self.strides) if self.strides else None,
             "max_stride": self.max_stride,
             "num_classes": len(self.names),

@@ -1,0 +1,150 @@
+"""Pixels into the engine: the preprocessing prepended to an ONNX graph in memory, and the detector hook."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from onnx import TensorProto, helper  # noqa: E402
+
+from lite.backends import create  # noqa: E402
+from lite.backends._ort_fuse import fuse_preprocess_model  # noqa: E402
+from lite.cv import YOLOv6  # noqa: E402
+from lite.ops.canvas import canvas_batch  # noqa: E402
+from lite.ops.letterbox import Letterbox  # noqa: E402
+from lite.ops.preprocess import PreprocessConfig, normalize  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "hub" / "lite-demo-shapes.onnx"
+
+CONFIGS = {
+    "yolov6": PreprocessConfig(),
+    "yolox": PreprocessConfig(color="bgr", scale=1.0, pad_align="topleft"),
+    "nanodet": PreprocessConfig(color="bgr", scale=1.0, mean=(103.53, 116.28, 123.675), std=(57.375, 57.12, 58.395),
+                                pad_value=0),
+    "imagenet_rgb": PreprocessConfig(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
+}  # fmt: skip
+
+
+def identity_model(path: Path, elem: int = TensorProto.FLOAT, opset: int = 13) -> Path:
+    """A model whose output is its (N, 3, H, W) input: shows exactly what the engine was fed."""
+    x = helper.make_tensor_value_info("images", elem, ["n", 3, "h", "w"])
+    y = helper.make_tensor_value_info("out", elem, ["n", 3, "h", "w"])
+    graph = helper.make_graph([helper.make_node("Identity", ["images"], ["out"])], "identity", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def run_fused(path: Path, config: PreprocessConfig, canvases: np.ndarray) -> np.ndarray:
+    fused = fuse_preprocess_model(onnx.load(str(path)), config)
+    s = ort.InferenceSession(fused.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert s.get_inputs()[0].type == "tensor(uint8)"
+    return s.run(None, {"images": canvases})[0]
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_prepended_graph_matches_numpy_normalize(tmp_path: Path, name: str) -> None:
+    config = CONFIGS[name]
+    rng = np.random.default_rng(0)
+    canvases = rng.integers(0, 256, size=(2, 48, 64, 3), dtype=np.uint8)
+    canvases[0, 0, :3] = [[0, 0, 0], [255, 255, 255], [114, 114, 114]]
+    got = run_fused(identity_model(tmp_path / "id.onnx"), config, canvases)
+    want = normalize(canvases, config)
+    assert got.shape == want.shape == (2, 3, 48, 64) and got.dtype == np.float32
+    if config.plain:
+        np.testing.assert_array_equal(got, want)  # bit for bit, like YOLOv6's tensor.float() / 255
+    else:
+        np.testing.assert_array_max_ulp(got, want, maxulp=1)
+    # the channel order really is the config's: RGB configs swap B and R, BGR ones do not
+    first = canvases[0, 5, 7].astype(np.float64)
+    a, b = config.affine()
+    order = first[::-1] if config.color == "rgb" else first
+    np.testing.assert_allclose(got[0, :, 5, 7], order * a + b, rtol=1e-6, atol=1e-6)
+
+
+def test_float16_input_is_cast_like_the_feed_check(tmp_path: Path) -> None:
+    canvases = np.random.default_rng(1).integers(0, 256, size=(1, 32, 32, 3), dtype=np.uint8)
+    got = run_fused(identity_model(tmp_path / "id16.onnx", TensorProto.FLOAT16), PreprocessConfig(), canvases)
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(got, normalize(canvases).astype(np.float16))
+
+
+def test_old_opset_is_refused_not_rewritten(tmp_path: Path) -> None:
+    path = identity_model(tmp_path / "old.onnx", opset=9)
+    with pytest.raises(ValueError, match="opset"):
+        fuse_preprocess_model(onnx.load(str(path)), PreprocessConfig())
+    be = create(path, "ort")
+    assert be.fuse_preprocess(PreprocessConfig()) is False
+    assert be.inputs[0].dtype == np.float32 and be.fused_config is None
+
+
+def test_backend_fuse_keeps_the_file_and_input_name(tmp_path: Path) -> None:
+    path = identity_model(tmp_path / "id.onnx")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    be = create(path, "ort")
+    assert be.fuse_preprocess(CONFIGS["nanodet"]) is True
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    spec = be.inputs[0]
+    assert spec.name == "images" and spec.dtype == np.uint8 and spec.shape[-1] == 3 and len(spec.shape) == 4
+    assert be.fused_config == CONFIGS["nanodet"]
+    assert be.fuse_preprocess(CONFIGS["nanodet"]) is True  # idempotent
+    assert be.fuse_preprocess(CONFIGS["yolov6"]) is False  # a second, different config is refused
+    canv = np.full((1, 8, 8, 3), 200, np.uint8)
+    np.testing.assert_array_max_ulp(be.infer(canv)["out"], normalize(canv, CONFIGS["nanodet"]), maxulp=1)
+    with pytest.raises(ValueError, match="dtype"):
+        be.infer(np.zeros((1, 3, 8, 8), np.float32))  # the float tensor is no longer what it takes
+
+
+def test_canvas_batch_matches_letterbox_batch(tmp_path: Path) -> None:
+    lb = Letterbox(64, auto=True, stride=32)
+    rng = np.random.default_rng(2)
+    imgs = [rng.integers(0, 256, size=s, dtype=np.uint8) for s in ((40, 90, 3), (100, 50, 3), (64, 64, 3))]
+    canv, ts = canvas_batch(lb, imgs)
+    tensor, ts2 = lb.batch(imgs)
+    assert ts == ts2 and canv.shape == (3, *tensor.shape[2:], 3)
+    np.testing.assert_array_equal(normalize(canv), tensor)
+
+
+def test_demo_detector_fused_equals_unfused() -> None:
+    rng = np.random.default_rng(3)
+    from lite.data.scenes import make_scene
+
+    img = make_scene(rng, size=(300, 420))[0]
+    fused, plain = YOLOv6(DEMO, threads=1), YOLOv6(DEMO, threads=1, fuse_preprocess=False)
+    assert fused.fused and not plain.fused
+    assert fused.info()["fused_preprocess"] is True and plain.info()["fused_preprocess"] is False
+    a, b = fused.detect(img), plain.detect(img)
+    assert len(a) > 0
+    np.testing.assert_array_equal(a.xyxy, b.xyxy)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    x1, _ = fused.preprocess(img)
+    x2, _ = fused.preprocess(img[::-1].copy())
+    assert x1.dtype == np.uint8 and x1.shape[-1] == 3 and not np.shares_memory(x1, x2)
+    batch_a, batch_b = fused.detect_batch([img, img[:, ::-1]]), plain.detect_batch([img, img[:, ::-1]])
+    for da, db in zip(batch_a, batch_b, strict=True):
+        np.testing.assert_allclose(da.xyxy, db.xyxy, atol=1e-3)
+
+
+def test_real_model_fused_outputs_match(shared: Path) -> None:
+    import cv2
+
+    model = shared / "models" / "yolov6lite" / "onnx" / "yolov6lite_s_320_raw.onnx"
+    img = cv2.imread(str(shared / "images" / "bus.jpg"))
+    fused, plain = YOLOv6(model, threads=1), YOLOv6(model, threads=1, fuse_preprocess=False)
+    xf, tf = fused.preprocess(img)
+    xp, tp = plain.preprocess(img)
+    assert tf == tp
+    of, op = fused.infer(xf), plain.infer(xp)
+    for k in op:
+        np.testing.assert_allclose(of[k], op[k], rtol=0, atol=1e-5)
+    df, dp = fused.detect(img), plain.detect(img)
+    assert len(df) == len(dp) == 9
+    np.testing.assert_allclose(df.xyxy, dp.xyxy, atol=1e-3)
