@@ -72,8 +72,10 @@ def fuse_preprocess_model(model: Any, config: Any) -> Any:
             raise ValueError("the image input is also a graph output; cannot fuse")
 
     p = name + "__lite_"
-    nodes = [helper.make_node("Cast", [name], [p + "f"], to=TensorProto.FLOAT, name=p + "cast"),
-             helper.make_node("Transpose", [p + "f"], [p + "chw"], perm=[0, 3, 1, 2], name=p + "transpose")]  # fmt: skip
+    nodes = [
+        helper.make_node("Cast", [name], [p + "f"], to=TensorProto.FLOAT, name=p + "cast"),
+        helper.make_node("Transpose", [p + "f"], [p + "chw"], perm=[0, 3, 1, 2], name=p + "transpose"),
+    ]
     cur = p + "chw"
     consts = []
     if config.color == "rgb":

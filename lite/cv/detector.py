@@ -21,8 +21,8 @@ from lite.detections import Detections
 from lite.errors import InputError, ModelOutputError, StreamError
 from lite.io import load_image
 from lite.metadata import ModelMeta, read_model_meta
-from lite.ops.decode import Candidates, DecodeSpec, Layout, decode, detect_layout, infer_strides, refine_layout
 from lite.ops.canvas import canvas_batch
+from lite.ops.decode import Candidates, DecodeSpec, Layout, decode, detect_layout, infer_strides, refine_layout
 from lite.ops.letterbox import Letterbox, LetterboxTransform
 from lite.ops.preprocess import PreprocessConfig
 
