@@ -148,3 +148,27 @@ def test_real_model_fused_outputs_match(shared: Path) -> None:
     df, dp = fused.detect(img), plain.detect(img)
     assert len(df) == len(dp) == 9
     np.testing.assert_allclose(df.xyxy, dp.xyxy, atol=1e-3)
+
+
+def test_ncnn_fused_from_pixels_matches(shared: Path) -> None:
+    pytest.importorskip("ncnn")
+    import cv2
+
+    param = shared / "models" / "yolov6lite" / "ncnn" / "yolov6-lite-s.param"
+    img = cv2.imread(str(shared / "images" / "bus.jpg"))
+    fused = YOLOv6(param, threads=1, input_size=320)
+    plain = YOLOv6(param, threads=1, input_size=320, fuse_preprocess=False)
+    assert fused.fused and not plain.fused
+    assert fused.backend.inputs[0].dtype == np.uint8
+    xf, _ = fused.preprocess(img)
+    xp, _ = plain.preprocess(img)
+    of, op = fused.infer(xf), plain.infer(xp)
+    for k in op:  # the input differs by at most 1 ulp (x * (1/255) vs x / 255)
+        np.testing.assert_allclose(of[k], op[k], rtol=0, atol=2e-3)
+    df, dp = fused.detect(img), plain.detect(img)
+    assert len(df) == len(dp) == 9
+    np.testing.assert_array_equal(df.class_ids, dp.class_ids)
+    np.testing.assert_allclose(df.xyxy, dp.xyxy, atol=0.05)
+    # a batch runs image by image through from_pixels too
+    batch = fused.detect_batch([img, img])
+    np.testing.assert_allclose(batch[1].xyxy, df.xyxy, atol=1e-4)

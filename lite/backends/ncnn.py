@@ -407,6 +407,37 @@ class NcnnBackend(Backend):
         """True: a batch is run image by image (NCNN has no batch axis)."""
         return True
 
+    # -- fused preprocessing ---------------------------------------------------------------
+    def fuse_preprocess(self, config: Any) -> bool:
+        """Take the ``uint8`` ``(N, H, W, 3)`` BGR canvas: ``Mat.from_pixels`` + ``substract_mean_normalize``.
+
+        NCNN converts the pixels (swapping B and R for RGB models) and applies
+        ``(x - mean) * norm`` per channel in one pass; ``norm = scale / std`` and
+        ``mean = mean / scale`` reproduce the config's affine map (a multiply by ``1/255`` where
+        numpy divides by 255: within 1 ulp).
+        """
+        if self.fused_config is not None:
+            return self.fused_config == config
+        if len(self._inputs) != 1 or self._inputs[0].dim(1) not in (3, None):
+            return False
+        a, b = config.affine()
+        norm = [float(v) for v in a]
+        mean = [] if config.plain else [float(-bv / av) for av, bv in zip(a, b, strict=True)]
+        pt = self._ncnn.Mat.PixelType
+        self._pixels = (int(pt.PIXEL_BGR2RGB if config.color == "rgb" else pt.PIXEL_BGR), mean, norm)
+        name = self._inputs[0].name
+        self._inputs = [TensorSpec(name, (None, None, None, 3), np.dtype(np.uint8))]
+        self._fused_config = config
+        return True
+
+    def _mat_from_canvas(self, canvas: np.ndarray) -> Any:
+        """An NCNN Mat (C, H, W) from one ``(H, W, 3)`` ``uint8`` BGR canvas, normalised."""
+        pixel_type, mean, norm = self._pixels
+        h, w = canvas.shape[:2]
+        mat = self._ncnn.Mat.from_pixels(np.ascontiguousarray(canvas), pixel_type, w, h)  # a copy NCNN owns
+        mat.substract_mean_normalize(mean, norm)
+        return mat
+
     # -- inference -----------------------------------------------------------------------
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         arrays = [feed[n] for n in self._input_names]
@@ -430,7 +461,10 @@ class NcnnBackend(Backend):
         """One extractor, one image (C, H, W) per input; outputs copied out of NCNN's memory."""
         # clone(): a Mat made from an array borrows its memory without a reference count, and an
         # in-place first layer (a ReLU on the input) then crashes NCNN; a cloned Mat owns its data
-        mats = [self._ncnn.Mat(np.ascontiguousarray(a)).clone() for a in images]
+        if self.fused_config is not None:
+            mats = [self._mat_from_canvas(a) for a in images]
+        else:
+            mats = [self._ncnn.Mat(np.ascontiguousarray(a)).clone() for a in images]
         outs: list[np.ndarray] = []
         with self.net.create_extractor() as ex:
             for name, mat in zip(self._input_names, mats, strict=True):
@@ -450,7 +484,10 @@ class NcnnBackend(Backend):
     def raw_runner(self, feed: Mapping[str, np.ndarray]) -> Callable[[], Any]:
         """NCNN's own call on a prepared feed: a new extractor, ``input``, ``extract`` of every output."""
         checked = self.check_feed(dict(feed))
-        mats = {n: self._ncnn.Mat(np.ascontiguousarray(checked[n][0])).clone() for n in self._input_names}
+        if self.fused_config is not None:
+            mats = {n: self._mat_from_canvas(checked[n][0]) for n in self._input_names}
+        else:
+            mats = {n: self._ncnn.Mat(np.ascontiguousarray(checked[n][0])).clone() for n in self._input_names}
         net, outputs = self.net, list(self._output_names)
 
         def run() -> None:
