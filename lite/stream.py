@@ -24,6 +24,7 @@ threads before control returns: no thread outlives the stream.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -70,7 +71,7 @@ def describe_source(source: Any) -> str:
     shape = getattr(source, "shape", None)
     if shape is not None:
         return f"{type(source).__name__} of shape {tuple(shape)}"
-    text = repr(source) if not isinstance(source, str) else source
+    text = str(source) if isinstance(source, str | os.PathLike) else repr(source)
     return text if len(text) <= 200 else text[:197] + "..."
 
 
