@@ -25,6 +25,9 @@ __all__ = [
     "CudaError",
     "ModelOutputError",
     "StreamError",
+    "LayoutError",
+    "AmbiguousModelError",
+    "InputSizeError",
 ]
 
 
@@ -100,3 +103,23 @@ class StreamError(LiteError, RuntimeError):
     def __init__(self, message: str, *, index: int, source: object = None, stage: str = "") -> None:
         super().__init__(message)
         self.index, self.source, self.stage = index, source, stage
+
+
+class LayoutError(InputError):
+    """A model's outputs fit no registered layout of the family asked for (or fit another family's better)."""
+
+
+class AmbiguousModelError(LayoutError):
+    """Several model families fit a model's outputs equally; the message names them and says ``family=``.
+
+    Attributes:
+        candidates: The family names that fit.
+    """
+
+    def __init__(self, message: str, candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.candidates = tuple(candidates)
+
+
+class InputSizeError(InputError):
+    """A model's outputs do not fit the input size it is run at (e.g. a fixed-size graph run at another size)."""

@@ -147,6 +147,9 @@ class Decoder:
     end2end: ClassVar[bool] = False
     #: Input size the layout's models usually have when nothing else says (None: the family's).
     default_input_size: ClassVar[tuple[int, int] | None] = None
+    #: PreprocessConfig fields this layout's models use unlike the rest of their family (applied unless
+    #: the caller passes ``preprocess=``), e.g. NanoDet-m pads only to the next multiple of 32.
+    preprocess_overrides: ClassVar[Mapping[str, Any]] = {}
 
     def match(self, shapes: Mapping[str, Shape], hints: Hints) -> Plan | None:
         """A plan when the outputs are this layout, else None (never raises for a foreign layout)."""
@@ -156,7 +159,7 @@ class Decoder:
         """Settle value-dependent settings from one real inference (default: nothing to settle)."""
         return replace(plan, resolved=True)
 
-    def check(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> str | None:
+    def check(self, plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int]) -> str | None:
         """Why these values contradict the layout (a sentence), or None when they agree."""
         return None
 
@@ -221,13 +224,23 @@ def decoder_names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-def match_outputs(shapes: Mapping[str, Shape], hints: Hints, decoders: Sequence[str] | None = None) -> list[Plan]:
-    """Every decoder's plan for these outputs (of ``decoders``, default all), most confident first."""
+def match_outputs(
+    shapes: Mapping[str, Shape],
+    hints: Hints,
+    decoders: Sequence[str] | None = None,
+    reasons: list[str] | None = None,
+) -> list[Plan]:
+    """Every decoder's plan for these outputs (of ``decoders``, default all), most confident first.
+
+    A decoder that refuses with an :class:`~lite.errors.InputError` adds its message to ``reasons``.
+    """
     plans = []
     for name in decoders or decoder_names():
         try:
             p = get_decoder(name).match(shapes, hints)
-        except InputError:
+        except InputError as e:
+            if reasons is not None and str(e) not in reasons:
+                reasons.append(str(e))
             p = None
         if p is not None:
             plans.append(p)
@@ -322,3 +335,18 @@ def runtime_strides(plan: Plan, rows: int, input_hw: tuple[int, int], per_cell: 
             f"(pass input_size=) or pass strides="
         )
     return found
+
+
+def near_cell_fraction(
+    cx: np.ndarray, cy: np.ndarray, input_hw: tuple[int, int], strides: tuple[int, ...], reach: float = 4.0
+) -> float | None:
+    """Share of rows (one per cell, levels in order) whose centre lies within ``reach`` strides of its cell.
+
+    Decoded boxes sit near the cell that predicted them; raw offsets (a few cells at most) do not.
+    None when the rows do not match the cells of ``strides`` at ``input_hw``.
+    """
+    gx, gy, gs = grids.priors(tuple(input_hw), tuple(strides), 0.5)
+    if len(gx) != len(cx) or len(cx) == 0:
+        return None
+    near = (np.abs(cx - gx * gs) <= reach * gs) & (np.abs(cy - gy * gs) <= reach * gs)
+    return float(near.mean())

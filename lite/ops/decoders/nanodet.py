@@ -122,6 +122,7 @@ class NanoDetDecoder(Decoder):
 
     signature = "per stride s: cls_pred_stride_s (B, H*W, nc) and dis_pred_stride_s (B, H*W, 4*(reg_max+1))"
     default_input_size = (320, 320)
+    preprocess_overrides = {"pad_to_stride": True}  # NanoDet-m's demo: 320x256 for a 4:3 image
 
     def match(self, shapes: Mapping[str, Shape], hints: Hints) -> Plan | None:
         cls = {int(m.group(1)): n for n in shapes if (m := _CLS.match(n))}

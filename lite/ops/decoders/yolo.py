@@ -94,7 +94,7 @@ class YOLOv8Decoder(Decoder):
         out = outputs[plan.names[0]]
         return replace(plan.with_options(logits=not scores_are_probabilities(out[:, 4:])), resolved=True)
 
-    def check(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> str | None:
+    def check(self, plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int]) -> str | None:
         out = np.asarray(outputs[plan.names[0]])
         frac = negative_size_fraction(np.swapaxes(out[:, :4], 1, 2))
         if frac > NEGATIVE_SIZE_LIMIT:
@@ -182,7 +182,7 @@ class YOLOv5Decoder(Decoder):
             size_mismatch=mismatch, fits=fits,
         )  # fmt: skip
 
-    def check(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> str | None:
+    def check(self, plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int]) -> str | None:
         frac = negative_size_fraction(outputs[plan.names[0]])
         if frac > NEGATIVE_SIZE_LIMIT:
             return f"{frac:.0%} of the decoded rows have a negative width or height: columns 2-3 are not box sizes"
@@ -337,13 +337,19 @@ class YOLOXDecoder(Decoder):
         out = np.asarray(outputs[plan.names[0]])
         return replace(plan.with_options(logits=not scores_are_probabilities(out[..., 4:])), resolved=True)
 
-    def check(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> str | None:
+    def check(self, plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int]) -> str | None:
         out = np.asarray(outputs[plan.names[0]])
         big = float(np.abs(out[..., 2:4]).max()) if out.size else 0.0
         if big > self.MAX_LOG_SIZE:
             return (
                 f"columns 2-3 reach {big:.0f}, far too large for log-sizes (exp of it is no box): these look like "
                 "decoded box sizes in pixels, not YOLOX's raw grid output"
+            )
+        small = float((np.abs(out[..., :2]) < 4).mean()) if out.size else 1.0
+        if small < 0.5:
+            return (
+                f"only {small:.0%} of columns 0-1 are offsets of a few cells: they look like box centres in "
+                "pixels (a decoded output), not YOLOX's raw grid output"
             )
         return None
 

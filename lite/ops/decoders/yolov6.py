@@ -23,6 +23,7 @@ from lite.ops.decoders.base import (
     class_confidence,
     flat_strides,
     int_dim,
+    near_cell_fraction,
     plausible_classes,
     register_decoder,
 )
@@ -43,16 +44,13 @@ class _YOLOv6Layout(Decoder):
     layout: ClassVar[Layout]
 
     def _spec(self, shapes: Mapping[str, Shape], hints: Hints) -> DecodeSpec | None:
-        try:
-            spec = detect_layout(
-                shapes,
-                num_classes=hints.num_classes,
-                layout=hints.layout,
-                strides=hints.strides,
-                input_hw=hints.input_hw,
-            )
-        except InputError:
-            return None
+        spec = detect_layout(  # an InputError says why none of YOLOv6's layouts fits
+            shapes,
+            num_classes=hints.num_classes,
+            layout=hints.layout,
+            strides=hints.strides,
+            input_hw=hints.input_hw,
+        )
         forced = {k: v for k, v in (("box_first", hints.box_first), ("sigmoid", hints.sigmoid)) if v is not None}
         if forced and spec.layout is Layout.HEADS:
             spec = replace(spec, **forced)
@@ -73,7 +71,8 @@ class _YOLOv6Layout(Decoder):
         return candidates(outputs, spec, input_hw, conf=conf, multi_label=multi_label, pre_nms_topk=pre_nms_topk)
 
     def describe_options(self, plan: Plan) -> str:
-        return "yolov6 " + plan.options["spec"].describe()
+        parts = plan.options["spec"].describe().split(", ")
+        return ", ".join(p for p in parts if not p.startswith("strides") and not p.endswith(" classes"))
 
     def _plan(self, spec: DecodeSpec, hints: Hints, confidence: float, **kw) -> Plan:
         forced = {k: v for k, v in (("box_first", hints.box_first), ("sigmoid", hints.sigmoid)) if v is not None}
@@ -108,15 +107,23 @@ class _Flat(_YOLOv6Layout):
             conf = 0.3
         return self._plan(spec, hints, conf, strides=strides or spec.strides, size_mismatch=mismatch, fits=fits)
 
-    def check(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> str | None:
+    def check(self, plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int]) -> str | None:
         spec: DecodeSpec = plan.options["spec"]
         if spec.layout is not Layout.DECODED:
             return None
-        frac = negative_size_fraction(outputs[spec.names[0]])
+        out = np.asarray(outputs[spec.names[0]])
+        frac = negative_size_fraction(out)
         if frac > NEGATIVE_SIZE_LIMIT:
             return (
                 f"{frac:.0%} of the 'decoded' rows have a negative width or height, so columns 2-3 are not box "
                 f"sizes: this is a raw grid output (offsets and log-sizes, as YOLOX exports), not YOLOv6's decoded one"
+            )
+        strides = grids.infer_strides(out.shape[1], input_hw)
+        near = near_cell_fraction(out[0, :, 0], out[0, :, 1], input_hw, strides) if strides else None
+        if near is not None and near < 0.5:
+            return (
+                f"only {near:.0%} of the 'decoded' box centres lie near the cell that predicts them, so columns 0-1 "
+                f"are not centres in pixels: this is a raw grid output (offsets in cells, as YOLOX exports)"
             )
         return None
 
