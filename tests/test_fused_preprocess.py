@@ -84,23 +84,31 @@ def test_old_opset_is_refused_not_rewritten(tmp_path: Path) -> None:
     be = create(path, "ort")
     assert be.fuse_preprocess(PreprocessConfig()) is False
     assert be.inputs[0].dtype == np.float32 and be.fused_config is None
+    with pytest.raises(ValueError, match="fuse_preprocess"):
+        be.infer_canvas(np.zeros((1, 8, 8, 3), np.uint8))
 
 
-def test_backend_fuse_keeps_the_file_and_input_name(tmp_path: Path) -> None:
+def test_backend_fuse_keeps_the_file_and_the_float_path(tmp_path: Path) -> None:
     path = identity_model(tmp_path / "id.onnx")
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     be = create(path, "ort")
     assert be.fuse_preprocess(CONFIGS["nanodet"]) is True
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
-    spec = be.inputs[0]
-    assert spec.name == "images" and spec.dtype == np.uint8 and spec.shape[-1] == 3 and len(spec.shape) == 4
+    spec = be.inputs[0]  # the model's own input is still what the spec describes
+    assert spec.name == "images" and spec.dtype == np.float32 and spec.shape[1] == 3
     assert be.fused_config == CONFIGS["nanodet"]
     assert be.fuse_preprocess(CONFIGS["nanodet"]) is True  # idempotent
     assert be.fuse_preprocess(CONFIGS["yolov6"]) is False  # a second, different config is refused
-    canv = np.full((1, 8, 8, 3), 200, np.uint8)
-    np.testing.assert_array_max_ulp(be.infer(canv)["out"], normalize(canv, CONFIGS["nanodet"]), maxulp=1)
-    with pytest.raises(ValueError, match="dtype"):
-        be.infer(np.zeros((1, 3, 8, 8), np.float32))  # the float tensor is no longer what it takes
+    canv = np.full((2, 8, 8, 3), 200, np.uint8)
+    canv[1] = 7
+    np.testing.assert_array_max_ulp(be.infer_canvas(canv)["out"], normalize(canv, CONFIGS["nanodet"]), maxulp=1)
+    x = np.random.default_rng(0).random((1, 3, 8, 8), np.float32)
+    np.testing.assert_array_equal(be.infer(x)["out"], x)  # a float tensor still runs the model as written
+    np.testing.assert_array_equal(be.raw_runner({"images": x})()[0], x)
+    with pytest.raises(ValueError, match="canvases"):
+        be.infer_canvas(np.zeros((1, 3, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match="canvases"):
+        be.infer_canvas(np.zeros((1, 8, 8, 3), np.float32))
 
 
 def test_canvas_batch_matches_letterbox_batch(tmp_path: Path) -> None:
@@ -125,9 +133,13 @@ def test_demo_detector_fused_equals_unfused() -> None:
     assert len(a) > 0
     np.testing.assert_array_equal(a.xyxy, b.xyxy)
     np.testing.assert_array_equal(a.scores, b.scores)
-    x1, _ = fused.preprocess(img)
-    x2, _ = fused.preprocess(img[::-1].copy())
-    assert x1.dtype == np.uint8 and x1.shape[-1] == 3 and not np.shares_memory(x1, x2)
+    x1, t1 = fused.preprocess(img)  # the public stages keep the float tensor
+    x2, t2 = plain.preprocess(img)
+    assert x1.dtype == np.float32 and t1 == t2
+    np.testing.assert_array_equal(x1, x2)
+    np.testing.assert_array_equal(fused.infer(x1)["outputs"], plain.infer(x2)["outputs"])  # float path kept
+    c, _ = fused._feed(img)
+    assert c.dtype == np.uint8 and c.shape[0] == 1 and c.shape[-1] == 3
     batch_a, batch_b = fused.detect_batch([img, img[:, ::-1]]), plain.detect_batch([img, img[:, ::-1]])
     for da, db in zip(batch_a, batch_b, strict=True):
         np.testing.assert_allclose(da.xyxy, db.xyxy, atol=1e-3)
@@ -139,9 +151,9 @@ def test_real_model_fused_outputs_match(shared: Path) -> None:
     model = shared / "models" / "yolov6lite" / "onnx" / "yolov6lite_s_320_raw.onnx"
     img = cv2.imread(str(shared / "images" / "bus.jpg"))
     fused, plain = YOLOv6(model, threads=1), YOLOv6(model, threads=1, fuse_preprocess=False)
-    xf, tf = fused.preprocess(img)
+    xf, tf = fused._feed(img)
     xp, tp = plain.preprocess(img)
-    assert tf == tp
+    assert tf == tp and xf.dtype == np.uint8
     of, op = fused.infer(xf), plain.infer(xp)
     for k in op:
         np.testing.assert_allclose(of[k], op[k], rtol=0, atol=1e-5)
@@ -159,9 +171,9 @@ def test_ncnn_fused_from_pixels_matches(shared: Path) -> None:
     fused = YOLOv6(param, threads=1, input_size=320)
     plain = YOLOv6(param, threads=1, input_size=320, fuse_preprocess=False)
     assert fused.fused and not plain.fused
-    assert fused.backend.inputs[0].dtype == np.uint8
-    xf, _ = fused.preprocess(img)
+    xf, _ = fused._feed(img)
     xp, _ = plain.preprocess(img)
+    assert xf.dtype == np.uint8
     of, op = fused.infer(xf), plain.infer(xp)
     for k in op:  # the input differs by at most 1 ulp (x * (1/255) vs x / 255)
         np.testing.assert_allclose(of[k], op[k], rtol=0, atol=2e-3)

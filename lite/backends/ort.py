@@ -151,9 +151,11 @@ class OrtBackend(Backend):
     def fuse_preprocess(self, config: Any) -> bool:
         """Prepend the preprocessing to the graph in memory (see :mod:`lite.backends._ort_fuse`).
 
-        The file is not touched; the session is rebuilt from the edited model. Returns False
-        (nothing changes) without the ``onnx`` package, for models whose input is not one
-        float NCHW image, and for opsets below 10.
+        The file is not touched. A second session is built from the edited model and runs
+        :meth:`infer_canvas`; the plain session is released and rebuilt only if a float tensor
+        comes again (:meth:`infer`, :meth:`raw_runner`). Returns False (nothing changes) without
+        the ``onnx`` package, for models whose input is not one float NCHW image, and for
+        opsets below 10.
         """
         if self.fused_config is not None:
             return self.fused_config == config
@@ -179,22 +181,42 @@ class OrtBackend(Backend):
                 f"ONNX Runtime could not load {self.model_path} with the preprocessing prepended "
                 f"({type(e).__name__}: {str(e).strip()[:300]}); pass fuse_preprocess=False to the detector"
             ) from e
-        self.session = session
-        self._inputs = [_spec(a) for a in session.get_inputs()]
+        self._fused_session = session
+        self._fused_name = session.get_inputs()[0].name
         self._fused_config = config
+        self.session = None  # type: ignore[assignment]  # rebuilt by _plain() if a float tensor comes
         return True
 
+    def _plain(self) -> Any:
+        """The session on the model as written (rebuilt after fusing released it)."""
+        if self.session is None and getattr(self, "_fused_session", None) is not None:
+            ort = require("onnxruntime", "ort")
+            opts, providers = self._session_args
+            self.session = ort.InferenceSession(os.fspath(self.model_path), sess_options=opts, providers=providers)
+        return self.session
+
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        values = self.session.run(self._output_names, feed)
+        values = self._plain().run(self._output_names, feed)
+        return dict(zip(self._output_names, values, strict=True))
+
+    def _infer_canvas(self, canvas: np.ndarray) -> dict[str, np.ndarray]:
+        values = self._fused_session.run(self._output_names, {self._fused_name: canvas})
         return dict(zip(self._output_names, values, strict=True))
 
     def raw_runner(self, feed: Mapping[str, np.ndarray]) -> Callable[[], Any]:
-        """``session.run`` alone on a prepared feed (the benchmark baseline)."""
-        session, names, prepared = self.session, self._output_names, dict(feed)
+        """``session.run`` alone on a prepared feed (the benchmark baseline): the plain session on a
+        float tensor, the fused one on a ``uint8`` canvas."""
+        prepared, names = dict(feed), self._output_names
+        first = next(iter(prepared.values()), None)
+        if self.fused_config is not None and isinstance(first, np.ndarray) and first.dtype == np.uint8:
+            session, prepared = self._fused_session, {self._fused_name: first}
+        else:
+            session = self._plain()
         return lambda: session.run(names, prepared)
 
     def close(self) -> None:
         self.session = None  # type: ignore[assignment]
+        self._fused_session = None
 
 
 def _spec(arg: Any) -> TensorSpec:

@@ -447,19 +447,16 @@ class Detector(ImageModel):
             out += self.postprocess(self.infer(tensor), transforms, **overrides)[: len(part)]
         return out
 
-    def preprocess(self, image: Any) -> tuple[np.ndarray, LetterboxTransform]:
-        """Load and letterbox one image: ``((1, 3, H, W) float32, transform)``.
-
-        With a fused backend (:attr:`fused`) the tensor is the ``(1, H, W, 3)`` ``uint8`` BGR canvas
-        the engine normalises itself.
-        """
-        if getattr(self, "fused", False):
-            canvas, t = self._letterbox.canvas(load_image(image))
-            return canvas[None].copy(), t
-        return super().preprocess(image)
+    def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        """Run the backend on a prepared ``(B, 3, H, W)`` tensor, or on ``(B, H, W, 3)`` ``uint8``
+        canvases when the backend normalises them itself (:attr:`fused`)."""
+        if tensor.dtype == np.uint8 and self.fused:
+            return self.backend.infer_canvas(tensor)
+        return super().infer(tensor)
 
     def _feed(self, img: np.ndarray) -> tuple[np.ndarray, LetterboxTransform]:
-        """:meth:`preprocess` without the copy: a fused feed is this thread's cached canvas."""
+        """What :meth:`detect` feeds :meth:`infer`: the float tensor, or with a fused backend this
+        thread's cached ``(1, H, W, 3)`` canvas (no copy, no normalisation in numpy)."""
         if self.fused:
             canvas, t = self._letterbox.canvas(img)
             return canvas[None], t
@@ -488,7 +485,8 @@ class Detector(ImageModel):
 
         def prepare(src: Any) -> tuple[np.ndarray, np.ndarray, LetterboxTransform]:
             img = load_image(src)
-            return (img, *self.preprocess(img))
+            x, t = self._feed(img)
+            return img, (x.copy() if self.fused else x), t  # the canvas is reused by this thread's next call
 
         def finish(p: tuple[np.ndarray, np.ndarray, LetterboxTransform], outs: dict[str, np.ndarray]) -> Any:
             d = self.postprocess(outs, [p[2]], **dict(overrides))[0]
