@@ -5,8 +5,8 @@ a new ``ModelProto`` whose image input keeps its name but takes the letterbox ca
 is: ``uint8`` ``(N, H, W, 3)`` BGR. The prepended nodes do what
 :func:`lite.ops.preprocess.normalize_into` does in numpy, in the same float32 arithmetic:
 
-* ``Cast`` to float32, ``Transpose`` NHWC -> NCHW;
-* ``Slice`` with step -1 over the channels when the model wants RGB;
+* ``Transpose`` NHWC -> NCHW and, when the model wants RGB, ``Slice`` with step -1 over the
+  channels, both still on ``uint8``; then ``Cast`` to float32 (exact);
 * either ``Div`` by ``1 / scale`` (a plain config: bit for bit numpy's ``np.divide``), or
   ``Mul`` by ``a`` then ``Add`` ``b`` with the config's per-channel ``affine()`` constants
   (numpy's ``np.multiply`` then ``+=``);
@@ -72,10 +72,8 @@ def fuse_preprocess_model(model: Any, config: Any) -> Any:
             raise ValueError("the image input is also a graph output; cannot fuse")
 
     p = name + "__lite_"
-    nodes = [
-        helper.make_node("Cast", [name], [p + "f"], to=TensorProto.FLOAT, name=p + "cast"),
-        helper.make_node("Transpose", [p + "f"], [p + "chw"], perm=[0, 3, 1, 2], name=p + "transpose"),
-    ]
+    # the moves first, on uint8 (a quarter of the bytes of float32; measured ~25 % faster than casting first)
+    nodes = [helper.make_node("Transpose", [name], [p + "chw"], perm=[0, 3, 1, 2], name=p + "transpose")]
     cur = p + "chw"
     consts = []
     if config.color == "rgb":
@@ -84,6 +82,8 @@ def fuse_preprocess_model(model: Any, config: Any) -> Any:
         nodes.append(helper.make_node("Slice", [cur, p + "starts", p + "ends", p + "axes", p + "steps"], [p + "rgb"],
                                       name=p + "bgr2rgb"))  # fmt: skip
         cur = p + "rgb"
+    nodes.append(helper.make_node("Cast", [cur], [p + "f"], to=TensorProto.FLOAT, name=p + "cast"))
+    cur = p + "f"
     last = inner if elem == TensorProto.FLOAT else p + "norm"
     if config.plain:
         consts.append(numpy_helper.from_array(np.asarray(np.float32(1.0 / config.scale)), p + "div"))
