@@ -136,19 +136,7 @@ def _open(model: str, backend: str | None, threads: int, family: str | None, inp
         kw["input_size"] = input_size
     if not fuse:
         kw["fuse_preprocess"] = False
-    if hasattr(Detector, "from_file"):
-        try:
-            return Detector.from_file(model, family=family, **kw)
-        except TypeError:
-            kw.pop("fuse_preprocess", None)
-            return Detector.from_file(model, family=family, **kw)
-    from lite.cv.yolov6 import YOLOv6
-
-    try:
-        return YOLOv6(model, **kw)
-    except TypeError:
-        kw.pop("fuse_preprocess", None)
-        return YOLOv6(model, **kw)
+    return Detector.from_file(model, family=family, **kw)
 
 
 def tutorial_detect(session: Any, img: np.ndarray, size: int = 320, conf: float = 0.25, iou: float = 0.45) -> tuple:

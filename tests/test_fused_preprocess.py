@@ -184,3 +184,10 @@ def test_ncnn_fused_from_pixels_matches(shared: Path) -> None:
     # a batch runs image by image through from_pixels too
     batch = fused.detect_batch([img, img])
     np.testing.assert_allclose(batch[1].xyxy, df.xyxy, atol=1e-4)
+
+
+def test_from_file_passes_fuse_preprocess() -> None:
+    from lite.cv.detector import Detector
+
+    assert Detector.from_file(DEMO, threads=1).fused is True
+    assert Detector.from_file(DEMO, threads=1, fuse_preprocess=False).fused is False

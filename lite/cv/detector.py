@@ -535,7 +535,7 @@ _DETECTOR_KWARGS = frozenset(
     {
         "backend", "device", "threads", "input_size", "auto", "scaleup", "conf", "iou", "max_det", "nms",
         "multi_label", "pre_nms_topk", "names", "strides", "layout", "box_first", "sigmoid", "anchors",
-        "reg_max", "preprocess",
+        "reg_max", "preprocess", "fuse_preprocess",
     }
 )  # fmt: skip
 
