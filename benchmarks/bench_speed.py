@@ -78,19 +78,28 @@ def _clock2(name: str, fn: Callable[[], Any], out: dict[str, float]) -> None:
 
 
 class LiteSubject:
-    """lite on one model and backend: floor, detect(), and the stages."""
+    """lite on one model and backend: floor, detect(), and the stages.
+
+    ``role="both"`` times the floor and ``detect()`` alternately in one process (the floor on an
+    unfused twin detector when the detector is fused). With several engine threads two sessions
+    in one process disturb each other (the idle one's pool threads still spin), so the parent
+    then runs ``role="floor"`` and ``role="detect"`` in two processes instead.
+    """
 
     def __init__(self, model: str, backend: str | None, threads: int, image: str, family: str | None = None,
-                 input_size: int | None = None, fuse: bool = True) -> None:  # fmt: skip
+                 input_size: int | None = None, fuse: bool = True, role: str = "both") -> None:  # fmt: skip
         sys.path.insert(0, str(REPO))
         from lite.io import load_image
 
         self.img = load_image(image)
-        self.det = _open(model, backend, threads, family, input_size, fuse=fuse)
-        # the floor: the engine's bare call on a prepared float tensor, in an unfused twin of the detector
-        self.plain = _open(model, backend, threads, family, input_size, fuse=False) if self._fused() else self.det
-        tensor, _ = self.plain.preprocess(self.img)
-        self.floor = self.plain.backend.raw_runner({self.plain.input_name: np.ascontiguousarray(tensor)})
+        self.role = role
+        self.det = _open(model, backend, threads, family, input_size, fuse=fuse and role != "floor")
+        self.floor: Callable[[], Any] | None = None
+        if role != "detect":
+            # the floor: the engine's bare call on a prepared float tensor, in an unfused twin of the detector
+            self.plain = _open(model, backend, threads, family, input_size, fuse=False) if self._fused() else self.det
+            tensor, _ = self.plain.preprocess(self.img)
+            self.floor = self.plain.backend.raw_runner({self.plain.input_name: np.ascontiguousarray(tensor)})
         self.detections = len(self.det.detect(self.img))
 
     def _fused(self) -> bool:
@@ -115,8 +124,14 @@ class LiteSubject:
             t3 = time.perf_counter()
             out.update(pre=(t1 - t0) * 1e3, infer=(t2 - t1) * 1e3, post=(t3 - t2) * 1e3)
 
+        if self.role == "floor":
+            assert self.floor is not None
+            _clock2("floor", self.floor, out)
+            return out
         steps = [("floor", self.floor), ("detect", lambda: det.detect(img)), ("staged", staged)]
-        k = i % 3
+        if self.role == "detect":
+            steps = steps[1:]
+        k = i % len(steps)
         for name, fn in steps[k:] + steps[:k]:
             if name == "staged":
                 fn()
@@ -485,6 +500,39 @@ def _mnn_model(onnx_path: Path, tmp: Path) -> Path | None:
     return out
 
 
+FLOOR_TAG = " [floor process]"
+
+
+def split_floor(specs: list[tuple]) -> list[tuple]:
+    """Each lite subject as two processes: its floor alone and its detect() alone."""
+    out = []
+    for label, kind, params, python, group in specs:
+        if kind == "lite":
+            out.append((label + FLOOR_TAG, kind, {**params, "role": "floor"}, python, group))
+            out.append((label, kind, {**params, "role": "detect"}, python, group))
+        else:
+            out.append((label, kind, params, python, group))
+    return out
+
+
+def merge_floor(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Put each floor process's figures into its detect() row (ratios across the two processes)."""
+    floors = {r["label"][: -len(FLOOR_TAG)]: r for r in rows if r["label"].endswith(FLOOR_TAG)}
+    out = []
+    for r in rows:
+        if r["label"].endswith(FLOOR_TAG):
+            continue
+        f = floors.get(r["label"])
+        if f is not None:
+            for key in ("floor", "floor_p90", "floor_cpu", "floor_cpu_p90"):
+                r[key] = f[key]
+            r["floor_process"] = "separate"
+            r["ratio"], r["over_ms"] = r["detect"] / r["floor"], r["detect"] - r["floor"]
+            r["ratio_cpu"], r["over_cpu_ms"] = r["detect_cpu"] / r["floor_cpu"], r["detect_cpu"] - r["floor_cpu"]
+        out.append(r)
+    return out
+
+
 def summarise(workers: list[Worker], suite: str) -> list[dict[str, Any]]:
     rows = []
     for w in workers:
@@ -593,16 +641,18 @@ def main(argv: list[str] | None = None) -> int:
             plan.append(("folder", specs, args.folder_rounds, 1))
         for suite, specs, rounds, block in plan:
             print(f"\n## {suite}", flush=True)
+            if th > 1:
+                specs = split_floor(specs)
             workers = start(specs)
             try:
                 interleave(workers, rounds, block)
             finally:
                 for w in workers:
                     w.close()
-            rows = summarise(workers, suite)
+            rows = merge_floor(summarise(workers, suite))
             all_rows += rows
             {"backends": print_backends, "folder": print_folder}.get(suite, print_pairs)(rows)
-            if suite == "ultralytics" and len(rows) == 2:
+            if suite == "ultralytics" and len(rows) == 2 and "over_ms" in rows[0]:
                 for key, what in (("over_ms", "wall"), ("over_cpu_ms", "CPU")):
                     lite_add, ul_add = rows[0][key], rows[1][key]
                     print(f"{what}: lite adds {lite_add:.2f} ms, ultralytics adds {ul_add:.2f} ms over session.run: "
