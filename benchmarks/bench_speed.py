@@ -87,13 +87,13 @@ class LiteSubject:
     """
 
     def __init__(self, model: str, backend: str | None, threads: int, image: str, family: str | None = None,
-                 input_size: int | None = None, fuse: bool = True, role: str = "both") -> None:  # fmt: skip
+                 input_size: int | None = None, fuse: bool | None = None, role: str = "both") -> None:  # fmt: skip
         sys.path.insert(0, str(REPO))
         from lite.io import load_image
 
         self.img = load_image(image)
         self.role = role
-        self.det = _open(model, backend, threads, family, input_size, fuse=fuse and role != "floor")
+        self.det = _open(model, backend, threads, family, input_size, fuse=False if role == "floor" else fuse)
         self.floor: Callable[[], Any] | None = None
         if role != "detect":
             # the floor: the engine's bare call on a prepared float tensor, in an unfused twin of the detector
@@ -141,7 +141,7 @@ class LiteSubject:
 
 
 def _open(model: str, backend: str | None, threads: int, family: str | None, input_size: int | None,
-          fuse: bool) -> Any:  # fmt: skip
+          fuse: bool | None) -> Any:  # fmt: skip
     from lite.cv.detector import Detector
 
     kw: dict[str, Any] = {"threads": threads}
@@ -149,8 +149,8 @@ def _open(model: str, backend: str | None, threads: int, family: str | None, inp
         kw["backend"] = backend
     if input_size:
         kw["input_size"] = input_size
-    if not fuse:
-        kw["fuse_preprocess"] = False
+    if fuse is not None:
+        kw["fuse_preprocess"] = fuse
     return Detector.from_file(model, family=family, **kw)
 
 
@@ -289,7 +289,6 @@ class FolderSubject:
 
         self.model, self.threads, self.folder, self.mode, self.family = model, threads, folder, mode, family
         self.paths = [str(p) for p in _images_in(Path(folder))]
-        self.det = _open(model, None, threads, family, None, fuse=True)
         self.imread = cv2.imread
         self.iteration(0)  # warm
 
@@ -298,12 +297,12 @@ class FolderSubject:
 
     def _loop(self) -> None:
         imread = self.imread
-        with _open(self.model, None, self.threads, self.family, None, fuse=True) as det:
+        with _open(self.model, None, self.threads, self.family, None, fuse=None) as det:
             for p in self.paths:
                 det.detect(imread(p))
 
     def _stream(self) -> None:
-        with _open(self.model, None, self.threads, self.family, None, fuse=True) as det:
+        with _open(self.model, None, self.threads, self.family, None, fuse=None) as det:
             for _ in det.detect_stream(self.paths):
                 pass
 
@@ -454,8 +453,8 @@ def _backend_specs(shared: Path, args: argparse.Namespace, tmp: Path) -> list[tu
                                                 "image": img}, sys.executable, tag))  # fmt: skip
         specs.append((f"{tag} ort decoded", "lite", {"model": str(onnx / f"yolov6lite_{m}_320_decoded.onnx"),
                       "backend": "ort", "threads": args.threads, "image": img}, sys.executable, tag))  # fmt: skip
-        specs.append((f"{tag} ort decoded unfused", "lite", {"model": str(onnx / f"yolov6lite_{m}_320_decoded.onnx"),
-                      "backend": "ort", "threads": args.threads, "image": img, "fuse": False}, sys.executable,
+        specs.append((f"{tag} ort decoded fused", "lite", {"model": str(onnx / f"yolov6lite_{m}_320_decoded.onnx"),
+                      "backend": "ort", "threads": args.threads, "image": img, "fuse": True}, sys.executable,
                       tag))  # fmt: skip
         for fuse in (True, False):
             specs.append((f"{tag} ncnn" + ("" if fuse else " unfused"), "lite", {

@@ -80,10 +80,41 @@ def plot(data: dict[str, Any], out: Path) -> Path:
     return out
 
 
+def markdown(data: dict[str, Any]) -> str:
+    """The rows as Markdown tables (what docs/benchmark.md shows)."""
+    rows = data["rows"]
+    out = []
+    back = [r for r in rows if r["suite"] == "backends"]
+    if back:
+        out += ["| subject | floor ms | detect() ms | ratio | ms over | pre | infer | post | CPU ratio | fused |",
+                "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        out += [f"| {r['label']} | {r['floor']:.2f} | {r['detect']:.2f} | {r['ratio']:.3f} | {r['over_ms']:.2f} | "
+                f"{r.get('pre', float('nan')):.2f} | {r.get('infer', float('nan')):.2f} | "
+                f"{r.get('post', float('nan')):.2f} | {r.get('ratio_cpu', float('nan')):.3f} | "
+                f"{'yes' if r['info'].get('fused') else 'no'} |" for r in back]  # fmt: skip
+        out.append("")
+    pairs = [r for r in rows if r["suite"] in ("tutorial", "ultralytics")]
+    if pairs:
+        out += ["| subject | its session.run ms | end to end ms | adds ms | CPU adds ms | detections |",
+                "|---|---|---|---|---|---|"]  # fmt: skip
+        out += [f"| {r['label']} | {r['floor']:.2f} | {r['detect']:.2f} | {r['over_ms']:.2f} | "
+                f"{r.get('over_cpu_ms', float('nan')):.2f} | {r['info'].get('detections', '?')} |" for r in pairs]
+        out.append("")
+    folder = [r for r in rows if r["suite"] == "folder"]
+    if folder:
+        base = next((r for r in folder if r["info"].get("mode") == "loop"), folder[0])
+        out += ["| subject | s per pass | images/s | x plain loop |", "|---|---|---|---|"]
+        out += [f"| {r['label']} | {r['pass'] / 1e3:.3f} | {r['ips']:.1f} | {base['pass'] / r['pass']:.3f} |"
+                for r in folder]  # fmt: skip
+        out.append("")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("png", type=Path, help="the image to write")
     ap.add_argument("json", type=Path, nargs="+", help="bench_speed.py JSON files (rows are concatenated)")
+    ap.add_argument("--markdown", action="store_true", help="also print the rows as Markdown tables")
     args = ap.parse_args(argv)
     data: dict[str, Any] = {"header": "", "rows": []}
     for path in args.json:
@@ -91,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         data["rows"] += one["rows"]
         data["header"] += ("\n" if data["header"] else "") + one.get("header", "")
     print(plot(data, args.png))
+    if args.markdown:
+        print(markdown(data))
     return 0
 
 

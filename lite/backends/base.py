@@ -78,6 +78,8 @@ class Backend(abc.ABC):
     suffixes: ClassVar[tuple[str, ...]] = ()
     #: pip extra that installs the engine (``pip install 'lite-detect[<extra>]'``).
     extra: ClassVar[str] = ""
+    #: Whether a detector fuses the preprocessing into this engine unless told (``fuse_preprocess=None``).
+    fuse_by_default: ClassVar[bool] = True
 
     def __init__(self, model_path: str | Path, *, device: str = "cpu", threads: int | None = None) -> None:
         self.model_path = Path(model_path)

@@ -72,8 +72,9 @@ class Detector(ImageModel):
             ``[[(w, h), ...], ...]`` (default: YOLOv5's standard anchors).
         reg_max: NanoDet: distribution size minus one (default: from the class count, else 7).
         preprocess: Override the family's :class:`~lite.ops.preprocess.PreprocessConfig`.
-        fuse_preprocess: Let a backend that can (ONNX Runtime, NCNN) take the letterbox canvas and
-            normalise it natively (:meth:`Backend.fuse_preprocess`); ``False`` always feeds float NCHW.
+        fuse_preprocess: Let the backend take the letterbox canvas and normalise it natively
+            (:meth:`Backend.fuse_preprocess`: NCNN, and ONNX Runtime when asked); ``False`` always feeds
+            float NCHW; None: the backend's ``fuse_by_default`` (on for NCNN, off for ONNX Runtime).
         **backend_options: Passed to the backend (e.g. ``allow_fallback``, ``optimization``, ``fp16``).
     """
 
@@ -113,7 +114,7 @@ class Detector(ImageModel):
         sigmoid: bool | None = None,
         anchors: Sequence[Any] | None = None,
         reg_max: int | None = None,
-        fuse_preprocess: bool = True,
+        fuse_preprocess: bool | None = None,
         **backend_options: Any,
     ) -> None:
         self.conf, self.iou, self.max_det = float(conf), float(iou), int(max_det)
@@ -141,6 +142,8 @@ class Detector(ImageModel):
             **backend_options,
         )
         #: True when the backend takes the uint8 canvas and normalises it itself (see :meth:`preprocess`).
+        if fuse_preprocess is None:
+            fuse_preprocess = type(self.backend).fuse_by_default
         self.fused = bool(fuse_preprocess) and self.backend.fuse_preprocess(self.preprocess_config)
 
     # -- choosing the family -------------------------------------------------------------
