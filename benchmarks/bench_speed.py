@@ -224,6 +224,8 @@ class UltralyticsSubject:
     torchvision cannot be imported in that environment (its wheels do not load with the CPU
     torch), and ultralytics imports it in its warm-up; a placeholder module whose ``ops.nms`` is
     ultralytics' own pure-torch ``TorchNMS.nms`` stands in, which is what ultralytics runs without it.
+    Its ONNX Runtime session is rebuilt with lite's settings (``threads`` intra-op threads, one
+    inter-op thread) so both pipelines sit on the same engine configuration.
     """
 
     def __init__(self, model: str, threads: int, image: str) -> None:
@@ -243,12 +245,20 @@ class UltralyticsSubject:
         self.model = YOLO(model, task="detect")
         res = self.model.predict(self.img, verbose=False)
         self.detections = len(res[0].boxes)
-        session = _find_session(self.model.predictor.model)
+        holder = _find_session(self.model.predictor.model)
+        session = holder.session
+        if threads:  # the same engine settings as lite's session: intra-op threads, one inter-op thread
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+            session = holder.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+            res = self.model.predict(self.img, verbose=False)
+            self.detections = len(res[0].boxes)
         inp = session.get_inputs()[0]
         x = np.random.default_rng(0).random((1, 3, *inp.shape[2:]), np.float32)
         names = [o.name for o in session.get_outputs()]
         self.floor = lambda: session.run(names, {inp.name: x})
-        self.session_threads = "ORT default (all cores)"
 
     def info(self) -> dict[str, Any]:
         import ultralytics
@@ -266,16 +276,18 @@ class UltralyticsSubject:
 
 
 def _find_session(obj: Any, depth: int = 0) -> Any:
-    """The onnxruntime InferenceSession somewhere inside ultralytics' AutoBackend."""
+    """The object holding the onnxruntime InferenceSession (``.session``) inside ultralytics' AutoBackend."""
     if depth > 3 or obj is None:
         return None
-    if type(obj).__name__ == "InferenceSession":
+    if type(getattr(obj, "session", None)).__name__ == "InferenceSession":
         return obj
-    for name in ("session", "backend", "model"):
+    for name in ("backend", "model"):
         found = _find_session(getattr(obj, name, None), depth + 1)
         if found is not None:
             return found
-    raise RuntimeError("could not find ultralytics' ONNX Runtime session") if depth == 0 else None
+    if depth == 0:
+        raise RuntimeError("could not find ultralytics' ONNX Runtime session")
+    return None
 
 
 class FolderSubject:

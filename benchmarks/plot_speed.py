@@ -46,7 +46,7 @@ def plot(data: dict[str, Any], out: Path) -> Path:
         ax.invert_yaxis()
         ax.set_xlabel("median ms per image (bus.jpg)")
         ax.set_title("detect() vs the engine's bare call")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="center right")
         ax.margins(x=0.3)
     if pairs:
         ax = axes.pop(0)
@@ -69,7 +69,7 @@ def plot(data: dict[str, Any], out: Path) -> Path:
             ax.text(b.get_width(), b.get_y() + b.get_height() / 2, f" {r['ips']:.1f}/s", va="center", fontsize=7)
         ax.set_yticks(range(len(folder)), labels, fontsize=8)
         ax.invert_yaxis()
-        ax.set_xlabel("images per second (128 COCO images, model load included)")
+        ax.set_xlabel("images per second (128 COCO images, with model load)")
         ax.set_title("folder throughput")
         ax.margins(x=0.25)
     fig.suptitle(data.get("header", "").lstrip("# "), fontsize=8)
@@ -78,6 +78,13 @@ def plot(data: dict[str, Any], out: Path) -> Path:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def _loop_of(row: dict[str, Any], folder: list[dict[str, Any]]) -> dict[str, Any]:
+    """The plain-loop row measured in the same run (same thread suffix) as ``row``."""
+    suffix = row["label"][row["label"].rfind(" ("):] if row["label"].endswith("thr)") else ""
+    same = [r for r in folder if r["info"].get("mode") == "loop" and r["label"].endswith(suffix)]
+    return same[0] if same else row
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -102,10 +109,10 @@ def markdown(data: dict[str, Any]) -> str:
         out.append("")
     folder = [r for r in rows if r["suite"] == "folder"]
     if folder:
-        base = next((r for r in folder if r["info"].get("mode") == "loop"), folder[0])
         out += ["| subject | s per pass | images/s | x plain loop |", "|---|---|---|---|"]
-        out += [f"| {r['label']} | {r['pass'] / 1e3:.3f} | {r['ips']:.1f} | {base['pass'] / r['pass']:.3f} |"
-                for r in folder]  # fmt: skip
+        for r in folder:
+            base = _loop_of(r, folder)
+            out.append(f"| {r['label']} | {r['pass'] / 1e3:.3f} | {r['ips']:.1f} | {base['pass'] / r['pass']:.3f} |")
         out.append("")
     return "\n".join(out)
 
@@ -119,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     data: dict[str, Any] = {"header": "", "rows": []}
     for path in args.json:
         one = json.loads(path.read_text(encoding="utf-8"))
+        header = one.get("header", "")
+        threads = header.split("threads=")[1].split(",")[0] if "threads=" in header else "?"
+        for r in one["rows"]:
+            r["label"] += f" ({threads} thr)" if len(args.json) > 1 else ""
         data["rows"] += one["rows"]
         data["header"] += ("\n" if data["header"] else "") + one.get("header", "")
     print(plot(data, args.png))
