@@ -171,12 +171,13 @@ def benchmark(
     device: str = "cpu",
     input_size: int | Sequence[int] | None = None,
     label: str | None = None,
+    family: str | None = None,
     **detector_kw: Any,
 ) -> BenchResult:
     """Time every stage of the pipeline and the engine's raw call.
 
     Args:
-        model: Model file or hub name (opened as :class:`lite.cv.YOLOv6`), or a
+        model: Model file or hub name (opened with :meth:`lite.cv.Detector.from_file`), or a
             :class:`lite.cv.Detector` (used as is; ``backend``, ``threads``, ``device``,
             ``input_size`` and ``detector_kw`` are then ignored).
         backend: Backend name (None: from the suffix).
@@ -188,6 +189,7 @@ def benchmark(
         device: Backend device.
         input_size: Network input for dynamic-shape models.
         label: Row label in tables (default ``"<model file> [<backend>]"``).
+        family: Model family (``"yolov8"``...; None: read from the file).
         **detector_kw: Detector options (``conf``, ``iou``, backend options...).
 
     Returns:
@@ -207,9 +209,9 @@ def benchmark(
     if isinstance(model, Detector):
         det, own = model, False
     else:
-        from lite.cv.yolov6 import YOLOv6
-
-        det = YOLOv6(model, backend, device=device, threads=threads, input_size=input_size, **detector_kw)
+        det = Detector.from_file(
+            model, family=family, backend=backend, device=device, threads=threads, input_size=input_size, **detector_kw
+        )
         own = True
     try:
         tensor, transform = det.preprocess(img)

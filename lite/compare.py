@@ -348,6 +348,7 @@ def compare(
     score_tol: float = SCORE_TOL,
     conf: float = 0.25,
     threads: int | None = None,
+    family: str | None = None,
 ) -> CompareReport:
     """Run one image through several models / backends and compare them with the first.
 
@@ -365,6 +366,8 @@ def compare(
         score_tol: Score difference allowed between matched detections.
         conf: Score threshold of the detectors.
         threads: Engine threads for every backend.
+        family: Model family of every run (None: read from the first model with
+            :meth:`lite.cv.Detector.from_file`; the other runs use the same family).
 
     Returns:
         A :class:`CompareReport`; ``report.ok`` says whether everything agrees, ``report.table()``
@@ -375,7 +378,7 @@ def compare(
             input sizes that differ between models.
     """
     from lite import backends as registry
-    from lite.cv.yolov6 import YOLOv6
+    from lite.cv.detector import Detector
 
     paths = _as_list(models)
     names = [b.strip() or None for b in backends.split(",")] if isinstance(backends, str) else _as_list(backends)
@@ -403,15 +406,15 @@ def compare(
     opened = []
     try:
         for path, name in zip(paths, names, strict=True):
-            opened.append(registry.create(YOLOv6._resolve(path), name, threads=threads))
+            opened.append(registry.create(Detector._resolve(path), name, threads=threads))
         hw: tuple[int, int] | int | Sequence[int] | None = input_size
         if hw is None:
             fixed = {s for s in (_static_hw(b) for b in opened) if s is not None}
             if len(fixed) > 1:
                 raise InputError(f"compare: the models have different fixed input sizes {sorted(fixed)}")
             hw = next(iter(fixed), None)
-        detectors = [YOLOv6(opened[0], input_size=hw, conf=conf)]
-        detectors += [YOLOv6(b, input_size=detectors[0].input_hw, conf=conf) for b in opened[1:]]
+        first = Detector.from_file(opened[0], family=family, input_size=hw, conf=conf)
+        detectors = [first] + [type(first)(b, input_size=first.input_hw, conf=conf) for b in opened[1:]]
         ref_det = detectors[0]
         tensor, transform = ref_det.preprocess(image)
         runs: list[RunResult] = []

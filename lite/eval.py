@@ -378,12 +378,13 @@ def coco(
     progress: bool = True,
     limit: int | None = None,
     pre_nms_topk: int = 30000,
+    family: str | None = None,
     **detector_kw: Any,
 ) -> EvalResult:
     """COCO bbox mAP of a detector on a folder of images with COCO annotations.
 
     Args:
-        model: A model file or hub name (opened as :class:`lite.cv.YOLOv6`), or a
+        model: A model file or hub name (opened with :meth:`lite.cv.Detector.from_file`), or a
             :class:`lite.cv.Detector` (used as is; ``backend``, ``input_size`` and
             ``detector_kw`` are then ignored).
         images: Folder holding the images named by the annotations' ``file_name``.
@@ -398,6 +399,7 @@ def coco(
         progress: Show a progress bar (tqdm) on stderr.
         limit: Evaluate only the first ``limit`` images of the annotation file.
         pre_nms_topk: Candidates per image that reach NMS (YOLOv6: 30000).
+        family: Model family (``"yolov8"``...; None: read from the file).
         **detector_kw: Passed to the detector (``device``, ``threads``, backend options...).
 
     Returns:
@@ -431,9 +433,8 @@ def coco(
     if isinstance(model, Detector):
         det, own = model, False
     else:
-        from lite.cv.yolov6 import YOLOv6
-
-        det, own = YOLOv6(model, backend, input_size=input_size, **detector_kw), True
+        det = Detector.from_file(model, family=family, backend=backend, input_size=input_size, **detector_kw)
+        own = True
     try:
         cmap = category_map(data["categories"], det.names)
         results: list[dict[str, Any]] = []

@@ -293,3 +293,53 @@ def test_fixed_size_model_without_declared_size_infers_it(converted_320, tmp_pat
     np.testing.assert_array_equal(det.detect(bus_path).xyxy, ref.xyxy)
     with pytest.raises(InputSizeError, match="input_size=320"):
         YOLOv6(bare, threads=1, input_size=640)
+
+
+# --------------------------------------------------------------------------- family from metadata
+def test_family_from_sidecar_settles_an_ambiguous_model(tmp_path):
+    import json
+
+    rng = np.random.default_rng(1)
+    out = np.concatenate([rng.uniform(-1, 1, (1, 2100, 4)), rng.normal(-4, 2, (1, 2100, 81))], axis=2)
+    path = _onnx_model(tmp_path / "raw.onnx", {"output": out}, hw=(320, 320))
+    (tmp_path / "raw.onnx.lite.json").write_text(json.dumps({"extra": {"family": "yolox"}}))
+    assert type(Detector.from_file(path)) is YOLOX
+
+
+def test_yolov5_metadata_names_the_family(tmp_path):
+    out = np.zeros((1, 6300, 7), np.float32)  # 3 anchors x 2100 cells at 320, 2 classes
+    path = _onnx_model(tmp_path / "v5.onnx", {"output0": out}, hw=(320, 320),
+                       metadata={"stride": "32", "names": "{0: 'cat', 1: 'dog'}"})  # fmt: skip
+    det = Detector.from_file(path)
+    assert type(det) is YOLOv5 and det.names == ("cat", "dog") and det.strides == (8, 16, 32)
+
+
+def test_ultralytics_end2end_export(tmp_path):
+    out = np.zeros((1, 300, 6), np.float32)
+    out[0, 0] = [100, 120, 300, 400, 0.9, 5]
+    out[0, 1] = [10, 10, 50, 60, 0.2, 0]
+    meta = {"author": "Ultralytics", "task": "detect", "imgsz": "[640, 640]", "end2end": "True", "stride": "32",
+            "names": repr({i: n for i, n in enumerate(YOLOv8.default_names)})}  # fmt: skip
+    path = _onnx_model(tmp_path / "e2e.onnx", {"output0": out}, metadata=meta)
+    det = Detector.from_file(path)
+    assert type(det) is YOLOv8 and det.plan.decoder == "yolov8_end2end"
+    dets = det.detect(np.zeros((640, 640, 3), np.uint8))
+    assert dets.labels == ["bus"] and np.allclose(dets.xyxy, [[100, 120, 300, 400]])
+
+
+def test_yolox_converted_to_mnn_gives_the_same_boxes(foreign, tmp_path, bus_path):
+    """int8 YOLOv5n/YOLOv8n and YOLOX-to-NCNN do not convert (ops the converters lack); YOLOX to MNN does."""
+    import importlib.util
+
+    if importlib.util.find_spec("MNN") is None or "mnn" not in backends.available():
+        pytest.skip("MNN is not available")
+    from lite.compare import match_detections
+    from lite.convert.mnn import onnx_to_mnn
+
+    src = foreign / "yolox" / "yolox_nano_416.onnx"
+    mnn = onnx_to_mnn(src, tmp_path / "yolox")
+    ref = YOLOX(src).detect(bus_path)
+    for det in (YOLOX(mnn, threads=1), Detector.from_file(mnn, threads=1)):
+        assert type(det) is YOLOX and det.backend.name == "mnn"
+        diff = match_detections(ref, det.detect(bus_path), iou=0.99, score_tol=0.01)
+        assert diff.ok and diff.matched == len(ref) >= 4, diff

@@ -30,6 +30,7 @@ from lite.ops.canvas import canvas_batch
 from lite.ops.decode import Candidates, DecodeSpec
 from lite.ops.decoders import Hints, Plan, decode_plan, decoder_names, get_decoder, match_outputs
 from lite.ops.letterbox import LetterboxTransform
+from lite.ops.preprocess import PreprocessConfig
 
 _NMS_MODES = ("class_aware", "agnostic", "blend")
 
@@ -114,6 +115,7 @@ class Detector(ImageModel):
         sigmoid: bool | None = None,
         anchors: Sequence[Any] | None = None,
         reg_max: int | None = None,
+        preprocess: PreprocessConfig | None = None,
         fuse_preprocess: bool | None = None,
         **backend_options: Any,
     ) -> None:
@@ -139,11 +141,12 @@ class Detector(ImageModel):
             names=names,
             strides=strides,
             layout=layout,
+            preprocess=preprocess,
             **backend_options,
         )
-        #: True when the backend takes the uint8 canvas and normalises it itself (see :meth:`preprocess`).
         if fuse_preprocess is None:
             fuse_preprocess = type(self.backend).fuse_by_default
+        #: True when the backend takes the uint8 canvas and normalises it itself (:meth:`_feed`).
         self.fused = bool(fuse_preprocess) and self.backend.fuse_preprocess(self.preprocess_config)
 
     # -- choosing the family -------------------------------------------------------------
