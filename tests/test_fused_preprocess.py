@@ -191,3 +191,23 @@ def test_from_file_passes_fuse_preprocess() -> None:
 
     assert Detector.from_file(DEMO, threads=1).fused is False  # ONNX Runtime: opt-in (measured no faster)
     assert Detector.from_file(DEMO, threads=1, fuse_preprocess=True).fused is True
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_openvino_prepostprocessor_matches_numpy(tmp_path: Path, name: str) -> None:
+    """The PrePostProcessor model the OpenVINO backend compiles for canvases (lite.backends._ov_fuse)."""
+    ov = pytest.importorskip("openvino")
+    from lite.backends._ov_fuse import fuse_preprocess_ov
+
+    config = CONFIGS[name]
+    model = ov.Core().read_model(str(identity_model(tmp_path / "id.onnx")))
+    fused = fuse_preprocess_ov(ov, model, config)
+    compiled = ov.Core().compile_model(fused, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    canvases = np.random.default_rng(4).integers(0, 256, size=(1, 40, 56, 3), dtype=np.uint8)
+    got = compiled.create_infer_request().infer({0: canvases}).to_tuple()[0]
+    want = normalize(canvases, config)
+    assert got.shape == want.shape
+    if config.plain:
+        np.testing.assert_array_max_ulp(got, want, maxulp=1)
+    else:  # (x - m) / s vs numpy's x * a + b: equal to float32 rounding of the terms (~2.4e-7 at |x·a| < 4)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
