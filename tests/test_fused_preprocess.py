@@ -211,3 +211,26 @@ def test_openvino_prepostprocessor_matches_numpy(tmp_path: Path, name: str) -> N
         np.testing.assert_array_max_ulp(got, want, maxulp=1)
     else:  # (x - m) / s vs numpy's x * a + b: equal to float32 rounding of the terms (~2.4e-7 at |x·a| < 4)
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+
+
+def test_tensor_into_reuses_one_array_per_thread_and_matches_letterbox() -> None:
+    import threading
+
+    from lite.ops.canvas import TensorCache, tensor_into
+
+    lb = Letterbox(64, config=CONFIGS["nanodet"])
+    rng = np.random.default_rng(5)
+    a, b = (rng.integers(0, 256, size=(48, 80, 3), dtype=np.uint8) for _ in range(2))
+    cache = TensorCache()
+    xa, ta = tensor_into(lb, a, cache)
+    want_a = lb(a)[0]
+    np.testing.assert_array_equal(xa, want_a)
+    xb, _ = tensor_into(lb, b, cache)
+    assert xb is xa  # the same array, refilled: no allocation per call
+    np.testing.assert_array_equal(xb, lb(b)[0])
+    other = []
+    t = threading.Thread(target=lambda: other.append(tensor_into(lb, a, cache)[0]))
+    t.start()
+    t.join()
+    assert other[0] is not xa  # another thread has its own
+    np.testing.assert_array_equal(other[0], want_a)
