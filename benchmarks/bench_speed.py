@@ -80,10 +80,11 @@ def _clock2(name: str, fn: Callable[[], Any], out: dict[str, float]) -> None:
 class LiteSubject:
     """lite on one model and backend: floor, detect(), and the stages.
 
-    ``role="both"`` times the floor and ``detect()`` alternately in one process (the floor on an
-    unfused twin detector when the detector is fused). With several engine threads two sessions
-    in one process disturb each other (the idle one's pool threads still spin), so the parent
-    then runs ``role="floor"`` and ``role="detect"`` in two processes instead.
+    ``role="both"`` (what the parent uses) times the floor and ``detect()`` alternately in one
+    process, the floor being ``backend.raw_runner`` on a prepared float tensor of the same
+    backend: the same session or net (a fused ONNX Runtime backend keeps a second, plain session
+    for float tensors, whose idle thread pool can disturb the fused one with several threads).
+    ``role="floor"`` / ``"detect"`` time one side only (:func:`split_floor`, to compare processes).
     """
 
     def __init__(self, model: str, backend: str | None, threads: int, image: str, family: str | None = None,
@@ -96,10 +97,9 @@ class LiteSubject:
         self.det = _open(model, backend, threads, family, input_size, fuse=False if role == "floor" else fuse)
         self.floor: Callable[[], Any] | None = None
         if role != "detect":
-            # the floor: the engine's bare call on a prepared float tensor, in an unfused twin of the detector
-            self.plain = _open(model, backend, threads, family, input_size, fuse=False) if self._fused() else self.det
-            tensor, _ = self.plain.preprocess(self.img)
-            self.floor = self.plain.backend.raw_runner({self.plain.input_name: np.ascontiguousarray(tensor)})
+            # the floor: the engine's bare call on a prepared float tensor (the model as written)
+            tensor, _ = self.det.preprocess(self.img)
+            self.floor = self.det.backend.raw_runner({self.det.input_name: np.ascontiguousarray(tensor)})
         self.detections = len(self.det.detect(self.img))
 
     def _fused(self) -> bool:
@@ -609,6 +609,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--block", type=int, default=10, help="iterations per worker per round")
     ap.add_argument("--folder-rounds", type=int, default=5)
     ap.add_argument("--ultra-python", default=DEFAULT_ULTRA_PYTHON)
+    ap.add_argument("--split-floor", action="store_true",
+                    help="time each lite floor in its own process (default: alternating in the detector's process)")
     ap.add_argument("--shared", default=None)
     ap.add_argument("--json", default=None, help="write all rows here")
     args = ap.parse_args(argv)
@@ -652,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
             plan.append(("folder", specs, args.folder_rounds, 1))
         for suite, specs, rounds, block in plan:
             print(f"\n## {suite}", flush=True)
-            if th > 1:
+            if args.split_floor:
                 specs = split_floor(specs)
             workers = start(specs)
             try:

@@ -234,3 +234,27 @@ def test_tensor_into_reuses_one_array_per_thread_and_matches_letterbox() -> None
     t.join()
     assert other[0] is not xa  # another thread has its own
     np.testing.assert_array_equal(other[0], want_a)
+
+
+def test_ort_spinning_option() -> None:
+    be = create(DEMO, "ort", threads=2, spinning=False)
+    assert be.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    be = create(DEMO, "ort", threads=2, spinning=True)
+    assert be.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "1"
+
+
+def test_ort_fuses_by_default_from_512(shared: Path) -> None:
+    from lite.cv.detector import Detector
+
+    v8 = Detector.from_file(shared / "models" / "foreign" / "yolov8" / "yolov8n_int8.onnx", threads=1)
+    assert v8.input_hw == (640, 640) and v8.fused  # 640: fused unless told
+    s320 = Detector.from_file(shared / "models" / "yolov6lite" / "onnx" / "yolov6lite_s_320_raw.onnx", threads=1)
+    assert not s320.fused  # 320: the second session's load time is not won back
+    import cv2
+
+    img = cv2.imread(str(shared / "images" / "bus.jpg"))
+    plain = Detector.from_file(shared / "models" / "foreign" / "yolov8" / "yolov8n_int8.onnx", threads=1,
+                               fuse_preprocess=False)  # fmt: skip
+    a, b = v8.detect(img), plain.detect(img)
+    np.testing.assert_array_equal(a.class_ids, b.class_ids)
+    np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1e-3)

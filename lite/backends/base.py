@@ -194,6 +194,10 @@ class Backend(abc.ABC):
         """
         return False
 
+    def fuse_by_default_for(self, input_hw: tuple[int, int]) -> bool:
+        """Whether a detector at ``input_hw`` fuses unless told (default: :attr:`fuse_by_default`)."""
+        return self.fuse_by_default
+
     @property
     def fused_config(self) -> Any:
         """The :class:`~lite.ops.preprocess.PreprocessConfig` the engine applies, or None (not fused)."""

@@ -75,7 +75,7 @@ class Detector(ImageModel):
         preprocess: Override the family's :class:`~lite.ops.preprocess.PreprocessConfig`.
         fuse_preprocess: Let the backend take the letterbox canvas and normalise it natively
             (:meth:`Backend.fuse_preprocess`: NCNN, and ONNX Runtime when asked); ``False`` always feeds
-            float NCHW; None: the backend's ``fuse_by_default`` (on for NCNN, off for ONNX Runtime).
+            float NCHW; None: the backend decides (NCNN: on; ONNX Runtime: from 512×512 inputs up).
         **backend_options: Passed to the backend (e.g. ``allow_fallback``, ``optimization``, ``fp16``).
     """
 
@@ -145,7 +145,7 @@ class Detector(ImageModel):
             **backend_options,
         )
         if fuse_preprocess is None:
-            fuse_preprocess = type(self.backend).fuse_by_default
+            fuse_preprocess = self.backend.fuse_by_default_for(tuple(self.input_hw))
         #: True when the backend takes the uint8 canvas and normalises it itself (:meth:`_feed`).
         self.fused = bool(fuse_preprocess) and self.backend.fuse_preprocess(self.preprocess_config)
 
