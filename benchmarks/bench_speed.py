@@ -253,6 +253,7 @@ class UltralyticsSubject:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
             session = holder.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+            self.threads_check = session.get_session_options().intra_op_num_threads
             res = self.model.predict(self.img, verbose=False)
             self.detections = len(res[0].boxes)
         inp = session.get_inputs()[0]
@@ -279,12 +280,12 @@ def _find_session(obj: Any, depth: int = 0) -> Any:
     """The object holding the onnxruntime InferenceSession (``.session``) inside ultralytics' AutoBackend."""
     if depth > 3 or obj is None:
         return None
-    if type(getattr(obj, "session", None)).__name__ == "InferenceSession":
-        return obj
-    for name in ("backend", "model"):
+    for name in ("backend", "model"):  # the innermost holder: AutoBackend forwards attributes to its backend
         found = _find_session(getattr(obj, name, None), depth + 1)
         if found is not None:
             return found
+    if "session" in vars(obj) and type(obj.session).__name__ == "InferenceSession":
+        return obj
     if depth == 0:
         raise RuntimeError("could not find ultralytics' ONNX Runtime session")
     return None
