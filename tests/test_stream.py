@@ -162,3 +162,37 @@ def test_detect_stream_missing_file(tmp_path: Path) -> None:
         with pytest.raises(ImageNotFoundError):  # detect_batch keeps detect()'s error types
             det.detect_batch([img, tmp_path / "missing.jpg"])
     assert not lite_threads()
+
+
+def test_ctrl_c_in_a_real_process_stops_promptly(tmp_path: Path) -> None:
+    """SIGINT while a stream runs: KeyboardInterrupt reaches the caller, the workers are joined, the process exits."""
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import itertools, sys, threading, numpy as np\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "from lite.cv import YOLOv6\n"
+        f"det = YOLOv6({str(DEMO)!r}, threads=1)\n"
+        "frames = (np.full((240, 320, 3), i % 255, np.uint8) for i in itertools.count())\n"
+        "try:\n"
+        "    for i, d in enumerate(det.detect_stream(frames)):\n"
+        "        if i == 3:\n"
+        "            print('running', flush=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    alive = [t.name for t in threading.enumerate() if t.name.startswith('lite-')]\n"
+        "    print('interrupted', alive, flush=True)\n"
+        "    sys.exit(3)\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "running"
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 3 and "interrupted []" in out
