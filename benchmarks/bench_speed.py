@@ -7,10 +7,11 @@ Reported figures are medians over all rounds; ratios are taken between subjects 
 
 Suites (``--suite``, repeatable; default all):
 
-* ``backends``: per backend (ort, ncnn, mnn; openvino when installed) and model, in one worker:
-  the floor (``backend.raw_runner`` of an unfused detector of the same file: the engine's bare
-  call on a prepared float tensor), ``detect()`` end to end, and the stages
-  (``preprocess``, ``infer``, ``postprocess``), alternating per iteration.
+* ``backends``: per backend (ort, ncnn, mnn; openvino when its backend is registered) and model,
+  fused and unfused where it matters, in one worker each: the floor (``backend.raw_runner`` on a
+  prepared float tensor: the engine's bare call on the model as written), ``detect()`` end to end,
+  and the stages of what ``detect()`` does (feed, ``infer``, ``postprocess``), alternating per
+  iteration on the same engine (``--split-floor`` times the floor in a process of its own).
 * ``tutorial``: lite vs a plain ORT + numpy pipeline written the way tutorials do it
   (:func:`tutorial_detect`), both on the same decoded YOLOv6Lite-S file, with the floor.
 * ``ultralytics``: lite vs ultralytics ``YOLO(file).predict(img)`` on the same YOLOv8n ONNX file,
@@ -23,9 +24,9 @@ Suites (``--suite``, repeatable; default all):
 
 Usage::
 
-    python benchmarks/bench_speed.py --json docs/assets/bench_speed.json
+    python benchmarks/bench_speed.py --threads 1 --json docs/assets/bench_speed_1thread.json
     python benchmarks/bench_speed.py --suite backends --rounds 30 --block 10
-    python benchmarks/plot_speed.py docs/assets/bench_speed.json docs/assets/bench_speed.png
+    python benchmarks/plot_speed.py --markdown docs/assets/bench_speed.png docs/assets/bench_speed_*.json
 """
 
 from __future__ import annotations
