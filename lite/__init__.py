@@ -58,7 +58,7 @@ _LAZY_ATTRS = {
     "YOLOv6": ("lite.cv.yolov6", "YOLOv6"),
     "compare": ("lite.parity", "compare"),
 }
-_LAZY_MODULES = {"backends", "convert", "cv", "eval", "export", "hub", "ops", "bench", "parity"}
+_LAZY_MODULES = {"backends", "convert", "cv", "eval", "export", "hub", "ops", "bench", "parity", "stream"}
 
 
 def __getattr__(name: str) -> Any:

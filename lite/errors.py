@@ -27,6 +27,7 @@ __all__ = [
     "OutputError",
     "OutputExistsError",
     "UnknownConverterError",
+    "StreamError",
     "LayoutError",
     "AmbiguousModelError",
     "InputSizeError",
@@ -117,6 +118,20 @@ class OutputExistsError(OutputError, FileExistsError):
 
 class UnknownConverterError(InputError):
     """A conversion target is not registered; the message lists the known ones."""
+
+
+class StreamError(LiteError, RuntimeError):
+    """One item of a stream (``Detector.detect_stream``) failed; ``__cause__`` is the original error.
+
+    Attributes:
+        index: Position of the failing item in the stream (0-based).
+        source: The item as given (a path, an array...), or None when reading the iterable failed.
+        stage: ``"prepare"`` (reading, decoding, letterbox), ``"inference"`` or ``"post-process"``.
+    """
+
+    def __init__(self, message: str, *, index: int, source: object = None, stage: str = "") -> None:
+        super().__init__(message)
+        self.index, self.source, self.stage = index, source, stage
 
 
 class LayoutError(InputError):

@@ -413,7 +413,6 @@ def coco(
         BackendNotInstalledError: pycocotools (or the engine) is not installed.
     """
     from lite.cv.detector import Detector
-    from lite.io import load_image
 
     _pycocotools()  # fail before the long loop when pycocotools is missing
     data = _load_ann(ann)
@@ -442,19 +441,21 @@ def coco(
         results: list[dict[str, Any]] = []
         bar = ProgressBar(len(records), "eval", enabled=progress, dynamic_ncols=True, leave=False)
         t0 = time.perf_counter()
+        # the next image is read and letterboxed while the engine runs this one (lite.stream)
+        stream = det.detect_stream(
+            [str(folder / rec["file_name"]) for rec in records],
+            conf=conf,
+            iou=iou,
+            max_det=max_det,
+            multi_label=multi_label,
+            pre_nms_topk=pre_nms_topk,
+        )
         try:
-            for rec in records:
-                d = det.detect(
-                    load_image(str(folder / rec["file_name"])),
-                    conf=conf,
-                    iou=iou,
-                    max_det=max_det,
-                    multi_label=multi_label,
-                    pre_nms_topk=pre_nms_topk,
-                )
+            for rec, d in zip(records, stream, strict=True):
                 results += coco_results(rec["id"], d.xyxy, d.scores, d.class_ids, cmap)
                 bar.update()
         finally:
+            stream.close()
             bar.close()
         seconds = time.perf_counter() - t0
         settings = {

@@ -78,6 +78,8 @@ class Backend(abc.ABC):
     suffixes: ClassVar[tuple[str, ...]] = ()
     #: pip extra that installs the engine (``pip install 'lite-detect[<extra>]'``).
     extra: ClassVar[str] = ""
+    #: Whether a detector fuses the preprocessing into this engine unless told (``fuse_preprocess=None``).
+    fuse_by_default: ClassVar[bool] = True
 
     def __init__(self, model_path: str | Path, *, device: str = "cpu", threads: int | None = None) -> None:
         self.model_path = Path(model_path)
@@ -172,6 +174,60 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the engine on a checked feed; return outputs by name in `outputs` order."""
+
+    # -- fused preprocessing ------------------------------------------------------------
+    def fuse_preprocess(self, config: Any) -> bool:
+        """Let the engine take the letterbox canvas and normalise it natively.
+
+        On success :meth:`infer_canvas` runs the model on ``uint8`` ``(N, H, W, 3)`` BGR canvases
+        (:meth:`lite.ops.letterbox.Letterbox.canvas`) and the engine applies ``config`` (colour
+        order, scale, mean / std, HWC -> CHW) itself, equal to numpy's
+        :func:`lite.ops.preprocess.normalize` to within 1 ulp. :meth:`infer` keeps taking the
+        float NCHW tensor, and :attr:`inputs` keeps describing it. A backend that cannot fuse
+        returns False and nothing changes. One config per backend: fusing another one returns False.
+
+        Args:
+            config: The model's :class:`~lite.ops.preprocess.PreprocessConfig`.
+
+        Returns:
+            Whether :meth:`infer_canvas` is available.
+        """
+        return False
+
+    def fuse_by_default_for(self, input_hw: tuple[int, int]) -> bool:
+        """Whether a detector at ``input_hw`` fuses unless told (default: :attr:`fuse_by_default`)."""
+        return self.fuse_by_default
+
+    @property
+    def fused_config(self) -> Any:
+        """The :class:`~lite.ops.preprocess.PreprocessConfig` the engine applies, or None (not fused)."""
+        return getattr(self, "_fused_config", None)
+
+    def infer_canvas(self, canvas: np.ndarray) -> dict[str, np.ndarray]:
+        """Run the model on ``(N, H, W, 3)`` ``uint8`` BGR canvases (after :meth:`fuse_preprocess`).
+
+        Raises:
+            InputError: The backend is not fused, or the canvas is not a non-empty ``(N, H, W, 3)``
+                ``uint8`` array matching the model's static batch, height and width.
+        """
+        if self.fused_config is None:
+            raise InputError(f"{type(self).__name__} takes canvases only after fuse_preprocess(config) returned True")
+        if not isinstance(canvas, np.ndarray) or canvas.dtype != np.uint8 or canvas.ndim != 4 or canvas.shape[3] != 3:
+            got = f"{canvas.dtype} {canvas.shape}" if isinstance(canvas, np.ndarray) else type(canvas).__name__
+            raise InputError(f"expected (N, H, W, 3) uint8 BGR canvases, got {got}")
+        spec = self._inputs[0]
+        for spec_axis, axis in ((0, 0), (2, 1), (3, 2)):
+            want = spec.dim(spec_axis)
+            if (isinstance(want, int) and want != canvas.shape[axis]) or canvas.shape[axis] == 0:
+                raise InputError(
+                    f"input {spec.name!r}: expected canvases of shape (N, H, W, 3) for {_fmt(spec.shape)}, "
+                    f"got {tuple(canvas.shape)}"
+                )
+        return self._infer_canvas(np.ascontiguousarray(canvas))
+
+    def _infer_canvas(self, canvas: np.ndarray) -> dict[str, np.ndarray]:
+        """Adapter hook of :meth:`infer_canvas` (a checked, contiguous canvas batch)."""
+        raise NotImplementedError
 
     # -- lifetime -----------------------------------------------------------------------
     def close(self) -> None:  # noqa: B027 - optional hook

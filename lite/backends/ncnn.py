@@ -407,6 +407,41 @@ class NcnnBackend(Backend):
         """True: a batch is run image by image (NCNN has no batch axis)."""
         return True
 
+    # -- fused preprocessing ---------------------------------------------------------------
+    def fuse_preprocess(self, config: Any) -> bool:
+        """Take the ``uint8`` ``(N, H, W, 3)`` BGR canvas: ``Mat.from_pixels`` + ``substract_mean_normalize``.
+
+        NCNN converts the pixels (swapping B and R for RGB models) and applies
+        ``(x - mean) * norm`` per channel in one pass; ``norm = scale / std`` and
+        ``mean = mean / scale`` reproduce the config's affine map (a multiply by ``1/255`` where
+        numpy divides by 255: within 1 ulp).
+        """
+        if self.fused_config is not None:
+            return self.fused_config == config
+        if len(self._inputs) != 1 or self._inputs[0].dim(1) not in (3, None):
+            return False
+        a, b = config.affine()
+        norm = [float(v) for v in a]
+        mean = [] if config.plain else [float(-bv / av) for av, bv in zip(a, b, strict=True)]
+        pt = self._ncnn.Mat.PixelType
+        self._pixels = (int(pt.PIXEL_BGR2RGB if config.color == "rgb" else pt.PIXEL_BGR), mean, norm)
+        self._fused_config = config
+        return True
+
+    def _infer_canvas(self, canvas: np.ndarray) -> dict[str, np.ndarray]:
+        per_image = [self._run_one([c], canvas=True) for c in canvas]
+        if len(per_image) == 1:
+            return {n: o[None] for n, o in zip(self._output_names, per_image[0], strict=True)}
+        return {n: np.stack([p[i] for p in per_image]) for i, n in enumerate(self._output_names)}
+
+    def _mat_from_canvas(self, canvas: np.ndarray) -> Any:
+        """An NCNN Mat (C, H, W) from one ``(H, W, 3)`` ``uint8`` BGR canvas, normalised."""
+        pixel_type, mean, norm = self._pixels
+        h, w = canvas.shape[:2]
+        mat = self._ncnn.Mat.from_pixels(np.ascontiguousarray(canvas), pixel_type, w, h)  # a copy NCNN owns
+        mat.substract_mean_normalize(mean, norm)
+        return mat
+
     # -- inference -----------------------------------------------------------------------
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         arrays = [feed[n] for n in self._input_names]
@@ -426,11 +461,14 @@ class NcnnBackend(Backend):
             out[name] = np.stack([p[i] for p in per_image])
         return out
 
-    def _run_one(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def _run_one(self, images: Sequence[np.ndarray], canvas: bool = False) -> list[np.ndarray]:
         """One extractor, one image (C, H, W) per input; outputs copied out of NCNN's memory."""
         # clone(): a Mat made from an array borrows its memory without a reference count, and an
         # in-place first layer (a ReLU on the input) then crashes NCNN; a cloned Mat owns its data
-        mats = [self._ncnn.Mat(np.ascontiguousarray(a)).clone() for a in images]
+        if canvas:
+            mats = [self._mat_from_canvas(a) for a in images]
+        else:
+            mats = [self._ncnn.Mat(np.ascontiguousarray(a)).clone() for a in images]
         outs: list[np.ndarray] = []
         with self.net.create_extractor() as ex:
             for name, mat in zip(self._input_names, mats, strict=True):
@@ -449,8 +487,12 @@ class NcnnBackend(Backend):
 
     def raw_runner(self, feed: Mapping[str, np.ndarray]) -> Callable[[], Any]:
         """NCNN's own call on a prepared feed: a new extractor, ``input``, ``extract`` of every output."""
-        checked = self.check_feed(dict(feed))
-        mats = {n: self._ncnn.Mat(np.ascontiguousarray(checked[n][0])).clone() for n in self._input_names}
+        first = next(iter(feed.values()), None)
+        if self.fused_config is not None and isinstance(first, np.ndarray) and first.dtype == np.uint8:
+            mats = {self._input_names[0]: self._mat_from_canvas(first[0])}  # a canvas batch (1, H, W, 3)
+        else:
+            checked = self.check_feed(dict(feed))
+            mats = {n: self._ncnn.Mat(np.ascontiguousarray(checked[n][0])).clone() for n in self._input_names}
         net, outputs = self.net, list(self._output_names)
 
         def run() -> None:

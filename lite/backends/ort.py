@@ -106,6 +106,12 @@ def _dist_version(*dists: str) -> str | None:
 class OrtBackend(Backend):
     """ONNX Runtime inference session.
 
+    Fused preprocessing (:meth:`fuse_preprocess`) is the default from 512×512 inputs up
+    (:meth:`fuse_by_default_for`). Measured on a 2-core x86 CPU, 1 thread: at 640 it pays
+    (YOLOv8n: ``detect()`` adds 0.89 ms over ``session.run`` instead of 1.63 ms); at 320 the
+    prepended ``uint8`` nodes cost about what numpy's normalisation does (within 0.05 ms) while
+    building the second session adds about 30 ms to every load.
+
     Args:
         model_path: ``.onnx`` file.
         device: ``"cpu"`` (default), ``"cuda[:N]"`` or ``"trt[:N]"``.
@@ -115,6 +121,11 @@ class OrtBackend(Backend):
             provider to the CPU (a warning instead of an error).
         fp16: TensorRT EP only: allow FP16 kernels.
         providers: Explicit provider list, overriding ``device``.
+        spinning: Whether idle intra-op threads spin (ONNX Runtime's default, True) or sleep. Spinning
+            is faster for one image at a time; with ``detect_stream`` on a CPU whose cores the engine
+            already fills, ``False`` leaves the decoding thread room (measured on 2 cores, 2 threads:
+            128 COCO images 0.68 s streamed without spinning vs 0.76 s with; one ``detect()`` 5.4 vs
+            4.0 ms).
     """
 
     def __init__(
@@ -127,6 +138,7 @@ class OrtBackend(Backend):
         allow_fallback: bool = False,
         fp16: bool = False,
         providers: list[Any] | None = None,
+        spinning: bool | None = None,
     ) -> None:
         super().__init__(model_path, device=device, threads=threads)
         ort = require("onnxruntime", "ort")
@@ -145,6 +157,8 @@ class OrtBackend(Backend):
             opts.intra_op_num_threads = int(threads)
             opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        if spinning is not None:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         requested = providers if providers is not None else providers_for_device(device, fp16=fp16)
         wanted = [p if isinstance(p, str) else p[0] for p in requested]
         installed = ort.get_available_providers()
@@ -156,6 +170,7 @@ class OrtBackend(Backend):
                 f"(they cannot share an environment), or pass device='cpu'"
             )
         requested = [p for p in requested if (p if isinstance(p, str) else p[0]) in installed]
+        self._session_args = (opts, requested)
         try:
             self.session = ort.InferenceSession(os.fspath(self.model_path), sess_options=opts, providers=requested)
         except Exception as e:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
@@ -178,17 +193,81 @@ class OrtBackend(Backend):
         self._output_names = [s.name for s in self._outputs]
         self._metadata = dict(self.session.get_modelmeta().custom_metadata_map)
 
+    fuse_by_default = False
+
+    def fuse_by_default_for(self, input_hw: tuple[int, int]) -> bool:
+        """Fuse from 512×512 inputs up (below, the load cost outweighs the per-image gain)."""
+        return input_hw[0] * input_hw[1] >= 512 * 512
+
+    def fuse_preprocess(self, config: Any) -> bool:
+        """Prepend the preprocessing to the graph in memory (see :mod:`lite.backends._ort_fuse`).
+
+        The file is not touched. A second session is built from the edited model and runs
+        :meth:`infer_canvas`; the plain session is released and rebuilt only if a float tensor
+        comes again (:meth:`infer`, :meth:`raw_runner`). Returns False (nothing changes) without
+        the ``onnx`` package, for models whose input is not one float NCHW image, and for
+        opsets below 10.
+        """
+        if self.fused_config is not None:
+            return self.fused_config == config
+        spec = self._inputs[0] if len(self._inputs) == 1 else None
+        if spec is None or spec.dtype.kind != "f" or len(spec.shape) != 4:
+            return False
+        try:
+            import onnx
+        except ImportError:
+            return False
+        from lite.backends._ort_fuse import fuse_preprocess_model
+
+        try:
+            fused = fuse_preprocess_model(onnx.load(os.fspath(self.model_path)), config)
+        except ValueError:
+            return False
+        ort = require("onnxruntime", "ort")
+        opts, providers = self._session_args
+        try:
+            session = ort.InferenceSession(fused.SerializeToString(), sess_options=opts, providers=providers)
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise ModelLoadError(
+                f"ONNX Runtime could not load {self.model_path} with the preprocessing prepended "
+                f"({type(e).__name__}: {str(e).strip()[:300]}); pass fuse_preprocess=False to the detector"
+            ) from e
+        self._fused_session = session
+        self._fused_name = session.get_inputs()[0].name
+        self._fused_config = config
+        self.session = None  # type: ignore[assignment]  # rebuilt by _plain() if a float tensor comes
+        return True
+
+    def _plain(self) -> Any:
+        """The session on the model as written (rebuilt after fusing released it)."""
+        if self.session is None and getattr(self, "_fused_session", None) is not None:
+            ort = require("onnxruntime", "ort")
+            opts, providers = self._session_args
+            self.session = ort.InferenceSession(os.fspath(self.model_path), sess_options=opts, providers=providers)
+        return self.session
+
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        values = self.session.run(self._output_names, feed)
+        values = self._plain().run(self._output_names, feed)
+        return dict(zip(self._output_names, values, strict=True))
+
+    def _infer_canvas(self, canvas: np.ndarray) -> dict[str, np.ndarray]:
+        values = self._fused_session.run(self._output_names, {self._fused_name: canvas})
         return dict(zip(self._output_names, values, strict=True))
 
     def raw_runner(self, feed: Mapping[str, np.ndarray]) -> Callable[[], Any]:
-        """``session.run`` alone on a prepared feed (the benchmark baseline)."""
-        session, names, prepared = self.session, self._output_names, dict(feed)
+        """``session.run`` alone on a prepared feed (the benchmark baseline): the plain session on a
+        float tensor, the fused one on a ``uint8`` canvas."""
+        prepared, names = dict(feed), self._output_names
+        first = next(iter(prepared.values()), None)
+        if self.fused_config is not None and isinstance(first, np.ndarray) and first.dtype == np.uint8:
+            session, prepared = self._fused_session, {self._fused_name: first}
+        else:
+            session = self._plain()
         return lambda: session.run(names, prepared)
 
     def close(self) -> None:
         self.session = None  # type: ignore[assignment]
+        self._fused_session = None
 
 
 def _spec(arg: Any) -> TensorSpec:

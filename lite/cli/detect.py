@@ -185,10 +185,10 @@ def _run_images(
     single = kind == "image"
     bar = ProgressBar(len(paths), kind, enabled=not single and not args.no_progress)
     total_ms, all_cls = 0.0, []
+    # several images: the next one is read and letterboxed while the engine runs this one (lite.stream)
+    results = _timed_single(det, load_image(str(paths[0]))) if single else _timed_stream(det, paths)
     try:
-        for i, path in enumerate(paths, start=1):
-            img = load_image(str(path))
-            d, ms = _detect_timed(det, img)
+        for i, (path, (ms, d, img)) in enumerate(zip(paths, results, strict=True), start=1):
             total_ms += ms
             all_cls += [int(c) for c in d.class_ids]
             if single or args.verbose:
@@ -198,6 +198,7 @@ def _run_images(
                 _write_image(args.outputs[str(path)], _annotate(d, img))
             bar.update()
     finally:
+        results.close()
         bar.close()
     if not single:
         print(
@@ -206,6 +207,24 @@ def _run_images(
         )
     if args.save is not None:
         print(f"saved: {len(paths)} annotated image{'s' if len(paths) != 1 else ''} in {args.save}")
+
+
+def _timed_single(det: Any, img: Any) -> Iterator[tuple[float, Any, Any]]:
+    d, ms = _detect_timed(det, img)
+    yield ms, d, img
+
+
+def _timed_stream(det: Any, sources: Any) -> Iterator[tuple[float, Any, Any]]:
+    """``(ms since the previous result, detections, image)`` from :meth:`Detector.detect_stream`."""
+    stream = det.detect_stream(sources, return_images=True)
+    try:
+        t0 = time.perf_counter()
+        for img, d in stream:
+            t1 = time.perf_counter()
+            yield (t1 - t0) * 1e3, d, img
+            t0 = time.perf_counter()
+    finally:
+        stream.close()  # joins the stream's threads now, not at garbage collection
 
 
 def _frames(cap: Any) -> Iterator[Any]:
@@ -229,13 +248,13 @@ def _run_video(det: Any, path: Path, args: argparse.Namespace, records: list, ca
     out_path = args.outputs.get(str(path))
     bar = ProgressBar(count if count > 0 else None, "video", enabled=not args.no_progress, unit="frame")
     total_ms, all_cls, n = 0.0, [], 0
+    frames = _timed_stream(det, _frames(cap))  # frames decode in the stream's worker thread
     with contextlib.ExitStack() as stack:
         # written under a temporary name in the destination folder, renamed when complete; removed on error/Ctrl-C
         tmp = stack.enter_context(atomic_path(out_path)) if out_path is not None else None
         writer = None
         try:
-            for n, frame in enumerate(_frames(cap), start=1):  # noqa: B007 - n is the frame count after the loop
-                d, ms = _detect_timed(det, frame)
+            for n, (ms, d, frame) in enumerate(frames, start=1):  # noqa: B007 - n is the frame count after the loop
                 total_ms += ms
                 all_cls += [int(c) for c in d.class_ids]
                 records += _records(d, n - 1, path.name, cats, det.names)
@@ -250,6 +269,7 @@ def _run_video(det: Any, path: Path, args: argparse.Namespace, records: list, ca
                     writer.write(_annotate(d, frame))
                 bar.update()
         finally:
+            frames.close()  # stops and joins the reader before the capture is released
             bar.close()
             cap.release()
             if writer is not None:

@@ -11,7 +11,7 @@ is mostly data: its preprocessing, default input size, decoder names and default
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,9 +23,10 @@ from lite.backends.base import Backend
 from lite.coco import COCO_NAMES
 from lite.cv.image_model import ImageModel, InputSizeSource
 from lite.detections import Detections
-from lite.errors import InputError, InputSizeError, LayoutError, ModelOutputError
+from lite.errors import InputError, InputSizeError, LayoutError, ModelOutputError, StreamError
 from lite.io import batch_sources, load_image
 from lite.metadata import parse_value
+from lite.ops.canvas import TensorCache, canvas_batch, tensor_into
 from lite.ops.decode import Candidates, DecodeSpec
 from lite.ops.decoders import Hints, Plan, decoder_names, get_decoder, match_outputs, postprocess_plan
 from lite.ops.letterbox import LetterboxTransform
@@ -71,6 +72,9 @@ class Detector(ImageModel):
             ``[[(w, h), ...], ...]`` (default: YOLOv5's standard anchors).
         reg_max: NanoDet: distribution size minus one (default: from the class count, else 7).
         preprocess: Override the family's :class:`~lite.ops.preprocess.PreprocessConfig`.
+        fuse_preprocess: Let the backend take the letterbox canvas and normalise it natively
+            (:meth:`Backend.fuse_preprocess`: NCNN, and ONNX Runtime when asked); ``False`` always feeds
+            float NCHW; None: the backend decides (NCNN: on; ONNX Runtime: from 512×512 inputs up).
         **backend_options: Passed to the backend (e.g. ``allow_fallback``, ``optimization``, ``fp16``).
     """
 
@@ -111,6 +115,7 @@ class Detector(ImageModel):
         anchors: Sequence[Any] | None = None,
         reg_max: int | None = None,
         preprocess: PreprocessConfig | None = None,
+        fuse_preprocess: bool | None = None,
         **backend_options: Any,
     ) -> None:
         _checks.check_detector_args(
@@ -136,6 +141,10 @@ class Detector(ImageModel):
             preprocess=preprocess,
             **backend_options,
         )
+        if fuse_preprocess is None:
+            fuse_preprocess = self.backend.fuse_by_default_for(tuple(self.input_hw))
+        #: True when the backend takes the uint8 canvas and normalises it itself (:meth:`_feed`).
+        self.fused = bool(fuse_preprocess) and self.backend.fuse_preprocess(self.preprocess_config)
 
     def _set_options(self, options: DetectOptions) -> None:
         """Store the validated detection options as the per-call defaults."""
@@ -404,7 +413,7 @@ class Detector(ImageModel):
         Returns:
             Detections with boxes in the original image's pixels, sorted by score.
         """
-        tensor, t = self.preprocess(image)
+        tensor, t = self._feed(load_image(image))
         return self.postprocess(self.infer(tensor), [t], **overrides)[0]
 
     __call__ = detect
@@ -425,20 +434,77 @@ class Detector(ImageModel):
             return []
         fixed = self.batch_size
         if not self.backend.supports_batch or fixed == 1:
-            return [self._detect_loaded(im, overrides) for im in imgs]
+            try:
+                return list(self.detect_stream(imgs, **overrides))
+            except StreamError as e:  # keep the error types of detect() for a batch
+                raise e.__cause__ from None  # type: ignore[misc]
         chunk = fixed or len(imgs)
         out: list[Detections] = []
         for i in range(0, len(imgs), chunk):
             part = imgs[i : i + chunk]
-            tensor, transforms = self._letterbox.batch(part)
+            if self.fused:
+                tensor, transforms = canvas_batch(self._letterbox, part)
+            else:
+                tensor, transforms = self._letterbox.batch(part)
             if fixed and len(part) < fixed:
                 pad = np.repeat(tensor[-1:], fixed - len(part), axis=0)
                 tensor = np.concatenate([tensor, pad])
             out += self.postprocess(self.infer(tensor), transforms, **overrides)[: len(part)]
         return out
 
+    def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        """Run the backend on a prepared ``(B, 3, H, W)`` tensor, or on ``(B, H, W, 3)`` ``uint8``
+        canvases when the backend normalises them itself (:attr:`fused`)."""
+        if tensor.dtype == np.uint8 and self.fused:
+            return self.backend.infer_canvas(tensor)
+        return super().infer(tensor)
+
+    def _feed(self, img: np.ndarray) -> tuple[np.ndarray, LetterboxTransform]:
+        """What :meth:`detect` feeds :meth:`infer`, reused per thread (no new array per call): with a
+        fused backend the cached ``(1, H, W, 3)`` canvas, else a cached float tensor. Consume it
+        before this thread's next call."""
+        if self.fused:
+            canvas, t = self._letterbox.canvas(img)
+            return canvas[None], t
+        cache = self.__dict__.get("_tensor_cache")
+        if cache is None:
+            cache = self._tensor_cache = TensorCache()
+        return tensor_into(self._letterbox, img, cache)
+
+    def detect_stream(
+        self, images: Iterable[Any], *, depth: int = 2, return_images: bool = False, **overrides: Any
+    ) -> Iterator[Detections] | Iterator[tuple[np.ndarray, Detections]]:
+        """Detect objects in a stream of images, loading the next one while the engine runs this one.
+
+        A generator over any iterable (paths, arrays, video frames): a worker thread reads and
+        letterboxes ahead, the engine runs in the calling thread, a second worker post-processes
+        behind it (see :mod:`lite.stream`). Results come in input order; a failing item raises
+        :class:`~lite.errors.StreamError` (index, source, stage) after every earlier result, and
+        closing the generator stops and joins the workers.
+
+        Args:
+            images: Anything :meth:`detect` takes, one per item.
+            depth: Items allowed to wait between two stages.
+            return_images: Yield ``(image, detections)`` with the loaded BGR image (for drawing).
+            **overrides: Per-call options as for :meth:`detect`.
+        """
+        from lite.stream import overlapped
+
+        self._options(dict(overrides))  # a bad option fails here, not in a worker thread
+
+        def prepare(src: Any) -> tuple[np.ndarray, np.ndarray, LetterboxTransform]:
+            img = load_image(src)
+            x, t = self._feed(img)
+            return img, x.copy(), t  # _feed's array is reused by this thread's next call
+
+        def finish(p: tuple[np.ndarray, np.ndarray, LetterboxTransform], outs: dict[str, np.ndarray]) -> Any:
+            d = self.postprocess(outs, [p[2]], **dict(overrides))[0]
+            return (p[0], d) if return_images else d
+
+        return overlapped(images, prepare, lambda p: self.infer(p[1]), finish, depth=depth)
+
     def _detect_loaded(self, img: np.ndarray, overrides: dict[str, Any]) -> Detections:
-        tensor, t = self._letterbox(img)
+        tensor, t = self._feed(img)
         return self.postprocess(self.infer(tensor), [t], **dict(overrides))[0]
 
     # -- description, lifetime ------------------------------------------------------------
@@ -453,6 +519,7 @@ class Detector(ImageModel):
                 "decoder": plan.decoder if plan else None,
                 "layout": spec.describe() if spec else (plan.describe() if plan else None),
                 **{k: base[k] for k in ("input_size", "input_size_source", "dynamic_input", "batch", "preprocess")},
+                "fused_preprocess": self.fused,
                 "strides": list(self.strides) if self.strides else None,
                 "max_stride": self.max_stride,
                 "num_classes": len(self.names),
@@ -477,7 +544,7 @@ _DETECTOR_KWARGS = frozenset(
     {
         "backend", "device", "threads", "input_size", "auto", "scaleup", "conf", "iou", "max_det", "nms",
         "multi_label", "pre_nms_topk", "names", "strides", "layout", "box_first", "sigmoid", "anchors",
-        "reg_max", "preprocess",
+        "reg_max", "preprocess", "fuse_preprocess",
     }
 )  # fmt: skip
 
