@@ -29,7 +29,7 @@ LAYERS = {
     "lite.backends": 2,
     "lite.cv": 3, "lite.detections": 3, "lite._checks": 3,
     "lite.parity": 4, "lite.convert": 4, "lite.export": 4, "lite.eval": 4, "lite.bench": 4, "lite.demo": 4,
-    "lite.distributed": 4,
+    "lite.distributed": 4, "lite.stream": 3,
     "lite.cli": 5, "lite.__main__": 5,
 }  # fmt: skip
 

@@ -102,22 +102,22 @@ def test_interrupted_video_leaves_no_partial_file(s_decoded, tmp_path, monkeypat
     out.mkdir()
     (out / "clip_detections.mp4").write_bytes(b"an earlier, complete result")
     calls = {"n": 0}
-    real_detect = YOLOv6.detect
+    real_infer = YOLOv6.infer  # frames run through detect_stream: the engine runs in the main thread
 
-    def interrupt_on_third_frame(self, image, **kw):
+    def interrupt_on_third_frame(self, tensor):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt  # what Ctrl-C raises in the middle of a video
-        return real_detect(self, image, **kw)
+        return real_infer(self, tensor)
 
-    monkeypatch.setattr(YOLOv6, "detect", interrupt_on_third_frame)
+    monkeypatch.setattr(YOLOv6, "infer", interrupt_on_third_frame)
     code = main(["detect", str(video), "--model", str(s_decoded), "--save", str(out), "--exist-ok", "--no-progress"])
     assert code == 130 and calls["n"] == 3
     assert (out / "clip_detections.mp4").read_bytes() == b"an earlier, complete result"
     assert sorted(p.name for p in out.iterdir()) == ["clip_detections.mp4"]  # the temporary file is gone
     assert (tmp_path / "clip.mp4").stat().st_size > 0
 
-    monkeypatch.setattr(YOLOv6, "detect", real_detect)
+    monkeypatch.setattr(YOLOv6, "infer", real_infer)
     assert main(["detect", str(video), "--model", str(s_decoded), "--save", str(out), "--exist-ok",
                  "--no-progress", "--threads", "1"]) == 0  # fmt: skip
     cap = cv2.VideoCapture(str(out / "clip_detections.mp4"))
