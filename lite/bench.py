@@ -163,6 +163,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 def benchmark(
     model: Any,
     *,
+    family: str | None = None,
     backend: str | None = None,
     image: Any = None,
     runs: int = 100,
@@ -176,9 +177,10 @@ def benchmark(
     """Time every stage of the pipeline and the engine's raw call.
 
     Args:
-        model: Model file or hub name (opened as :class:`lite.cv.YOLOv6`), or a
-            :class:`lite.cv.Detector` (used as is; ``backend``, ``threads``, ``device``,
+        model: Model file or hub name (opened with :meth:`lite.cv.Detector.from_file`), or a
+            :class:`lite.cv.Detector` (used as is; ``family``, ``backend``, ``threads``, ``device``,
             ``input_size`` and ``detector_kw`` are then ignored).
+        family: Detector family (``"yolov8"``, ``"nanodet"``…; None: read from the model).
         backend: Backend name (None: from the suffix).
         image: The image (anything :func:`lite.io.load_image` takes); default a synthetic
             480x640 scene (:func:`synthetic_image`).
@@ -207,9 +209,9 @@ def benchmark(
     if isinstance(model, Detector):
         det, own = model, False
     else:
-        from lite.cv.yolov6 import YOLOv6
-
-        det = YOLOv6(model, backend, device=device, threads=threads, input_size=input_size, **detector_kw)
+        det = Detector.from_file(
+            model, family=family, backend=backend, device=device, threads=threads, input_size=input_size, **detector_kw
+        )
         own = True
     try:
         tensor, transform = det.preprocess(img)

@@ -340,6 +340,7 @@ def compare(
     models: str | Path | Sequence[str | Path],
     image: Any,
     *,
+    family: str | None = None,
     backends: str | Sequence[str | None] | None = None,
     input_size: int | Sequence[int] | None = None,
     rtol: float = RTOL,
@@ -355,6 +356,8 @@ def compare(
         models: Model files (or hub names). One model with several ``backends`` runs that file
             on each backend.
         image: Image path, array or PIL image.
+        family: Detector family of the models (None: read from the first model; every model is then
+            decoded as that family, since they are the same network).
         backends: Backend per model (None: from each suffix); one name applies to all models.
             Given as a list or a comma-separated string.
         input_size: Network input size (default: the fixed size of any fixed-shape model, else
@@ -375,7 +378,7 @@ def compare(
             input sizes that differ between models.
     """
     from lite import backends as registry
-    from lite.cv.yolov6 import YOLOv6
+    from lite.cv import Detector
 
     paths = _as_list(models)
     names = [b.strip() or None for b in backends.split(",")] if isinstance(backends, str) else _as_list(backends)
@@ -403,15 +406,16 @@ def compare(
     opened = []
     try:
         for path, name in zip(paths, names, strict=True):
-            opened.append(registry.create(YOLOv6._resolve(path), name, threads=threads))
+            opened.append(registry.create(Detector._resolve(path), name, threads=threads))
         hw: tuple[int, int] | int | Sequence[int] | None = input_size
         if hw is None:
             fixed = {s for s in (_static_hw(b) for b in opened) if s is not None}
             if len(fixed) > 1:
                 raise InputError(f"compare: the models have different fixed input sizes {sorted(fixed)}")
             hw = next(iter(fixed), None)
-        detectors = [YOLOv6(opened[0], input_size=hw, conf=conf)]
-        detectors += [YOLOv6(b, input_size=detectors[0].input_hw, conf=conf) for b in opened[1:]]
+        detectors = [Detector.from_file(opened[0], family=family, input_size=hw, conf=conf)]
+        family_cls = type(detectors[0])  # the same network on every engine: decoded the same way
+        detectors += [family_cls(b, input_size=detectors[0].input_hw, conf=conf) for b in opened[1:]]
         ref_det = detectors[0]
         tensor, transform = ref_det.preprocess(image)
         runs: list[RunResult] = []

@@ -368,6 +368,7 @@ def coco(
     images: str | Path,
     ann: str | Path | Mapping[str, Any],
     *,
+    family: str | None = None,
     backend: str | None = None,
     conf: float = 0.03,
     iou: float = 0.65,
@@ -383,11 +384,12 @@ def coco(
     """COCO bbox mAP of a detector on a folder of images with COCO annotations.
 
     Args:
-        model: A model file or hub name (opened as :class:`lite.cv.YOLOv6`), or a
-            :class:`lite.cv.Detector` (used as is; ``backend``, ``input_size`` and
+        model: A model file or hub name (opened with :meth:`lite.cv.Detector.from_file`), or a
+            :class:`lite.cv.Detector` (used as is; ``family``, ``backend``, ``input_size`` and
             ``detector_kw`` are then ignored).
         images: Folder holding the images named by the annotations' ``file_name``.
         ann: COCO instances JSON (path or loaded dict).
+        family: Detector family (``"yolov8"``, ``"nanodet"``…; None: read from the model).
         backend: Backend name (None: from the model's suffix).
         conf: Score threshold (YOLOv6's evaluator: 0.03).
         iou: NMS IoU threshold (0.65).
@@ -431,9 +433,8 @@ def coco(
     if isinstance(model, Detector):
         det, own = model, False
     else:
-        from lite.cv.yolov6 import YOLOv6
-
-        det, own = YOLOv6(model, backend, input_size=input_size, **detector_kw), True
+        det = Detector.from_file(model, family=family, backend=backend, input_size=input_size, **detector_kw)
+        own = True
     try:
         cmap = category_map(data["categories"], det.names)
         results: list[dict[str, Any]] = []
@@ -456,6 +457,7 @@ def coco(
         seconds = time.perf_counter() - t0
         settings = {
             "model": str(det.backend.model_path),
+            "family": getattr(det, "family", None) or type(det).__name__,
             "backend": det.backend.name,
             "input_size": list(det.input_hw),
             "conf": conf,
