@@ -515,8 +515,11 @@ class NcnnBackend(Backend):
     def _extract(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """One extractor; outputs copied out of NCNN's memory."""
         # clone(): a Mat made from an array borrows its memory without a reference count, and an
-        # in-place first layer (a ReLU on the input) then crashes NCNN; a cloned Mat owns its data
-        mats = [self._ncnn.Mat(np.ascontiguousarray(a)).clone() for a in images]
+        # in-place first layer (a ReLU on the input) then crashes NCNN; a cloned Mat owns its data. The
+        # array must stay referenced until clone() has copied it: ``Mat(np.ascontiguousarray(x)).clone()``
+        # on a non-contiguous x frees the temporary copy before clone() reads it (garbage inputs)
+        arrays = [np.ascontiguousarray(a) for a in images]
+        mats = [self._ncnn.Mat(a).clone() for a in arrays]
         outs: list[np.ndarray] = []
         with self.net.create_extractor() as ex:
             for name, mat in zip(self._input_names, mats, strict=True):
@@ -536,7 +539,8 @@ class NcnnBackend(Backend):
     def raw_runner(self, feed: Mapping[str, np.ndarray]) -> Callable[[], Any]:
         """NCNN's own call on a prepared feed: a new extractor, ``input``, ``extract`` of every output."""
         checked = self.check_feed(dict(feed))
-        mats = {n: self._ncnn.Mat(np.ascontiguousarray(checked[n][0])).clone() for n in self._input_names}
+        arrays = {n: np.ascontiguousarray(checked[n][0]) for n in self._input_names}  # referenced until cloned
+        mats = {n: self._ncnn.Mat(a).clone() for n, a in arrays.items()}
         net, outputs = self.net, list(self._output_names)
 
         def run() -> None:
