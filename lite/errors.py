@@ -24,6 +24,9 @@ __all__ = [
     "HubError",
     "CudaError",
     "ModelOutputError",
+    "LayoutError",
+    "AmbiguousModelError",
+    "InputSizeError",
 ]
 
 
@@ -85,3 +88,23 @@ class CudaError(LiteError, RuntimeError):
 
 class ModelOutputError(LiteError, RuntimeError):
     """A model's outputs are unusable (non-finite values, shapes no layout explains)."""
+
+
+class LayoutError(InputError):
+    """A model's outputs fit no registered layout of the family asked for (or fit another family's better)."""
+
+
+class AmbiguousModelError(LayoutError):
+    """Several model families fit a model's outputs equally; the message names them and says ``family=``.
+
+    Attributes:
+        candidates: The family names that fit.
+    """
+
+    def __init__(self, message: str, candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.candidates = tuple(candidates)
+
+
+class InputSizeError(InputError):
+    """A model's outputs do not fit the input size it is run at (e.g. a fixed-size graph run at another size)."""

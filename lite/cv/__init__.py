@@ -1,6 +1,29 @@
-"""Computer-vision models: they speak images and :class:`~lite.Detections`, never engines."""
+"""Computer-vision models: they speak images and :class:`~lite.Detections`, never engines.
+
+Families (each a :class:`Detector` subclass that is mostly data): :class:`YOLOv5`, :class:`YOLOv6`,
+:class:`YOLOv8` (alias :data:`YOLO11`), :class:`YOLOX`, :class:`NanoDet`. :meth:`Detector.from_file`
+picks the family from the file; :func:`get_family` / :func:`family_names` look them up by name.
+"""
 
 from lite.cv.detector import Detector
+from lite.cv.family import family_names, get_family, register_family
+from lite.cv.image_model import ImageModel
+from lite.cv.nanodet import NanoDet
+from lite.cv.yolov5 import YOLOv5
 from lite.cv.yolov6 import YOLOv6
+from lite.cv.yolov8 import YOLO11, YOLOv8
+from lite.cv.yolox import YOLOX
 
-__all__ = ["Detector", "YOLOv6"]
+__all__ = [
+    "Detector",
+    "ImageModel",
+    "NanoDet",
+    "YOLO11",
+    "YOLOX",
+    "YOLOv5",
+    "YOLOv6",
+    "YOLOv8",
+    "family_names",
+    "get_family",
+    "register_family",
+]

@@ -1,13 +1,17 @@
-"""The abstract detector: one pipeline (letterbox → backend → decode → NMS → Detections) for any engine.
+"""The detector: the image-model layer plus the detection part (output layout → decode → NMS → Detections).
 
-A model class (such as :class:`lite.cv.YOLOv6`) only sets defaults; the pipeline is written once
-here and runs unchanged on every backend, because backends only speak tensors and the decode
-module reads the layout from the model's outputs.
+:class:`~lite.cv.image_model.ImageModel` opens the model, reads its input and metadata, chooses the
+input size and preprocesses images per the family's :class:`~lite.ops.preprocess.PreprocessConfig`.
+A :class:`Detector` adds what is detection: which registered decoder
+(:mod:`lite.ops.decoders`) reads the outputs, the shared threshold / top-k / NMS, and
+:class:`~lite.Detections`. A family class (:class:`lite.cv.YOLOv8`, :class:`lite.cv.NanoDet`...)
+is mostly data: its preprocessing, default input size, decoder names and default strides / anchors.
+:meth:`Detector.from_file` picks the family from the file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,27 +21,25 @@ import numpy as np
 from lite import backends
 from lite.backends.base import Backend
 from lite.coco import COCO_NAMES
+from lite.cv.image_model import ImageModel, InputSizeSource
 from lite.detections import Detections
-from lite.errors import InputError, ModelOutputError
+from lite.errors import InputError, InputSizeError, LayoutError, ModelOutputError
 from lite.io import load_image
-from lite.metadata import ModelMeta, read_model_meta
-from lite.ops.decode import Candidates, DecodeSpec, Layout, decode, detect_layout, infer_strides, refine_layout
-from lite.ops.letterbox import Letterbox, LetterboxTransform
+from lite.metadata import ModelMeta
+from lite.ops.decode import Candidates, DecodeSpec
+from lite.ops.decoders import Hints, Plan, decode_plan, decoder_names, get_decoder, match_outputs
+from lite.ops.letterbox import LetterboxTransform
 
 _NMS_MODES = ("class_aware", "agnostic", "blend")
 
-
-def _size2(size: int | Sequence[int], what: str) -> tuple[int, int]:
-    if isinstance(size, int | np.integer):
-        size = (int(size), int(size))
-    size = tuple(int(s) for s in size)
-    if len(size) != 2 or min(size) <= 0:
-        raise InputError(f"{what}: expected a positive int or (height, width), got {size!r}")
-    return size  # type: ignore[return-value]
+__all__ = ["Detector"]
 
 
-class Detector:
+class Detector(ImageModel):
     """An object detector on any backend.
+
+    Use a family class (:class:`~lite.cv.YOLOv6`, :class:`~lite.cv.YOLOv8`, ...) or
+    :meth:`Detector.from_file`; a plain ``Detector(model)`` reads YOLOv6's layouts.
 
     Args:
         model: Model file (``.onnx``, ``.param``, ``.mnn``, ``.engine``...), a hub name such as
@@ -47,8 +49,8 @@ class Detector:
             (CPU for ONNX Runtime, NCNN and MNN; ``cuda:0`` for TensorRT).
         threads: Engine thread count (None: engine default).
         input_size: Network input ``int`` or ``(H, W)`` for models with dynamic H, W (default: the
-            model's metadata, else the class default). A model with a fixed input ignores nothing:
-            asking for another size is an error.
+            model's metadata, else the hub manifest's size, else the family default). A model with a
+            fixed input ignores nothing: asking for another size is an error.
         auto: Rectangular inference: letterbox to the smallest multiple of the largest stride that
             holds the image (dynamic-shape models only).
         scaleup: Allow the letterbox to enlarge small images.
@@ -59,15 +61,27 @@ class Detector:
         multi_label: Every class above ``conf`` for an anchor is a candidate (COCO evaluation).
         pre_nms_topk: Candidates per image, highest scores first, that reach NMS.
         names: Class names (default: the model's metadata, else COCO-80 for 80-class models).
-        strides: Strides per level (default: metadata, else inferred from the feature maps).
-        layout: Force the output layout (``"decoded"``, ``"anchor_grid"``, ``"heads"``, ``"end2end"``).
-        box_first: ``heads`` only: force the channel order (True: ``[l,t,r,b,classes]``); default: the
+        strides: Strides per level (default: metadata, else inferred from the outputs).
+        layout: YOLOv6: force the output layout (``"decoded"``, ``"anchor_grid"``, ``"heads"``, ``"end2end"``).
+        box_first: YOLOv6 ``heads`` only: force the channel order (True: ``[l,t,r,b,classes]``); default: the
             model's metadata key ``box_first``, else detected from the first outputs.
-        sigmoid: ``heads`` only: force whether class outputs are logits needing a sigmoid; default: the
+        sigmoid: YOLOv6 ``heads`` only: force whether class outputs are logits needing a sigmoid; default: the
             metadata key ``sigmoid``, else detected.
+        anchors: YOLOv5 anchor heads: anchors per level in pixels, ``[[w, h, w, h, w, h], ...]`` or
+            ``[[(w, h), ...], ...]`` (default: YOLOv5's standard anchors).
+        reg_max: NanoDet: distribution size minus one (default: from the class count, else 7).
+        preprocess: Override the family's :class:`~lite.ops.preprocess.PreprocessConfig`.
         **backend_options: Passed to the backend (e.g. ``allow_fallback``, ``optimization``, ``fp16``).
     """
 
+    #: Registry name of the family (None: plain Detector, which reads YOLOv6's layouts).
+    family: ClassVar[str | None] = None
+    #: Registered decoders (:mod:`lite.ops.decoders`) this family's outputs may have, most usual first.
+    decoders: ClassVar[tuple[str, ...]] = ("decoded", "anchor_grid", "heads", "end2end")
+    #: Strides tried first when the model does not say (None: the usual sets).
+    default_strides: ClassVar[tuple[int, ...] | None] = None
+    #: YOLOv5-style anchors per level (None: the decoder's default).
+    default_anchors: ClassVar[tuple[tuple[tuple[float, float], ...], ...] | None] = None
     #: Input size for dynamic-shape models when nothing else says.
     default_input_size: ClassVar[tuple[int, int]] = (640, 640)
     #: Class names when the model carries none and has this many classes.
@@ -94,76 +108,229 @@ class Detector:
         layout: str | None = None,
         box_first: bool | None = None,
         sigmoid: bool | None = None,
+        anchors: Sequence[Any] | None = None,
+        reg_max: int | None = None,
         **backend_options: Any,
     ) -> None:
-        if isinstance(model, Backend):
-            self.backend = model
-        else:
-            path = self._resolve(model)
-            if device is not None:
-                backend_options["device"] = device
-            self.backend = backends.create(path, backend, threads=threads, **backend_options)
         self.conf, self.iou, self.max_det = float(conf), float(iou), int(max_det)
         self.multi_label, self.pre_nms_topk = bool(multi_label), int(pre_nms_topk)
         self.nms = nms
         self._check_thresholds(self.conf, self.iou, self.max_det, self.nms)
-
-        ins = self.backend.inputs
-        if len(ins) != 1:
-            raise InputError(f"a detector needs a model with one image input; {self.backend.model_path} has {ins}")
-        self.input_spec = ins[0]
-        self.input_name = self.input_spec.name
-        self.meta: ModelMeta = read_model_meta(self.backend.model_path, self.backend.metadata).merged(
-            ModelMeta(
-                names=tuple(names) if names is not None else None,
-                strides=tuple(int(s) for s in strides) if strides is not None else None,
-                layout=layout,
-            )
+        self._box_first, self._sigmoid = box_first, sigmoid
+        self._anchors = _as_anchors(anchors, "anchors") if anchors is not None else None
+        if reg_max is not None and (not isinstance(reg_max, int) or isinstance(reg_max, bool) or reg_max < 1):
+            raise InputError(f"reg_max: expected a positive int (NanoDet: 7), got {reg_max!r}")
+        self._reg_max = reg_max
+        self.plan: Plan | None = None
+        self._validated = False
+        super().__init__(
+            model,
+            backend,
+            device=device,
+            threads=threads,
+            input_size=input_size,
+            auto=auto,
+            scaleup=scaleup,
+            names=names,
+            strides=strides,
+            layout=layout,
+            **backend_options,
         )
-        self._fixed_hw = self._static_hw()
-        self.input_hw = self._choose_input_hw(input_size)
-        if auto and self._fixed_hw is not None:
-            raise InputError(
-                f"auto=True (rectangular inference) needs a model with dynamic H, W; "
-                f"{self.backend.model_path.name} is fixed at {self._fixed_hw[0]}x{self._fixed_hw[1]}"
+
+    # -- choosing the family -------------------------------------------------------------
+    @classmethod
+    def from_file(cls, model: str | Path | Backend, *, family: str | None = None, **kwargs: Any) -> Detector:
+        """Opens ``model`` as the family it is: given, read from its metadata, or told by its outputs.
+
+        The family comes from ``family=``; else the metadata (lite's sidecar ``family`` key, ultralytics
+        ONNX metadata → ``yolov8``, YOLOv5's ``stride``/``names`` metadata → ``yolov5``, the hub manifest);
+        else the output signature when only one family's decoders read it best (values of one blank
+        inference settle ties, e.g. YOLOX's raw grid vs YOLOv6's decoded boxes).
+
+        Args:
+            model: Model file, hub name or opened backend.
+            family: Family name (``"yolov5"``, ``"yolov6"``, ``"yolov8"``/``"yolo11"``, ``"yolox"``, ``"nanodet"``).
+            **kwargs: Detector arguments (``backend``, ``device``, ``input_size``, ``conf``...).
+
+        Returns:
+            An instance of the family class.
+
+        Raises:
+            InputError: Unknown family (the message lists them).
+            AmbiguousModelError: Several families fit equally (the message names them and says ``family=``).
+            LayoutError: No family reads these outputs.
+        """
+        from lite.cv.family import detect_family, get_family
+
+        if family is not None:
+            return get_family(family)(model, **kwargs)
+        if cls is not Detector and cls.family is not None:
+            return cls(model, **kwargs)
+        source = None if isinstance(model, Backend) else str(model)
+        if isinstance(model, Backend):
+            be = model
+        else:
+            opts = {k: kwargs.pop(k) for k in list(kwargs) if k not in _DETECTOR_KWARGS}
+            if kwargs.get("device") is not None:
+                opts["device"] = kwargs["device"]
+            be = backends.create(
+                ImageModel._resolve(model), kwargs.pop("backend", None), threads=kwargs.get("threads"), **opts
             )
-        self.auto = bool(auto)
-        self._forced = {
-            k: v
-            for k, v in (
-                ("box_first", box_first if box_first is not None else _meta_bool(self.meta, "box_first")),
-                ("sigmoid", sigmoid if sigmoid is not None else _meta_bool(self.meta, "sigmoid")),
-            )
-            if v is not None
-        }
-        self.spec: DecodeSpec | None = self._spec_from_outputs(
-            {s.name: s.shape for s in self.backend.outputs} if all(s.rank_known for s in self.backend.outputs) else None
+            kwargs.pop("device", None)
+        try:
+            fam = detect_family(be, source, kwargs)
+            obj = fam.__new__(fam)
+            obj._source_name = source
+            obj.__init__(be, **{k: v for k, v in kwargs.items() if k not in ("backend", "threads")})
+        except BaseException:
+            if not isinstance(model, Backend):
+                be.close()
+            raise
+        return obj
+
+    # -- reading the outputs -----------------------------------------------------------------
+    def _hints(self, input_hw: tuple[int, int] | None = None) -> Hints:
+        meta = self.meta
+        strides = meta.strides if meta.strides and len(meta.strides) > 1 else None
+        anchors = self._anchors
+        if anchors is None and meta.extra.get("anchors"):
+            anchors = _as_anchors(_literal(meta.extra["anchors"]), "metadata 'anchors'")
+        return Hints(
+            input_hw=input_hw or self.input_hw,
+            num_classes=len(meta.names) if meta.names is not None else None,
+            strides=strides,
+            layout=meta.layout,
+            anchors=anchors or self.default_anchors,
+            end2end=_meta_bool(meta, "end2end"),
+            reg_max=self._reg_max,
+            default_strides=self.default_strides,
+            box_first=self._box_first if self._box_first is not None else _meta_bool(meta, "box_first"),
+            sigmoid=self._sigmoid if self._sigmoid is not None else _meta_bool(meta, "sigmoid"),
         )
-        if self.spec is None:  # the engine does not declare output shapes (NCNN): look once
-            self._probe()
-        self.max_stride = self._max_stride()
-        if self._fixed_hw is None and any(d % self.max_stride for d in self.input_hw):
-            near = [
-                (d // self.max_stride * self.max_stride or self.max_stride, -(-d // self.max_stride) * self.max_stride)
-                for d in self.input_hw
-            ]
-            raise InputError(
-                f"input_size: expected multiples of the model's largest stride {self.max_stride}, got "
-                f"{self.input_hw[0]}x{self.input_hw[1]}; use e.g. {near[0][1]}x{near[1][1]} "
-                f"or {near[0][0]}x{near[1][0]}"
+
+    def _output_shapes(self) -> tuple[dict[str, tuple], bool]:
+        """Declared output shapes, or the shapes of one blank inference for shape-free engines (NCNN)."""
+        outs = self.backend.outputs
+        if all(s.rank_known for s in outs):
+            return {s.name: tuple(s.shape) for s in outs}, False
+        got = self.backend.infer({self.input_name: self._blank()})
+        return {k: tuple(v.shape) for k, v in got.items()}, True
+
+    def _setup_outputs(self) -> None:
+        shapes, probed = self._output_shapes()
+        self.plan = self._choose_plan(shapes)
+        if self.plan.size_mismatch:
+            self._settle_size(shapes, probed)
+        dec = get_decoder(self.plan.decoder)
+        if dec.preprocess_overrides and not self._user_preprocess:
+            self.preprocess_config = replace(self.preprocess_config, **dec.preprocess_overrides)  # type: ignore[misc]
+        layout_size = dec.default_input_size
+        if (
+            probed
+            and self.input_size_source == InputSizeSource.DEFAULT
+            and layout_size is not None
+            and tuple(layout_size) != self.input_hw
+        ):
+            self.input_hw, self.input_size_source = tuple(layout_size), InputSizeSource.LAYOUT  # type: ignore[assignment]
+            self.plan = self._choose_plan(self._output_shapes()[0])
+
+    def _settle_size(self, shapes: Mapping[str, tuple], probed: bool) -> None:
+        """Outputs that do not fit the input size: adopt the one size that fits, or refuse."""
+        plan, (h, w) = self.plan, self.input_hw
+        assert plan is not None
+        desc = _describe_shapes(shapes)
+        name = self.backend.model_path.name
+        fits = list(plan.fits)
+        may_infer = probed and self.input_size_source in (InputSizeSource.DEFAULT, InputSizeSource.LAYOUT)
+        if may_infer and len(fits) == 1:
+            self.input_hw, self.input_size_source = fits[0], InputSizeSource.INFERRED
+            self.plan = self._choose_plan(self._output_shapes()[0])
+            if not self.plan.size_mismatch:
+                return
+        sizes = ", ".join(f"{a}x{b}" for a, b in fits)
+        raise InputSizeError(
+            f"{name}: the outputs {desc} do not fit input {h}x{w} ({self.input_size_source}) for layout "
+            f"{plan.decoder!r}"
+            + (f" with strides {plan.strides}" if plan.strides else "")
+            + (
+                f"; they fit input {sizes}: the model was built for that size, pass input_size={fits[0][0]}"
+                if fits
+                else "; no input size explains them: pass input_size= with the size the model was built for"
             )
-        self._letterbox = Letterbox(self.input_hw, stride=self.max_stride, auto=self.auto, scaleup=scaleup)
-        self.scaleup = scaleup
+            + (" (one blank inference at each size would differ: the graph has a fixed size)" if len(fits) > 1 else "")
+        )
 
-    # -- construction helpers ------------------------------------------------------------
-    @staticmethod
-    def _resolve(model: str | Path) -> Path:
-        p = Path(model)
-        if p.exists() or p.suffix:
-            return p
-        from lite.hub import resolve  # a bare name such as "yolov6lite-s"
+    def _choose_plan(self, shapes: Mapping[str, tuple]) -> Plan:
+        """This family's most likely reading of the outputs; refuses when none fits or another family fits better."""
+        from lite.cv.family import describe_plans
 
-        return resolve(str(model))
+        hints = self._hints()
+        reasons: list[str] = []
+        own = match_outputs(shapes, hints, self.decoders, reasons)
+        others = match_outputs(shapes, hints, [d for d in decoder_names() if d not in self.decoders])
+        fam = self.family or "yolov6"
+        name = self.backend.model_path.name
+        desc = _describe_shapes(shapes)
+        if not own:
+            why = f" ({'; '.join(reasons)})" if reasons else ""
+            expected = "; or ".join(f"{d} {get_decoder(d).signature}" for d in self.decoders)
+            msg = f"{name}: the outputs {desc} fit no {fam} layout{why}; expected {expected}"
+            if hints.num_classes is not None and match_outputs(shapes, replace(hints, num_classes=None), self.decoders):
+                msg += (
+                    f". They do fit with another class count than the {hints.num_classes} names given: "
+                    f"pass names= with one name per class of the model"
+                )
+            if others:
+                msg += f". They fit {describe_plans(others)}: open the model with that family (or Detector.from_file)"
+            else:
+                msg += ". No registered family reads them: lite does not support this model"
+            raise LayoutError(msg)
+        best = own[0]
+        forced = self.meta.layout is not None
+        if others and not forced and others[0].confidence > best.confidence + 1e-9:
+            raise LayoutError(
+                f"{name}: the outputs {desc} look like {describe_plans(others[:1])}, not {fam} "
+                f"(the best {fam} reading, {best.describe()}, fits less well); open the model with that family, "
+                f"or Detector.from_file(..., family=...) to choose"
+            )
+        return best
+
+    @property
+    def spec(self) -> DecodeSpec | None:
+        """YOLOv6 layouts: the :class:`~lite.ops.decode.DecodeSpec` (None for other decoders)."""
+        return self.plan.options.get("spec") if self.plan is not None else None
+
+    def _max_stride(self) -> int:
+        strides = self.strides
+        if strides:
+            return max(strides)
+        ms = self.meta.strides
+        return ms[0] if ms and len(ms) == 1 else 32
+
+    @property
+    def strides(self) -> tuple[int, ...] | None:
+        """Strides per level: given or from metadata, else inferred from the outputs (None if unknown)."""
+        if self.meta.strides and len(self.meta.strides) > 1:
+            return self.meta.strides
+        plan = self.plan
+        if plan is None:
+            return None
+        if plan.strides:
+            return plan.strides
+        if plan.decoder == "heads":
+            return tuple(8 * 2**i for i in range(len(plan.names)))
+        return None
+
+    # -- properties ---------------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Class names by class id."""
+        if self.meta.names is not None:
+            return self.meta.names
+        nc = self.plan.num_classes if self.plan is not None else None
+        if nc is None or nc == len(self.default_names):
+            return self.default_names
+        return tuple(f"class_{i}" for i in range(nc))
 
     @staticmethod
     def _check_thresholds(conf: float, iou: float, max_det: int, nms: str) -> None:
@@ -176,116 +343,29 @@ class Detector:
         if nms not in _NMS_MODES:
             raise InputError(f"nms: expected one of {_NMS_MODES}, got {nms!r}")
 
-    def _static_hw(self) -> tuple[int, int] | None:
-        s = self.input_spec
-        if not s.rank_known:
-            return None
-        if len(s.shape) != 4:
-            raise InputError(f"a detector needs an NCHW image input; {self.input_name!r} has shape {s.shape}")
-        c, h, w = s.shape[1:]
-        if isinstance(c, int) and c != 3:
-            raise InputError(f"a detector needs a 3-channel input; {self.input_name!r} has {c} channels")
-        return (h, w) if isinstance(h, int) and isinstance(w, int) else None
-
-    def _choose_input_hw(self, input_size: int | Sequence[int] | None) -> tuple[int, int]:
-        if self._fixed_hw is not None:
-            if input_size is not None and _size2(input_size, "input_size") != self._fixed_hw:
-                raise InputError(
-                    f"input_size: {self.backend.model_path.name} has a fixed input of "
-                    f"{self._fixed_hw[0]}x{self._fixed_hw[1]}, got input_size={input_size}; "
-                    f"re-export the model with that size or with dynamic H, W"
-                )
-            return self._fixed_hw
-        if input_size is not None:
-            return _size2(input_size, "input_size")
-        if self.meta.input_size is not None:
-            return self.meta.input_size
-        return self.default_input_size
-
-    def _spec_from_outputs(self, shapes: dict[str, tuple] | None) -> DecodeSpec | None:
-        if shapes is None:
-            return None
-        names = self.meta.names
-        spec = detect_layout(
-            shapes,
-            num_classes=len(names) if names is not None else None,
-            layout=self.meta.layout,
-            strides=self.meta.strides,
-            input_hw=self.input_hw,
-        )
-        if self._forced:
-            spec = replace(spec, **self._forced)
-            if spec.layout is Layout.HEADS and len(self._forced) == 2:
-                spec = replace(spec, resolved=True)
-        return spec
-
-    def _probe(self) -> None:
-        blank = np.full((1, 3, *self.input_hw), 114 / 255, np.float32)
-        outs = self.backend.infer({self.input_name: blank})
-        self.spec = self._spec_from_outputs({k: v.shape for k, v in outs.items()})
-
-    def _max_stride(self) -> int:
-        strides = self.strides
-        return max(strides) if strides else 32
-
-    @property
-    def strides(self) -> tuple[int, ...] | None:
-        """Strides per level: given or from metadata, else inferred from the outputs (None if unknown)."""
-        if self.meta.strides:
-            return self.meta.strides
-        spec = self.spec
-        if spec is None:
-            return None
-        if spec.strides:
-            return spec.strides
-        if spec.layout is Layout.HEADS:
-            return tuple(8 * 2**i for i in range(len(spec.names)))
-        if spec.layout in (Layout.DECODED, Layout.ANCHOR_GRID):
-            out = next((o for o in self.backend.outputs if o.name == spec.names[0]), None)
-            n = out.dim(1) if out is not None else None
-            if isinstance(n, int):
-                return infer_strides(n, self.input_hw)
-        return None
-
-    # -- properties ---------------------------------------------------------------------
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Class names by class id."""
-        if self.meta.names is not None:
-            return self.meta.names
-        nc = self.spec.num_classes if self.spec is not None else None
-        if nc is None or nc == len(self.default_names):
-            return self.default_names
-        return tuple(f"class_{i}" for i in range(nc))
-
-    @property
-    def batch_size(self) -> int | None:
-        """The model's fixed batch size, or None when the batch dimension is dynamic."""
-        b = self.input_spec.dim(0)
-        return b if isinstance(b, int) else None
-
     # -- pipeline -----------------------------------------------------------------------
-    def preprocess(self, image: Any) -> tuple[np.ndarray, LetterboxTransform]:
-        """Load and letterbox one image: ``((1, 3, H, W) float32, transform)``."""
-        return self._letterbox(load_image(image))
-
-    def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
-        """Run the backend on a prepared (B, 3, H, W) tensor."""
-        return self.backend.infer({self.input_name: tensor})
-
     def postprocess(
         self, outputs: dict[str, np.ndarray], transforms: Sequence[LetterboxTransform], **overrides: Any
     ) -> list[Detections]:
         """Decode, NMS and map boxes back to each original image."""
-        if self.spec is None:
-            self.spec = self._spec_from_outputs({k: v.shape for k, v in outputs.items()})
-        if not self.spec.resolved:
-            self.spec = refine_layout(self.spec, outputs)
-            if self._forced:  # what the caller or the metadata said wins over what the values suggest
-                self.spec = replace(self.spec, **self._forced)
+        plan = self.plan
+        assert plan is not None
+        if not plan.resolved or not self._validated:
+            dec = get_decoder(plan.decoder)
+            if not plan.resolved:
+                plan = self.plan = dec.refine(plan, outputs)
+            if not self._validated:
+                why = dec.check(plan, outputs, tuple(transforms[0].dst_shape))
+                if why:
+                    raise ModelOutputError(
+                        f"{self.backend.model_path.name}: the first inference contradicts layout {plan.decoder!r} "
+                        f"of family {self.family or 'yolov6'}: {why}. Open it with its own family "
+                        f"(Detector.from_file, or family=)"
+                    )
+                self._validated = True
         hw = transforms[0].dst_shape
         opts = self._options(overrides)
-        per_image = decode(outputs, self.spec, hw, **opts)
+        per_image = decode_plan(plan, outputs, hw, **opts)
         return [self._to_detections(c, t) for c, t in zip(per_image, transforms, strict=False)]
 
     def _options(self, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -362,38 +442,79 @@ class Detector:
     # -- description, lifetime ------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         """What the detector knows about its model (for ``lite info``)."""
-        return {
-            "model": str(self.backend.model_path),
-            "backend": self.backend.name,
-            "inputs": [str(s) for s in self.backend.inputs],
-            "outputs": [str(s) for s in self.backend.outputs],
-            "layout": self.spec.describe() if self.spec else None,
-            "input_size": list(self.input_hw),
-            "dynamic_input": self._fixed_hw is None,
-            "batch": self.batch_size or "dynamic",
-            "strides": list(self.strides) if self.strides else None,
-            "max_stride": self.max_stride,
-            "num_classes": len(self.names),
-            "names": list(self.names),
-            "metadata": self.backend.metadata,
-        }
-
-    def close(self) -> None:
-        """Release the backend."""
-        self.backend.close()
+        base = super().info()
+        spec, plan = self.spec, self.plan
+        out = {k: base[k] for k in ("model", "backend", "inputs", "outputs")}
+        out.update(
+            {
+                "family": self.family or "yolov6",
+                "decoder": plan.decoder if plan else None,
+                "layout": spec.describe() if spec else (plan.describe() if plan else None),
+                **{k: base[k] for k in ("input_size", "input_size_source", "dynamic_input", "batch", "preprocess")},
+                "strides": list(self.strides) if self.strides else None,
+                "max_stride": self.max_stride,
+                "num_classes": len(self.names),
+                "names": list(self.names),
+                "metadata": base["metadata"],
+            }
+        )
+        return out
 
     def __enter__(self) -> Detector:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
     def __repr__(self) -> str:
-        layout = self.spec.layout.value if self.spec else "?"
+        layout = self.spec.layout.value if self.spec else (self.plan.decoder if self.plan else "?")
         return (
             f"{type(self).__name__}({self.backend.model_path.name!r}, backend={self.backend.name!r}, "
             f"input={self.input_hw[0]}x{self.input_hw[1]}, layout={layout}, classes={len(self.names)})"
         )
+
+
+_DETECTOR_KWARGS = frozenset(
+    {
+        "backend", "device", "threads", "input_size", "auto", "scaleup", "conf", "iou", "max_det", "nms",
+        "multi_label", "pre_nms_topk", "names", "strides", "layout", "box_first", "sigmoid", "anchors",
+        "reg_max", "preprocess",
+    }
+)  # fmt: skip
+
+
+def _describe_shapes(shapes: Mapping[str, tuple]) -> str:
+    return ", ".join(f"{n}{list(s)}" for n, s in shapes.items())
+
+
+def _literal(value: Any) -> Any:
+    import ast
+    import json
+
+    if not isinstance(value, str):
+        return value
+    for loader in (json.loads, ast.literal_eval):
+        try:
+            return loader(value)
+        except (ValueError, SyntaxError, TypeError):
+            continue
+    return value
+
+
+def _as_anchors(value: Any, what: str) -> tuple[tuple[tuple[float, float], ...], ...]:
+    """Anchors per level as ``((w, h), ...)``: from ``[[w, h, w, h, ...], ...]`` or ``[[(w, h), ...], ...]``."""
+    try:
+        levels = []
+        for lv in value:
+            flat = np.asarray(lv, dtype=np.float64).ravel()
+            if flat.size < 2 or flat.size % 2 or not np.isfinite(flat).all() or (flat <= 0).any():
+                raise ValueError
+            levels.append(tuple((float(a), float(b)) for a, b in flat.reshape(-1, 2)))
+        if not levels or len({len(lv) for lv in levels}) != 1:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{what}: expected anchors per level in pixels, e.g. [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119], "
+            f"[116, 90, 156, 198, 373, 326]] (the same count per level); got {value!r}"
+        ) from None
+    return tuple(levels)
 
 
 def _meta_bool(meta: ModelMeta, key: str) -> bool | None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from lite.cv.detector import Detector
+from lite.cv.family import register_family
+from lite.ops.preprocess import PreprocessConfig
 
 
+@register_family("yolov6")
 class YOLOv6(Detector):
     """YOLOv6 / YOLOv6Lite on any backend, with no argument saying which export layout it is.
 
@@ -24,3 +27,6 @@ class YOLOv6(Detector):
     """
 
     default_input_size: ClassVar[tuple[int, int]] = (640, 640)
+    decoders: ClassVar[tuple[str, ...]] = ("decoded", "anchor_grid", "heads", "end2end")
+    #: RGB, /255, centred letterbox padded with 114 (YOLOv6's ``letterbox``).
+    preprocess_config: ClassVar[PreprocessConfig] = PreprocessConfig()

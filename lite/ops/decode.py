@@ -26,11 +26,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
-from functools import lru_cache
 
 import numpy as np
 
 from lite.errors import InputError
+from lite.ops import grids
 from lite.ops.nms import nms
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 END2END_NAMES = ("num_dets", "det_boxes", "det_scores", "det_classes")
-_STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (32,), (16, 32))
+_STRIDE_SETS = grids.STRIDE_SETS
 
 
 class Layout(str, Enum):
@@ -336,52 +336,28 @@ def _strides_for(spec: DecodeSpec, sizes: list[tuple[int, int]], input_hw: tuple
         if len(spec.strides) != len(sizes):
             raise InputError(f"{len(spec.strides)} strides given {spec.strides} but the model has {len(sizes)} levels")
         return spec.strides
-    out = []
-    for h, w in sizes:
-        s = input_hw[0] / h
-        if abs(s - round(s)) > 1e-6 or abs(input_hw[1] / w - s) > 1e-6:
-            raise InputError(
-                f"cannot infer the stride of a {h}x{w} feature map from input "
-                f"{input_hw[0]}x{input_hw[1]}; pass strides="
-            )
-        out.append(round(s))
-    return tuple(out)
+    return grids.strides_from_maps(sizes, input_hw)
 
 
-@lru_cache(maxsize=64)
-def _cell_grid(h: int, w: int, offset: float) -> tuple[np.ndarray, np.ndarray]:
-    gy, gx = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij")
-    return (gx.ravel() + offset), (gy.ravel() + offset)
+_cell_grid = grids.cell_grid
 
 
 def _anchor_strides(n: int, input_hw: tuple[int, int], strides: tuple[int, ...]) -> tuple[int, ...]:
     sets = [strides] if strides else list(_STRIDE_SETS)
-    h, w = input_hw
-    for ss in sets:
-        if sum(math.ceil(h / s) * math.ceil(w / s) for s in ss) == n:
-            return tuple(ss)
-    raise InputError(f"{n} anchors do not match any stride set {sets} at input {h}x{w}; pass strides=")
+    found = grids.infer_strides(n, input_hw, sets)
+    if found is None:
+        h, w = input_hw
+        raise InputError(f"{n} anchors do not match any stride set {sets} at input {h}x{w}; pass strides=")
+    return found
 
 
 def infer_strides(num_anchors: int, input_hw: tuple[int, int]) -> tuple[int, ...] | None:
     """The usual YOLO stride set whose grids at ``input_hw`` hold exactly ``num_anchors`` cells, or None."""
-    h, w = input_hw
-    for ss in _STRIDE_SETS:
-        if sum(math.ceil(h / s) * math.ceil(w / s) for s in ss) == num_anchors:
-            return tuple(ss)
-    return None
+    return grids.infer_strides(num_anchors, input_hw)
 
 
-@lru_cache(maxsize=32)
 def _anchor_grid(input_hw: tuple[int, int], strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    gxs, gys, ss = [], [], []
-    for s in strides:
-        h, w = math.ceil(input_hw[0] / s), math.ceil(input_hw[1] / s)
-        gx, gy = _cell_grid(h, w, 0.0)
-        gxs.append(gx)
-        gys.append(gy)
-        ss.append(np.full(h * w, s, np.float32))
-    return np.concatenate(gxs), np.concatenate(gys), np.concatenate(ss)
+    return grids.priors(tuple(input_hw), tuple(strides), 0.0)
 
 
 def candidates(

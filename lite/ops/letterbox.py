@@ -11,6 +11,9 @@ YOLOv6's ``yolov6/data/data_augment.py::letterbox``:
   resize (only possible for extreme aspect ratios such as 1 x 2000).
 * The padding is split evenly, the odd pixel going to the bottom / right:
   ``top = int(round(dh / 2 - 0.1))``, ``bottom = int(round(dh / 2 + 0.1))`` (same for left and right).
+* ``pad_align="topleft"`` puts the image at the top-left corner (all padding right and bottom, as
+  YOLOX does); ``resize="stretch"`` resizes to the input size without keeping the ratio (no padding;
+  :attr:`LetterboxTransform.ratio_xy` holds the two scales).
 * ``auto=True`` (rectangular inference) pads only up to the smallest multiple of ``stride`` that
   holds the resized image in each dimension: ``H' = ceil(round(h * r) / stride) * stride``. When
   the requested size is a multiple of the stride this is what YOLOv6's ``np.mod(dw, stride)``
@@ -20,8 +23,11 @@ Three entry points share that arithmetic:
 
 * :func:`letterbox_geometry` -- the numbers only (no pixels), as a :class:`LetterboxTransform`.
 * :func:`letterbox_image` -- the padded BGR ``uint8`` image, for drawing and calibration.
-* :class:`Letterbox` -- the fast, caching pre-processor of the hot path, which produces the
-  network tensor: ``(1, 3, H, W)`` ``float32`` RGB in ``[0, 1]``.
+* :class:`Letterbox` -- the fast, caching pre-processor of the hot path. :meth:`Letterbox.canvas`
+  renders the padded ``uint8`` BGR canvas (cached, no allocation per call); calling the letterbox
+  also normalises it (:func:`lite.ops.preprocess.normalize_into`, per its
+  :class:`~lite.ops.preprocess.PreprocessConfig`) into the network tensor: by default
+  ``(1, 3, H, W)`` ``float32`` RGB in ``[0, 1]``.
 """
 
 from __future__ import annotations
@@ -36,10 +42,10 @@ import cv2
 import numpy as np
 
 from lite.errors import ImageError, InputError
+from lite.ops.preprocess import DEFAULT_CONFIG, PreprocessConfig, normalize_into
 
 __all__ = ["LetterboxTransform", "letterbox_geometry", "letterbox_image", "Letterbox", "letterbox"]
 
-_255 = np.float32(255.0)
 _GEOMETRY_CACHE_LIMIT = 256  # distinct (source shape, destination) pairs one Letterbox remembers
 _CANVAS_CACHE_LIMIT = 8  # distinct destination shapes one thread keeps a padded canvas for
 
@@ -55,17 +61,22 @@ class LetterboxTransform:
         pad: ``(left, top)`` padding in input pixels.
         src_shape: ``(h, w)`` of the original image.
         dst_shape: ``(H, W)`` of the network input.
+        ratio_xy: ``(rx, ry)`` when the two axes are scaled differently (``resize="stretch"``);
+            None when both use ``ratio``.
     """
 
     ratio: float
     pad: tuple[int, int]
     src_shape: tuple[int, int]
     dst_shape: tuple[int, int]
+    ratio_xy: tuple[float, float] | None = None
 
     @property
     def resized_shape(self) -> tuple[int, int]:
         """``(h', w')`` of the resized image inside the padding: ``round(h * r)``, ``round(w * r)``."""
         h, w = self.src_shape
+        if self.ratio_xy is not None:
+            return _scaled(h, self.ratio_xy[1]), _scaled(w, self.ratio_xy[0])
         return _scaled(h, self.ratio), _scaled(w, self.ratio)
 
     def to_original(self, xyxy: np.ndarray) -> np.ndarray:
@@ -85,9 +96,10 @@ class LetterboxTransform:
         b = _as_boxes(xyxy)
         left, top = self.pad
         h, w = self.src_shape
+        rx, ry = self.ratio_xy or (self.ratio, self.ratio)
         out = np.empty(b.shape, np.float32)
-        out[..., 0::2] = np.clip((b[..., 0::2] - left) / self.ratio, 0.0, w)
-        out[..., 1::2] = np.clip((b[..., 1::2] - top) / self.ratio, 0.0, h)
+        out[..., 0::2] = np.clip((b[..., 0::2] - left) / rx, 0.0, w)
+        out[..., 1::2] = np.clip((b[..., 1::2] - top) / ry, 0.0, h)
         return out
 
     def to_input(self, xyxy: np.ndarray) -> np.ndarray:
@@ -104,9 +116,10 @@ class LetterboxTransform:
         """
         b = _as_boxes(xyxy)
         left, top = self.pad
+        rx, ry = self.ratio_xy or (self.ratio, self.ratio)
         out = np.empty(b.shape, np.float32)
-        out[..., 0::2] = b[..., 0::2] * self.ratio + left
-        out[..., 1::2] = b[..., 1::2] * self.ratio + top
+        out[..., 0::2] = b[..., 0::2] * rx + left
+        out[..., 1::2] = b[..., 1::2] * ry + top
         return out
 
 
@@ -118,6 +131,8 @@ def letterbox_geometry(
     auto: bool = False,
     scaleup: bool = True,
     dst_shape: Sequence[int] | None = None,
+    pad_align: str = "center",
+    resize: str = "letterbox",
 ) -> LetterboxTransform:
     """Computes a letterbox's ratio and padding without touching pixels.
 
@@ -129,6 +144,8 @@ def letterbox_geometry(
         scaleup: Allow enlarging images smaller than ``size``; ``False`` only shrinks.
         dst_shape: Pad to this ``(H, W)`` instead (the ratio still comes from ``size``); used to
             give a batch one common shape. It must hold the resized image.
+        pad_align: ``"center"`` or ``"topleft"`` (all padding right and bottom).
+        resize: ``"letterbox"`` (keep the ratio) or ``"stretch"`` (fill ``size``, no padding).
 
     Returns:
         The :class:`LetterboxTransform`.
@@ -143,6 +160,7 @@ def letterbox_geometry(
         bool(auto),
         bool(scaleup),
         None if dst_shape is None else _as_hw(dst_shape, "dst_shape"),
+        *_as_modes(pad_align, resize),
     )
 
 
@@ -155,6 +173,8 @@ def letterbox_image(
     scaleup: bool = True,
     fill: int | Sequence[int] = 114,
     dst_shape: Sequence[int] | None = None,
+    pad_align: str = "center",
+    resize: str = "letterbox",
 ) -> tuple[np.ndarray, LetterboxTransform]:
     """Letterboxes an image and returns it as a padded BGR ``uint8`` image.
 
@@ -169,6 +189,8 @@ def letterbox_image(
         scaleup: Allow enlarging images smaller than ``size``.
         fill: Padding value, one ``int`` or a BGR triple.
         dst_shape: Pad to this ``(H, W)`` instead of the computed shape (see :func:`letterbox_geometry`).
+        pad_align: ``"center"`` or ``"topleft"``.
+        resize: ``"letterbox"`` or ``"stretch"``.
 
     Returns:
         ``(padded, transform)``: a new ``(H, W, 3)`` ``uint8`` BGR image and its transform.
@@ -179,7 +201,16 @@ def letterbox_image(
     """
     img = _check_bgr(img)
     fill3 = _as_fill(fill)
-    t = letterbox_geometry(img.shape[:2], size, stride=stride, auto=auto, scaleup=scaleup, dst_shape=dst_shape)
+    t = letterbox_geometry(
+        img.shape[:2],
+        size,
+        stride=stride,
+        auto=auto,
+        scaleup=scaleup,
+        dst_shape=dst_shape,
+        pad_align=pad_align,
+        resize=resize,
+    )
     nh, nw = t.resized_shape
     if (nh, nw) != img.shape[:2]:
         img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
@@ -191,19 +222,22 @@ def letterbox_image(
 
 
 class Letterbox:
-    """The fast letterbox pre-processor: BGR ``uint8`` image -> network tensor.
+    """The fast letterbox pre-processor: BGR ``uint8`` image -> padded canvas -> network tensor.
 
     Each call resizes straight into a view of a cached, already padded canvas (the padding
-    is only re-painted when the geometry changes), then converts it to ``CHW`` ``float32`` RGB
-    divided by 255 (split into planes, one vectorised division per plane). Canvases are kept per
-    thread, so one instance may be shared by threads.
+    is only re-painted when the geometry changes), then normalises it per ``config``
+    (:func:`lite.ops.preprocess.normalize_into`; by default ``CHW`` ``float32`` RGB divided by 255,
+    one vectorised division per plane). :meth:`canvas` stops after the first step. Canvases are
+    kept per thread, so one instance may be shared by threads.
 
     Args:
         size: Network input size, an ``int`` or ``(H, W)``.
         stride: The model's largest stride; only used with ``auto``.
         auto: Rectangular inference: pad only to the smallest multiple of ``stride``.
         scaleup: Allow enlarging images smaller than ``size``.
-        fill: Padding value, one ``int`` or a BGR triple (YOLOv6: 114).
+        fill: Padding value, one ``int`` or a BGR triple (default: ``config.pad_value``; YOLOv6: 114).
+        config: The model's :class:`~lite.ops.preprocess.PreprocessConfig` (colour order, scale,
+            mean / std, pad value, alignment, stretch); default: YOLOv6's (RGB, /255, 114, centred).
 
     Raises:
         InputError: A size or option is invalid.
@@ -222,13 +256,18 @@ class Letterbox:
         stride: int = 32,
         auto: bool = False,
         scaleup: bool = True,
-        fill: int | Sequence[int] = 114,
+        fill: int | Sequence[int] | None = None,
+        config: PreprocessConfig | None = None,
     ) -> None:
+        if config is not None and not isinstance(config, PreprocessConfig):
+            raise InputError(f"config: expected a lite.ops.preprocess.PreprocessConfig; got {type(config).__name__}")
+        self.config: PreprocessConfig = config or DEFAULT_CONFIG
         self.size: tuple[int, int] = _as_hw(size, "size")
         self.stride: int = _as_stride(stride)
         self.auto: bool = bool(auto)
         self.scaleup: bool = bool(scaleup)
-        self.fill: tuple[int, int, int] = _as_fill(fill)
+        self.fill: tuple[int, int, int] = _as_fill(self.config.pad_bgr if fill is None else fill)
+        self._modes = (self.config.pad_align, self.config.resize)
         self._fill_px = np.array(self.fill, np.uint8)
         self._geometries: dict[tuple[int, int, tuple[int, int] | None], LetterboxTransform] = {}
         self._local = threading.local()
@@ -236,7 +275,7 @@ class Letterbox:
     def __repr__(self) -> str:
         return (
             f"Letterbox(size={self.size}, stride={self.stride}, auto={self.auto}, "
-            f"scaleup={self.scaleup}, fill={self.fill})"
+            f"scaleup={self.scaleup}, fill={self.fill}, config={self.config})"
         )
 
     def geometry(self, src_hw: Sequence[int], dst_shape: Sequence[int] | None = None) -> LetterboxTransform:
@@ -259,7 +298,7 @@ class Letterbox:
         key = (h, w, dst_shape)
         t = self._geometries.get(key)
         if t is None:
-            t = _geometry((h, w), self.size, self.stride, self.auto, self.scaleup, dst_shape)
+            t = _geometry((h, w), self.size, self.stride, self.auto, self.scaleup, dst_shape, *self._modes)
             if len(self._geometries) >= _GEOMETRY_CACHE_LIMIT:
                 self._geometries.clear()
             self._geometries[key] = t
@@ -283,6 +322,26 @@ class Letterbox:
         out = np.empty((1, 3, *t.dst_shape), np.float32)
         self._render(img, t, out[0])
         return out, t
+
+    def canvas(self, img: np.ndarray, dst_shape: Sequence[int] | None = None) -> tuple[np.ndarray, LetterboxTransform]:
+        """Letterboxes one image into this thread's cached ``uint8`` BGR canvas (no normalisation).
+
+        The canvas is reused by the next call with the same destination shape on this thread:
+        consume it (e.g. with :func:`lite.ops.preprocess.normalize`) or copy it before then.
+
+        Args:
+            img: BGR ``uint8`` image ``(h, w, 3)``.
+            dst_shape: Optional ``(H, W)`` to pad to instead of the computed shape.
+
+        Returns:
+            ``(canvas, transform)``: the ``(H, W, 3)`` ``uint8`` canvas and its transform.
+
+        Raises:
+            ImageError: ``img`` is not a non-empty BGR ``uint8`` array of shape ``(h, w, 3)``.
+        """
+        img = _check_bgr(img)
+        t = self.geometry(img.shape[:2], dst_shape)
+        return self._paint(img, t), t
 
     def batch(
         self, imgs: Sequence[np.ndarray], dst_shape: Sequence[int] | None = None
@@ -329,7 +388,11 @@ class Letterbox:
         return out, ts
 
     def _render(self, img: np.ndarray, t: LetterboxTransform, out_chw: np.ndarray) -> None:
-        """Resizes ``img`` into this thread's padded canvas for ``t`` and writes CHW RGB / 255 to ``out_chw``."""
+        """Resizes ``img`` into this thread's padded canvas for ``t`` and writes the normalised CHW to ``out_chw``."""
+        normalize_into(self._paint(img, t), self.config, out_chw)
+
+    def _paint(self, img: np.ndarray, t: LetterboxTransform) -> np.ndarray:
+        """Resizes ``img`` into this thread's padded canvas for ``t``; returns the canvas."""
         canvas = self._canvas_for(t)
         nh, nw = t.resized_shape
         left, top = t.pad
@@ -340,13 +403,7 @@ class Letterbox:
             res = cv2.resize(img, (nw, nh), dst=view, interpolation=cv2.INTER_LINEAR)
             if res is not view and not np.may_share_memory(res, canvas):  # OpenCV allocated instead
                 view[...] = res
-        # HWC BGR uint8 -> CHW RGB float32 / 255: split the planes (cheap, uint8), then one contiguous
-        # vectorised division per plane straight into the output. Exact float32 division, like YOLOv6's
-        # ``tensor.float() / 255`` (multiplying by 1/255, as cv2.dnn.blobFromImage does, is off by 1 ulp).
-        b, g, r = cv2.split(canvas)
-        np.divide(r, _255, out=out_chw[0], dtype=np.float32)
-        np.divide(g, _255, out=out_chw[1], dtype=np.float32)
-        np.divide(b, _255, out=out_chw[2], dtype=np.float32)
+        return canvas
 
     def _canvas_for(self, t: LetterboxTransform) -> np.ndarray:
         """This thread's canvas of shape ``t.dst_shape``, with the padding ``t`` needs already painted."""
@@ -402,8 +459,15 @@ def _geometry(
     auto: bool,
     scaleup: bool,
     dst_shape: tuple[int, int] | None,
+    pad_align: str = "center",
+    resize: str = "letterbox",
 ) -> LetterboxTransform:
     h, w = src_hw
+    if resize == "stretch":
+        hh, ww = dst_shape or size
+        if dst_shape is not None and dst_shape != size:
+            raise InputError(f"resize='stretch' fills the input size {size}; got dst_shape={dst_shape}")
+        return LetterboxTransform(min(hh / h, ww / w), (0, 0), (h, w), (hh, ww), (ww / w, hh / h))
     r = min(size[0] / h, size[1] / w)
     if not scaleup:
         r = min(r, 1.0)
@@ -419,7 +483,10 @@ def _geometry(
         dh_total, dw_total = -(-nh // stride) * stride - nh, -(-nw // stride) * stride - nw
     else:
         dh_total, dw_total = size[0] - nh, size[1] - nw
-    top, left = int(round(dh_total / 2 - 0.1)), int(round(dw_total / 2 - 0.1))
+    if pad_align == "topleft":
+        top, left = 0, 0
+    else:
+        top, left = int(round(dh_total / 2 - 0.1)), int(round(dw_total / 2 - 0.1))
     return LetterboxTransform(r, (left, top), (h, w), (nh + dh_total, nw + dw_total))
 
 
@@ -450,6 +517,12 @@ def _as_src_hw(value: Any) -> tuple[int, int]:
     if not isinstance(value, str | bytes) and isinstance(value, Sequence | np.ndarray) and len(value) in (2, 3):
         return _as_hw(tuple(value[:2]), "src_hw")
     raise InputError(f"expected src_hw as an (h, w) pair of positive ints; got {value!r}")
+
+
+def _as_modes(pad_align: Any, resize: Any) -> tuple[str, str]:
+    """Validates ``pad_align`` and ``resize`` through :class:`PreprocessConfig`."""
+    c = PreprocessConfig(pad_align=pad_align, resize=resize)
+    return c.pad_align, c.resize
 
 
 def _as_stride(value: Any) -> int:

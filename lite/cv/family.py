@@ -1,0 +1,221 @@
+"""The model-family registry and how :meth:`Detector.from_file` tells a model's family.
+
+A family is a :class:`~lite.cv.detector.Detector` subclass registered with :func:`register_family`;
+:func:`get_family` looks one up by name or alias (unknown: :class:`~lite.errors.InputError` listing
+them), :func:`family_names` lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from lite.errors import AmbiguousModelError, InputError, LayoutError
+
+if TYPE_CHECKING:
+    from lite.backends.base import Backend
+    from lite.cv.detector import Detector
+    from lite.ops.decoders import Plan
+
+__all__ = ["register_family", "get_family", "family_names", "families_for_decoder", "detect_family"]
+
+_FAMILIES: dict[str, type[Detector]] = {}
+_ALIASES: dict[str, str] = {}
+F = TypeVar("F", bound="type[Detector]")
+
+
+def register_family(name: str, *, aliases: Sequence[str] = ()) -> Callable[[F], F]:
+    """Class decorator registering a Detector subclass as family ``name`` (plus ``aliases``)."""
+
+    def deco(cls: F) -> F:
+        cls.family = name
+        _FAMILIES[name] = cls
+        for a in aliases:
+            _ALIASES[a] = name
+        return cls
+
+    return deco
+
+
+def _key(name: str) -> str:
+    return str(name).strip().lower().replace("-", "").replace("_", "")
+
+
+def get_family(name: str) -> type[Detector]:
+    """The family class for ``name`` or an alias (``"yolo11"`` → YOLOv8).
+
+    Raises:
+        InputError: Unknown name; the message lists the known ones.
+    """
+    _load()
+    key = _key(name) if isinstance(name, str) else None
+    for n in _FAMILIES:
+        if key == _key(n):
+            return _FAMILIES[n]
+    for a, n in _ALIASES.items():
+        if key == _key(a):
+            return _FAMILIES[n]
+    raise InputError(
+        f"unknown model family {name!r}; expected one of {list(family_names())} (or an alias: {sorted(_ALIASES)})"
+    )
+
+
+def family_names() -> tuple[str, ...]:
+    """Registered family names (aliases not included)."""
+    _load()
+    return tuple(_FAMILIES)
+
+
+def families_for_decoder(decoder: str) -> tuple[str, ...]:
+    """The families whose outputs may have layout ``decoder``."""
+    _load()
+    return tuple(n for n, cls in _FAMILIES.items() if decoder in cls.decoders)
+
+
+def describe_plans(plans: Sequence[Plan]) -> str:
+    """``family 'yolov8' (yolov8: (B, 4+nc, N) ..., confidence 0.85)`` for each plan."""
+    parts = []
+    for p in plans:
+        fams = "/".join(families_for_decoder(p.decoder)) or "?"
+        parts.append(f"family {fams!r} ({p.describe()}, confidence {p.confidence:.2f})")
+    return "; ".join(parts)
+
+
+def _load() -> None:
+    if not _FAMILIES:
+        import lite.cv  # noqa: F401  (registers the built-in families)
+
+
+def _meta_family(raw: Mapping[str, str], source: str | None) -> str | None:
+    """The family the model's metadata (or hub entry) names, if any."""
+    fam = raw.get("family")
+    if fam:
+        return str(fam)
+    author = str(raw.get("author", "")).lower()
+    if "ultralytics" in author or ("task" in raw and "imgsz" in raw):
+        return "yolov8"
+    if "names" in raw and "stride" in raw and not any(k in raw for k in ("strides", "layout", "task")):
+        return "yolov5"  # ultralytics/yolov5's export writes exactly {stride, names}
+    if source and "." not in source.rsplit("/", 1)[-1]:
+        try:
+            from lite.hub import get
+
+            hub_family = get(source).family
+        except Exception:  # noqa: BLE001 - not a hub name
+            return None
+        return "yolov6" if hub_family in ("yolov6", "yolov6lite", "lite-demo") else hub_family
+    return None
+
+
+def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any]) -> type[Detector]:
+    """The family of an opened model: from its metadata, else from the outputs (see :meth:`Detector.from_file`).
+
+    Raises:
+        AmbiguousModelError: Several families fit equally.
+        LayoutError: No family fits.
+    """
+    from lite.cv.detector import Detector
+    from lite.cv.image_model import ImageModel
+    from lite.metadata import read_model_meta, sidecar_path
+
+    _load()
+    raw = dict(backend.metadata)
+    side = sidecar_path(backend.model_path)
+    if side.is_file():
+        import json
+
+        try:
+            raw.update({k: v for k, v in json.loads(side.read_text(encoding="utf-8")).items() if k == "family"})
+            extra = json.loads(side.read_text(encoding="utf-8")).get("extra", {})
+            if isinstance(extra, dict) and "family" in extra:
+                raw["family"] = extra["family"]
+        except (OSError, ValueError, AttributeError):
+            pass
+    named = _meta_family(raw, source)
+    if named is not None:
+        return get_family(named)
+
+    # From the outputs: every family reads them as it would; the most confident family wins.
+    meta = read_model_meta(backend.model_path, backend.metadata)
+    scores: dict[str, tuple[float, type[Detector]]] = {}
+    errors: list[str] = []
+    for name, cls in _FAMILIES.items():
+        probe = cls.__new__(cls)
+        probe._source_name = source
+        try:
+            shapes, plans = _family_plans(probe, backend, meta, kwargs)
+        except (LayoutError, InputError) as e:
+            errors.append(f"{name}: {e}")
+            continue
+        if plans:
+            scores[name] = (plans[0].confidence, cls)
+    if not scores:
+        raise LayoutError(
+            f"{backend.model_path.name}: no registered family reads this model's outputs; "
+            f"known families {list(_FAMILIES)}. Details: " + " | ".join(errors[:3])
+        )
+    top = max(c for c, _ in scores.values())
+    best = [n for n, (c, _) in scores.items() if abs(c - top) < 1e-9]
+    if len(best) > 1:
+        best = _settle_by_values(backend, best, kwargs, source)
+    if len(best) != 1:
+        raise AmbiguousModelError(
+            f"{backend.model_path.name}: the outputs fit several model families equally: {best}; "
+            f"pass family= one of them (e.g. Detector.from_file(model, family={best[0]!r}))",
+            tuple(best),
+        )
+    _ = (Detector, ImageModel)
+    return _FAMILIES[best[0]]
+
+
+def _family_plans(probe: Detector, backend: Backend, meta: Any, kwargs: Mapping[str, Any]):
+    """The plans a family's decoders make for the model, as the family would open it (no side effects)."""
+    from lite.cv.image_model import InputSizeSource
+    from lite.ops.decoders import match_outputs
+
+    probe.backend = backend
+    probe.input_spec = backend.inputs[0]
+    probe.input_name = probe.input_spec.name
+    probe.meta = meta
+    probe._anchors = None
+    probe._reg_max = kwargs.get("reg_max")
+    probe._box_first = probe._sigmoid = None
+    probe._fixed_hw = probe._static_hw()
+    probe.input_hw, probe.input_size_source = probe._choose_input_hw(kwargs.get("input_size"))
+    shapes, _ = probe._output_shapes()
+    plans = [p for p in match_outputs(shapes, probe._hints(), probe.decoders)]
+    if plans and plans[0].size_mismatch and probe.input_size_source == InputSizeSource.DEFAULT and plans[0].fits:
+        probe.input_hw = plans[0].fits[0]
+        shapes, _ = probe._output_shapes()
+        plans = match_outputs(shapes, probe._hints(), probe.decoders)
+    return shapes, plans
+
+
+def _settle_by_values(backend: Backend, fams: list[str], kwargs: Mapping[str, Any], source: str | None) -> list[str]:
+    """Families whose layout is not contradicted by the values of one blank inference."""
+    from lite.metadata import read_model_meta
+    from lite.ops.decoders import get_decoder
+
+    meta = read_model_meta(backend.model_path, backend.metadata)
+    keep = []
+    for name in fams:
+        cls = _FAMILIES[name]
+        probe = cls.__new__(cls)
+        probe._source_name = source
+        _, plans = _family_plans(probe, backend, meta, kwargs)
+        if not plans:
+            continue
+        plan = plans[0]
+        outs = backend.infer({probe.input_name: probe._blank()})
+        dec = get_decoder(plan.decoder)
+        try:
+            plan = dec.refine(plan, outs)
+            if dec.check(plan, outs, probe.input_hw) is None and all(
+                np.isfinite(np.asarray(v)).all() for v in outs.values()
+            ):
+                keep.append(name)
+        except (LayoutError, InputError, KeyError, ValueError):
+            continue
+    return keep

@@ -1,0 +1,252 @@
+"""The task-agnostic image-model layer: open a model, read its input and metadata, choose the input size,
+preprocess images per the family's :class:`~lite.ops.preprocess.PreprocessConfig`, and run the engine.
+
+:class:`~lite.cv.detector.Detector` adds the detection part (output layout, decode, NMS, Detections);
+a later task (classification, masks) sits beside it on the same base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lite import backends
+from lite.backends.base import Backend
+from lite.errors import InputError
+from lite.io import load_image
+from lite.metadata import ModelMeta, read_model_meta
+from lite.ops.letterbox import Letterbox, LetterboxTransform
+from lite.ops.preprocess import PreprocessConfig
+
+__all__ = ["ImageModel", "InputSizeSource"]
+
+
+class InputSizeSource:
+    """Values of ``info()["input_size_source"]``: why a model runs at its input size."""
+
+    FIXED = "model file (fixed input shape)"
+    ARGUMENT = "input_size argument"
+    METADATA = "model metadata"
+    HUB = "hub manifest"
+    LAYOUT = "layout default"
+    INFERRED = "inferred from the output shapes"
+    DEFAULT = "family default"
+
+
+def _size2(size: int | Sequence[int], what: str) -> tuple[int, int]:
+    if isinstance(size, int | np.integer):
+        size = (int(size), int(size))
+    size = tuple(int(s) for s in size)
+    if len(size) != 2 or min(size) <= 0:
+        raise InputError(f"{what}: expected a positive int or (height, width), got {size!r}")
+    return size  # type: ignore[return-value]
+
+
+class ImageModel:
+    """A model that takes one NCHW image tensor, on any backend.
+
+    Args:
+        model: Model file, a hub name such as ``"yolov6lite-s"``, or an opened :class:`~lite.backends.Backend`.
+        backend: Backend name; None picks one from the suffix.
+        device: Device for the backend (None: the backend's default).
+        threads: Engine thread count (None: engine default).
+        input_size: Network input ``int`` or ``(H, W)`` for models with dynamic H, W (default: the model's
+            metadata, else the hub manifest's size, else the family default).
+        auto: Rectangular inference (dynamic-shape models only).
+        scaleup: Allow the letterbox to enlarge small images.
+        names: Class names overriding the metadata.
+        strides: Strides per level overriding the metadata.
+        layout: Output layout name overriding the metadata.
+        preprocess: A :class:`PreprocessConfig` overriding the family's ``preprocess_config``.
+        **backend_options: Passed to the backend.
+    """
+
+    #: Input size for dynamic-shape models when nothing else says.
+    default_input_size: ClassVar[tuple[int, int]] = (640, 640)
+    #: The family's input preprocessing (colour order, scale, mean/std, padding); YOLOv6's by default.
+    preprocess_config: ClassVar[PreprocessConfig] = PreprocessConfig()
+
+    #: Dynamic inputs must be a multiple of this (None: the model's largest stride).
+    input_multiple: ClassVar[int | None] = None
+
+    _source_name: str | None = None  # the hub name or path the model came from (set by from_file)
+
+    def __init__(
+        self,
+        model: str | Path | Backend,
+        backend: str | None = None,
+        *,
+        device: str | None = None,
+        threads: int | None = None,
+        input_size: int | Sequence[int] | None = None,
+        auto: bool = False,
+        scaleup: bool = True,
+        names: Sequence[str] | None = None,
+        strides: Sequence[int] | None = None,
+        layout: str | None = None,
+        preprocess: PreprocessConfig | None = None,
+        **backend_options: Any,
+    ) -> None:
+        if preprocess is not None and not isinstance(preprocess, PreprocessConfig):
+            raise InputError(f"preprocess: expected a lite.ops.preprocess.PreprocessConfig; got {preprocess!r}")
+        self._user_preprocess = preprocess is not None
+        if preprocess is not None:
+            self.preprocess_config = preprocess  # type: ignore[misc]
+        if isinstance(model, Backend):
+            self.backend = model
+        else:
+            self._source_name = self._source_name or str(model)
+            path = self._resolve(model)
+            if device is not None:
+                backend_options["device"] = device
+            self.backend = backends.create(path, backend, threads=threads, **backend_options)
+        ins = self.backend.inputs
+        if len(ins) != 1:
+            raise InputError(f"an image model needs a model with one image input; {self.backend.model_path} has {ins}")
+        self.input_spec = ins[0]
+        self.input_name = self.input_spec.name
+        self.meta: ModelMeta = read_model_meta(self.backend.model_path, self.backend.metadata).merged(
+            ModelMeta(
+                names=tuple(names) if names is not None else None,
+                strides=tuple(int(s) for s in strides) if strides is not None else None,
+                layout=layout,
+            )
+        )
+        self._fixed_hw = self._static_hw()
+        self.input_hw, self.input_size_source = self._choose_input_hw(input_size)
+        if auto and self._fixed_hw is not None:
+            raise InputError(
+                f"auto=True (rectangular inference) needs a model with dynamic H, W; "
+                f"{self.backend.model_path.name} is fixed at {self._fixed_hw[0]}x{self._fixed_hw[1]}"
+            )
+        self.auto = bool(auto)
+        self.scaleup = scaleup
+        self._setup_outputs()
+        self.max_stride = self._max_stride()
+        multiple = self.input_multiple or self.max_stride
+        if self._fixed_hw is None and any(d % multiple for d in self.input_hw):
+            near = [(d // multiple * multiple or multiple, -(-d // multiple) * multiple) for d in self.input_hw]
+            raise InputError(
+                f"input_size: expected multiples of the model's largest stride {multiple}, got "
+                f"{self.input_hw[0]}x{self.input_hw[1]}; use e.g. {near[0][1]}x{near[1][1]} "
+                f"or {near[0][0]}x{near[1][0]}"
+            )
+        cfg = self.preprocess_config
+        self._letterbox = Letterbox(
+            self.input_hw,
+            stride=multiple,
+            auto=self.auto or (cfg.pad_to_stride and self._fixed_hw is None),
+            scaleup=scaleup,
+            config=cfg,
+        )
+
+    # -- construction helpers ------------------------------------------------------------
+    @staticmethod
+    def _resolve(model: str | Path) -> Path:
+        p = Path(model)
+        if p.exists() or p.suffix:
+            return p
+        from lite.hub import resolve  # a bare name such as "yolov6lite-s"
+
+        return resolve(str(model))
+
+    def _hub_input_size(self) -> tuple[int, int] | None:
+        """The hub manifest's input size when the model was given by hub name."""
+        name = self._source_name
+        if not name or Path(name).exists() or Path(name).suffix:
+            return None
+        from lite.hub import get
+
+        try:
+            return tuple(get(name).input_size)  # type: ignore[return-value]
+        except Exception:  # noqa: BLE001 - not a hub name: no manifest size
+            return None
+
+    def _static_hw(self) -> tuple[int, int] | None:
+        s = self.input_spec
+        if not s.rank_known:
+            return None
+        if len(s.shape) != 4:
+            raise InputError(f"an image model needs an NCHW image input; {self.input_name!r} has shape {s.shape}")
+        c, h, w = s.shape[1:]
+        if isinstance(c, int) and c != 3:
+            raise InputError(f"an image model needs a 3-channel input; {self.input_name!r} has {c} channels")
+        return (h, w) if isinstance(h, int) and isinstance(w, int) else None
+
+    def _choose_input_hw(self, input_size: int | Sequence[int] | None) -> tuple[tuple[int, int], str]:
+        if self._fixed_hw is not None:
+            if input_size is not None and _size2(input_size, "input_size") != self._fixed_hw:
+                raise InputError(
+                    f"input_size: {self.backend.model_path.name} has a fixed input of "
+                    f"{self._fixed_hw[0]}x{self._fixed_hw[1]}, got input_size={input_size}; "
+                    f"re-export the model with that size or with dynamic H, W"
+                )
+            return self._fixed_hw, InputSizeSource.FIXED
+        if input_size is not None:
+            return _size2(input_size, "input_size"), InputSizeSource.ARGUMENT
+        if self.meta.input_size is not None:
+            return self.meta.input_size, InputSizeSource.METADATA
+        hub = self._hub_input_size()
+        if hub is not None:
+            return hub, InputSizeSource.HUB
+        return tuple(self.default_input_size), InputSizeSource.DEFAULT  # type: ignore[return-value]
+
+    def _setup_outputs(self) -> None:
+        """Hook for the task layer: read the outputs (may change ``input_hw``). Default: nothing."""
+
+    def _max_stride(self) -> int:
+        """The largest stride the input must be a multiple of (default 32)."""
+        return 32
+
+    def _blank(self) -> np.ndarray:
+        """A normalised all-padding ``(1, 3, H, W)`` tensor at ``input_hw`` (for probing shape-free engines)."""
+        canvas = np.empty((*self.input_hw, 3), np.uint8)
+        canvas[:] = np.array(self.preprocess_config.pad_bgr, np.uint8)
+        from lite.ops.preprocess import normalize
+
+        return normalize(canvas, self.preprocess_config)
+
+    # -- properties ---------------------------------------------------------------------
+    @property
+    def batch_size(self) -> int | None:
+        """The model's fixed batch size, or None when the batch dimension is dynamic."""
+        b = self.input_spec.dim(0)
+        return b if isinstance(b, int) else None
+
+    # -- stages ------------------------------------------------------------------------
+    def preprocess(self, image: Any) -> tuple[np.ndarray, LetterboxTransform]:
+        """Load and letterbox one image: ``((1, 3, H, W) float32, transform)``."""
+        return self._letterbox(load_image(image))
+
+    def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        """Run the backend on a prepared (B, 3, H, W) tensor."""
+        return self.backend.infer({self.input_name: tensor})
+
+    # -- description, lifetime ------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """What the model knows about itself (for ``lite info``)."""
+        return {
+            "model": str(self.backend.model_path),
+            "backend": self.backend.name,
+            "inputs": [str(s) for s in self.backend.inputs],
+            "outputs": [str(s) for s in self.backend.outputs],
+            "input_size": list(self.input_hw),
+            "input_size_source": self.input_size_source,
+            "dynamic_input": self._fixed_hw is None,
+            "batch": self.batch_size or "dynamic",
+            "preprocess": self.preprocess_config.describe(),
+            "metadata": self.backend.metadata,
+        }
+
+    def close(self) -> None:
+        """Release the backend."""
+        self.backend.close()
+
+    def __enter__(self) -> ImageModel:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,33 @@
+"""Ultralytics YOLOv8 / YOLO11 detectors (one class: the export layout is the same)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from lite.cv.detector import Detector
+from lite.cv.family import register_family
+from lite.ops.preprocess import PreprocessConfig
+
+
+@register_family("yolov8", aliases=("yolo11", "ultralytics"))
+class YOLOv8(Detector):
+    """Ultralytics YOLOv8 / YOLO11 (and YOLOv5u, YOLOv9/10 exported by ultralytics' Detect head).
+
+    Reads the ``(B, 4+nc, N)`` output (boxes in input pixels, sigmoided class scores, no objectness,
+    anchors on the last axis) and the end-to-end ``(B, K, 6)`` export. Class names, ``imgsz`` and the
+    largest stride come from the ONNX metadata ultralytics writes (``names`` is a Python dict literal,
+    parsed with ``ast.literal_eval``). Preprocessing: RGB, /255, centred letterbox padded with 114.
+
+    Example:
+        >>> from lite.cv import YOLOv8
+        >>> dets = YOLOv8("yolov8n.onnx").detect("bus.jpg")
+    """
+
+    decoders: ClassVar[tuple[str, ...]] = ("yolov8", "yolov8_end2end")
+    default_input_size: ClassVar[tuple[int, int]] = (640, 640)
+    default_strides: ClassVar[tuple[int, ...] | None] = (8, 16, 32)
+    preprocess_config: ClassVar[PreprocessConfig] = PreprocessConfig(color="rgb", scale=1 / 255, pad_value=114)
+
+
+#: YOLO11 exports have the same layout and metadata: the same class.
+YOLO11 = YOLOv8

@@ -1,0 +1,352 @@
+"""The decoder registry: each output layout is a class that says which outputs it reads and how sure it is.
+
+A :class:`Decoder` looks at output names and shapes (:meth:`Decoder.match`) and returns a
+:class:`Plan` — which outputs, how many classes, which strides, and a ``confidence`` in ``[0, 1]`` —
+or None. After the first real inference :meth:`Decoder.refine` settles what only values tell (e.g.
+whether scores are logits) and :meth:`Decoder.check` refuses values that contradict the layout.
+:meth:`Decoder.candidates` turns outputs into thresholded, top-k candidates in input pixels; the
+shared threshold / top-k helpers and the shared NMS (:func:`decode_plan`) are the same for all.
+
+Register a decoder with :func:`register_decoder`; :func:`get_decoder` raises
+:class:`~lite.errors.InputError` listing the known names; :func:`match_outputs` runs them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from lite.errors import InputError
+from lite.ops import grids
+from lite.ops.decode import Candidates, _select, _sigmoid, _topk
+from lite.ops.nms import nms
+
+__all__ = [
+    "Shape",
+    "Hints",
+    "Plan",
+    "Decoder",
+    "register_decoder",
+    "get_decoder",
+    "decoder_names",
+    "match_outputs",
+    "decode_plan",
+    "select_scores",
+    "topk",
+    "sigmoid",
+    "scores_are_probabilities",
+]
+
+Shape = tuple[int | str | None, ...]
+
+#: Above this many classes a model's class count is not believed without names saying so.
+MAX_PLAUSIBLE_CLASSES = 2000
+
+select_scores = _select
+topk = _topk
+sigmoid = _sigmoid
+
+
+def scores_are_probabilities(scores: np.ndarray) -> bool:
+    """True when every score lies in ``[0, 1]`` (already through a sigmoid), False for logits."""
+    return bool(scores.size == 0 or (scores.min() >= -1e-3 and scores.max() <= 1 + 1e-3))
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What is known about a model besides its outputs (all optional).
+
+    Attributes:
+        input_hw: Network input ``(H, W)`` the shapes were taken at.
+        num_classes: Class count from the names (metadata or argument).
+        strides: Strides from metadata or the caller.
+        layout: A YOLOv6 layout forced by the caller or metadata.
+        anchors: YOLOv5 anchors per level, ``((w, h), ...)`` per level.
+        end2end: The model says it has NMS inside (ultralytics ``end2end`` metadata).
+        reg_max: NanoDet's distribution size minus one.
+        default_strides: The family's usual strides (first tried).
+        box_first: YOLOv6 heads: channel order given by the caller or metadata.
+        sigmoid: YOLOv6 heads: whether class outputs are logits, given by the caller or metadata.
+    """
+
+    input_hw: tuple[int, int] | None = None
+    num_classes: int | None = None
+    strides: tuple[int, ...] | None = None
+    layout: str | None = None
+    anchors: tuple[tuple[tuple[float, float], ...], ...] | None = None
+    end2end: bool | None = None
+    reg_max: int | None = None
+    default_strides: tuple[int, ...] | None = None
+    box_first: bool | None = None
+    sigmoid: bool | None = None
+
+    def stride_sets(self) -> list[tuple[int, ...]]:
+        """Stride sets to try: the given ones only, else the family's, then the usual ones."""
+        if self.strides:
+            return [tuple(self.strides)]
+        sets = [tuple(self.default_strides)] if self.default_strides else []
+        return sets + [s for s in grids.STRIDE_SETS if s not in sets]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to read one model's outputs: the result of :meth:`Decoder.match`.
+
+    Attributes:
+        decoder: Registered decoder name.
+        names: Output names used, in decode order.
+        num_classes: Class count (None: not known until the first inference).
+        strides: Strides per level (empty: not applicable or not known yet).
+        confidence: How sure the decoder is that the outputs are its layout, in ``[0, 1]``.
+        options: Decoder-specific settings (anchors, reg_max, offsets, sigmoid...).
+        resolved: Whether the value-dependent settings were settled by :meth:`Decoder.refine`.
+        fits: Input sizes ``(H, W)`` the outputs fit, when they do not fit ``Hints.input_hw``
+            (empty when they fit or when it cannot be told).
+        size_mismatch: The outputs do not fit the input size they were taken at.
+    """
+
+    decoder: str
+    names: tuple[str, ...]
+    num_classes: int | None
+    strides: tuple[int, ...] = ()
+    confidence: float = 1.0
+    options: Mapping[str, Any] = field(default_factory=dict)
+    resolved: bool = False
+    fits: tuple[tuple[int, int], ...] = ()
+    size_mismatch: bool = False
+
+    def with_options(self, **kw: Any) -> Plan:
+        """A copy with ``options`` updated."""
+        return replace(self, options={**self.options, **kw})
+
+    def describe(self) -> str:
+        """One-line description, e.g. ``yolov8: (B, 4+nc, N), strides 8,16,32, 80 classes``."""
+        dec = get_decoder(self.decoder)
+        parts = [f"{self.decoder}: {dec.signature}"]
+        extra = dec.describe_options(self)
+        if extra:
+            parts.append(extra)
+        if self.strides:
+            parts.append("strides " + ",".join(map(str, self.strides)))
+        if self.num_classes is not None:
+            parts.append(f"{self.num_classes} classes")
+        return ", ".join(parts)
+
+
+class Decoder:
+    """Base class of a registered output layout (see the module docstring)."""
+
+    #: Registry name, set by :func:`register_decoder`.
+    name: ClassVar[str] = ""
+    #: The outputs it reads, for messages and ``lite info``.
+    signature: ClassVar[str] = ""
+    #: NMS is inside the model: only the threshold and ``max_det`` apply.
+    end2end: ClassVar[bool] = False
+    #: Input size the layout's models usually have when nothing else says (None: the family's).
+    default_input_size: ClassVar[tuple[int, int] | None] = None
+    #: PreprocessConfig fields this layout's models use unlike the rest of their family (applied unless
+    #: the caller passes ``preprocess=``), e.g. NanoDet-m pads only to the next multiple of 32.
+    preprocess_overrides: ClassVar[Mapping[str, Any]] = {}
+
+    def match(self, shapes: Mapping[str, Shape], hints: Hints) -> Plan | None:
+        """A plan when the outputs are this layout, else None (never raises for a foreign layout)."""
+        raise NotImplementedError
+
+    def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
+        """Settle value-dependent settings from one real inference (default: nothing to settle)."""
+        return replace(plan, resolved=True)
+
+    def check(self, plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int]) -> str | None:
+        """Why these values contradict the layout (a sentence), or None when they agree."""
+        return None
+
+    def candidates(
+        self,
+        plan: Plan,
+        outputs: Mapping[str, np.ndarray],
+        input_hw: tuple[int, int],
+        *,
+        conf: float,
+        multi_label: bool,
+        pre_nms_topk: int,
+    ) -> list[Candidates]:
+        """Per-image thresholded, top-k candidates in input pixels (xyxy)."""
+        raise NotImplementedError
+
+    def describe_options(self, plan: Plan) -> str:
+        """Decoder-specific part of :meth:`Plan.describe`."""
+        return ""
+
+    def plan(self, names: Sequence[str], num_classes: int | None, **kw: Any) -> Plan:
+        """A :class:`Plan` of this decoder."""
+        return Plan(self.name, tuple(names), num_classes, **kw)
+
+
+_REGISTRY: dict[str, Decoder] = {}
+D = TypeVar("D", bound=type[Decoder])
+
+
+def register_decoder(name: str) -> Callable[[D], D]:
+    """Class decorator registering a :class:`Decoder` subclass under ``name``.
+
+    Raises:
+        InputError: ``name`` is already registered by another class.
+    """
+
+    def deco(cls: D) -> D:
+        old = _REGISTRY.get(name)
+        if old is not None and type(old) is not cls:
+            raise InputError(f"decoder {name!r} is already registered by {type(old).__name__}")
+        cls.name = name
+        _REGISTRY[name] = cls()
+        return cls
+
+    return deco
+
+
+def get_decoder(name: str) -> Decoder:
+    """The registered decoder ``name``.
+
+    Raises:
+        InputError: Unknown name; the message lists the registered ones.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise InputError(f"unknown decoder {name!r}; registered decoders: {decoder_names()}") from None
+
+
+def decoder_names() -> tuple[str, ...]:
+    """Registered decoder names, in registration order."""
+    return tuple(_REGISTRY)
+
+
+def match_outputs(
+    shapes: Mapping[str, Shape],
+    hints: Hints,
+    decoders: Sequence[str] | None = None,
+    reasons: list[str] | None = None,
+) -> list[Plan]:
+    """Every decoder's plan for these outputs (of ``decoders``, default all), most confident first.
+
+    A decoder that refuses with an :class:`~lite.errors.InputError` adds its message to ``reasons``.
+    """
+    plans = []
+    for name in decoders or decoder_names():
+        try:
+            p = get_decoder(name).match(shapes, hints)
+        except InputError as e:
+            if reasons is not None and str(e) not in reasons:
+                reasons.append(str(e))
+            p = None
+        if p is not None:
+            plans.append(p)
+    return sorted(plans, key=lambda p: -p.confidence)
+
+
+def decode_plan(
+    plan: Plan,
+    outputs: Mapping[str, np.ndarray],
+    input_hw: tuple[int, int],
+    *,
+    conf: float = 0.25,
+    iou: float = 0.45,
+    max_det: int = 100,
+    nms_mode: str = "class_aware",
+    multi_label: bool = False,
+    pre_nms_topk: int = 3000,
+) -> list[Candidates]:
+    """Candidates, then the shared NMS: per-image final detections in input pixels, sorted by score."""
+    missing = [n for n in plan.names if n not in outputs]
+    if missing:
+        raise InputError(f"outputs {missing} expected by decoder {plan.decoder!r} are missing; got {list(outputs)}")
+    dec = get_decoder(plan.decoder)
+    cands = dec.candidates(plan, outputs, input_hw, conf=conf, multi_label=multi_label, pre_nms_topk=pre_nms_topk)
+    if dec.end2end:
+        return [Candidates(c.boxes[:max_det], c.scores[:max_det], c.class_ids[:max_det]) for c in cands]
+    final = []
+    for c in cands:
+        if len(c) == 0:
+            final.append(c)
+            continue
+        boxes, scores, cls = nms(c.boxes, c.scores, c.class_ids, iou_threshold=iou, mode=nms_mode, max_det=max_det)
+        final.append(Candidates(boxes, scores, cls))
+    return final
+
+
+# -- shared helpers for flat (rows = cells) layouts -------------------------------------------
+def int_dim(d: Any) -> int | None:
+    """``d`` when it is a fixed int dimension, else None."""
+    return int(d) if isinstance(d, int | np.integer) and not isinstance(d, bool) else None
+
+
+def flat_strides(
+    rows: int | None, hints: Hints, per_cell: int = 1
+) -> tuple[tuple[int, ...], bool, tuple[tuple[int, int], ...]]:
+    """``(strides, size_mismatch, fits)`` for a flat output of ``rows`` rows at ``hints.input_hw``.
+
+    When the rows or the input size are unknown: ``((), False, ())`` (settled at decode time).
+    """
+    if rows is None or hints.input_hw is None:
+        return (), False, ()
+    sets = hints.stride_sets()
+    found = grids.infer_strides(rows, hints.input_hw, sets, per_cell)
+    if found is not None:
+        return found, False, ()
+    fits: list[tuple[int, int]] = []
+    for ss in sets:
+        fits += [f for f in grids.sizes_fitting(rows, ss, per_cell) if f not in fits]
+    return (), True, tuple(fits)
+
+
+def plausible_classes(nc: int, rows: int | None, hints: Hints) -> bool:
+    """A class count a real model can have: positive, matching the names when known, not absurd."""
+    if nc < 1:
+        return False
+    if hints.num_classes is not None:
+        return nc == hints.num_classes
+    if nc > MAX_PLAUSIBLE_CLASSES:
+        return False
+    return rows is None or nc < rows
+
+
+def class_confidence(nc: int, hints: Hints, base: float) -> float:
+    """``base``, raised a little when the class count is confirmed by names or is COCO's 80."""
+    if hints.num_classes is not None and nc == hints.num_classes:
+        return min(1.0, base + 0.1)
+    return base + (0.05 if nc == 80 else 0.0)
+
+
+def runtime_strides(plan: Plan, rows: int, input_hw: tuple[int, int], per_cell: int = 1, sets=None) -> tuple[int, ...]:
+    """The plan's strides, checked against the rows at this input size (dynamic models, NCNN)."""
+    if plan.strides and grids.count_cells(input_hw, plan.strides, per_cell) == rows:
+        return plan.strides
+    found = grids.infer_strides(rows, input_hw, sets or ([plan.strides] if plan.strides else None), per_cell)
+    if found is None:
+        from lite.errors import ModelOutputError
+
+        h, w = input_hw
+        raise ModelOutputError(
+            f"decoder {plan.decoder!r}: {rows} output rows do not fit input {h}x{w} "
+            f"(strides {plan.strides or 'any usual set'}); run the model at the input size it was built for "
+            f"(pass input_size=) or pass strides="
+        )
+    return found
+
+
+def near_cell_fraction(
+    cx: np.ndarray, cy: np.ndarray, input_hw: tuple[int, int], strides: tuple[int, ...], reach: float = 4.0
+) -> float | None:
+    """Share of rows (one per cell, levels in order) whose centre lies within ``reach`` strides of its cell.
+
+    Decoded boxes sit near the cell that predicted them; raw offsets (a few cells at most) do not.
+    None when the rows do not match the cells of ``strides`` at ``input_hw``.
+    """
+    gx, gy, gs = grids.priors(tuple(input_hw), tuple(strides), 0.5)
+    if len(gx) != len(cx) or len(cx) == 0:
+        return None
+    near = (np.abs(cx - gx * gs) <= reach * gs) & (np.abs(cy - gy * gs) <= reach * gs)
+    return float(near.mean())
