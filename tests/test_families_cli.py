@@ -22,11 +22,16 @@ FOREIGN = {
 }
 # AP (0.50:0.95) and AP50 of `lite eval` on val2017_128 (128 images, 898 boxes) with lite's defaults
 # (conf 0.03, IoU 0.65, 300 detections, multi-label), one thread, each model at its own input size.
+# scripts/reference_ap.py, each family's own demo-style pipeline without lite, gives with the same settings:
+# YOLOv8n 0.4117 / 0.5652, YOLOv5n 0.3391 / 0.5269, NanoDet-Plus 0.3758 / 0.5261 (the same), and YOLOX-Nano
+# 0.3377 / 0.4942: YOLOX's demo truncates the resized size (int(h·r): 276 rows for a 426x640 image), lite's
+# letterbox rounds it (277). For scale: the full COCO val2017 mAPs these models' authors report are 37.3, 28.0,
+# 25.8 and 30.4; the first 128 images are easier for every model (YOLOv6Lite-S: 22.4 there, 0.306 here).
 AP = {
-    "yolov8": (None, None),
-    "yolov5": (None, None),
-    "yolox": (None, None),
-    "nanodet": (None, None),
+    "yolov8": (0.4117, 0.5652),
+    "yolov5": (0.3391, 0.5269),
+    "yolox": (0.3371, 0.4873),
+    "nanodet": (0.3758, 0.5261),
 }
 
 
@@ -135,6 +140,5 @@ def test_converted_foreign_models_give_the_onnx_boxes(family, target, foreign, b
         pytest.skip(f"lite convert cannot convert {src.name} to {target}: {e}")
     report = compare([src, out], bus_path, family=family, threads=1, conf=0.25)
     diff = report.runs[1].detection_diff
-    assert report.runs[0].num_detections >= 3
-    assert diff.matched == report.runs[0].num_detections == report.runs[1].num_detections, report.table()
-    assert diff.ok, report.table()
+    assert report.runs[0].detections >= 3 and diff.matched >= 3, report.table()
+    assert report.ok, report.table()  # outputs within tolerance, every detection matched (IoU >= 0.99)

@@ -76,6 +76,10 @@ def describe_model(
         spec = det.spec
         if not info.get("strides") and spec is not None:
             info["strides"] = _inferred_strides(spec, shapes, (h, w))
+        info.setdefault("family", getattr(det, "family", None))
+        info.setdefault(
+            "family_source", "--family / family=" if family is not None else "read from the model (metadata or outputs)"
+        )
         info = {
             "model": str(path),
             "format": FORMATS.get(path.suffix.lower(), path.suffix.lstrip(".").upper() or "unknown"),
