@@ -78,7 +78,7 @@ def describe_model(
             info["strides"] = _inferred_strides(spec, shapes, (h, w))
         info.setdefault("family", getattr(det, "family", None))
         info.setdefault(
-            "family_source", "--family / family=" if family is not None else "read from the model (metadata or outputs)"
+            "family_source", "--family / family=" if family is not None else "read from the model: metadata or outputs"
         )
         info = {
             "model": str(path),
