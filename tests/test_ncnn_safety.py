@@ -297,3 +297,22 @@ def test_ncnn_says_nothing_when_all_went_well(ncnn_dir, bus_path, capfd, caplog)
     assert any("compatibility path is deprecated" in r.getMessage() for r in caplog.records)
     det.detect(bus_path)  # later runs at a seen shape are not captured: NCNN's chatter is its own
     assert "compatibility path is deprecated" in capfd.readouterr().err
+
+
+def test_captures_from_several_threads_leave_stdout_and_stderr_as_they_were(ncnn_dir, capfd):
+    """Loads and first runs at new shapes in 4 threads at once: every capture restores fds 1 and 2."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = [(os.fstat(fd).st_dev, os.fstat(fd).st_ino) for fd in (1, 2)]
+
+    def load_and_run(k: int) -> tuple[int, ...]:
+        be = NcnnBackend(ncnn_dir / "yolov6-lite-s.param", threads=1)
+        outs = [be.infer(np.zeros((1, 3, 64 * (k + 1), 64 * (j + 1)), np.float32)) for j in range(3)]
+        return tuple(o["out0"].shape[2] for o in outs)
+
+    with ThreadPoolExecutor(4) as pool:
+        heights = list(pool.map(load_and_run, range(4)))
+    assert heights == [(8 * (k + 1),) * 3 for k in range(4)]
+    assert [(os.fstat(fd).st_dev, os.fstat(fd).st_ino) for fd in (1, 2)] == before
+    os.write(2, b"still the terminal\n")
+    assert capfd.readouterr().err == "still the terminal\n"

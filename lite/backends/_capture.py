@@ -9,7 +9,8 @@ went well (it is kept at DEBUG level in the ``lite.engines`` logger, for whoever
 
 The redirection is process-wide while it lasts: output other threads write to fd 1 or 2 during
 a model load (or the first run at a new input shape) is captured too. lite never holds it
-around ordinary inferences.
+around ordinary inferences. Captures are serialised by one process-wide lock (two threads
+swapping the same descriptors at once could leave one pointing at the other's temporary file).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 
 __all__ = ["Captured", "capture_output", "engine_said"]
@@ -27,6 +29,7 @@ __all__ = ["Captured", "capture_output", "engine_said"]
 _LOG = logging.getLogger("lite.engines")
 #: The most of an engine's output an error message quotes (the end of it, where the cause is).
 MAX_QUOTE = 600
+_LOCK = threading.RLock()  # one capture at a time per process (re-entrant: a capture may nest in one thread)
 
 
 class Captured:
@@ -60,6 +63,14 @@ def capture_output(fds: tuple[int, ...] = (1, 2), *, what: str = "") -> Iterator
         fds: The descriptors to capture (default: stdout and stderr).
         what: What the block does (e.g. ``"NCNN load of m.param"``), for the DEBUG log record.
     """
+    with _LOCK, _redirected(fds) as captured:
+        yield captured
+    if captured.text.strip():
+        _LOG.debug("%s printed: %s", what or "engine", captured.text.strip())
+
+
+@contextlib.contextmanager
+def _redirected(fds: tuple[int, ...]) -> Iterator[Captured]:
     captured = Captured()
     _flush_python()
     saved: dict[int, int] = {}
@@ -84,8 +95,6 @@ def capture_output(fds: tuple[int, ...] = (1, 2), *, what: str = "") -> Iterator
     finally:
         for copy in saved.values():
             os.close(copy)
-    if captured.text.strip():
-        _LOG.debug("%s printed: %s", what or "engine", captured.text.strip())
 
 
 def engine_said(engine: str, text: str) -> str:
