@@ -163,7 +163,6 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 def benchmark(
     model: Any,
     *,
-    family: str | None = None,
     backend: str | None = None,
     image: Any = None,
     runs: int = 100,
@@ -172,15 +171,15 @@ def benchmark(
     device: str = "cpu",
     input_size: int | Sequence[int] | None = None,
     label: str | None = None,
+    family: str | None = None,
     **detector_kw: Any,
 ) -> BenchResult:
     """Time every stage of the pipeline and the engine's raw call.
 
     Args:
         model: Model file or hub name (opened with :meth:`lite.cv.Detector.from_file`), or a
-            :class:`lite.cv.Detector` (used as is; ``family``, ``backend``, ``threads``, ``device``,
+            :class:`lite.cv.Detector` (used as is; ``backend``, ``threads``, ``device``,
             ``input_size`` and ``detector_kw`` are then ignored).
-        family: Detector family (``"yolov8"``, ``"nanodet"``…; None: read from the model).
         backend: Backend name (None: from the suffix).
         image: The image (anything :func:`lite.io.load_image` takes); default a synthetic
             480x640 scene (:func:`synthetic_image`).
@@ -190,6 +189,7 @@ def benchmark(
         device: Backend device.
         input_size: Network input for dynamic-shape models.
         label: Row label in tables (default ``"<model file> [<backend>]"``).
+        family: Model family (``"yolov8"``...; None: read from the file).
         **detector_kw: Detector options (``conf``, ``iou``, backend options...).
 
     Returns:

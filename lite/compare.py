@@ -340,7 +340,6 @@ def compare(
     models: str | Path | Sequence[str | Path],
     image: Any,
     *,
-    family: str | None = None,
     backends: str | Sequence[str | None] | None = None,
     input_size: int | Sequence[int] | None = None,
     rtol: float = RTOL,
@@ -349,6 +348,7 @@ def compare(
     score_tol: float = SCORE_TOL,
     conf: float = 0.25,
     threads: int | None = None,
+    family: str | None = None,
 ) -> CompareReport:
     """Run one image through several models / backends and compare them with the first.
 
@@ -356,8 +356,6 @@ def compare(
         models: Model files (or hub names). One model with several ``backends`` runs that file
             on each backend.
         image: Image path, array or PIL image.
-        family: Detector family of the models (None: read from the first model; every model is then
-            decoded as that family, since they are the same network).
         backends: Backend per model (None: from each suffix); one name applies to all models.
             Given as a list or a comma-separated string.
         input_size: Network input size (default: the fixed size of any fixed-shape model, else
@@ -368,6 +366,8 @@ def compare(
         score_tol: Score difference allowed between matched detections.
         conf: Score threshold of the detectors.
         threads: Engine threads for every backend.
+        family: Model family of every run (None: read from the first model with
+            :meth:`lite.cv.Detector.from_file`; the other runs use the same family).
 
     Returns:
         A :class:`CompareReport`; ``report.ok`` says whether everything agrees, ``report.table()``
@@ -378,7 +378,7 @@ def compare(
             input sizes that differ between models.
     """
     from lite import backends as registry
-    from lite.cv import Detector
+    from lite.cv.detector import Detector
 
     paths = _as_list(models)
     names = [b.strip() or None for b in backends.split(",")] if isinstance(backends, str) else _as_list(backends)
@@ -413,9 +413,8 @@ def compare(
             if len(fixed) > 1:
                 raise InputError(f"compare: the models have different fixed input sizes {sorted(fixed)}")
             hw = next(iter(fixed), None)
-        detectors = [Detector.from_file(opened[0], family=family, input_size=hw, conf=conf)]
-        family_cls = type(detectors[0])  # the same network on every engine: decoded the same way
-        detectors += [family_cls(b, input_size=detectors[0].input_hw, conf=conf) for b in opened[1:]]
+        first = Detector.from_file(opened[0], family=family, input_size=hw, conf=conf)
+        detectors = [first] + [type(first)(b, input_size=first.input_hw, conf=conf) for b in opened[1:]]
         ref_det = detectors[0]
         tensor, transform = ref_det.preprocess(image)
         runs: list[RunResult] = []

@@ -368,7 +368,6 @@ def coco(
     images: str | Path,
     ann: str | Path | Mapping[str, Any],
     *,
-    family: str | None = None,
     backend: str | None = None,
     conf: float = 0.03,
     iou: float = 0.65,
@@ -379,17 +378,17 @@ def coco(
     progress: bool = True,
     limit: int | None = None,
     pre_nms_topk: int = 30000,
+    family: str | None = None,
     **detector_kw: Any,
 ) -> EvalResult:
     """COCO bbox mAP of a detector on a folder of images with COCO annotations.
 
     Args:
         model: A model file or hub name (opened with :meth:`lite.cv.Detector.from_file`), or a
-            :class:`lite.cv.Detector` (used as is; ``family``, ``backend``, ``input_size`` and
+            :class:`lite.cv.Detector` (used as is; ``backend``, ``input_size`` and
             ``detector_kw`` are then ignored).
         images: Folder holding the images named by the annotations' ``file_name``.
         ann: COCO instances JSON (path or loaded dict).
-        family: Detector family (``"yolov8"``, ``"nanodet"``…; None: read from the model).
         backend: Backend name (None: from the model's suffix).
         conf: Score threshold (YOLOv6's evaluator: 0.03).
         iou: NMS IoU threshold (0.65).
@@ -400,6 +399,7 @@ def coco(
         progress: Show a progress bar (tqdm) on stderr.
         limit: Evaluate only the first ``limit`` images of the annotation file.
         pre_nms_topk: Candidates per image that reach NMS (YOLOv6: 30000).
+        family: Model family (``"yolov8"``...; None: read from the file).
         **detector_kw: Passed to the detector (``device``, ``threads``, backend options...).
 
     Returns:
