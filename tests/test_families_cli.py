@@ -114,6 +114,11 @@ def test_bench_and_compare_take_the_family(foreign, bus_path, tmp_path):
     proc = lite("bench", "--model", foreign / FOREIGN["yolox"], "--family", "yolox", "--runs", 2, "--warmup", 0,
                 "--threads", 1, "--image", bus_path)  # fmt: skip
     assert "yolox_nano_416.onnx" in proc.stdout
+    yolox = foreign / FOREIGN["yolox"]
+    proc = lite("compare", yolox, yolox, "--family", "yolox", "--image", bus_path, "--threads", 1)
+    assert "4/4 matched" in proc.stdout and "result: PASS" in proc.stdout
+    wrong = lite("compare", yolox, yolox, "--family", "yolov8", "--image", bus_path, ok=False)
+    assert wrong.returncode == 2 and "yolov8" in wrong.stderr  # YOLOv8 cannot read YOLOX's output: a typed error
 
 
 # -- conversions of the foreign ONNX models ------------------------------------------------
