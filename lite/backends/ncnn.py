@@ -394,6 +394,7 @@ class NcnnBackend(Backend):
             ) from e
         param = parse_param(text, param_path)
         refuse_unsupported(param, param_path)
+        as_written = param.layers  # the .bin is checked against the file's own layers
         self.rewritten: list[str] = []
         if rewrite_1d_conv:
             param, self.rewritten = rewrite_1d_convolutions(param)
@@ -419,7 +420,7 @@ class NcnnBackend(Backend):
                 f"({getattr(ncnn, '__version__', '?')}) does not know?" + engine_said("NCNN", said.text)
             )
         if verify_bin:  # after load_param: a layer type NCNN does not know is NCNN's error, not a .bin question
-            check_bin(param.layers, self.bin_path, param_path)
+            check_bin(as_written, self.bin_path, param_path)
         with capture_output(what=f"NCNN load of {self.bin_path.name}") as said:
             rc = net.load_model(os.fspath(self.bin_path))
         if rc != 0:
