@@ -287,3 +287,42 @@ def test_yolov8_matches_plain_reference(foreign, bus_img):
     out = next(iter(_run(path, x).values()))[0]
     ref = _to_original(_greedy_nms(_ref_yolov8(out, 0.3), 0.45), r, left, top, bus_img.shape)
     _assert_close(YOLOv8(path, conf=0.3).detect(bus_img), ref)
+
+
+def test_yolov5_raw_heads_agree_with_its_decoded_output(foreign, bus_img):
+    """The YOLOv5n export carries both: decoding its (1, 3, H, W, 85) heads gives its own decoded boxes."""
+    from lite.cv import YOLOv5
+    from lite.ops.decoders import decode_plan
+
+    det = YOLOv5(foreign / "yolov5" / "yolov5n_int8_640.onnx")
+    tensor, _ = det.preprocess(bus_img)
+    outs = det.infer(tensor)
+    heads = {k: v for k, v in outs.items() if v.ndim == 5}
+    hints = Hints(input_hw=(640, 640))
+    (plan,) = match_outputs({k: v.shape for k, v in heads.items()}, hints, ["yolov5_anchors"])
+    plan = get_decoder("yolov5_anchors").refine(plan, heads)
+    assert plan.strides == (8, 16, 32) and plan.options["logits"]
+    (decoded,) = match_outputs({k: v.shape for k, v in outs.items()}, hints, ["yolov5"])
+    a = decode_plan(decoded, outs, (640, 640), conf=0.3)[0]
+    b = decode_plan(plan, heads, (640, 640), conf=0.3)[0]
+    assert len(a) == len(b) >= 5
+    np.testing.assert_allclose(a.boxes, b.boxes, atol=0.05)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+
+
+def test_yolov5_anchors_override(foreign, bus_img):
+    from lite.cv import YOLOv5
+
+    path = foreign / "yolov5_lite" / "v5lite-s.param"
+    if "ncnn" not in backends.available():
+        pytest.skip("the ncnn backend is not available")
+    std = YOLOv5(path, input_size=416, threads=1).detect(bus_img)
+    doubled = [[2 * v for v in lv] for lv in ([10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119],
+                                               [116, 90, 156, 198, 373, 326])]  # fmt: skip
+    big = YOLOv5(path, input_size=416, threads=1, anchors=doubled)
+    assert big.plan.options["anchors"][0][0] == (20.0, 26.0)
+    wide = big.detect(bus_img)
+    area = lambda d: float(((d.xyxy[:, 2] - d.xyxy[:, 0]) * (d.xyxy[:, 3] - d.xyxy[:, 1])).mean())  # noqa: E731
+    assert area(wide) > 1.5 * area(std)
+    with pytest.raises(InputError, match="anchors: expected anchors per level"):
+        YOLOv5(path, input_size=416, threads=1, anchors=[[10, 13, 16]])

@@ -325,3 +325,21 @@ def test_ultralytics_end2end_export(tmp_path):
     assert type(det) is YOLOv8 and det.plan.decoder == "yolov8_end2end"
     dets = det.detect(np.zeros((640, 640, 3), np.uint8))
     assert dets.labels == ["bus"] and np.allclose(dets.xyxy, [[100, 120, 300, 400]])
+
+
+def test_yolox_converted_to_mnn_gives_the_same_boxes(foreign, tmp_path, bus_path):
+    """int8 YOLOv5n/YOLOv8n and YOLOX-to-NCNN do not convert (ops the converters lack); YOLOX to MNN does."""
+    import importlib.util
+
+    if importlib.util.find_spec("MNN") is None or "mnn" not in backends.available():
+        pytest.skip("MNN is not available")
+    from lite.compare import match_detections
+    from lite.convert.mnn import onnx_to_mnn
+
+    src = foreign / "yolox" / "yolox_nano_416.onnx"
+    mnn = onnx_to_mnn(src, tmp_path / "yolox")
+    ref = YOLOX(src).detect(bus_path)
+    for det in (YOLOX(mnn, threads=1), Detector.from_file(mnn, threads=1)):
+        assert type(det) is YOLOX and det.backend.name == "mnn"
+        diff = match_detections(ref, det.detect(bus_path), iou=0.99, score_tol=0.01)
+        assert diff.ok and diff.matched == len(ref) >= 4, diff

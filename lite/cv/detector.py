@@ -29,6 +29,7 @@ from lite.metadata import ModelMeta
 from lite.ops.decode import Candidates, DecodeSpec
 from lite.ops.decoders import Hints, Plan, decode_plan, decoder_names, get_decoder, match_outputs
 from lite.ops.letterbox import LetterboxTransform
+from lite.ops.preprocess import PreprocessConfig
 
 _NMS_MODES = ("class_aware", "agnostic", "blend")
 
@@ -110,6 +111,7 @@ class Detector(ImageModel):
         sigmoid: bool | None = None,
         anchors: Sequence[Any] | None = None,
         reg_max: int | None = None,
+        preprocess: PreprocessConfig | None = None,
         **backend_options: Any,
     ) -> None:
         self.conf, self.iou, self.max_det = float(conf), float(iou), int(max_det)
@@ -134,6 +136,7 @@ class Detector(ImageModel):
             names=names,
             strides=strides,
             layout=layout,
+            preprocess=preprocess,
             **backend_options,
         )
 

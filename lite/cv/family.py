@@ -63,9 +63,10 @@ def get_family(name: str) -> type[Detector]:
 
 
 def family_names() -> tuple[str, ...]:
-    """Registered family names (aliases not included)."""
+    """Registered family names (aliases not included): the built-in ones in a fixed order, then the others."""
     _load()
-    return tuple(_FAMILIES)
+    builtin = ("yolov5", "yolov6", "yolov8", "yolox", "nanodet")
+    return tuple(n for n in builtin if n in _FAMILIES) + tuple(n for n in _FAMILIES if n not in builtin)
 
 
 def families_for_decoder(decoder: str) -> tuple[str, ...]:
@@ -116,8 +117,6 @@ def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any
         AmbiguousModelError: Several families fit equally.
         LayoutError: No family fits.
     """
-    from lite.cv.detector import Detector
-    from lite.cv.image_model import ImageModel
     from lite.metadata import read_model_meta, sidecar_path
 
     _load()
@@ -127,25 +126,29 @@ def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any
         import json
 
         try:
-            raw.update({k: v for k, v in json.loads(side.read_text(encoding="utf-8")).items() if k == "family"})
-            extra = json.loads(side.read_text(encoding="utf-8")).get("extra", {})
-            if isinstance(extra, dict) and "family" in extra:
-                raw["family"] = extra["family"]
-        except (OSError, ValueError, AttributeError):
-            pass
+            data = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}  # an unreadable sidecar is reported when the family opens the model
+        if isinstance(data, dict):
+            extra = data.get("extra")
+            fam = data.get("family") or (extra.get("family") if isinstance(extra, dict) else None)
+            if fam:
+                raw["family"] = fam
     named = _meta_family(raw, source)
     if named is not None:
         return get_family(named)
 
     # From the outputs: every family reads them as it would; the most confident family wins.
-    meta = read_model_meta(backend.model_path, backend.metadata)
+    meta = _meta_with_arguments(read_model_meta(backend.model_path, backend.metadata), kwargs)
     scores: dict[str, tuple[float, type[Detector]]] = {}
     errors: list[str] = []
-    for name, cls in _FAMILIES.items():
+    probed: dict[tuple[int, int], dict[str, tuple]] = {}  # one blank inference per input size at most
+    for name in family_names():
+        cls = _FAMILIES[name]
         probe = cls.__new__(cls)
         probe._source_name = source
         try:
-            shapes, plans = _family_plans(probe, backend, meta, kwargs)
+            shapes, plans = _family_plans(probe, backend, meta, kwargs, probed)
         except (LayoutError, InputError) as e:
             errors.append(f"{name}: {e}")
             continue
@@ -159,18 +162,33 @@ def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any
     top = max(c for c, _ in scores.values())
     best = [n for n, (c, _) in scores.items() if abs(c - top) < 1e-9]
     if len(best) > 1:
-        best = _settle_by_values(backend, best, kwargs, source)
+        best = _settle_by_values(backend, best, kwargs, source) or best
     if len(best) != 1:
         raise AmbiguousModelError(
             f"{backend.model_path.name}: the outputs fit several model families equally: {best}; "
             f"pass family= one of them (e.g. Detector.from_file(model, family={best[0]!r}))",
             tuple(best),
         )
-    _ = (Detector, ImageModel)
     return _FAMILIES[best[0]]
 
 
-def _family_plans(probe: Detector, backend: Backend, meta: Any, kwargs: Mapping[str, Any]):
+def _meta_with_arguments(meta: Any, kwargs: Mapping[str, Any]) -> Any:
+    """The model's metadata with the caller's ``names``, ``strides`` and ``layout`` on top."""
+    from lite.metadata import ModelMeta
+
+    names, strides = kwargs.get("names"), kwargs.get("strides")
+    return meta.merged(
+        ModelMeta(
+            names=tuple(names) if names is not None else None,
+            strides=tuple(int(s) for s in strides) if strides is not None else None,
+            layout=kwargs.get("layout"),
+        )
+    )
+
+
+def _family_plans(
+    probe: Detector, backend: Backend, meta: Any, kwargs: Mapping[str, Any], probed: dict | None = None
+) -> tuple[dict[str, tuple], list[Plan]]:
     """The plans a family's decoders make for the model, as the family would open it (no side effects)."""
     from lite.cv.image_model import InputSizeSource
     from lite.ops.decoders import match_outputs
@@ -184,11 +202,18 @@ def _family_plans(probe: Detector, backend: Backend, meta: Any, kwargs: Mapping[
     probe._box_first = probe._sigmoid = None
     probe._fixed_hw = probe._static_hw()
     probe.input_hw, probe.input_size_source = probe._choose_input_hw(kwargs.get("input_size"))
-    shapes, _ = probe._output_shapes()
-    plans = [p for p in match_outputs(shapes, probe._hints(), probe.decoders)]
+    probed = {} if probed is None else probed
+
+    def shapes_at(hw: tuple[int, int]) -> dict[str, tuple]:
+        if hw not in probed:
+            probed[hw] = probe._output_shapes()[0]
+        return probed[hw]
+
+    shapes = shapes_at(probe.input_hw)
+    plans = match_outputs(shapes, probe._hints(), probe.decoders)
     if plans and plans[0].size_mismatch and probe.input_size_source == InputSizeSource.DEFAULT and plans[0].fits:
         probe.input_hw = plans[0].fits[0]
-        shapes, _ = probe._output_shapes()
+        shapes = shapes_at(probe.input_hw)
         plans = match_outputs(shapes, probe._hints(), probe.decoders)
     return shapes, plans
 
@@ -198,7 +223,7 @@ def _settle_by_values(backend: Backend, fams: list[str], kwargs: Mapping[str, An
     from lite.metadata import read_model_meta
     from lite.ops.decoders import get_decoder
 
-    meta = read_model_meta(backend.model_path, backend.metadata)
+    meta = _meta_with_arguments(read_model_meta(backend.model_path, backend.metadata), kwargs)
     keep = []
     for name in fams:
         cls = _FAMILIES[name]

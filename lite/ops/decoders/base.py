@@ -335,18 +335,3 @@ def runtime_strides(plan: Plan, rows: int, input_hw: tuple[int, int], per_cell: 
             f"(pass input_size=) or pass strides="
         )
     return found
-
-
-def near_cell_fraction(
-    cx: np.ndarray, cy: np.ndarray, input_hw: tuple[int, int], strides: tuple[int, ...], reach: float = 4.0
-) -> float | None:
-    """Share of rows (one per cell, levels in order) whose centre lies within ``reach`` strides of its cell.
-
-    Decoded boxes sit near the cell that predicted them; raw offsets (a few cells at most) do not.
-    None when the rows do not match the cells of ``strides`` at ``input_hw``.
-    """
-    gx, gy, gs = grids.priors(tuple(input_hw), tuple(strides), 0.5)
-    if len(gx) != len(cx) or len(cx) == 0:
-        return None
-    near = (np.abs(cx - gx * gs) <= reach * gs) & (np.abs(cy - gy * gs) <= reach * gs)
-    return float(near.mean())
