@@ -316,3 +316,18 @@ def test_captures_from_several_threads_leave_stdout_and_stderr_as_they_were(ncnn
     assert [(os.fstat(fd).st_dev, os.fstat(fd).st_ino) for fd in (1, 2)] == before
     os.write(2, b"still the terminal\n")
     assert capfd.readouterr().err == "still the terminal\n"
+
+
+def test_the_cli_reports_both_refusals_as_errors(tmp_path, ncnn_dir):
+    """`lite info` on a post-processing graph and on a .param with another model's .bin: exit 2, one line."""
+    post = _with_layer(tmp_path, "DetectionOutput")
+    param = tmp_path / "yolov6-lite-s.param"
+    param.write_text((ncnn_dir / "yolov6-lite-s.param").read_text())
+    (tmp_path / "yolov6-lite-s.bin").symlink_to(ncnn_dir / "yolov6-lite-m.bin")
+    for model, expect in ((post, "holds a DetectionOutput layer"), (param, "yolov6-lite-s.bin does not match")):
+        proc = subprocess.run(
+            [sys.executable, "-m", "lite", "info", str(model)], capture_output=True, text=True, env=_env(), timeout=120
+        )
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.startswith("lite info: error: ") and expect in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1  # lite's message only: no traceback, no NCNN chatter
