@@ -33,7 +33,7 @@ _LOCK = threading.RLock()  # one capture at a time per process (re-entrant: a ca
 
 
 class Captured:
-    """Text a :func:`capture_output` block wrote to the captured file descriptors."""
+    """Text a ``capture_output`` block wrote to the captured file descriptors."""
 
     text: str = ""
 

@@ -6,7 +6,7 @@ weights reads a fixed sequence of arrays whose element counts follow from its pa
 ``5=bias_term``…). NCNN itself only notices a ``.bin`` that is too *short*; one that is too long
 (the same architecture at a larger width) loads, and the network computes garbage.
 
-:func:`check_bin` walks the same stream without loading it: for each array it reads the
+``check_bin`` walks the same stream without loading it: for each array it reads the
 storage tag where NCNN reads one, works out the bytes that array takes and moves on; the
 ``.bin`` must end exactly where the last array ends. Two kinds of read exist
 (``ModelBin::load(w, type)``):
@@ -23,7 +23,7 @@ The per-layer read sequences below were read off NCNN's ``load_model`` implement
 added to NCNN after this table, a block-quantized ``Gemm``/``MultiHeadAttention``) cannot be
 counted. Lite does not guess: it checks the stream up to the first such layer (those reads must
 fit, with valid sizes) and warns once that the rest of the ``.bin`` was not checked, naming the
-layer. Layer types NCNN has that read no weights are listed in :data:`WEIGHTLESS`; a type in
+layer. Layer types NCNN has that read no weights are listed in ``WEIGHTLESS``; a type in
 neither list is treated as uncountable, the same way.
 """
 
@@ -292,7 +292,7 @@ def _align4(n: int) -> int:
 
 @dataclass(frozen=True)
 class BinReport:
-    """What :func:`check_bin` found.
+    """What ``check_bin`` found.
 
     Attributes:
         expected: Bytes the ``.param``'s layers read (up to ``uncounted``, when set).
@@ -309,7 +309,7 @@ def check_bin(layers: list[NcnnLayer], bin_path: Path, param_path: Path | None) 
     """Walk ``bin_path`` the way NCNN reads it for ``layers``; raise when it is not their ``.bin``.
 
     Args:
-        layers: The ``.param``'s layers (:class:`lite.backends.ncnn.NcnnLayer`), in file order.
+        layers: The ``.param``'s layers (``lite.backends.ncnn.NcnnLayer``), in file order.
         bin_path: The weights file.
         param_path: The ``.param`` (for messages).
 

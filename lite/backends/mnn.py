@@ -19,7 +19,7 @@ the layout with one inference.
 as ``Reshape error``). The adapter keeps the user's stdout and stderr clean by pointing file
 descriptors 1 and 2 at a temporary file around the import, the load and the first run at each
 input shape only (flushing C's stdio buffer before restoring them), never for the whole process;
-what MNN said is quoted in lite's error when one follows (:mod:`lite.backends._capture`).
+what MNN said is quoted in lite's error when one follows (``lite.backends._capture``).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ _MNN_DTYPES = {"float": np.float32, "double": np.float64, "int": np.int32, "int6
 def capture_stdout() -> Iterator[Captured]:
     """Point file descriptor 1 at a temporary file for the block; yield what was written there.
 
-    :func:`lite.backends._capture.capture_output` on fd 1 only (see there).
+    ``lite.backends._capture.capture_output`` on fd 1 only (see there).
     """
     with capture_output((1,), what="MNN") as captured:
         yield captured

@@ -27,7 +27,7 @@ Before NCNN sees anything, the adapter refuses what it cannot run right:
   head tensors lite decodes, and some of them crash the process on inputs they do not expect;
 - a ``.bin`` that is not the one the ``.param`` was written with (truncated, or another model's
   weights, which NCNN loads without a word): the ``.bin`` must be exactly as long as the weights
-  the ``.param``'s layers read (see :mod:`lite.backends._ncnn_bin`).
+  the ``.param``'s layers read (see ``lite.backends._ncnn_bin``).
 
 An ``Input`` layer that declares its size (``0=w 1=h``) makes the input spec fixed at that size.
 What NCNN prints (to stderr, from C) while the model loads, or on the first run at an input
@@ -310,7 +310,7 @@ def rewrite_1d_convolutions(param: NcnnParam) -> tuple[NcnnParam, list[str]]:
 
 
 def refuse_unsupported(param: NcnnParam, path: str | Path | None = None) -> None:
-    """Raise when the graph holds a layer type in :data:`UNSUPPORTED_LAYERS`.
+    """Raise when the graph holds a layer type in ``UNSUPPORTED_LAYERS``.
 
     Raises:
         ModelLoadError: Naming the layer(s), what they are, and what lite supports.
@@ -349,13 +349,13 @@ class NcnnBackend(Backend):
             docstring); ``False`` loads the ``.param`` exactly as written.
         light_mode: NCNN's light mode (free intermediate blobs as soon as possible).
         verify_bin: Check that the ``.bin`` is exactly as long as the weights the ``.param``
-            reads (see :mod:`lite.backends._ncnn_bin`). ``False`` skips the check: only for a
+            reads (see ``lite.backends._ncnn_bin``). ``False`` skips the check: only for a
             graph whose layers lite counts wrongly (please report it).
 
     Raises:
         ModelNotFoundError: The ``.param`` or the ``.bin`` is missing.
         ModelLoadError: The ``.param`` is not a text NCNN param or is truncated, it holds a
-            layer lite does not run (:data:`UNSUPPORTED_LAYERS`), the ``.bin`` does not belong to
+            layer lite does not run (``UNSUPPORTED_LAYERS``), the ``.bin`` does not belong to
             it, or NCNN rejects a file (the message quotes what NCNN printed).
         DeviceError: A device other than ``"cpu"``.
     """

@@ -62,7 +62,7 @@ def add_engine_arguments(
 
 
 def add_family_argument(p: argparse.ArgumentParser, help: str = FAMILY_HELP) -> None:
-    """``--family NAME``: which detector family decodes the model (read back by :func:`engine_options`)."""
+    """``--family NAME``: which detector family decodes the model (read back by ``engine_options``)."""
     p.add_argument("--family", default=None, metavar="NAME", help=help)
 
 
