@@ -20,8 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from lite.ops import grids
-from lite.ops.decode import Candidates, DecodeSpec, Layout
-from lite.ops.decode import candidates as v6_candidates
+from lite.ops.decode import Candidates
 from lite.ops.decoders.base import (
     Decoder,
     Hints,
@@ -176,9 +175,8 @@ class YOLOv5Decoder(Decoder):
             conf = class_confidence(nc, hints, 0.85) + (0.1 if extras else 0.0)
         if mismatch:
             conf = 0.3
-        spec = DecodeSpec(Layout.DECODED, (name,), nc, has_obj=True, resolved=True)
         return self.plan(
-            (name,), nc, strides=strides, confidence=min(conf, 1.0), options={"spec": spec},
+            (name,), nc, strides=strides, confidence=min(conf, 1.0), options={},
             size_mismatch=mismatch, fits=fits,
         )  # fmt: skip
 
@@ -189,8 +187,20 @@ class YOLOv5Decoder(Decoder):
         return None
 
     def candidates(self, plan, outputs, input_hw, *, conf, multi_label, pre_nms_topk):
-        spec = plan.options["spec"]
-        return v6_candidates(outputs, spec, input_hw, conf=conf, multi_label=multi_label, pre_nms_topk=pre_nms_topk)
+        out = np.asarray(outputs[plan.names[0]], dtype=np.float32)
+        results = []
+        for b in range(out.shape[0]):
+            rows = out[b]
+            cand = np.flatnonzero(rows[:, 4] > conf)  # score = obj * cls <= obj: most rows end here
+            a, c, s = select_scores(rows[cand, 5:] * rows[cand, 4:5], conf, multi_label)
+            if len(a) == 0:
+                results.append(Candidates.empty())
+                continue
+            order = topk(s, pre_nms_topk)
+            a, c, s = cand[a[order]], c[order], s[order]
+            cx, cy, w, h = rows[a, :4].T
+            results.append(Candidates(_xywh_to_xyxy(cx, cy, w, h), s.astype(np.float32), c))
+        return results
 
 
 def _level_stride(cells: int, input_hw: tuple[int, int], choices=(8, 16, 32, 64, 128)) -> int | None:
