@@ -87,8 +87,11 @@ def case(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(config)
     ckpt = save_yolov6_checkpoint(make_model(config, size), folder / f"{config}.pt", epoch=3)
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    # Boxes are in input pixels: at stride 64 a float32 rounding of 1e-4 stride units is ~0.01 px, so the
+    # absolute tolerance is in pixels (ONNX Runtime 1.32 vs PyTorch differ by up to 0.016 px on one
+    # near-zero box coordinate of yolov6n6; rel L2 stays ~3e-6). Scores are checked again by the detections.
     reports = {
-        layout: export_yolov6(ckpt, img_size=size, layout=layout, sample=x, conf=CONF, n_random=1, runs=0)
+        layout: export_yolov6(ckpt, img_size=size, layout=layout, sample=x, conf=CONF, n_random=1, runs=0, atol=0.05)
         for layout in ("decoded", "raw", "end2end")
     }
     return {"config": config, "size": size, "strides": strides, "ckpt": ckpt, "x": x, "reports": reports}
@@ -190,7 +193,8 @@ def test_end2end_equals_decoded_plus_lite_nms(case):
     (want,) = reference_end2end(decoded_onnx, score_threshold=CONF, iou_threshold=0.45, max_per_class=100)
     assert_same_candidates(Candidates(*want), got, box_atol=1e-4, score_atol=1e-6)
 
-    # 2. and what PyTorch + lite's NMS give: ONNX Runtime's scores differ from PyTorch's by ~1e-5,
+    # 2. and what PyTorch + lite's NMS give: ONNX Runtime's scores differ from PyTorch's by ~1e-5 and its boxes by
+    # up to ~0.02 px at stride 64 (ONNX Runtime 1.32),
     # so a box scored within that of the threshold may go either way (and can only suppress boxes
     # scored lower still): compare the detections clearly above the threshold
     model = prepare_yolov6(load_yolov6_checkpoint(case["ckpt"]))
@@ -202,7 +206,7 @@ def test_end2end_equals_decoded_plus_lite_nms(case):
     got_sure = Candidates(got.boxes[got.scores > margin], got.scores[got.scores > margin],
                           got.class_ids[got.scores > margin])  # fmt: skip
     assert abs(len(ref[1]) - k) <= 2
-    assert_same_candidates(ref_sure, got_sure, box_atol=1e-2, score_atol=1e-4)
+    assert_same_candidates(ref_sure, got_sure, box_atol=0.05, score_atol=1e-4)
     report = case["reports"]["end2end"]
     assert [c.target for c in report.comparisons] == ["ONNX Runtime (before NMS)", "ONNX Runtime end2end"]
     assert report.comparisons[1].passed
