@@ -460,6 +460,7 @@ def coco(
         seconds = time.perf_counter() - t0
         settings = {
             "model": str(det.backend.model_path),
+            "family": getattr(det, "family", None) or type(det).__name__,
             "backend": det.backend.name,
             "input_size": list(det.input_hw),
             "conf": conf,

@@ -167,3 +167,19 @@ def test_import_and_open_print_nothing_to_stdout(mnn_model, bus_path):
     # and MNN does print when imported bare: the test above would catch a regression
     bare = subprocess.run([sys.executable, "-c", "import MNN"], capture_output=True, text=True, timeout=120)
     assert bare.stdout.strip() != ""
+
+
+def test_mnn_errors_carry_what_mnn_printed(tmp_path, mnn_model, capfd):
+    """A failing load and a failing run: MNN's own words are in lite's error, none reach the terminal."""
+    cut = tmp_path / "cut.mnn"
+    cut.write_bytes(mnn_model.read_bytes()[:50_000])
+    with pytest.raises(ModelLoadError, match=r"cut\.mnn.*\(MNN said: .+\)"):
+        MnnBackend(cut)
+    be = MnnBackend(mnn_model, threads=1)
+    with pytest.raises(InputError, match=r"\(MNN said: .*(Compute Shape Error|concat).*\)"):
+        be.infer(np.zeros((1, 3, 100, 100), np.float32))  # not a multiple of the largest stride: Concat fails
+    with pytest.raises(InputError, match=r"MNN said"):  # a failing shape is captured again, every time
+        be.infer(np.zeros((1, 3, 100, 100), np.float32))
+    assert capfd.readouterr() == ("", "")
+    be.infer(np.zeros((1, 3, 320, 320), np.float32))  # all well: nothing said
+    assert capfd.readouterr() == ("", "")

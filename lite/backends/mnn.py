@@ -15,19 +15,19 @@ any other size the graph accepts works too. The batch dimension stays as declare
 shapes depend on the input size, so the output specs are shape-free and the detector settles
 the layout with one inference.
 
-``import MNN`` prints a line from C code to stdout (and so do load errors). The adapter keeps
-the user's stdout clean by pointing file descriptor 1 at a temporary file around the import
-and the load only (flushing C's stdio buffer before restoring it), never for the whole process.
+``import MNN`` prints a line from C code to stdout (and so do load errors and shape errors such
+as ``Reshape error``). The adapter keeps the user's stdout and stderr clean by pointing file
+descriptors 1 and 2 at a temporary file around the import, the load and the first run at each
+input shape only (flushing C's stdio buffer before restoring them), never for the whole process;
+what MNN said is quoted in lite's error when one follows (``lite.backends._capture``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from lite.backends import register_backend, require
+from lite.backends._capture import Captured, capture_output, engine_said
 from lite.backends.base import Backend, TensorSpec
 from lite.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError
 
@@ -50,46 +51,14 @@ _MNN_DTYPES = {"float": np.float32, "double": np.float64, "int": np.int32, "int6
                "int8": np.int8}  # fmt: skip
 
 
-class _Captured:
-    """Text a :func:`capture_stdout` block wrote to file descriptor 1."""
-
-    text: str = ""
-
-
-def _flush_c_stdio() -> None:
-    """Flush C's stdout buffer (fully buffered when fd 1 is a pipe or a file) into the current fd 1."""
-    if os.name == "posix":
-        ctypes.CDLL(None).fflush(None)
-
-
 @contextlib.contextmanager
-def capture_stdout() -> Iterator[_Captured]:
+def capture_stdout() -> Iterator[Captured]:
     """Point file descriptor 1 at a temporary file for the block; yield what was written there.
 
-    Only fd 1, only for the block: Python's ``sys.stdout`` is flushed first, C's stdio buffer
-    is flushed before fd 1 is restored, so nothing written inside leaks out later. Other
-    threads writing to fd 1 during the block (a model load) are captured too.
+    ``lite.backends._capture.capture_output`` on fd 1 only (see there).
     """
-    captured = _Captured()
-    if sys.stdout is not None:
-        sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no file descriptor 1 at all (closed by a daemon): there is no stdout to keep clean
+    with capture_output((1,), what="MNN") as captured:
         yield captured
-        return
-    try:
-        with tempfile.TemporaryFile() as sink:
-            os.dup2(sink.fileno(), 1)
-            try:
-                yield captured
-            finally:
-                _flush_c_stdio()
-                os.dup2(saved, 1)
-                sink.seek(0)
-                captured.text = sink.read().decode("utf-8", "replace")
-    finally:
-        os.close(saved)
 
 
 def import_mnn() -> ModuleType:
@@ -100,7 +69,7 @@ def import_mnn() -> ModuleType:
     """
     if "MNN.expr" in sys.modules and "MNN.nn" in sys.modules:
         return sys.modules["MNN"]
-    with capture_stdout():
+    with capture_output(what="import MNN"):
         mnn = require("MNN", "mnn")
         require("MNN.nn", "mnn")
         require("MNN.expr", "mnn")
@@ -146,7 +115,7 @@ class MnnBackend(Backend):
         mnn = import_mnn()
         self._nn, self._F = mnn.nn, mnn.expr
         config = {"backend": "CPU", "precision": PRECISIONS[precision], "numThread": int(threads or DEFAULT_THREADS)}
-        with capture_stdout() as out:  # MNN prints its precision choice and load errors to stdout
+        with capture_output(what=f"MNN load of {self.model_path.name}") as out:  # precision choice, load errors
             self._runtime = self._nn.create_runtime_manager((config,))
             try:
                 module = self._nn.load_module_from_file(
@@ -157,10 +126,9 @@ class MnnBackend(Backend):
             else:
                 error = None
         if module is None:
-            said = " ".join(out.text.split())
             raise ModelLoadError(
                 f"MNN could not load {self.model_path}: it is not a valid .mnn model or it is truncated"
-                + (f" (MNN said: {said[:300]})" if said else "")
+                + engine_said("MNN", out.text)
                 + (f" ({type(error).__name__}: {error})" if error is not None else "")
             ) from error
         self.module = module
@@ -177,6 +145,7 @@ class MnnBackend(Backend):
             self._inputs.append(self._input_spec(name, var))
         self._outputs = [TensorSpec(n, (), np.dtype(np.float32), rank_known=False) for n in names_out]
         self._input_names, self._output_names = names_in, names_out
+        self._seen_shapes: set[tuple[tuple[int, ...], ...]] = set()
         if info.get("bizCode"):
             self._metadata["bizCode"] = str(info["bizCode"])
 
@@ -209,6 +178,22 @@ class MnnBackend(Backend):
         return out
 
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the module; the first run at each input shape runs with MNN's output captured."""
+        key = tuple(tuple(feed[n].shape) for n in self._input_names)
+        if key in self._seen_shapes:
+            return self._run(feed)
+        error: InputError | None = None
+        with capture_output(what=f"MNN run of {self.model_path.name} at {key}") as said:
+            try:
+                result = self._run(feed)
+            except InputError as e:
+                error = e
+        if error is not None:
+            raise InputError(f"{error}{engine_said('MNN', said.text)}") from error.__cause__
+        self._seen_shapes.add(key)
+        return result
+
+    def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         F = self._F
         try:
             outs = self.module.forward(self._vars(feed))

@@ -18,6 +18,20 @@ it is the same computation as an ``InnerProduct`` with the same weights (same ``
 ``weight_data_size`` floats behind one 4-byte storage-type tag, then ``num_output`` bias
 floats), so the adapter rewrites those layers to ``InnerProduct`` in the in-memory text. The
 files are not touched and the results are unchanged.
+
+Before NCNN sees anything, the adapter refuses what it cannot run right:
+
+- graphs with a post-processing or two-stage layer inside (``DetectionOutput``,
+  ``YoloDetectionOutput``, ``Yolov3DetectionOutput``, ``PriorBox``, ``Proposal``, ``ROIPooling``,
+  ``ROIAlign``, ``PSROIPooling``): their outputs are NCNN's own detections or region features, not
+  head tensors lite decodes, and some of them crash the process on inputs they do not expect;
+- a ``.bin`` that is not the one the ``.param`` was written with (truncated, or another model's
+  weights, which NCNN loads without a word): the ``.bin`` must be exactly as long as the weights
+  the ``.param``'s layers read (see ``lite.backends._ncnn_bin``).
+
+An ``Input`` layer that declares its size (``0=w 1=h``) makes the input spec fixed at that size.
+What NCNN prints (to stderr, from C) while the model loads, or on the first run at an input
+shape, is captured and quoted in lite's error when one follows, and dropped otherwise.
 """
 
 from __future__ import annotations
@@ -32,12 +46,30 @@ from typing import Any
 import numpy as np
 
 from lite.backends import register_backend, require
+from lite.backends._capture import capture_output, engine_said
+from lite.backends._ncnn_bin import check_bin
 from lite.backends.base import Backend, TensorSpec
 from lite.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError
 
-__all__ = ["NcnnBackend", "NcnnLayer", "NcnnParam", "parse_param", "rewrite_1d_convolutions"]
+__all__ = ["UNSUPPORTED_LAYERS", "NcnnBackend", "NcnnLayer", "NcnnParam", "parse_param", "rewrite_1d_convolutions"]
 
 MAGIC = "7767517"
+
+#: Layer types lite refuses in an NCNN graph, with what they are.
+UNSUPPORTED_LAYERS = {
+    "DetectionOutput": "SSD-style decoding and NMS inside NCNN",
+    "YoloDetectionOutput": "YOLOv2-style decoding and NMS inside NCNN",
+    "Yolov3DetectionOutput": "YOLOv3-style decoding and NMS inside NCNN",
+    "PriorBox": "SSD prior boxes (its graph ends in decoding inside NCNN)",
+    "Proposal": "region proposals of a two-stage detector",
+    "ROIPooling": "per-region pooling of a two-stage detector",
+    "ROIAlign": "per-region pooling of a two-stage detector",
+    "PSROIPooling": "per-region pooling of a two-stage (R-FCN) detector",
+}
+SUPPORTED_OUTPUTS = (
+    "lite runs NCNN detectors whose outputs are the raw head tensors it decodes itself "
+    "(YOLOv5, YOLOv6, YOLOv8, YOLOX and NanoDet layouts), not graphs with post-processing inside"
+)
 
 # Layers whose single output has the rank of their (first) input. BinaryOp is handled apart.
 _RANK_PRESERVING = frozenset(
@@ -277,6 +309,27 @@ def rewrite_1d_convolutions(param: NcnnParam) -> tuple[NcnnParam, list[str]]:
     return NcnnParam(layers, param.blob_count, param.path), names
 
 
+def refuse_unsupported(param: NcnnParam, path: str | Path | None = None) -> None:
+    """Raise when the graph holds a layer type in ``UNSUPPORTED_LAYERS``.
+
+    Raises:
+        ModelLoadError: Naming the layer(s), what they are, and what lite supports.
+    """
+    found = [layer for layer in param.layers if layer.type in UNSUPPORTED_LAYERS]
+    if not found:
+        return
+    first = found[0]
+    where = str(path) if path is not None else "the .param"
+    others = sorted({layer.type for layer in found[1:]} - {first.type})
+    raise ModelLoadError(
+        f"{where} holds a {first.type} layer ({first.name!r}, line {first.line}): "
+        f"{UNSUPPORTED_LAYERS[first.type]}"
+        + (f"; also {', '.join(others)}" if others else "")
+        + f". {SUPPORTED_OUTPUTS}; export the model without its post-processing (end the graph at the head "
+        f"convolutions) and run it again"
+    )
+
+
 def _default_bin(param_path: Path) -> Path:
     return param_path.with_suffix(".bin")
 
@@ -295,10 +348,15 @@ class NcnnBackend(Backend):
         rewrite_1d_conv: Load 1×1 Convolutions on 1-D blobs as InnerProduct (see the module
             docstring); ``False`` loads the ``.param`` exactly as written.
         light_mode: NCNN's light mode (free intermediate blobs as soon as possible).
+        verify_bin: Check that the ``.bin`` is exactly as long as the weights the ``.param``
+            reads (see ``lite.backends._ncnn_bin``). ``False`` skips the check: only for a
+            graph whose layers lite counts wrongly (please report it).
 
     Raises:
         ModelNotFoundError: The ``.param`` or the ``.bin`` is missing.
-        ModelLoadError: The ``.param`` is not a text NCNN param or is truncated, or NCNN rejects a file.
+        ModelLoadError: The ``.param`` is not a text NCNN param or is truncated, it holds a
+            layer lite does not run (``UNSUPPORTED_LAYERS``), the ``.bin`` does not belong to
+            it, or NCNN rejects a file (the message quotes what NCNN printed).
         DeviceError: A device other than ``"cpu"``.
     """
 
@@ -312,6 +370,7 @@ class NcnnBackend(Backend):
         fp16: bool = False,
         rewrite_1d_conv: bool = True,
         light_mode: bool = True,
+        verify_bin: bool = True,
     ) -> None:
         super().__init__(model_path, device=device, threads=threads)
         if device.lower() != "cpu":
@@ -334,6 +393,8 @@ class NcnnBackend(Backend):
                 f"{param_path} is not a text NCNN .param (binary .param.bin files are not supported): {e}"
             ) from e
         param = parse_param(text, param_path)
+        refuse_unsupported(param, param_path)
+        as_written = param.layers  # the .bin is checked against the file's own layers
         self.rewritten: list[str] = []
         if rewrite_1d_conv:
             param, self.rewritten = rewrite_1d_convolutions(param)
@@ -351,25 +412,34 @@ class NcnnBackend(Backend):
         opt.use_bf16_storage = False
         if threads is not None:
             opt.num_threads = int(threads)
-        rc = net.load_param_mem(param.to_text() if self.rewritten else text)
+        with capture_output(what=f"NCNN load of {param_path.name}") as said:
+            rc = net.load_param_mem(param.to_text() if self.rewritten else text)
         if rc != 0:
-            raise ModelLoadError(f"NCNN could not load {param_path} (load_param returned {rc}): unknown layer type?")
-        rc = net.load_model(os.fspath(self.bin_path))
+            raise ModelLoadError(
+                f"NCNN could not load {param_path} (load_param returned {rc}): a layer type or parameter this NCNN "
+                f"({getattr(ncnn, '__version__', '?')}) does not know?" + engine_said("NCNN", said.text)
+            )
+        if verify_bin:  # after load_param: a layer type NCNN does not know is NCNN's error, not a .bin question
+            check_bin(as_written, self.bin_path, param_path)
+        with capture_output(what=f"NCNN load of {self.bin_path.name}") as said:
+            rc = net.load_model(os.fspath(self.bin_path))
         if rc != 0:
             raise ModelLoadError(
                 f"NCNN could not load the weights {self.bin_path} for {param_path.name} (load_model returned {rc}): "
-                f"the .bin is truncated or belongs to another .param"
+                f"the .bin is truncated or belongs to another .param" + engine_said("NCNN", said.text)
             )
         self.net = net
+        self._seen_shapes: set[tuple[Any, ...]] = set()
 
         channels = self._input_channels(param)
+        declared = self._declared_hw(param)
+        h, w = declared if declared is not None else (None, None)
         self._inputs = [
-            TensorSpec(name, (None, channels.get(name), None, None), np.dtype(np.float32)) for name in param.input_names
+            TensorSpec(name, (None, channels.get(name), h, w), np.dtype(np.float32)) for name in param.input_names
         ]
         self._outputs = [TensorSpec(name, (), np.dtype(np.float32), rank_known=False) for name in param.output_names]
         self._input_names = [s.name for s in self._inputs]
         self._output_names = [s.name for s in self._outputs]
-        declared = self._declared_hw(param)
         if declared is not None:
             self._metadata["input_size"] = json.dumps(list(declared))
 
@@ -396,6 +466,7 @@ class NcnnBackend(Backend):
 
     @staticmethod
     def _declared_hw(param: NcnnParam) -> tuple[int, int] | None:
+        """``(h, w)`` when the one Input layer declares both (``0=w 1=h``): the model's fixed size."""
         inputs = param.inputs
         if len(inputs) != 1:
             return None
@@ -462,13 +533,33 @@ class NcnnBackend(Backend):
         return out
 
     def _run_one(self, images: Sequence[np.ndarray], canvas: bool = False) -> list[np.ndarray]:
-        """One extractor, one image (C, H, W) per input; outputs copied out of NCNN's memory."""
+        """One image (C, H, W) per input, or one uint8 canvas (H, W, 3) when ``canvas``; the first run at each
+        input shape runs with NCNN's output captured."""
+        shapes = (canvas, *(tuple(a.shape) for a in images))
+        if shapes in self._seen_shapes:
+            return self._extract(images, canvas)
+        error: InputError | None = None
+        with capture_output(what=f"NCNN run of {self.model_path.name} at {shapes[1:]}") as said:
+            try:
+                outs = self._extract(images, canvas)
+            except InputError as e:
+                error = e
+        if error is not None:
+            raise InputError(f"{error}{engine_said('NCNN', said.text)}") from None
+        self._seen_shapes.add(shapes)
+        return outs
+
+    def _extract(self, images: Sequence[np.ndarray], canvas: bool = False) -> list[np.ndarray]:
+        """One extractor; outputs copied out of NCNN's memory."""
         # clone(): a Mat made from an array borrows its memory without a reference count, and an
-        # in-place first layer (a ReLU on the input) then crashes NCNN; a cloned Mat owns its data
+        # in-place first layer (a ReLU on the input) then crashes NCNN; a cloned Mat owns its data. The
+        # array must stay referenced until clone() has copied it: ``Mat(np.ascontiguousarray(x)).clone()``
+        # on a non-contiguous x frees the temporary copy before clone() reads it (garbage inputs)
         if canvas:
             mats = [self._mat_from_canvas(a) for a in images]
         else:
-            mats = [self._ncnn.Mat(np.ascontiguousarray(a)).clone() for a in images]
+            arrays = [np.ascontiguousarray(a) for a in images]
+            mats = [self._ncnn.Mat(a).clone() for a in arrays]
         outs: list[np.ndarray] = []
         with self.net.create_extractor() as ex:
             for name, mat in zip(self._input_names, mats, strict=True):
@@ -492,7 +583,8 @@ class NcnnBackend(Backend):
             mats = {self._input_names[0]: self._mat_from_canvas(first[0])}  # a canvas batch (1, H, W, 3)
         else:
             checked = self.check_feed(dict(feed))
-            mats = {n: self._ncnn.Mat(np.ascontiguousarray(checked[n][0])).clone() for n in self._input_names}
+            arrays = {n: np.ascontiguousarray(checked[n][0]) for n in self._input_names}  # referenced until cloned
+            mats = {n: self._ncnn.Mat(a).clone() for n, a in arrays.items()}
         net, outputs = self.net, list(self._output_names)
 
         def run() -> None:

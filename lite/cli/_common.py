@@ -20,6 +20,7 @@ __all__ = [
     "add_detection_arguments",
     "add_detector_arguments",
     "add_engine_arguments",
+    "add_family_argument",
     "add_input_size_argument",
     "add_no_progress_argument",
     "detection_options",
@@ -29,6 +30,12 @@ __all__ = [
 ]
 
 INPUT_SIZE_HELP = "network input N or H W (dynamic-shape models)"
+# lite.cv.family_names(), written out so that ``lite --help`` imports no numpy (a test keeps them equal)
+FAMILIES = ("yolov5", "yolov6", "yolov8", "yolox", "nanodet")
+FAMILY_HELP = (
+    f"detector family: {', '.join(FAMILIES)} (yolo11 = yolov8); default: read from the model "
+    "(metadata, sidecar, or an output only one family has)"
+)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -69,6 +76,11 @@ def add_engine_arguments(
         p.add_argument("--threads", type=int, default=None, help="engine threads (default: the engine's)")
 
 
+def add_family_argument(p: argparse.ArgumentParser, help: str = FAMILY_HELP) -> None:
+    """``--family NAME``: which detector family decodes the model (read back by ``engine_options``)."""
+    p.add_argument("--family", default=None, metavar="NAME", help=help)
+
+
 def add_input_size_argument(p: argparse.ArgumentParser, help: str = INPUT_SIZE_HELP) -> None:
     """``--input-size N`` or ``--input-size H W`` (read back with `input_size`)."""
     p.add_argument("--input-size", type=int, nargs="+", default=None, metavar="N", help=help)
@@ -86,7 +98,8 @@ def add_detection_arguments(
 
 
 def add_detector_arguments(p: argparse.ArgumentParser, *, conf: float, iou: float, max_det: int) -> None:
-    """Everything that opens and runs a detector: the engine, detection and ``--input-size`` options."""
+    """Everything that opens and runs a detector: the family, engine, detection and ``--input-size`` options."""
+    add_family_argument(p)
     add_engine_arguments(p)
     add_detection_arguments(p, conf=conf, iou=iou, max_det=max_det)
     add_input_size_argument(p)
@@ -111,12 +124,12 @@ def input_size(values: Sequence[int] | None) -> int | tuple[int, ...] | None:
 
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``backend``, ``device``, ``threads`` and ``input_size``: those of them the subcommand has.
+    """``family``, ``backend``, ``device``, ``threads`` and ``input_size``: those of them the subcommand has.
 
     Raises:
         InputError: A wrong ``--input-size``.
     """
-    options = {k: getattr(args, k) for k in ("backend", "device", "threads") if hasattr(args, k)}
+    options = {k: getattr(args, k) for k in ("family", "backend", "device", "threads") if hasattr(args, k)}
     if hasattr(args, "input_size"):
         options["input_size"] = input_size(args.input_size)
     return options

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from lite.cli._common import (
+    FAMILY_HELP,
     add_command,
     add_detection_arguments,
     add_engine_arguments,
+    add_family_argument,
     add_input_size_argument,
     detector_options,
 )
@@ -39,6 +41,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("-m", "--model", action="append", required=True, help="model file or hub name (repeatable)")
     p.add_argument("--backend", action="append", default=None, help="backend name (repeatable)")
+    add_family_argument(p, help=FAMILY_HELP + "; one family for every --model")
     add_engine_arguments(p, backend=False)
     p.add_argument("--runs", type=int, default=100, help="timed iterations")
     p.add_argument("--warmup", type=int, default=10, help="untimed iterations first")

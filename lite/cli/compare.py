@@ -15,7 +15,14 @@ import argparse
 import json
 from typing import Any
 
-from lite.cli._common import add_command, add_engine_arguments, add_input_size_argument, engine_options
+from lite.cli._common import (
+    FAMILY_HELP,
+    add_command,
+    add_engine_arguments,
+    add_family_argument,
+    add_input_size_argument,
+    engine_options,
+)
 
 # lite.parity's defaults, repeated so that ``lite --help`` does not import numpy (a test keeps them equal)
 RTOL, ATOL, IOU, SCORE_TOL = 1e-3, 5e-2, 0.99, 0.01
@@ -39,6 +46,7 @@ def register(subparsers: Any) -> None:
         default=None,
         help="comma-separated backend per model, one for all, or several for one model (e.g. ort,trt)",
     )
+    add_family_argument(p, help=FAMILY_HELP + "; read from the first model, used for all")
     add_input_size_argument(p, help="network input N or H W (default: the models' fixed size or metadata)")
     p.add_argument("--tol", type=float, default=RTOL, help="relative L2 tolerance per output")
     p.add_argument("--atol", type=float, default=ATOL, help="largest absolute difference allowed per output")
@@ -57,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         args.models,
         args.image,
         backends=args.backends,
-        **engine_options(args),  # input_size, threads
+        **engine_options(args),  # family, input_size, threads
         rtol=args.tol,
         atol=args.atol,
         iou=args.iou,

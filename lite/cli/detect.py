@@ -106,7 +106,7 @@ def _plan(kind: str, paths: Sequence[Path], args: argparse.Namespace) -> dict[st
 # the command
 # ----------------------------------------------------------------------------------------------
 def _open_detector(args: argparse.Namespace) -> Any:
-    from lite.cv.yolov6 import YOLOv6
+    from lite.cv import Detector
 
     options = detector_options(args)  # checks --input-size before a download
     model = args.model
@@ -114,7 +114,7 @@ def _open_detector(args: argparse.Namespace) -> Any:
         from lite.hub import default_model
 
         model = default_model()
-    return YOLOv6(model, **options)
+    return Detector.from_file(model, **options)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,12 +1,13 @@
 """``lite info MODEL``: what lite sees in a model file.
 
-Format, the backend that opens it, input and output tensors, the output layout the decoder
-detected (decoded, anchor_grid, heads or end2end, with its details), strides, classes, input
-size and the file's metadata. The layout is settled with one inference on a blank image, so
+Format, the backend that opens it, the detector family and how it was chosen, input and output
+tensors, the output layout the decoder detected (with its details), strides, classes, the input
+size and why it was chosen, and the file's metadata. The layout is settled with one inference on a blank image, so
 value-dependent details (channel order, logits vs probabilities) are the real ones::
 
     lite info yolov6lite_s_320_decoded.onnx
     lite info yolov6-lite-s.param --input-size 320 --json
+    lite info nanodet-plus-m_416.param --family nanodet
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lite.cli._common import add_command, add_engine_arguments, add_input_size_argument, engine_options
+from lite.cli._common import (
+    add_command,
+    add_engine_arguments,
+    add_family_argument,
+    add_input_size_argument,
+    engine_options,
+)
 
 FORMATS = {
     ".onnx": "ONNX",
@@ -39,20 +46,26 @@ def register(subparsers: Any) -> None:
         description="Describe a model file as lite reads it (runs one inference on a blank image).",
     )
     p.add_argument("model", help="model file or hub name")
+    add_family_argument(p)
     add_engine_arguments(p, threads=False)
     add_input_size_argument(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def describe_model(
-    model: str | Path, backend: str | None = None, *, device: str = "cpu", input_size: Any = None
+    model: str | Path,
+    backend: str | None = None,
+    *,
+    family: str | None = None,
+    device: str = "cpu",
+    input_size: Any = None,
 ) -> dict[str, Any]:
     """Everything ``lite info`` prints, as a JSON-ready dict."""
     import numpy as np
 
-    from lite.cv.yolov6 import YOLOv6
+    from lite.cv import Detector
 
-    with YOLOv6(model, backend, device=device, input_size=input_size) as det:
+    with Detector.from_file(model, family=family, backend=backend, device=device, input_size=input_size) as det:
         h, w = det.input_hw
         tensor, t = det.preprocess(np.full((h, w, 3), 114, np.uint8))
         outs = det.infer(tensor)
@@ -63,6 +76,10 @@ def describe_model(
         spec = det.spec
         if not info.get("strides") and spec is not None:
             info["strides"] = _inferred_strides(spec, shapes, (h, w))
+        info.setdefault("family", getattr(det, "family", None))
+        info.setdefault(
+            "family_source", "--family / family=" if family is not None else "read from the model: metadata or outputs"
+        )
         info = {
             "model": str(path),
             "format": FORMATS.get(path.suffix.lower(), path.suffix.lstrip(".").upper() or "unknown"),
@@ -120,6 +137,9 @@ def _text(info: dict[str, Any]) -> str:
         f"format     {info['format']}" + (f" ({size / 1e6:.2f} MB)" if size else ""),
         f"backend    {info['backend']}",
     ]
+    if info.get("family"):
+        source = f" ({info['family_source']})" if info.get("family_source") else ""
+        lines.append(f"family     {info['family']}{source}")
     lines += [f"input      {s}" for s in info["inputs"]]
     ran = info.get("output_shapes") or {}
     for spec in info["outputs"]:
@@ -129,7 +149,8 @@ def _text(info: dict[str, Any]) -> str:
     lines += [
         f"layout     {info['layout']}",
         f"input size {info['input_size'][0]}x{info['input_size'][1]}"
-        + (" (dynamic: chosen by lite / --input-size)" if info.get("dynamic_input") else " (fixed)"),
+        + (" (dynamic" if info.get("dynamic_input") else " (fixed")
+        + (f"; chosen from: {info['input_size_source']})" if info.get("input_size_source") else ")"),
         f"batch      {info['batch']}",
         f"strides    {', '.join(map(str, info['strides'])) if info.get('strides') else 'n/a'}",
         f"classes    {info['num_classes']}: {shown}",

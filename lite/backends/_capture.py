@@ -1,0 +1,110 @@
+"""Capture what C code in an engine prints, at the file-descriptor level.
+
+NCNN writes its errors to stderr (``ModelBin read … failed``, ``layer … not exists or
+registered``) and MNN prints to stdout (``Reshape error …``, its precision choice, load errors),
+both from C, past Python's ``sys.stdout``/``sys.stderr``. While lite loads or probes a model it
+points the process's file descriptors 1 and 2 at a temporary file for the duration of the call
+only; what the engine said goes into lite's own error when one follows and is dropped when all
+went well (it is kept at DEBUG level in the ``lite.engines`` logger, for whoever wants it).
+
+The redirection is process-wide while it lasts: output other threads write to fd 1 or 2 during
+a model load (or the first run at a new input shape) is captured too. lite never holds it
+around ordinary inferences. Captures are serialised by one process-wide lock (two threads
+swapping the same descriptors at once could leave one pointing at the other's temporary file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+
+__all__ = ["Captured", "capture_output", "engine_said"]
+
+_LOG = logging.getLogger("lite.engines")
+#: The most of an engine's output an error message quotes (the end of it, where the cause is).
+MAX_QUOTE = 600
+_LOCK = threading.RLock()  # one capture at a time per process (re-entrant: a capture may nest in one thread)
+
+
+class Captured:
+    """Text a ``capture_output`` block wrote to the captured file descriptors."""
+
+    text: str = ""
+
+
+def _flush_c_stdio() -> None:
+    """Flush C's stdio buffers (fully buffered when fd 1 is a pipe or a file) into the current fds."""
+    if os.name == "posix":
+        ctypes.CDLL(None).fflush(None)
+
+
+def _flush_python() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.flush()
+
+
+@contextlib.contextmanager
+def capture_output(fds: tuple[int, ...] = (1, 2), *, what: str = "") -> Iterator[Captured]:
+    """Point file descriptors ``fds`` at one temporary file for the block; yield what was written.
+
+    Python's streams are flushed first and C's stdio buffers before the descriptors are
+    restored, so nothing written inside leaks out later. A descriptor that is not open (a
+    daemon with fd 1 closed) is left alone.
+
+    Args:
+        fds: The descriptors to capture (default: stdout and stderr).
+        what: What the block does (e.g. ``"NCNN load of m.param"``), for the DEBUG log record.
+    """
+    with _LOCK, _redirected(fds) as captured:
+        yield captured
+    if captured.text.strip():
+        _LOG.debug("%s printed: %s", what or "engine", captured.text.strip())
+
+
+@contextlib.contextmanager
+def _redirected(fds: tuple[int, ...]) -> Iterator[Captured]:
+    captured = Captured()
+    _flush_python()
+    saved: dict[int, int] = {}
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            saved[fd] = os.dup(fd)
+    if not saved:
+        yield captured
+        return
+    try:
+        with tempfile.TemporaryFile() as sink:
+            for fd in saved:
+                os.dup2(sink.fileno(), fd)
+            try:
+                yield captured
+            finally:
+                _flush_c_stdio()
+                for fd, copy in saved.items():
+                    os.dup2(copy, fd)
+                sink.seek(0)
+                captured.text = sink.read().decode("utf-8", "replace")
+    finally:
+        for copy in saved.values():
+            os.close(copy)
+
+
+def engine_said(engine: str, text: str) -> str:
+    """``" (NCNN said: …)"`` for an error message, or ``""`` when the engine said nothing.
+
+    Whitespace is collapsed; a long text keeps its end, where engines print the cause.
+    """
+    said = " ".join(text.split())
+    if not said:
+        return ""
+    if len(said) > MAX_QUOTE:
+        said = "…" + said[-MAX_QUOTE:]
+    return f" ({engine} said: {said})"
