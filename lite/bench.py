@@ -180,8 +180,8 @@ def benchmark(
     """Time every stage of the pipeline and the engine's raw call.
 
     Args:
-        model: Model file or hub name (opened with :meth:`lite.cv.Detector.from_file`), or a
-            :class:`lite.cv.Detector` (used as is; ``backend``, ``threads``, ``device``,
+        model: Model file or hub name (opened with `lite.cv.Detector.from_file`), or a
+            `lite.cv.Detector` (used as is; ``backend``, ``threads``, ``device``,
             ``input_size`` and ``detector_kw`` are then ignored).
         backend: Backend name (None: from the suffix).
         image: The image (anything [`lite.io.load_image`][lite.io.load_image] takes); default a synthetic

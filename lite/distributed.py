@@ -1,7 +1,7 @@
 """Detection and evaluation over large image sets on Ray Data (``pip install 'lite-detect[ray]'``).
 
 One detector per Ray actor, built once per actor from a model path or hub name (a session is never
-pickled); images stream through :meth:`ray.data.Dataset.map_batches` and come out as one row per image::
+pickled); images stream through `ray.data.Dataset.map_batches` and come out as one row per image::
 
     import ray
     from lite.distributed import detect_dataset
@@ -10,12 +10,12 @@ pickled); images stream through :meth:`ray.data.Dataset.map_batches` and come ou
     out = detect_dataset(ds, "yolov6lite_s_320_decoded.onnx", backend="ort", concurrency=8, batch_size=16, conf=0.25)
     out.write_parquet("detections/")
 
-Output rows (:data:`RESULT_COLUMNS`, in this order, after the input columns that are not image data):
+Output rows (`RESULT_COLUMNS`, in this order, after the input columns that are not image data):
 ``path`` (str or null), ``image_height`` / ``image_width`` (int32, 0 when the image failed),
 ``boxes`` (list of ``[x1, y1, x2, y2]`` float32, original-image pixels), ``scores`` (float32),
 ``class_ids`` (int64), ``names`` (the class name of each detection) and ``error`` (null, or
 ``"ImageError: ..."`` for an image that could not be read or detected). Parquet and JSON write
-these rows as they are; :meth:`lite.Detections.from_record` reads one back.
+these rows as they are; `lite.Detections.from_record` reads one back.
 
 A bad image never stops the job: it becomes a row with ``error`` set, and no input row is dropped.
 Actors restart after a crash (``max_restarts``) and Ray Data retries their unfinished batches, so every
@@ -92,7 +92,7 @@ def _ray() -> Any:
 def open_detector(model: str | Path, *, family: str | None = None, **kwargs: Any) -> Detector:
     """Open a detector from a model file or hub name: the one place a worker builds its model.
 
-    Uses ``Detector.from_file`` (family detection) when this lite has it, else :class:`lite.cv.YOLOv6`.
+    Uses ``Detector.from_file`` (family detection) when this lite has it, else `lite.cv.YOLOv6`.
 
     Args:
         model: Model file or hub name.
@@ -160,11 +160,11 @@ def _load(source: Any) -> np.ndarray:
 
 
 class DetectorActor:
-    """The callable class :func:`detect_dataset` gives to ``map_batches``: one detector per actor.
+    """The callable class `detect_dataset` gives to ``map_batches``: one detector per actor.
 
     Args:
         model: Model file or hub name (opened on the worker, never pickled).
-        detector_kwargs: Keyword arguments of :func:`open_detector`.
+        detector_kwargs: Keyword arguments of `open_detector`.
         infer_batch: Run each batch through ``detect_batch`` (one engine call for models with a
             dynamic batch) instead of one ``detect`` per image.
         crash_after: Test hook, ``(n, marker_file)``: the first actor to reach its batch ``n + 1``
@@ -198,7 +198,7 @@ class DetectorActor:
             os._exit(1)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        """Detect every image of a batch; returns the batch's other columns plus :data:`RESULT_COLUMNS`."""
+        """Detect every image of a batch; returns the batch's other columns plus `RESULT_COLUMNS`."""
         import pyarrow as pa
 
         self.batches += 1
@@ -288,7 +288,7 @@ def plan_resources(
     num_cpus: float | None = None,
     num_gpus: float | None = None,
 ) -> ResourcePlan:
-    """Actor count, threads and Ray resources per actor (pure arithmetic; see :func:`detect_dataset`).
+    """Actor count, threads and Ray resources per actor (pure arithmetic; see `detect_dataset`).
 
     Args:
         cpus: CPUs of the cluster.
@@ -366,7 +366,7 @@ def as_dataset(data: Any, *, batch_size: int = 16, actors: int = 1) -> ray.data.
     """The image rows of ``data``: a Ray Dataset as is, else one row per image.
 
     Args:
-        data: A :class:`ray.data.Dataset` with a ``bytes``, ``image`` (``read_images``) or ``path``
+        data: A `ray.data.Dataset` with a ``bytes``, ``image`` (``read_images``) or ``path``
             column; a local folder (its image files, sorted; read by the workers); a URI such as
             ``s3://bucket/frames/`` (``ray.data.read_binary_files``); or a sequence of paths or of
             encoded image bytes.
@@ -442,7 +442,7 @@ def detect_dataset(
     """Detect objects in every image of ``data`` on a Ray cluster; returns the (lazy) result rows.
 
     Args:
-        data: Images: see :func:`as_dataset` (a Ray Dataset with ``bytes`` / ``image`` / ``path``, a
+        data: Images: see `as_dataset` (a Ray Dataset with ``bytes`` / ``image`` / ``path``, a
             folder, a URI, or a sequence of paths or bytes). Decoding happens on the workers.
         model: Model file or hub name. Every worker opens it itself, so a file must be reachable at
             the same path on every node (shared storage), or use a hub name.
@@ -456,19 +456,19 @@ def detect_dataset(
         batch_size: Images per ``map_batches`` batch.
         num_gpus: GPUs per actor. Default: 1 when the backend or device is a GPU one (TensorRT,
             ``cuda``), else none.
-        num_cpus: CPUs each actor reserves (default: see :func:`plan_resources`).
+        num_cpus: CPUs each actor reserves (default: see `plan_resources`).
         preserve_order: Output rows in input order (a little slower: a slow batch holds the others back).
         max_restarts: Times Ray restarts a dead actor (-1: always); its unfinished batches are retried.
         infer_batch: One ``detect_batch`` call per batch (for models with a dynamic batch dimension).
         ray_remote_args: More options of ``map_batches`` for the actors (e.g. ``{"memory": 2e9}``,
             ``{"runtime_env": ...}``, ``{"accelerator_type": "A10G"}``).
-        _crash_after: Test hook of :class:`DetectorActor` (fault-tolerance tests only).
+        _crash_after: Test hook of `DetectorActor` (fault-tolerance tests only).
         **detect_options: Detector options: ``conf``, ``iou``, ``max_det``, ``input_size``,
             ``multi_label``, ``nms``, ``names``...
 
     Returns:
-        A lazy :class:`ray.data.Dataset` of one row per input row (:data:`RESULT_COLUMNS`). Run it
-        with ``write_parquet``/``write_json``, :func:`write_parquet` or :func:`collect` (those two
+        A lazy `ray.data.Dataset` of one row per input row (`RESULT_COLUMNS`). Run it
+        with ``write_parquet``/``write_json``, `write_parquet` or `collect` (those two
         also count the failures and print the summary line).
 
     Raises:
@@ -529,7 +529,7 @@ def detect_dataset(
 # ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunSummary:
-    """What a run did: the summary line of :func:`collect` and :func:`write_parquet`.
+    """What a run did: the summary line of `collect` and `write_parquet`.
 
     Attributes:
         images: Rows out (one per input image).
@@ -552,7 +552,7 @@ class RunSummary:
         return f"{self.images} images in {self.seconds:.1f} s ({self.images_per_s:.1f} images/s), {self.failed} failed"
 
     def report(self) -> str:
-        """The summary line, then one line per failed image listed in :attr:`errors`."""
+        """The summary line, then one line per failed image listed in `errors`."""
         lines = [str(self)]
         lines += [f"  failed: {p}: {e}" for p, e in self.errors]
         if self.failed > len(self.errors):
@@ -567,7 +567,7 @@ def collect(out: ray.data.Dataset) -> tuple[list[dict[str, Any]], RunSummary]:
     """Run ``out`` and bring every row to the driver (fine for results that fit in memory).
 
     Returns:
-        ``(rows, summary)``: rows as plain dicts (lists, not arrays), and the :class:`RunSummary`.
+        ``(rows, summary)``: rows as plain dicts (lists, not arrays), and the `RunSummary`.
     """
     t0 = time.perf_counter()
     rows: list[dict[str, Any]] = []
@@ -585,7 +585,7 @@ def write_parquet(out: ray.data.Dataset, path: str | os.PathLike) -> RunSummary:
     """Run ``out``, write its rows as Parquet files in the folder ``path``, and count the failures.
 
     Args:
-        out: The result of :func:`detect_dataset`.
+        out: The result of `detect_dataset`.
         path: An empty or new local folder, or a URI (``s3://...``) of a new prefix.
 
     Raises:
@@ -657,9 +657,9 @@ def coco_eval(
     progress: bool = True,
     **detector_kw: Any,
 ) -> EvalResult:
-    """:func:`lite.eval.coco` with the predictions made on a Ray cluster and scored on the driver.
+    """[`lite.eval.coco`][lite.eval.coco] with the predictions made on a Ray cluster and scored on the driver.
 
-    Same settings, same category mapping and the same pycocotools call as :func:`lite.eval.coco`,
+    Same settings, same category mapping and the same pycocotools call as [`lite.eval.coco`][lite.eval.coco],
     so the metrics are the single-process ones exactly. An image that fails is an error here
     (an evaluation with a missing prediction would be wrong).
 
@@ -677,7 +677,7 @@ def coco_eval(
         out_json: Write the predictions (COCO results JSON) there.
         limit: Evaluate only the first ``limit`` images of the annotation file.
         pre_nms_topk: Candidates per image that reach NMS (30000).
-        concurrency: Actors (see :func:`detect_dataset`).
+        concurrency: Actors (see `detect_dataset`).
         batch_size: Images per batch.
         num_gpus: GPUs per actor.
         progress: Ray Data's progress bars.

@@ -10,7 +10,7 @@ image and clipped to it. Model class ids are mapped to the dataset's category id
 * otherwise by class name (case, spaces and the COCO spelling variants such as
   ``motorbike``/``motorcycle`` ignored), else by order when the counts match (category ids
   sorted ascending = model classes 0..nc-1, e.g. the synthetic shapes of
-  :func:`lite.demo.scenes.write_dataset`).
+  `lite.demo.scenes.write_dataset`).
 
 pycocotools is imported only inside the functions that need it (``pip install 'lite-detect[eval]'``).
 
@@ -212,7 +212,7 @@ def default_category_ids(names: Sequence[str]) -> tuple[int, ...]:
     """Category ids for results written without a dataset (``lite detect --json``).
 
     COCO's 91-slot ids for a COCO-80 model (so the file can be scored against COCO
-    annotations), else ``class_id + 1`` (the convention of :func:`lite.demo.scenes.write_dataset`).
+    annotations), else ``class_id + 1`` (the convention of `lite.demo.scenes.write_dataset`).
     """
     from lite.coco import COCO_NAMES
 
@@ -386,8 +386,8 @@ def coco(
     """COCO bbox mAP of a detector on a folder of images with COCO annotations.
 
     Args:
-        model: A model file or hub name (opened with :meth:`lite.cv.Detector.from_file`), or a
-            :class:`lite.cv.Detector` (used as is; ``backend``, ``input_size`` and
+        model: A model file or hub name (opened with `lite.cv.Detector.from_file`), or a
+            `lite.cv.Detector` (used as is; ``backend``, ``input_size`` and
             ``detector_kw`` are then ignored).
         images: Folder holding the images named by the annotations' ``file_name``.
         ann: COCO instances JSON (path or loaded dict).

@@ -1,6 +1,6 @@
 """Overlapped streams: prepare the next item while the engine runs the current one.
 
-:func:`overlapped` runs a three-stage pipeline over any iterable:
+`overlapped` runs a three-stage pipeline over any iterable:
 
 * ``prepare(item)`` in a worker thread (``lite-prepare``): reading the iterable itself (a video
   capture decodes there), loading and letterboxing the image;
@@ -16,7 +16,7 @@ At most ``depth`` prepared items wait for the engine and at most ``depth`` finis
 for the consumer, so memory stays bounded whatever the length of the stream.
 
 Errors are carried to the caller in order: every result before the failing item is yielded,
-then :class:`StreamError` is raised with the item's index and source (the original exception
+then `StreamError` is raised with the item's index and source (the original exception
 is its ``__cause__``), and the stream ends. Closing the generator early (``break``,
 ``gen.close()``, garbage collection) or an interrupt (Ctrl-C) stops and joins both worker
 threads before control returns: no thread outlives the stream.

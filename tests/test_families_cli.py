@@ -134,9 +134,9 @@ MUST_CONVERT = {("yolox", "mnn")}
 @pytest.mark.parametrize("family", ["yolov8", "yolov5", "yolox"])
 def test_converted_foreign_models_give_the_onnx_boxes(family, target, foreign, bus_path, tmp_path):
     pytest.importorskip({"ncnn": "ncnn", "mnn": "MNN"}[target])
-    from lite.parity import compare
     from lite.convert import convert
     from lite.errors import ConversionError
+    from lite.parity import compare
 
     src = foreign / FOREIGN[family]
     try:

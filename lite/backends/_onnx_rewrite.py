@@ -17,7 +17,7 @@ permutation, or a convolution with one non-zero weight of 1.0 per output).
 One rewrite is for speed, not correctness: OpenVINO's CPU plugin has no fast kernel for ONNX ``HardSigmoid`` (how
 exporters write the HardSwish of YOLOv6Lite, ``x · HardSigmoid(x)``) and runs it as a reference kernel in plain
 layout, with a layout conversion before and after each of them (114 in Lite-S: half of its inference time).
-:func:`rewrite_hard_sigmoids` writes the same function as ``Clip(x + 3, 0, 6) / 6`` (or ``Clip(αx + β, 0, 1)``),
+`rewrite_hard_sigmoids` writes the same function as ``Clip(x + 3, 0, 6) / 6`` (or ``Clip(αx + β, 0, 1)``),
 which OpenVINO fuses into ``HSigmoid``/``HSwish`` inside the convolutions. That one is exact in real arithmetic but
 rounds differently (ONNX Runtime's outputs move by float noise, about 1e-4 absolute on Lite-S's raw heads).
 

@@ -1,9 +1,9 @@
 """Prepend a model's pixel preprocessing to its ONNX graph, in memory.
 
-:func:`fuse_preprocess_model` takes the model (the file on disk is never touched) and returns
+`fuse_preprocess_model` takes the model (the file on disk is never touched) and returns
 a new ``ModelProto`` whose image input keeps its name but takes the letterbox canvas as it
 is: ``uint8`` ``(N, H, W, 3)`` BGR. The prepended nodes do what
-:func:`lite.ops.preprocess.normalize_into` does in numpy, in the same float32 arithmetic:
+`lite.ops.preprocess.normalize_into` does in numpy, in the same float32 arithmetic:
 
 * ``Transpose`` NHWC -> NCHW and, when the model wants RGB, ``Slice`` with step -1 over the
   channels, both still on ``uint8``; then ``Cast`` to float32 (exact);
@@ -32,7 +32,7 @@ def fuse_preprocess_model(model: Any, config: Any) -> Any:
 
     Args:
         model: An ``onnx.ModelProto`` with one 4-D NCHW float input of 3 (or unknown) channels.
-        config: The :class:`~lite.ops.preprocess.PreprocessConfig` the model was trained with.
+        config: The `PreprocessConfig` the model was trained with.
 
     Returns:
         The new ``onnx.ModelProto`` (``model`` is not modified).

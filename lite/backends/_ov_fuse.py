@@ -1,15 +1,15 @@
 """OpenVINO's PrePostProcessor for a model's pixel preprocessing (for the OpenVINO backend's fused path).
 
-:func:`fuse_preprocess_ov` returns a new ``openvino.Model`` whose image input takes the
+`fuse_preprocess_ov` returns a new ``openvino.Model`` whose image input takes the
 letterbox canvas as it is, ``u8`` ``NHWC`` BGR, and does the config's steps inside the
 compiled graph: ``convert_element_type(f32)``, ``convert_color(RGB)`` when the model wants RGB,
 then either ``scale(1 / scale)`` (a plain config: a division, like numpy's) or
 ``mean(mean / scale)`` + ``scale(std / scale)`` (``(x - m) / s`` equals
 ``(x · scale - mean) / std``); the layout conversion NHWC -> NCHW comes from the declared
-layouts. Results equal :func:`lite.ops.preprocess.normalize` to within 1 ulp (tested).
+layouts. Results equal `lite.ops.preprocess.normalize` to within 1 ulp (tested).
 
 The backend keeps taking float NCHW tensors on its own compiled model; a fused backend compiles
-this second model for :meth:`lite.backends.base.Backend.infer_canvas`.
+this second model for [`lite.backends.base.Backend.infer_canvas`][lite.backends.base.Backend.infer_canvas].
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def fuse_preprocess_ov(ov: Any, model: Any, config: Any) -> Any:
     Args:
         ov: The imported ``openvino`` module.
         model: An ``openvino.Model`` with one 4-D NCHW float image input (it is not modified).
-        config: The :class:`~lite.ops.preprocess.PreprocessConfig`.
+        config: The `PreprocessConfig`.
 
     Returns:
         A new ``openvino.Model`` taking ``u8`` ``(N, H, W, 3)`` BGR canvases.

@@ -1,17 +1,17 @@
 """Building TensorRT engines from ONNX (the backend side): profiles, INT8 calibration, stages of a build.
 
-:func:`build_engine_file` is the builder both :class:`lite.backends.trt.TrtBackend` (when it opens
-an ``.onnx``) and the converter :func:`lite.convert.trt.build_engine` use. It avoids the classic
+`build_engine_file` is the builder both [`lite.backends.trt.TrtBackend`][lite.backends.trt.TrtBackend] (when it opens
+an ``.onnx``) and the converter [`lite.convert.trt.build_engine`][lite.convert.trt.build_engine] use. It avoids the classic
 pitfalls of the PyTorch → ONNX → TensorRT path:
 
 * **Parse errors are never ignored.** The ONNX file is parsed once; a failed parse raises
-  :class:`~lite.errors.ConversionError` listing every parser error with its node and message.
+  [`ConversionError`][lite.errors.ConversionError] listing every parser error with its node and message.
 * **Explicit batch only** (the only mode of TensorRT 10): shapes come from the ONNX inputs.
-* **Optimisation profiles are derived, not guessed.** :func:`compute_profiles` keeps every fixed
+* **Optimisation profiles are derived, not guessed.** `compute_profiles` keeps every fixed
   dimension of the ONNX input, maps a symbolic batch to ``batch=(min, opt, max)`` and symbolic
   H/W to ``input_hw``; asking for a batch or size the ONNX fixes otherwise is an error.
-* **INT8 calibration sees exactly what inference sees**: :class:`CalibrationBatches` letterboxes
-  a folder of images with lite's own :class:`~lite.ops.letterbox.Letterbox` at the engine's
+* **INT8 calibration sees exactly what inference sees**: `CalibrationBatches` letterboxes
+  a folder of images with lite's own [`Letterbox`][lite.ops.letterbox.Letterbox] at the engine's
   input shape; the calibration cache is reused when present. An exception while reading a batch
   is kept (TensorRT would swallow it and calibrate on fewer images) and re-raised after the build.
 * **FP32 parity**: ``tf32=False`` clears ``BuilderFlag.TF32`` (on by default on Ampere and newer).
@@ -193,17 +193,17 @@ def compute_profiles(
     """Derive each input's ``(min, opt, max)`` shape from its ONNX shape.
 
     Fixed dimensions stay. A symbolic batch (axis 0) gets ``batch`` (default
-    :data:`DEFAULT_BATCH`); symbolic H and W of an NCHW input (axes 2, 3) get ``input_hw``
-    (default :data:`DEFAULT_HW_PROFILE`). A dimension is symbolic when it is a name (``"batch"``),
+    `DEFAULT_BATCH`); symbolic H and W of an NCHW input (axes 2, 3) get ``input_hw``
+    (default `DEFAULT_HW_PROFILE`). A dimension is symbolic when it is a name (``"batch"``),
     None, or ≤ 0 (TensorRT's -1).
 
     Args:
         inputs: ``(name, shape)`` per network input, in order.
-        batch: ``(min, opt, max)`` batch, one int, or ``"1,4,8"`` (see :func:`normalize_batch`).
+        batch: ``(min, opt, max)`` batch, one int, or ``"1,4,8"`` (see `normalize_batch`).
         input_hw: Image size: int, ``(h, w)``, or three ``(h, w)`` for a dynamic range.
 
     Returns:
-        One :class:`ProfileShape` per input.
+        One `ProfileShape` per input.
 
     Raises:
         InputError: ``batch``/``input_hw`` asks for a size a fixed ONNX dimension contradicts, or
@@ -286,13 +286,13 @@ def list_images(folder: str | Path, limit: int | None = None) -> list[Path]:
 class CalibrationBatches:
     """Letterboxed calibration batches of the engine's input shape, from image files.
 
-    Each batch is ``letterbox.batch(images)`` of lite's own :class:`~lite.ops.letterbox.Letterbox`
+    Each batch is ``letterbox.batch(images)`` of lite's own [`Letterbox`][lite.ops.letterbox.Letterbox]
     at the input's ``(H, W)``: ``(B, 3, H, W)`` float32 RGB in [0, 1], exactly what inference
     feeds the engine. A last batch with fewer than ``B`` images is dropped (a calibration batch
     must have the profile's shape).
 
     Args:
-        images: Image files (or a folder, see :func:`list_images`).
+        images: Image files (or a folder, see `list_images`).
         input_shape: The engine input's ``(B, 3, H, W)`` (the calibration profile's opt shape).
         limit: Use at most this many images.
 
@@ -364,8 +364,8 @@ class CalibrationFeed:
 
     TensorRT's binding catches any exception raised in ``get_batch``, prints it and takes it as
     "no more batches": calibration would silently use fewer images, or the build would fail
-    without its cause. The feed catches the exception itself, remembers it in :attr:`error`,
-    answers None (end of data) from then on, and :meth:`raise_error` re-raises it once the build
+    without its cause. The feed catches the exception itself, remembers it in `error`,
+    answers None (end of data) from then on, and `raise_error` re-raises it once the build
     has returned.
 
     Args:
@@ -396,7 +396,7 @@ class CalibrationFeed:
         return [int(ptr) for _ in names]
 
     def guard(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Call ``fn`` (a cache read/write callback), keeping any exception like :meth:`get_batch` does."""
+        """Call ``fn`` (a cache read/write callback), keeping any exception like `get_batch` does."""
         try:
             return fn(*args)
         except BaseException as e:  # kept for raise_error: TensorRT would swallow it
@@ -416,7 +416,7 @@ def make_calibrator(trt: Any, batches: CalibrationBatches, cache_path: Path | No
 
     The calibration cache is read from ``cache_path`` when it exists (TensorRT then skips the
     images) and written there atomically after calibration. ``calibrator.feed`` is the
-    :class:`CalibrationFeed`; call ``calibrator.feed.raise_error()`` after the build.
+    `CalibrationFeed`; call ``calibrator.feed.raise_error()`` after the build.
     """
     from lite.backends._cuda import CudaRuntime, HostDeviceBuffer, Stream
 
@@ -498,11 +498,11 @@ def engine_cache_key(
     tf32: bool = True,
     inputs: Sequence[tuple[str, Sequence[Dim]]] | None = None,
 ) -> tuple[str, list[ProfileShape]]:
-    """The cache key of the engine :func:`build_engine_file` would make, and the profiles it would use.
+    """The cache key of the engine `build_engine_file` would make, and the profiles it would use.
 
     The key hashes everything that decides the engine: the ONNX file and its external-data files
     (contents), the precision and TF32, the profiles, the workspace, the TensorRT version, the GPU,
-    and for INT8 the calibration (:func:`calibration_key`: the cache file's contents when it
+    and for INT8 the calibration (`calibration_key`: the cache file's contents when it
     exists, else the images' names and contents).
 
     Args:
@@ -512,13 +512,13 @@ def engine_cache_key(
         compute_capability: That GPU's compute capability.
         fp16: FP16 kernels.
         int8: INT8 kernels.
-        calib_digest: Digest of the INT8 calibration images (:func:`calibration_digest`).
+        calib_digest: Digest of the INT8 calibration images (`calibration_digest`).
         calib_cache: INT8 calibration cache file (its contents count when it exists).
-        batch: As for :func:`build_engine_file`.
-        input_hw: As for :func:`build_engine_file`.
+        batch: As for `build_engine_file`.
+        input_hw: As for `build_engine_file`.
         workspace_gb: Workspace limit (changes the tactics available).
         tf32: TF32 kernels allowed for FP32 layers.
-        inputs: The ONNX inputs (default: read with :func:`~lite.backends._trt_runtime.onnx_inputs`).
+        inputs: The ONNX inputs (default: read with `onnx_inputs`).
     """
     if inputs is None:
         inputs = onnx_inputs(onnx_path)
@@ -548,7 +548,7 @@ def engine_cache_key(
 # ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BuildOptions:
-    """Everything :func:`build_engine_file` takes besides the two paths (see there)."""
+    """Everything `build_engine_file` takes besides the two paths (see there)."""
 
     fp16: bool = False
     int8: bool = False
@@ -582,10 +582,10 @@ class BuildOptions:
 def build_engine_file(onnx_path: str | Path, engine_path: str | Path, options: BuildOptions | None = None) -> Path:
     """Build a TensorRT engine from an ONNX file and write it atomically to ``engine_path``.
 
-    Stages: check the arguments, parse the ONNX (:func:`~lite.backends._trt_runtime.parse_onnx`),
-    configure the builder (:func:`_configure`: workspace, profile, precision flags, TF32), attach
-    the INT8 calibrator and the timing cache, build (:func:`_serialize`), write, merge the timing
-    cache back (:func:`_save_timing_cache`).
+    Stages: check the arguments, parse the ONNX (`parse_onnx`),
+    configure the builder (`_configure`: workspace, profile, precision flags, TF32), attach
+    the INT8 calibrator and the timing cache, build (`_serialize`), write, merge the timing
+    cache back (`_save_timing_cache`).
 
     Raises:
         ModelNotFoundError: ``onnx_path`` does not exist.

@@ -6,11 +6,11 @@ hashes all of them together with the ONNX file's sha256, so a change in any one 
 the cache instead of loading a wrong or unloadable engine.
 
 Files several processes share (the timing cache) are updated under an exclusive file lock
-(:func:`file_lock`, :func:`update_file_locked`), so concurrent builds merge instead of losing
+(`file_lock`, `update_file_locked`), so concurrent builds merge instead of losing
 each other's entries.
 
 Nothing here imports TensorRT: the TensorRT calls are passed in as callables (see
-:func:`load_or_rebuild`, :func:`update_file_locked`), so the decisions are testable on a machine
+`load_or_rebuild`, `update_file_locked`), so the decisions are testable on a machine
 without a GPU.
 """
 
@@ -276,7 +276,7 @@ def _unlock(fd: int) -> None:
 def update_file_locked(
     path: str | Path, merge: Callable[[bytes | None], bytes | bytearray | memoryview], timeout: float = 600.0
 ) -> Path:
-    """Read-merge-write ``path`` under :func:`file_lock` (``<path>.lock``), writing atomically.
+    """Read-merge-write ``path`` under `file_lock` (``<path>.lock``), writing atomically.
 
     Used for the TensorRT timing cache: ``merge`` receives what is on disk now (None when the file
     does not exist), combines it with this process's entries and returns the bytes to write.

@@ -1,18 +1,18 @@
 """TensorRT at run time: the import, the one process-wide logger, ONNX reading, and load-time checks.
 
-This is the backend side of TensorRT. :mod:`lite.backends.trt` (inference) and
-:mod:`lite.backends._trt_build` (building engines) use it; :mod:`lite.convert.trt` (the converter)
+This is the backend side of TensorRT. [`lite.backends.trt`][lite.backends.trt] (inference) and
+`lite.backends._trt_build` (building engines) use it; [`lite.convert.trt`][lite.convert.trt] (the converter)
 uses those, never the reverse.
 
-* :func:`import_tensorrt` imports TensorRT 10+ or raises an ImportError naming the extra.
-* :func:`get_logger` returns the **one** ``trt.ILogger`` of the process. TensorRT keeps a raw
+* `import_tensorrt` imports TensorRT 10+ or raises an ImportError naming the extra.
+* `get_logger` returns the **one** ``trt.ILogger`` of the process. TensorRT keeps a raw
   pointer to the logger passed to ``init_libnvinfer_plugins`` (it becomes the plugins' global
   logger) and the Python binding keeps no reference, so a logger that is garbage-collected leaves
   a dangling pointer for the next plugin message. One logger, created once and kept for the life of
   the process, with the plugins registered once with it, avoids that (Polygraphy does the same).
-* :func:`onnx_inputs`, :func:`onnx_metadata` and :func:`onnx_external_data` read an ONNX file
+* `onnx_inputs`, `onnx_metadata` and `onnx_external_data` read an ONNX file
   with the ``onnx`` package (no weights loaded).
-* :func:`io_format_problem` and :func:`output_plan` are the load-time decisions about an engine's
+* `io_format_problem` and `output_plan` are the load-time decisions about an engine's
   I/O tensors, as pure functions of plain values (tested without TensorRT).
 """
 
@@ -85,7 +85,7 @@ def get_logger(trt: Any | None = None, verbose: bool | None = None) -> Any:
     it). ``logger.errors`` holds the last 100 error messages, for exception texts.
 
     Args:
-        trt: The imported ``tensorrt`` module (default: :func:`import_tensorrt`).
+        trt: The imported ``tensorrt`` module (default: `import_tensorrt`).
         verbose: When given, switch TensorRT's INFO/VERBOSE messages on or off (process-wide).
     """
     global _LOGGER
@@ -123,7 +123,7 @@ def recent_errors(logger: Any, n: int = 3) -> str:
 
 
 def init_plugins(trt: Any | None = None) -> Any:
-    """Register TensorRT's plugins (``EfficientNMS_TRT`` & co.) once per process, with :func:`get_logger`.
+    """Register TensorRT's plugins (``EfficientNMS_TRT`` & co.) once per process, with `get_logger`.
 
     Returns:
         The process-wide logger.

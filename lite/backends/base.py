@@ -179,32 +179,32 @@ class Backend(abc.ABC):
     def fuse_preprocess(self, config: Any) -> bool:
         """Let the engine take the letterbox canvas and normalise it natively.
 
-        On success :meth:`infer_canvas` runs the model on ``uint8`` ``(N, H, W, 3)`` BGR canvases
-        (:meth:`lite.ops.letterbox.Letterbox.canvas`) and the engine applies ``config`` (colour
+        On success `infer_canvas` runs the model on ``uint8`` ``(N, H, W, 3)`` BGR canvases
+        ([`lite.ops.letterbox.Letterbox.canvas`][lite.ops.letterbox.Letterbox.canvas]) and the engine applies ``config`` (colour
         order, scale, mean / std, HWC -> CHW) itself, equal to numpy's
-        :func:`lite.ops.preprocess.normalize` to within 1 ulp. :meth:`infer` keeps taking the
-        float NCHW tensor, and :attr:`inputs` keeps describing it. A backend that cannot fuse
+        `lite.ops.preprocess.normalize` to within 1 ulp. `infer` keeps taking the
+        float NCHW tensor, and `inputs` keeps describing it. A backend that cannot fuse
         returns False and nothing changes. One config per backend: fusing another one returns False.
 
         Args:
-            config: The model's :class:`~lite.ops.preprocess.PreprocessConfig`.
+            config: The model's `PreprocessConfig`.
 
         Returns:
-            Whether :meth:`infer_canvas` is available.
+            Whether `infer_canvas` is available.
         """
         return False
 
     def fuse_by_default_for(self, input_hw: tuple[int, int]) -> bool:
-        """Whether a detector at ``input_hw`` fuses unless told (default: :attr:`fuse_by_default`)."""
+        """Whether a detector at ``input_hw`` fuses unless told (default: `fuse_by_default`)."""
         return self.fuse_by_default
 
     @property
     def fused_config(self) -> Any:
-        """The :class:`~lite.ops.preprocess.PreprocessConfig` the engine applies, or None (not fused)."""
+        """The `PreprocessConfig` the engine applies, or None (not fused)."""
         return getattr(self, "_fused_config", None)
 
     def infer_canvas(self, canvas: np.ndarray) -> dict[str, np.ndarray]:
-        """Run the model on ``(N, H, W, 3)`` ``uint8`` BGR canvases (after :meth:`fuse_preprocess`).
+        """Run the model on ``(N, H, W, 3)`` ``uint8`` BGR canvases (after `fuse_preprocess`).
 
         Raises:
             InputError: The backend is not fused, or the canvas is not a non-empty ``(N, H, W, 3)``
@@ -226,7 +226,7 @@ class Backend(abc.ABC):
         return self._infer_canvas(np.ascontiguousarray(canvas))
 
     def _infer_canvas(self, canvas: np.ndarray) -> dict[str, np.ndarray]:
-        """Adapter hook of :meth:`infer_canvas` (a checked, contiguous canvas batch)."""
+        """Adapter hook of `infer_canvas` (a checked, contiguous canvas batch)."""
         raise NotImplementedError
 
     # -- lifetime -----------------------------------------------------------------------

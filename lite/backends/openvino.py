@@ -1,11 +1,11 @@
 """OpenVINO adapter (``backend="openvino"``, OpenVINO IR ``.xml``/``.bin`` and ``.onnx`` files).
 
 Models are read with ``openvino.Core().read_model`` only (never ``convert_model`` or ``ovc``, which carry
-telemetry), and ``openvino`` is imported without its telemetry (:func:`import_openvino`: a bare ``import openvino``
+telemetry), and ``openvino`` is imported without its telemetry (`import_openvino`: a bare ``import openvino``
 sends a usage event and writes a client id under ``~/intel`` unless the user opted out). Models are compiled for one
 device: ``"CPU"`` by default; ``"GPU"``, ``"GPU.1"``, ``"NPU"``, ``"AUTO"``,
 ``"AUTO:GPU,CPU"``, ``"HETERO:…"`` and ``"MULTI:…"`` are passed through to OpenVINO. A device that is not in
-``Core().available_devices`` is a :class:`~lite.errors.DeviceError` listing the ones that are; nothing falls back
+``Core().available_devices`` is a [`DeviceError`][lite.errors.DeviceError] listing the ones that are; nothing falls back
 to another device.
 
 Precision is FP32 unless asked: ``INFERENCE_PRECISION_HINT`` is set to ``f32`` explicitly, because OpenVINO's
@@ -17,13 +17,13 @@ Two guards against silently wrong outputs on ``.onnx`` files (OpenVINO 2026.4 co
 files wrongly, 0 of 9 detections on bus.jpg, because of their ``Gather``-based channel shuffle):
 
 * ``rewrite=True`` (default): the graph is rewritten in memory before OpenVINO reads it
-  (:func:`lite.backends._onnx_rewrite.rewrite_channel_shuffles`: the shuffle becomes
+  (`lite.backends._onnx_rewrite.rewrite_channel_shuffles`: the shuffle becomes
   ``Reshape → Transpose → Reshape``, which OpenVINO fuses into its ``ShuffleChannels``); the file on disk is never
   written. The same pass rewrites ``HardSigmoid`` into a form OpenVINO fuses into its convolutions
-  (:func:`~lite.backends._onnx_rewrite.rewrite_hard_sigmoids`), which halves Lite-S's inference time on CPU.
+  (`rewrite_hard_sigmoids`), which halves Lite-S's inference time on CPU.
 * ``parity_check`` (default: when ONNX Runtime is installed): at load, one probe input (uniform noise, seed 0)
   runs through OpenVINO and through ONNX Runtime on the original file; a disagreement beyond the tolerance is a
-  :class:`~lite.errors.VerificationError`. An IR file has no ONNX to compare with: ``lite convert --to openvino``
+  [`VerificationError`][lite.errors.VerificationError]. An IR file has no ONNX to compare with: ``lite convert --to openvino``
   runs that check before it writes the IR.
 
 Dynamic batch, height and width are kept as the model declares them (OpenVINO compiles dynamic shapes).
@@ -151,7 +151,7 @@ def probe_input(spec: TensorSpec, hw: tuple[int, int]) -> np.ndarray:
 
 @dataclass
 class OnnxRead:
-    """An ONNX file read into OpenVINO by :func:`read_onnx`.
+    """An ONNX file read into OpenVINO by `read_onnx`.
 
     Attributes:
         model: The ``openvino.Model``.
@@ -170,9 +170,9 @@ def read_onnx(core: Any, path: str | Path, *, rewrite: bool = True) -> OnnxRead:
     """Read an ONNX file with ``core.read_model``, rewritten in memory when it has a pattern OpenVINO gets wrong.
 
     With ``onnx`` installed (it comes with the ``openvino`` extra) the file is parsed once for its metadata, its
-    op types and the rewrites: :func:`lite.backends._onnx_rewrite.rewrite_channel_shuffles` (in the form that
+    op types and the rewrites: `lite.backends._onnx_rewrite.rewrite_channel_shuffles` (in the form that
     keeps batch, height and width dynamic; a correctness fix) and
-    :func:`~lite.backends._onnx_rewrite.rewrite_hard_sigmoids` (speed); ``rewrite`` needs it. The file is never
+    `rewrite_hard_sigmoids` (speed); ``rewrite`` needs it. The file is never
     written.
 
     Raises:
@@ -231,7 +231,7 @@ class OpenVinoBackend(Backend):
         config: More OpenVINO properties for ``compile_model`` (they win over the ones above).
 
     Attributes:
-        rewritten: Rewrite → names of the ONNX nodes it rewrote at load (see :func:`read_onnx`).
+        rewritten: Rewrite → names of the ONNX nodes it rewrote at load (see `read_onnx`).
         parity: ``(output, max |diff|, rel L2)`` per output of the load-time check (empty when not run).
         precision: The inference precision the compiled model reports.
 

@@ -42,7 +42,7 @@ def providers_for_device(device: str, *, fp16: bool = False, cache_dir: str | No
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"trt"`` or ``"trt:N"``.
         fp16: Let the TensorRT EP build FP16 engines.
         cache_dir: Where the TensorRT EP caches its engines (default
-            ``$LITE_CACHE/ort-trt/ort<version>-trt<version>``, see :func:`trt_ep_cache_dir`).
+            ``$LITE_CACHE/ort-trt/ort<version>-trt<version>``, see `trt_ep_cache_dir`).
 
     Raises:
         DeviceError: An unknown device string.
@@ -106,8 +106,8 @@ def _dist_version(*dists: str) -> str | None:
 class OrtBackend(Backend):
     """ONNX Runtime inference session.
 
-    Fused preprocessing (:meth:`fuse_preprocess`) is the default from 512×512 inputs up
-    (:meth:`fuse_by_default_for`). Measured on a 2-core x86 CPU, 1 thread: at 640 it pays
+    Fused preprocessing (`fuse_preprocess`) is the default from 512×512 inputs up
+    (`fuse_by_default_for`). Measured on a 2-core x86 CPU, 1 thread: at 640 it pays
     (YOLOv8n: ``detect()`` adds 0.89 ms over ``session.run`` instead of 1.63 ms); at 320 the
     prepended ``uint8`` nodes cost about what numpy's normalisation does (within 0.05 ms) while
     building the second session adds about 30 ms to every load.
@@ -200,11 +200,11 @@ class OrtBackend(Backend):
         return input_hw[0] * input_hw[1] >= 512 * 512
 
     def fuse_preprocess(self, config: Any) -> bool:
-        """Prepend the preprocessing to the graph in memory (see :mod:`lite.backends._ort_fuse`).
+        """Prepend the preprocessing to the graph in memory (see `lite.backends._ort_fuse`).
 
         The file is not touched. A second session is built from the edited model and runs
-        :meth:`infer_canvas`; the plain session is released and rebuilt only if a float tensor
-        comes again (:meth:`infer`, :meth:`raw_runner`). Returns False (nothing changes) without
+        `infer_canvas`; the plain session is released and rebuilt only if a float tensor
+        comes again (`infer`, `raw_runner`). Returns False (nothing changes) without
         the ``onnx`` package, for models whose input is not one float NCHW image, and for
         opsets below 10.
         """

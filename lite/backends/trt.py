@@ -3,7 +3,7 @@
 Written against TensorRT 10's name-based I/O API (``num_io_tensors``, ``get_tensor_name``,
 ``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``); nothing of the removed
 bindings API. Device memory, pinned host memory and the stream come from cuda-python
-(:mod:`lite.backends._cuda`), every call checked.
+(`lite.backends._cuda`), every call checked.
 
 What the adapter guarantees:
 
@@ -16,17 +16,17 @@ What the adapter guarantees:
   and get the shape TensorRT reports after the run.
 * I/O tensors in a vectorized (non-LINEAR) memory format are refused at load (lite copies dense
   row-major arrays).
-* A shape outside the engine's optimisation profile is an :class:`~lite.errors.InputError`
+* A shape outside the engine's optimisation profile is an [`InputError`][lite.errors.InputError]
   naming the allowed range (a batch larger than the profile's maximum is split into chunks;
   only inputs with a batch axis are split).
-* One lock per backend serialises inference, :meth:`TrtBackend.raw_runner`'s calls and
-  :meth:`TrtBackend.close` (closing from another thread never frees buffers under a running kernel).
+* One lock per backend serialises inference, `TrtBackend.raw_runner`'s calls and
+  `TrtBackend.close` (closing from another thread never frees buffers under a running kernel).
 * ``.onnx`` files are built once per cache key (ONNX and external-data contents, precision, TF32,
   profiles, calibration, TensorRT version, GPU; see
-  :func:`lite.backends._trt_build.engine_cache_key`) and cached under ``$LITE_CACHE/trt``; a
+  `lite.backends._trt_build.engine_cache_key`) and cached under ``$LITE_CACHE/trt``; a
   cached engine that no longer deserializes is rebuilt with a warning.
 * The TensorRT plugins are registered once per process, with the one process-wide logger
-  (:func:`lite.backends._trt_runtime.init_plugins`), before deserializing, so end-to-end engines
+  (`lite.backends._trt_runtime.init_plugins`), before deserializing, so end-to-end engines
   with ``EfficientNMS_TRT`` load.
 """
 
@@ -175,13 +175,13 @@ class DynamicOutputs:
     """Memory for outputs whose shape depends on the data, handed to TensorRT on request.
 
     The plain-Python half of the ``IOutputAllocator`` the adapter registers for such outputs:
-    TensorRT asks for ``size`` bytes during the run (:meth:`reallocate`), and reports the
-    output's shape once it knows it (:meth:`notify_shape`). An exception while allocating is
-    kept in :attr:`error` (TensorRT's binding would swallow it) and answered with a null pointer,
+    TensorRT asks for ``size`` bytes during the run (`reallocate`), and reports the
+    output's shape once it knows it (`notify_shape`). An exception while allocating is
+    kept in `error` (TensorRT's binding would swallow it) and answered with a null pointer,
     which fails the run; the adapter then raises the kept exception.
 
     Args:
-        buffer_for: Tensor name → its :class:`~lite.backends._cuda.HostDeviceBuffer`.
+        buffer_for: Tensor name → its `HostDeviceBuffer`.
     """
 
     def __init__(self, buffer_for: Callable[[str], Any]) -> None:
@@ -200,7 +200,7 @@ class DynamicOutputs:
             return 0
 
     def raise_error(self) -> None:
-        """Re-raise (once) an exception :meth:`reallocate` kept."""
+        """Re-raise (once) an exception `reallocate` kept."""
         if self.error is not None:
             err, self.error = self.error, None
             raise err
@@ -459,7 +459,7 @@ class TrtBackend(Backend):
     def _chunks(self, feed: Mapping[str, np.ndarray]) -> list[slice]:
         """One slice, or several when the batch exceeds the profile maximum (and only the batch does).
 
-        Only inputs with a batch axis are split (:func:`split_feed`); chunking needs every output
+        Only inputs with a batch axis are split (`split_feed`); chunking needs every output
         to have a batch axis too, and no data-dependent output.
         """
         outputs_batched = not self._dds and all(s.rank_known and s.dim(0) == "batch" for s in self._outputs)

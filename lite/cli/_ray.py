@@ -1,8 +1,8 @@
 """``--ray`` for ``lite detect`` and ``lite eval``: the detections come from a Ray cluster.
 
 Not a subcommand (the dispatcher skips modules starting with ``_``). ``detect`` and ``eval`` add
-the argument group with :func:`add_ray_arguments` and hand over to :func:`run_detect` /
-:func:`coco_from_args` when ``--ray`` is given::
+the argument group with `add_ray_arguments` and hand over to `run_detect` /
+`coco_from_args` when ``--ray`` is given::
 
     lite detect images/ --ray --workers 2 --parquet out/dets/
     lite detect images/ --ray --address ray://head:10001 --json out/dets.json
@@ -133,9 +133,9 @@ def run_detect(args: argparse.Namespace) -> int:
 
 
 def coco_from_args(args: argparse.Namespace) -> Callable[..., Any]:
-    """``lite eval --ray``: :func:`lite.distributed.coco_eval` with the cluster options of ``args``.
+    """``lite eval --ray``: [`lite.distributed.coco_eval`][lite.distributed.coco_eval] with the cluster options of ``args``.
 
-    Takes the arguments :func:`lite.eval.coco` takes, so ``lite eval`` calls it in its place.
+    Takes the arguments [`lite.eval.coco`][lite.eval.coco] takes, so ``lite eval`` calls it in its place.
     """
     from lite.distributed import coco_eval
 

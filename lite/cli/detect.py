@@ -215,7 +215,7 @@ def _timed_single(det: Any, img: Any) -> Iterator[tuple[float, Any, Any]]:
 
 
 def _timed_stream(det: Any, sources: Any) -> Iterator[tuple[float, Any, Any]]:
-    """``(ms since the previous result, detections, image)`` from :meth:`Detector.detect_stream`."""
+    """``(ms since the previous result, detections, image)`` from `Detector.detect_stream`."""
     stream = det.detect_stream(sources, return_images=True)
     try:
         t0 = time.perf_counter()

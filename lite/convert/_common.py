@@ -1,9 +1,9 @@
 """What the ONNX → NCNN and ONNX → MNN converters share: everything around the converter tool.
 
-:class:`Conversion` is one conversion from start to end: it reads the ONNX model and the
-metadata the converted model should carry, announces each stage (:class:`Progress`), runs the
+`Conversion` is one conversion from start to end: it reads the ONNX model and the
+metadata the converted model should carry, announces each stage (`Progress`), runs the
 converter tool in a child process with a timeout, checks the result against ONNX Runtime
-(:func:`lite.convert._onnx_meta.verify_conversion`, itself in a child process), moves the
+(`lite.convert._onnx_meta.verify_conversion`, itself in a child process), moves the
 output files into place and writes the ``.lite.json`` sidecar. The converter modules keep what
 is particular to their tool: its command line, the files it writes, how it reports the ops it
 cannot convert.
@@ -74,7 +74,7 @@ class Conversion:
     Args:
         target: The registered target (``"ncnn"``, ``"mnn"``).
         onnx: The ONNX file.
-        out: Output file or folder (see :func:`lite.convert.output_path`).
+        out: Output file or folder (see [`lite.convert.output_path`][lite.convert.output_path]).
         force: Replace existing output files.
         stages: Number of stages without the check against ONNX Runtime (reading and writing included).
         verify: Check the converted model against ONNX Runtime (one more stage).
@@ -88,7 +88,7 @@ class Conversion:
         model: The loaded ``onnx.ModelProto``.
         meta: What the converted model's sidecar will carry.
         shape: The concrete input shape of the conversion.
-        stage: The :class:`~lite.progress.Stages` to announce the tool's own stages with.
+        stage: The `Stages` to announce the tool's own stages with.
 
     Raises:
         ModelNotFoundError: The ONNX file does not exist.
@@ -162,17 +162,17 @@ class Conversion:
         """Check the converted model against ONNX Runtime (when verifying), then write every output atomically.
 
         The converted files and the ``.lite.json`` sidecar are copied to temporary names in the
-        destination folder and renamed into place together (:class:`lite.files.OutputSet`):
+        destination folder and renamed into place together (`lite.files.OutputSet`):
         an error or an interrupt leaves no output, complete or partial.
 
         Args:
             model_file: The converted model as the backend opens it (in the work folder).
-            made: The converted files in the work folder, in the order of :attr:`files` (model first).
+            made: The converted files in the work folder, in the order of `files` (model first).
             fp16: The weights are FP16 (a looser tolerance; recorded in the sidecar).
             converter: The converter's distribution (its version is recorded in the sidecar).
             output_names: Converted output name → ONNX output name (recorded in the sidecar).
             extra: More sidecar entries.
-            rtol: Relative L2 error allowed against ONNX Runtime (default: :data:`VERIFY_RTOL` for ``fp16``).
+            rtol: Relative L2 error allowed against ONNX Runtime (default: `VERIFY_RTOL` for ``fp16``).
 
         Raises:
             ConversionError: The converted model does not load or crashes its engine.

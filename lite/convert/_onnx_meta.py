@@ -1,12 +1,12 @@
 """What the ONNX converters share: the ONNX side of a conversion.
 
-(The steps around the converter tool itself are in :mod:`lite.convert._common`.)
+(The steps around the converter tool itself are in `lite.convert._common`.)
 
-* :func:`onnx_meta` — class names, strides, input size and output layout of an ONNX model,
+* `onnx_meta` — class names, strides, input size and output layout of an ONNX model,
   from its ``metadata_props`` (and its own sidecar) and from its graph, for the sidecar of the
   converted model.
-* :func:`verify_conversion` — run the converted model and the ONNX model (ONNX Runtime) on the
-  same test tensor and compare their outputs with :mod:`lite.parity`. It runs in a child process: a badly converted
+* `verify_conversion` — run the converted model and the ONNX model (ONNX Runtime) on the
+  same test tensor and compare their outputs with [`lite.parity`][lite.parity]. It runs in a child process: a badly converted
   graph can crash the engine (a segmentation fault in NCNN, for instance), and that must not
   take the caller down.
 
@@ -81,7 +81,7 @@ def _strides(spec: Any, shapes: Mapping[str, Dims], hw: tuple[int, int] | None) 
 def graph_meta(model: Any, names: Sequence[str] | None = None) -> ModelMeta:
     """Input size, output layout and strides read from an ONNX graph.
 
-    The layout comes from :func:`lite.ops.decode.detect_layout` on the output shapes; strides
+    The layout comes from [`lite.ops.decode.detect_layout`][lite.ops.decode.detect_layout] on the output shapes; strides
     from the feature-map sizes (per-level heads) or from the anchor count (flat outputs).
     A graph whose outputs match no detector layout gets only its input size.
     """
@@ -152,12 +152,12 @@ def verify_conversion(
     """Run the converted model and the ONNX model on one test tensor and compare, in a child process.
 
     The test tensor is uniform noise in [0, 1) (seed 0) of ``input_shape``. The comparison is
-    :func:`lite.parity.diff_outputs` (outputs paired as in :func:`lite.parity.match_outputs`),
+    [`lite.parity.diff_outputs`][lite.parity.diff_outputs] (outputs paired as in [`lite.parity.match_outputs`][lite.parity.match_outputs]),
     with the relative L2 error as the verdict. Without ONNX Runtime the converted model is only
     run, not compared.
 
     Returns:
-        One :class:`~lite.parity.OutputDiff` per ONNX output (empty when ONNX Runtime is not installed).
+        One [`OutputDiff`][lite.parity.OutputDiff] per ONNX output (empty when ONNX Runtime is not installed).
 
     Raises:
         ConversionError: The converted model does not load, crashes the engine, or cannot run.
@@ -206,7 +206,7 @@ def verify_conversion(
 
 
 def _verify_child() -> None:
-    """Child-process side of :func:`verify_conversion` (argv: onnx, model, backend, shape JSON, rtol)."""
+    """Child-process side of `verify_conversion` (argv: onnx, model, backend, shape JSON, rtol)."""
     import dataclasses
     import importlib.util
 

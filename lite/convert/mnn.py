@@ -49,7 +49,7 @@ def onnx_to_mnn(
     Args:
         onnx: The ONNX file.
         out: The ``.mnn`` to write, or a folder (``<folder>/<model>.mnn``; default: the current directory).
-            See :func:`lite.convert.output_path`.
+            See [`lite.convert.output_path`][lite.convert.output_path].
         fp16: Store convolution weights as FP16 (``--fp16``; half the size, results differ slightly).
         force: Replace existing output files (otherwise an existing one is an error before any work).
         verify: Run the converted model against ONNX Runtime on a test tensor (in a child

@@ -61,7 +61,7 @@ def prepare_for_pnnx(model: Any, input_shape: Sequence[int]) -> tuple[Any, list[
     """Rewrite channel-axis ``Gather`` nodes with constant indices into forms pnnx converts right.
 
     Channel shuffles become ``Reshape → Transpose → Reshape`` with fixed shapes, any other constant channel
-    selection a one-hot 1×1 convolution (:mod:`lite.backends._onnx_rewrite`).
+    selection a one-hot 1×1 convolution (`lite.backends._onnx_rewrite`).
 
     Args:
         model: The ONNX ``ModelProto`` (not modified).
@@ -114,7 +114,7 @@ def onnx_to_ncnn(
     Args:
         onnx: The ONNX file.
         out: The ``.param`` to write (its ``.bin`` goes beside it) or a folder (``<folder>/<model>.ncnn.param``;
-            default: the current directory). See :func:`lite.convert.output_path`.
+            default: the current directory). See [`lite.convert.output_path`][lite.convert.output_path].
         fp16: Store FP16 weights (half the size; results differ slightly).
         input_shape: Shape to trace with, such as ``(1, 3, 640, 640)`` (default: the ONNX
             input's fixed shape; open dimensions from the metadata input size, else 640).

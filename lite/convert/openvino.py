@@ -1,8 +1,8 @@
 """ONNX → OpenVINO IR (``.xml`` + ``.bin``) through ``openvino.Core().read_model`` and ``openvino.save_model``.
 
 OpenVINO's own converters (``openvino.convert_model``, ``ovc``) are not used: they carry telemetry (and ``openvino``
-is imported without it, see :func:`lite.backends.openvino.import_openvino`). The ONNX file is
-read exactly as the OpenVINO backend reads it (:func:`lite.backends.openvino.read_onnx`: the ``Gather`` channel
+is imported without it, see [`lite.backends.openvino.import_openvino`][lite.backends.openvino.import_openvino]). The ONNX file is
+read exactly as the OpenVINO backend reads it ([`lite.backends.openvino.read_onnx`][lite.backends.openvino.read_onnx]: the ``Gather`` channel
 shuffle OpenVINO computes wrongly and the ``HardSigmoid`` it runs slowly are rewritten in memory, with shapes that
 stay dynamic), saved into a temporary
 folder beside the destination, checked against ONNX Runtime on a test tensor (in a child process), then moved into
@@ -41,7 +41,7 @@ def onnx_to_openvino(
     Args:
         onnx: The ONNX file.
         out: The ``.xml`` to write (its ``.bin`` goes beside it) or a folder (``<folder>/<model>.xml``; default: the
-            current directory). See :func:`lite.convert.output_path`.
+            current directory). See [`lite.convert.output_path`][lite.convert.output_path].
         fp16: Store FP16 weights (half the size; results differ slightly).
         force: Replace existing output files (otherwise an existing one is an error before any work).
         verify: Run the IR against ONNX Runtime on a test tensor (in a child process) and refuse an IR that

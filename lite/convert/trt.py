@@ -1,14 +1,14 @@
 """ONNX → TensorRT engine conversion (``lite convert --to trt``), verified against ONNX Runtime.
 
-:func:`build_engine` builds with the backend-side builder
-(:func:`lite.backends._trt_build.build_engine_file`: explicit batch, derived profiles, FP16/INT8,
+`build_engine` builds with the backend-side builder
+(`lite.backends._trt_build.build_engine_file`: explicit batch, derived profiles, FP16/INT8,
 merged timing cache), writes a ``.lite.json`` sidecar with the ONNX metadata (an engine file
 cannot hold it), then runs the engine and the ONNX model (ONNX Runtime) on the same letterboxed
-images and compares outputs and detections (:func:`verify_engine`). A disagreement beyond the
-precision's tolerances is a :class:`~lite.errors.VerificationError`.
+images and compares outputs and detections (`verify_engine`). A disagreement beyond the
+precision's tolerances is a [`VerificationError`][lite.errors.VerificationError].
 
 The converter uses the backends, never the reverse: everything TensorRT needs at run time lives in
-:mod:`lite.backends`. The names re-exported below (profiles, calibration batches, cache keys)
+[`lite.backends`][lite.backends]. The names re-exported below (profiles, calibration batches, cache keys)
 are the backend-side ones.
 """
 
@@ -67,7 +67,7 @@ __all__ = [
 
 log = logging.getLogger("lite.convert.trt")
 
-#: Tolerances of :func:`verify_engine` per precision (keyword arguments of :func:`lite.parity.compare`):
+#: Tolerances of `verify_engine` per precision (keyword arguments of [`lite.parity.compare`][lite.parity.compare]):
 #: relative L2 and largest absolute output difference (outputs hold box coordinates in input pixels),
 #: IoU a detection needs with its ONNX Runtime counterpart, and score difference. Chosen from the
 #: precisions' known error sizes, not yet measured on a GPU: scripts/gpu_check.sh exercises them.
@@ -77,7 +77,7 @@ VERIFY_TOLERANCES: dict[str, dict[str, float]] = {
     "int8": {"rtol": 0.25, "atol": 32.0, "iou": 0.7, "score_tol": 0.15},
 }
 
-#: How many images :func:`verify_engine` compares on at most.
+#: How many images `verify_engine` compares on at most.
 VERIFY_MAX_IMAGES = 4
 
 
@@ -107,7 +107,7 @@ def build_engine(
     Args:
         onnx_path: The ONNX model.
         engine_path: Output ``.engine``/``.plan`` file, or a folder (``<folder>/<stem>.engine``; default: the
-            current directory). See :func:`lite.convert.output_path`.
+            current directory). See [`lite.convert.output_path`][lite.convert.output_path].
         force: Replace an existing engine and sidecar (otherwise an existing one is an error before any work).
         fp16: Allow FP16 kernels (TensorRT 10's ``BuilderFlag.FP16``).
         int8: INT8 with entropy calibration; needs ``calib_images`` or an existing ``calib_cache``.
@@ -136,7 +136,7 @@ def build_engine(
         BackendNotInstalledError: TensorRT (10+) is not installed.
         ConversionError: Parse errors (each with node and message), an unsupported precision,
             a failed build.
-        VerificationError: The engine disagrees with ONNX Runtime beyond :data:`VERIFY_TOLERANCES`.
+        VerificationError: The engine disagrees with ONNX Runtime beyond `VERIFY_TOLERANCES`.
         InputError: Invalid ``batch``/``input_hw``/``workspace_gb``, or calibration data.
     """
     from lite.convert._common import prepare_outputs
@@ -179,10 +179,10 @@ def build_engine(
 def verify_images(
     verify: bool | str | Path | Sequence[str | Path], calib_images: str | Path | Sequence[str | Path] | None = None
 ) -> list[Any] | None:
-    """The images :func:`build_engine` verifies on: None (no verification), or up to 4 images.
+    """The images `build_engine` verifies on: None (no verification), or up to 4 images.
 
     ``True`` takes the calibration images when there are any, else one synthetic scene
-    (:func:`lite.demo.scenes.make_scene`, seed 0); a path is an image or a folder of images;
+    (`lite.demo.scenes.make_scene`, seed 0); a path is an image or a folder of images;
     a sequence lists images.
 
     Raises:
@@ -214,11 +214,11 @@ def verify_engine(
     """Run the engine (TensorRT) and the ONNX model (ONNX Runtime, CPU) on the same images and compare.
 
     Each image is letterboxed once and fed to both; outputs and detections must agree within
-    :data:`VERIFY_TOLERANCES` of the precision (``"int8+fp16"`` uses the INT8 ones). Without
+    `VERIFY_TOLERANCES` of the precision (``"int8+fp16"`` uses the INT8 ones). Without
     ONNX Runtime nothing can be compared: a warning says so.
 
     Returns:
-        One :class:`lite.parity.CompareReport` per image.
+        One [`lite.parity.CompareReport`][lite.parity.CompareReport] per image.
 
     Raises:
         VerificationError: A disagreement; the message is the comparison table.

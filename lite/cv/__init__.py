@@ -1,8 +1,8 @@
-"""Computer-vision models: they speak images and :class:`~lite.Detections`, never engines.
+"""Computer-vision models: they speak images and `Detections`, never engines.
 
-Families (each a :class:`Detector` subclass that is mostly data): :class:`YOLOv5`, :class:`YOLOv6`,
-:class:`YOLOv8` (alias :data:`YOLO11`), :class:`YOLOX`, :class:`NanoDet`. :meth:`Detector.from_file`
-picks the family from the file; :func:`get_family` / :func:`family_names` look them up by name.
+Families (each a `Detector` subclass that is mostly data): `YOLOv5`, `YOLOv6`,
+`YOLOv8` (alias `YOLO11`), `YOLOX`, `NanoDet`. `Detector.from_file`
+picks the family from the file; `get_family` / `family_names` look them up by name.
 """
 
 from lite.cv.detector import Detector

@@ -1,12 +1,12 @@
 """The detector: the image-model layer plus the detection part (output layout → decode → NMS → Detections).
 
-:class:`~lite.cv.image_model.ImageModel` opens the model, reads its input and metadata, chooses the
-input size and preprocesses images per the family's :class:`~lite.ops.preprocess.PreprocessConfig`.
-A :class:`Detector` adds what is detection: which registered decoder
-(:mod:`lite.ops.decoders`) reads the outputs, the shared threshold / top-k / NMS, and
-:class:`~lite.Detections`. A family class (:class:`lite.cv.YOLOv8`, :class:`lite.cv.NanoDet`...)
+`ImageModel` opens the model, reads its input and metadata, chooses the
+input size and preprocesses images per the family's `PreprocessConfig`.
+A `Detector` adds what is detection: which registered decoder
+(`lite.ops.decoders`) reads the outputs, the shared threshold / top-k / NMS, and
+`Detections`. A family class (`lite.cv.YOLOv8`, `lite.cv.NanoDet`...)
 is mostly data: its preprocessing, default input size, decoder names and default strides / anchors.
-:meth:`Detector.from_file` picks the family from the file.
+`Detector.from_file` picks the family from the file.
 """
 
 from __future__ import annotations
@@ -39,12 +39,12 @@ __all__ = ["Detector"]
 class Detector(ImageModel):
     """An object detector on any backend.
 
-    Use a family class (:class:`~lite.cv.YOLOv6`, :class:`~lite.cv.YOLOv8`, ...) or
-    :meth:`Detector.from_file`; a plain ``Detector(model)`` reads YOLOv6's layouts.
+    Use a family class (`YOLOv6`, `YOLOv8`, ...) or
+    `Detector.from_file`; a plain ``Detector(model)`` reads YOLOv6's layouts.
 
     Args:
         model: Model file (``.onnx``, ``.param``, ``.mnn``, ``.engine``...), a hub name such as
-            ``"yolov6lite-s"``, or an opened :class:`~lite.backends.Backend`.
+            ``"yolov6lite-s"``, or an opened [`Backend`][lite.backends.Backend].
         backend: Backend name (``"ort"``, ``"ncnn"``, ``"mnn"``, ``"trt"``); None picks one from the suffix.
         device: Device for the backend (``"cpu"``, ``"cuda:0"``...); None: the backend's default
             (CPU for ONNX Runtime, NCNN and MNN; ``cuda:0`` for TensorRT).
@@ -71,16 +71,16 @@ class Detector(ImageModel):
         anchors: YOLOv5 anchor heads: anchors per level in pixels, ``[[w, h, w, h, w, h], ...]`` or
             ``[[(w, h), ...], ...]`` (default: YOLOv5's standard anchors).
         reg_max: NanoDet: distribution size minus one (default: from the class count, else 7).
-        preprocess: Override the family's :class:`~lite.ops.preprocess.PreprocessConfig`.
+        preprocess: Override the family's `PreprocessConfig`.
         fuse_preprocess: Let the backend take the letterbox canvas and normalise it natively
-            (:meth:`Backend.fuse_preprocess`: NCNN, and ONNX Runtime when asked); ``False`` always feeds
+            (`Backend.fuse_preprocess`: NCNN, and ONNX Runtime when asked); ``False`` always feeds
             float NCHW; None: the backend decides (NCNN: on; ONNX Runtime: from 512×512 inputs up).
         **backend_options: Passed to the backend (e.g. ``allow_fallback``, ``optimization``, ``fp16``).
     """
 
     #: Registry name of the family (None: plain Detector, which reads YOLOv6's layouts).
     family: ClassVar[str | None] = None
-    #: Registered decoders (:mod:`lite.ops.decoders`) this family's outputs may have, most usual first.
+    #: Registered decoders (`lite.ops.decoders`) this family's outputs may have, most usual first.
     decoders: ClassVar[tuple[str, ...]] = ("decoded", "anchor_grid", "raw", "end2end")
     #: Strides tried first when the model does not say (None: the usual sets).
     default_strides: ClassVar[tuple[int, ...] | None] = None
@@ -143,7 +143,7 @@ class Detector(ImageModel):
         )
         if fuse_preprocess is None:
             fuse_preprocess = self.backend.fuse_by_default_for(tuple(self.input_hw))
-        #: True when the backend takes the uint8 canvas and normalises it itself (:meth:`_feed`).
+        #: True when the backend takes the uint8 canvas and normalises it itself (`_feed`).
         self.fused = bool(fuse_preprocess) and self.backend.fuse_preprocess(self.preprocess_config)
 
     def _set_options(self, options: DetectOptions) -> None:
@@ -321,7 +321,7 @@ class Detector(ImageModel):
 
     @property
     def spec(self) -> DecodeSpec | None:
-        """YOLOv6 layouts: the :class:`~lite.ops.decode.DecodeSpec` (None for other decoders)."""
+        """YOLOv6 layouts: the [`DecodeSpec`][lite.ops.decode.DecodeSpec] (None for other decoders)."""
         return self.plan.options.get("spec") if self.plan is not None else None
 
     def _max_stride(self) -> int:
@@ -454,13 +454,13 @@ class Detector(ImageModel):
 
     def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
         """Run the backend on a prepared ``(B, 3, H, W)`` tensor, or on ``(B, H, W, 3)`` ``uint8``
-        canvases when the backend normalises them itself (:attr:`fused`)."""
+        canvases when the backend normalises them itself (`fused`)."""
         if tensor.dtype == np.uint8 and self.fused:
             return self.backend.infer_canvas(tensor)
         return super().infer(tensor)
 
     def _feed(self, img: np.ndarray) -> tuple[np.ndarray, LetterboxTransform]:
-        """What :meth:`detect` feeds :meth:`infer`, reused per thread (no new array per call): with a
+        """What `detect` feeds `infer`, reused per thread (no new array per call): with a
         fused backend the cached ``(1, H, W, 3)`` canvas, else a cached float tensor. Consume it
         before this thread's next call."""
         if self.fused:
@@ -478,15 +478,15 @@ class Detector(ImageModel):
 
         A generator over any iterable (paths, arrays, video frames): a worker thread reads and
         letterboxes ahead, the engine runs in the calling thread, a second worker post-processes
-        behind it (see :mod:`lite.stream`). Results come in input order; a failing item raises
-        :class:`~lite.errors.StreamError` (index, source, stage) after every earlier result, and
+        behind it (see [`lite.stream`][lite.stream]). Results come in input order; a failing item raises
+        [`StreamError`][lite.errors.StreamError] (index, source, stage) after every earlier result, and
         closing the generator stops and joins the workers.
 
         Args:
-            images: Anything :meth:`detect` takes, one per item.
+            images: Anything `detect` takes, one per item.
             depth: Items allowed to wait between two stages.
             return_images: Yield ``(image, detections)`` with the loaded BGR image (for drawing).
-            **overrides: Per-call options as for :meth:`detect`.
+            **overrides: Per-call options as for `detect`.
         """
         from lite.stream import overlapped
 

@@ -1,8 +1,8 @@
-"""The model-family registry and how :meth:`Detector.from_file` tells a model's family.
+"""The model-family registry and how `Detector.from_file` tells a model's family.
 
-A family is a :class:`~lite.cv.detector.Detector` subclass registered with :func:`register_family`;
-:func:`get_family` looks one up by name or alias (unknown: :class:`~lite.errors.InputError` listing
-them), :func:`family_names` lists them.
+A family is a [`Detector`][lite.cv.detector.Detector] subclass registered with `register_family`;
+`get_family` looks one up by name or alias (unknown: [`InputError`][lite.errors.InputError] listing
+them), `family_names` lists them.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def _meta_family(raw: Mapping[str, str], source: str | None) -> str | None:
 
 
 def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any]) -> type[Detector]:
-    """The family of an opened model: from its metadata, else from the outputs (see :meth:`Detector.from_file`).
+    """The family of an opened model: from its metadata, else from the outputs (see `Detector.from_file`).
 
     Raises:
         AmbiguousModelError: Several families fit equally.

@@ -1,7 +1,7 @@
 """The task-agnostic image-model layer: open a model, read its input and metadata, choose the input size,
-preprocess images per the family's :class:`~lite.ops.preprocess.PreprocessConfig`, and run the engine.
+preprocess images per the family's `PreprocessConfig`, and run the engine.
 
-:class:`~lite.cv.detector.Detector` adds the detection part (output layout, decode, NMS, Detections);
+[`Detector`][lite.cv.detector.Detector] adds the detection part (output layout, decode, NMS, Detections);
 a later task (classification, masks) sits beside it on the same base.
 """
 
@@ -49,7 +49,7 @@ class ImageModel:
     """A model that takes one NCHW image tensor, on any backend.
 
     Args:
-        model: Model file, a hub name such as ``"yolov6lite-s"``, or an opened :class:`~lite.backends.Backend`.
+        model: Model file, a hub name such as ``"yolov6lite-s"``, or an opened [`Backend`][lite.backends.Backend].
         backend: Backend name; None picks one from the suffix.
         device: Device for the backend (None: the backend's default).
         threads: Engine thread count (None: engine default).
@@ -60,7 +60,7 @@ class ImageModel:
         names: Class names overriding the metadata.
         strides: Strides per level overriding the metadata.
         layout: Output layout name overriding the metadata.
-        preprocess: A :class:`PreprocessConfig` overriding the family's ``preprocess_config``.
+        preprocess: A `PreprocessConfig` overriding the family's ``preprocess_config``.
         **backend_options: Passed to the backend.
     """
 

@@ -24,8 +24,10 @@ class NanoDet(Detector):
     Distances are the expectation of a softmax over ``reg_max + 1`` bins, times the stride.
 
     Example:
-        >>> from lite.cv import NanoDet
-        >>> dets = NanoDet("nanodet-plus-m_416.param").detect("bus.jpg")
+        ```python
+        from lite.cv import NanoDet
+        dets = NanoDet("nanodet-plus-m_416.param").detect("bus.jpg")
+        ```
     """
 
     decoders: ClassVar[tuple[str, ...]] = ("nanodet_plus", "nanodet")

@@ -22,8 +22,10 @@ class YOLOv5(Detector):
     ``preprocess=YOLOv5.preprocess_config.__class__(pad_align="topleft")`` to match it exactly.
 
     Example:
-        >>> from lite.cv import YOLOv5
-        >>> dets = YOLOv5("v5lite-s.param", input_size=416).detect("bus.jpg")
+        ```python
+        from lite.cv import YOLOv5
+        dets = YOLOv5("v5lite-s.param", input_size=416).detect("bus.jpg")
+        ```
     """
 
     decoders: ClassVar[tuple[str, ...]] = ("yolov5", "yolov5_anchors")

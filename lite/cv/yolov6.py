@@ -19,11 +19,13 @@ class YOLOv6(Detector):
     inference: 640×640 input for dynamic-shape models, letterbox with fill 114, COCO-80 names.
 
     Example:
-        >>> from lite.cv import YOLOv6
-        >>> det = YOLOv6("yolov6lite_s_320_decoded.onnx")   # backend from the suffix
-        >>> dets = det.detect(cv2.imread("bus.jpg"))
+        ```python
+        from lite.cv import YOLOv6
+        det = YOLOv6("yolov6lite_s_320_decoded.onnx")   # backend from the suffix
+        dets = det.detect(cv2.imread("bus.jpg"))
+        ```
 
-    See :class:`lite.cv.detector.Detector` for the arguments.
+    See [`lite.cv.detector.Detector`][lite.cv.detector.Detector] for the arguments.
     """
 
     default_input_size: ClassVar[tuple[int, int]] = (640, 640)

@@ -19,8 +19,10 @@ class YOLOv8(Detector):
     parsed with ``ast.literal_eval``). Preprocessing: RGB, /255, centred letterbox padded with 114.
 
     Example:
-        >>> from lite.cv import YOLOv8
-        >>> dets = YOLOv8("yolov8n.onnx").detect("bus.jpg")
+        ```python
+        from lite.cv import YOLOv8
+        dets = YOLOv8("yolov8n.onnx").detect("bus.jpg")
+        ```
     """
 
     decoders: ClassVar[tuple[str, ...]] = ("yolov8", "yolov8_end2end")

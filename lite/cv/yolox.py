@@ -32,11 +32,13 @@ class YOLOX(Detector):
     Args:
         model: Model file, hub name or opened backend.
         legacy_normalization: Use the pre-0.1.1 preprocessing (RGB, /255, ImageNet mean / std).
-        **kwargs: As :class:`~lite.cv.detector.Detector`.
+        **kwargs: As [`Detector`][lite.cv.detector.Detector].
 
     Example:
-        >>> from lite.cv import YOLOX
-        >>> dets = YOLOX("yolox_nano_416.onnx").detect("bus.jpg")
+        ```python
+        from lite.cv import YOLOX
+        dets = YOLOX("yolox_nano_416.onnx").detect("bus.jpg")
+        ```
     """
 
     decoders: ClassVar[tuple[str, ...]] = ("yolox",)

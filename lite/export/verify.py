@@ -1,8 +1,8 @@
 """Export checks: run a reference (a PyTorch module) and an exported model on the same inputs and compare.
 
-The PyTorch side of :mod:`lite.parity` (lite's one comparator): the exported model runs through
-lite's own backends (:func:`lite.parity.run_backend`), so the same check covers ONNX Runtime,
-NCNN and MNN, and the outputs are compared by :func:`lite.parity.diff_outputs` element-wise
+The PyTorch side of [`lite.parity`][lite.parity] (lite's one comparator): the exported model runs through
+lite's own backends ([`lite.parity.run_backend`][lite.parity.run_backend]), so the same check covers ONNX Runtime,
+NCNN and MNN, and the outputs are compared by [`lite.parity.diff_outputs`][lite.parity.diff_outputs] element-wise
 (``|target − ref| <= atol + rtol·|ref|``); latencies are the median of a few runs on the first sample.
 """
 

@@ -412,11 +412,11 @@ def _convert(onnx_path: Path, engine: str) -> Path:
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """How :func:`export_yolov6` exports and checks a model (every field is also a keyword of that function).
+    """How `export_yolov6` exports and checks a model (every field is also a keyword of that function).
 
     Attributes:
         img_size: Input size, ``N`` or ``(H, W)``; multiples of the largest stride.
-        layout: ``"decoded"``, ``"raw"`` or ``"end2end"`` (:data:`LAYOUTS`).
+        layout: ``"decoded"``, ``"raw"`` or ``"end2end"`` (`LAYOUTS`).
         batch: Fixed batch size, or ``"dynamic"``.
         opset: ONNX opset (≥ 11 for ``end2end``).
         simplify: Run onnxslim.
@@ -594,7 +594,7 @@ def export_yolov6(
     options: ExportOptions | None = None,
     **overrides: Any,
 ) -> ExportReport:
-    """Export a YOLOv6 checkpoint (or model) to ONNX in one of :data:`LAYOUTS`, verified against PyTorch.
+    """Export a YOLOv6 checkpoint (or model) to ONNX in one of `LAYOUTS`, verified against PyTorch.
 
     Stages: check the options → load and fuse the model → its metadata → export (plus the NMS
     tail for ``end2end``) and compare with PyTorch → convert to each target of ``to`` and compare.
@@ -602,8 +602,8 @@ def export_yolov6(
     Args:
         checkpoint: Path of a YOLOv6 ``.pt`` checkpoint, or a YOLOv6 model object.
         out: Output ``.onnx`` path (default ``<checkpoint stem>_<H>[x<W>]_<layout>.onnx`` beside it).
-        options: The :class:`ExportOptions` (default: its defaults).
-        **overrides: Any field of :class:`ExportOptions` (``img_size=320, layout="raw", to=["ncnn"]`` …).
+        options: The `ExportOptions` (default: its defaults).
+        **overrides: Any field of `ExportOptions` (``img_size=320, layout="raw", to=["ncnn"]`` …).
 
     Returns:
         The `ExportReport` (``print`` it for the parity table). A converted engine out of

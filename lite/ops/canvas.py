@@ -1,10 +1,10 @@
 """The hot path's feeds: letterbox canvases and reusable tensors.
 
-:meth:`lite.ops.letterbox.Letterbox.canvas` renders one image into a cached canvas;
-:func:`canvas_batch` stacks several into one ``(B, H, W, 3)`` ``uint8`` array with the same
-geometry rules as :meth:`~lite.ops.letterbox.Letterbox.batch` (one common shape: the largest
+[`lite.ops.letterbox.Letterbox.canvas`][lite.ops.letterbox.Letterbox.canvas] renders one image into a cached canvas;
+`canvas_batch` stacks several into one ``(B, H, W, 3)`` ``uint8`` array with the same
+geometry rules as [`batch`][lite.ops.letterbox.Letterbox.batch] (one common shape: the largest
 height and width among the images' own shapes), for engines that normalise the canvas
-themselves. :class:`TensorCache` + :func:`tensor_into` give the float tensor for the others
+themselves. `TensorCache` + `tensor_into` give the float tensor for the others
 without a new array per call.
 """
 

@@ -13,7 +13,7 @@ YOLOv6's ``yolov6/data/data_augment.py::letterbox``:
   ``top = int(round(dh / 2 - 0.1))``, ``bottom = int(round(dh / 2 + 0.1))`` (same for left and right).
 * ``pad_align="topleft"`` puts the image at the top-left corner (all padding right and bottom, as
   YOLOX does); ``resize="stretch"`` resizes to the input size without keeping the ratio (no padding;
-  :attr:`LetterboxTransform.ratio_xy` holds the two scales).
+  `LetterboxTransform.ratio_xy` holds the two scales).
 * ``auto=True`` (rectangular inference) pads only up to the smallest multiple of ``stride`` that
   holds the resized image in each dimension: ``H' = ceil(round(h * r) / stride) * stride``. When
   the requested size is a multiple of the stride this is what YOLOv6's ``np.mod(dw, stride)``
@@ -21,12 +21,12 @@ YOLOv6's ``yolov6/data/data_augment.py::letterbox``:
 
 Three entry points share that arithmetic:
 
-* :func:`letterbox_geometry` -- the numbers only (no pixels), as a :class:`LetterboxTransform`.
-* :func:`letterbox_image` -- the padded BGR ``uint8`` image, for drawing and calibration.
-* :class:`Letterbox` -- the fast, caching pre-processor of the hot path. :meth:`Letterbox.canvas`
+* `letterbox_geometry` -- the numbers only (no pixels), as a `LetterboxTransform`.
+* `letterbox_image` -- the padded BGR ``uint8`` image, for drawing and calibration.
+* `Letterbox` -- the fast, caching pre-processor of the hot path. `Letterbox.canvas`
   renders the padded ``uint8`` BGR canvas (cached, no allocation per call); calling the letterbox
-  also normalises it (:func:`lite.ops.preprocess.normalize_into`, per its
-  :class:`~lite.ops.preprocess.PreprocessConfig`) into the network tensor: by default
+  also normalises it (`lite.ops.preprocess.normalize_into`, per its
+  `PreprocessConfig`) into the network tensor: by default
   ``(1, 3, H, W)`` ``float32`` RGB in ``[0, 1]``.
 """
 
@@ -148,7 +148,7 @@ def letterbox_geometry(
         resize: ``"letterbox"`` (keep the ratio) or ``"stretch"`` (fill ``size``, no padding).
 
     Returns:
-        The :class:`LetterboxTransform`.
+        The `LetterboxTransform`.
 
     Raises:
         InputError: A size, shape or stride is not a positive integer, or ``dst_shape`` is too small.
@@ -179,16 +179,16 @@ def letterbox_image(
     """Letterboxes an image and returns it as a padded BGR ``uint8`` image.
 
     This is the straightforward (resize, then ``cv2.copyMakeBorder``) implementation, for
-    drawing, calibration data and as the reference of :class:`Letterbox`.
+    drawing, calibration data and as the reference of `Letterbox`.
 
     Args:
-        img: BGR ``uint8`` image ``(h, w, 3)`` (see :func:`lite.io.load_image` for other inputs).
+        img: BGR ``uint8`` image ``(h, w, 3)`` (see [`lite.io.load_image`][lite.io.load_image] for other inputs).
         size: Requested network input size, an ``int`` or ``(H, W)``.
         stride: The model's largest stride; only used with ``auto``.
         auto: Pad only to the smallest multiple of ``stride`` holding the resized image.
         scaleup: Allow enlarging images smaller than ``size``.
         fill: Padding value, one ``int`` or a BGR triple.
-        dst_shape: Pad to this ``(H, W)`` instead of the computed shape (see :func:`letterbox_geometry`).
+        dst_shape: Pad to this ``(H, W)`` instead of the computed shape (see `letterbox_geometry`).
         pad_align: ``"center"`` or ``"topleft"``.
         resize: ``"letterbox"`` or ``"stretch"``.
 
@@ -226,8 +226,8 @@ class Letterbox:
 
     Each call resizes straight into a view of a cached, already padded canvas (the padding
     is only re-painted when the geometry changes), then normalises it per ``config``
-    (:func:`lite.ops.preprocess.normalize_into`; by default ``CHW`` ``float32`` RGB divided by 255,
-    one vectorised division per plane). :meth:`canvas` stops after the first step. Canvases are
+    (`lite.ops.preprocess.normalize_into`; by default ``CHW`` ``float32`` RGB divided by 255,
+    one vectorised division per plane). `canvas` stops after the first step. Canvases are
     kept per thread, so one instance may be shared by threads.
 
     Args:
@@ -236,17 +236,18 @@ class Letterbox:
         auto: Rectangular inference: pad only to the smallest multiple of ``stride``.
         scaleup: Allow enlarging images smaller than ``size``.
         fill: Padding value, one ``int`` or a BGR triple (default: ``config.pad_value``; YOLOv6: 114).
-        config: The model's :class:`~lite.ops.preprocess.PreprocessConfig` (colour order, scale,
+        config: The model's `PreprocessConfig` (colour order, scale,
             mean / std, pad value, alignment, stretch); default: YOLOv6's (RGB, /255, 114, centred).
 
     Raises:
         InputError: A size or option is invalid.
 
-    Example::
-
+    Example:
+        ```python
         pre = Letterbox(320)
         tensor, t = pre(cv2.imread("bus.jpg"))  # (1, 3, 320, 320) float32, t.pad == (40, 0)
         boxes = t.to_original(boxes_in_input_pixels)  # back to the 810 x 1080 image
+        ```
     """
 
     def __init__(
@@ -286,7 +287,7 @@ class Letterbox:
             dst_shape: Optional ``(H, W)`` to pad to instead of the computed shape.
 
         Returns:
-            The :class:`LetterboxTransform`.
+            The `LetterboxTransform`.
 
         Raises:
             InputError: ``src_hw`` or ``dst_shape`` is invalid, or ``dst_shape`` is too small.
@@ -327,7 +328,7 @@ class Letterbox:
         """Letterboxes one image into this thread's cached ``uint8`` BGR canvas (no normalisation).
 
         The canvas is reused by the next call with the same destination shape on this thread:
-        consume it (e.g. with :func:`lite.ops.preprocess.normalize`) or copy it before then.
+        consume it (e.g. with `lite.ops.preprocess.normalize`) or copy it before then.
 
         Args:
             img: BGR ``uint8`` image ``(h, w, 3)``.
@@ -436,10 +437,10 @@ def letterbox(img: np.ndarray, size: int | Sequence[int], **kw: Any) -> tuple[np
     Args:
         img: BGR ``uint8`` image ``(h, w, 3)``.
         size: Network input size, an ``int`` or ``(H, W)``.
-        **kw: ``stride``, ``auto``, ``scaleup``, ``fill`` as for :class:`Letterbox`.
+        **kw: ``stride``, ``auto``, ``scaleup``, ``fill`` as for `Letterbox`.
 
     Returns:
-        ``(tensor, transform)`` as :meth:`Letterbox.__call__`.
+        ``(tensor, transform)`` as `Letterbox.__call__`.
     """
     return Letterbox(size, **kw)(img)
 
@@ -520,7 +521,7 @@ def _as_src_hw(value: Any) -> tuple[int, int]:
 
 
 def _as_modes(pad_align: Any, resize: Any) -> tuple[str, str]:
-    """Validates ``pad_align`` and ``resize`` through :class:`PreprocessConfig`."""
+    """Validates ``pad_align`` and ``resize`` through `PreprocessConfig`."""
     c = PreprocessConfig(pad_align=pad_align, resize=resize)
     return c.pad_align, c.resize
 

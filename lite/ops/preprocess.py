@@ -1,10 +1,10 @@
 """Pre-processing as data: how a model family wants its input tensor.
 
-A :class:`PreprocessConfig` says everything about the pixels a model expects — channel order, scale,
+A `PreprocessConfig` says everything about the pixels a model expects — channel order, scale,
 mean / std, pad value, where the padding goes, keep-ratio vs stretch, and whether a dynamic model's
 input is padded only to the next stride multiple. Each family class carries one as a class attribute
-(like timm's pretrained configs). The one shared :class:`~lite.ops.letterbox.Letterbox` renders the
-resized and padded ``uint8`` BGR canvas; :func:`normalize` turns a canvas into the ``float32`` NCHW
+(like timm's pretrained configs). The one shared [`Letterbox`][lite.ops.letterbox.Letterbox] renders the
+resized and padded ``uint8`` BGR canvas; `normalize` turns a canvas into the ``float32`` NCHW
 tensor the config describes (so an engine that normalises natively can take the canvas instead).
 
 Arithmetic: with ``mean`` and ``std`` both None, each plane is divided by ``1 / scale`` (exact float32
@@ -89,11 +89,12 @@ class PreprocessConfig:
         pad_to_stride: For dynamic-shape models, pad only up to the next multiple of the largest
             stride (a non-square input such as 320×256), instead of to the full input size.
 
-    Example::
-
+    Example:
+        ```python
         YOLOX = PreprocessConfig(color="bgr", scale=1.0, pad_align="topleft")
         NANODET = PreprocessConfig(color="bgr", scale=1.0, mean=(103.53, 116.28, 123.675),
                                    std=(57.375, 57.12, 58.395), pad_value=0)
+        ```
     """
 
     color: str = "rgb"
