@@ -326,7 +326,7 @@ class Detections:
 
     @classmethod
     def from_record(cls, row: Mapping[str, Any], names: Sequence[str] | None = None) -> Detections:
-        """Read one result row of [`lite.distributed.detect_dataset`][lite.distributed.detect_dataset] (from Parquet, JSON or Ray).
+        """Read one result row of [`detect_dataset`][lite.distributed.detect_dataset] (from Parquet, JSON or Ray).
 
         Args:
             row: A mapping with ``boxes`` (``[x1, y1, x2, y2]`` per detection), ``scores``,

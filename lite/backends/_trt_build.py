@@ -1,8 +1,8 @@
 """Building TensorRT engines from ONNX (the backend side): profiles, INT8 calibration, stages of a build.
 
 `build_engine_file` is the builder both [`lite.backends.trt.TrtBackend`][lite.backends.trt.TrtBackend] (when it opens
-an ``.onnx``) and the converter [`lite.convert.trt.build_engine`][lite.convert.trt.build_engine] use. It avoids the classic
-pitfalls of the PyTorch → ONNX → TensorRT path:
+an ``.onnx``) and the converter [`lite.convert.trt.build_engine`][lite.convert.trt.build_engine] use. It avoids the
+classic pitfalls of the PyTorch → ONNX → TensorRT path:
 
 * **Parse errors are never ignored.** The ONNX file is parsed once; a failed parse raises
   [`ConversionError`][lite.errors.ConversionError] listing every parser error with its node and message.

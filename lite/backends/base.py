@@ -180,8 +180,8 @@ class Backend(abc.ABC):
         """Let the engine take the letterbox canvas and normalise it natively.
 
         On success `infer_canvas` runs the model on ``uint8`` ``(N, H, W, 3)`` BGR canvases
-        ([`lite.ops.letterbox.Letterbox.canvas`][lite.ops.letterbox.Letterbox.canvas]) and the engine applies ``config`` (colour
-        order, scale, mean / std, HWC -> CHW) itself, equal to numpy's
+        ([`lite.ops.letterbox.Letterbox.canvas`][lite.ops.letterbox.Letterbox.canvas]) and the engine applies
+        ``config`` (colour order, scale, mean / std, HWC -> CHW) itself, equal to numpy's
         `lite.ops.preprocess.normalize` to within 1 ulp. `infer` keeps taking the
         float NCHW tensor, and `inputs` keeps describing it. A backend that cannot fuse
         returns False and nothing changes. One config per backend: fusing another one returns False.

@@ -23,8 +23,8 @@ files wrongly, 0 of 9 detections on bus.jpg, because of their ``Gather``-based c
   (`rewrite_hard_sigmoids`), which halves Lite-S's inference time on CPU.
 * ``parity_check`` (default: when ONNX Runtime is installed): at load, one probe input (uniform noise, seed 0)
   runs through OpenVINO and through ONNX Runtime on the original file; a disagreement beyond the tolerance is a
-  [`VerificationError`][lite.errors.VerificationError]. An IR file has no ONNX to compare with: ``lite convert --to openvino``
-  runs that check before it writes the IR.
+  [`VerificationError`][lite.errors.VerificationError]. An IR file has no ONNX to compare with:
+  ``lite convert --to openvino`` runs that check before it writes the IR.
 
 Dynamic batch, height and width are kept as the model declares them (OpenVINO compiles dynamic shapes).
 """
@@ -73,6 +73,8 @@ PARITY_RTOL = {"f32": 1e-3, "bf16": 0.15, "f16": 0.15}
 QUANTIZED_RTOL = 3e-2
 _QUANT_OPS = frozenset({"DynamicQuantizeLinear", "QuantizeLinear", "DequantizeLinear", "MatMulInteger", "ConvInteger",
                         "QLinearConv", "QLinearMatMul"})  # fmt: skip
+#: Inputs of at least this many pixels (H · W) fuse the preprocessing unless told (`fuse_by_default_for`).
+FUSE_FROM_PIXELS = 512 * 512
 #: Devices whose name is followed by a list of devices (``AUTO:GPU,CPU``).
 _META_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
 
@@ -281,13 +283,8 @@ class OpenVinoBackend(Backend):
         if threads is not None:
             props["INFERENCE_NUM_THREADS"] = int(threads)
         props.update(config or {})
-        try:
-            self.compiled = self.core.compile_model(model, self.device, props)
-        except Exception as e:  # OpenVINO raises RuntimeError/its own types with a long C++ trace
-            raise ModelLoadError(
-                f"OpenVINO could not compile {self.model_path} for {self.device} with {props}: "
-                f"{type(e).__name__}: {str(e).strip()[:500]}"
-            ) from e
+        self.compiled = self._compile(model, props)
+        self._model, self._props = model, props  # kept for fuse_preprocess (a second compiled model)
         self.precision = self._check_precision(precision)
         self._inputs = [_spec(p, i, "input") for i, p in enumerate(self.compiled.inputs)]
         self._outputs = [_spec(p, i, "output") for i, p in enumerate(self.compiled.outputs)]
@@ -303,6 +300,15 @@ class OpenVinoBackend(Backend):
             self.parity = self._check_against_ort(tuple(int(v) for v in hw), rtol, parity_check)
 
     # -- loading --------------------------------------------------------------------------
+    def _compile(self, model: Any, props: Mapping[str, Any], what: str = "") -> Any:
+        try:
+            return self.core.compile_model(model, self.device, dict(props))
+        except Exception as e:  # OpenVINO raises RuntimeError/its own types with a long C++ trace
+            raise ModelLoadError(
+                f"OpenVINO could not compile {self.model_path}{what} for {self.device} with {dict(props)}: "
+                f"{type(e).__name__}: {str(e).strip()[:500]}"
+            ) from e
+
     def _read_ir(self) -> Any:
         weights = self.model_path.with_suffix(".bin")
         if not weights.is_file():
@@ -393,6 +399,50 @@ class OpenVinoBackend(Backend):
             )
         return report
 
+    # -- fused preprocessing ------------------------------------------------------------------
+    fuse_by_default = False
+
+    def fuse_by_default_for(self, input_hw: tuple[int, int]) -> bool:
+        """Fuse from 512×512 inputs up (see the class docstring for the measurements)."""
+        return input_hw[0] * input_hw[1] >= FUSE_FROM_PIXELS
+
+    def fuse_preprocess(self, config: Any) -> bool:
+        """Compile a second model that takes the ``uint8`` canvas (see `lite.backends._ov_fuse`).
+
+        OpenVINO's PrePostProcessor prepends ``u8`` NHWC BGR → ``f32``, ``convert_color`` (RGB models) and the
+        scale or mean / std to the model read at load, which is compiled with the same device, threads, precision
+        and properties, with its own infer request for `infer_canvas`. `infer` keeps running the float model.
+        Returns False (nothing changes) for models without one 4-D float image input.
+
+        Raises:
+            ModelLoadError: OpenVINO cannot compile the model with the preprocessing prepended.
+        """
+        if self.fused_config is not None:
+            return self.fused_config == config
+        spec = self._inputs[0] if len(self._inputs) == 1 else None
+        if spec is None or spec.dtype.kind != "f" or not spec.rank_known or len(spec.shape) != 4:
+            return False
+        if spec.dim(1) not in (3, None) or self._model is None:
+            return False
+        from lite.backends._ov_fuse import fuse_preprocess_ov
+
+        try:
+            fused = fuse_preprocess_ov(self._ov, self._model, config)
+        except ValueError:
+            return False
+        compiled = self._compile(
+            fused, self._props, " with the preprocessing prepended (pass fuse_preprocess=False to the detector)"
+        )
+        self._fused_compiled = compiled
+        self._fused_request = compiled.create_infer_request()
+        self._fused_config = config
+        return True
+
+    def _infer_canvas(self, canvas: np.ndarray) -> dict[str, np.ndarray]:
+        with self._lock:
+            values = self._fused_request.infer({0: canvas}, share_inputs=True).to_tuple()
+        return dict(zip(self._output_names, values, strict=True))
+
     # -- inference ------------------------------------------------------------------------
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         indexed = {self._input_index[k]: v for k, v in feed.items()}
@@ -401,14 +451,20 @@ class OpenVinoBackend(Backend):
         return dict(zip(self._output_names, values, strict=True))
 
     def raw_runner(self, feed: Mapping[str, np.ndarray]) -> Callable[[], Any]:
-        """``InferRequest.infer`` alone on a prepared feed, outputs left in OpenVINO's memory (the benchmark floor)."""
-        request = self.compiled.create_infer_request()
-        prepared = {self._input_index[k]: np.ascontiguousarray(v) for k, v in feed.items()}
+        """``InferRequest.infer`` alone on a prepared feed, outputs left in OpenVINO's memory (the benchmark floor):
+        the float model on a float tensor, the fused one on a ``uint8`` canvas."""
+        first = next(iter(feed.values()), None)
+        if self.fused_config is not None and isinstance(first, np.ndarray) and first.dtype == np.uint8:
+            request = self._fused_compiled.create_infer_request()  # the fused model on a uint8 canvas
+            prepared = {0: np.ascontiguousarray(first)}
+        else:
+            request = self.compiled.create_infer_request()
+            prepared = {self._input_index[k]: np.ascontiguousarray(v) for k, v in feed.items()}
         return lambda: request.infer(prepared, share_inputs=True, share_outputs=True)
 
     def close(self) -> None:
-        self._request = None
-        self.compiled = None
+        self._request = self._fused_request = None
+        self.compiled = self._fused_compiled = self._model = None
 
 
 def _spec(port: Any, index: int, kind: str) -> TensorSpec:

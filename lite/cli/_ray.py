@@ -133,7 +133,7 @@ def run_detect(args: argparse.Namespace) -> int:
 
 
 def coco_from_args(args: argparse.Namespace) -> Callable[..., Any]:
-    """``lite eval --ray``: [`lite.distributed.coco_eval`][lite.distributed.coco_eval] with the cluster options of ``args``.
+    """``lite eval --ray``: [`coco_eval`][lite.distributed.coco_eval] with the cluster options of ``args``.
 
     Takes the arguments [`lite.eval.coco`][lite.eval.coco] takes, so ``lite eval`` calls it in its place.
     """

@@ -6,8 +6,8 @@
   from its ``metadata_props`` (and its own sidecar) and from its graph, for the sidecar of the
   converted model.
 * `verify_conversion` — run the converted model and the ONNX model (ONNX Runtime) on the
-  same test tensor and compare their outputs with [`lite.parity`][lite.parity]. It runs in a child process: a badly converted
-  graph can crash the engine (a segmentation fault in NCNN, for instance), and that must not
+  same test tensor and compare their outputs with [`lite.parity`][lite.parity]. It runs in a child process: a badly
+  converted graph can crash the engine (a segmentation fault in NCNN, for instance), and that must not
   take the caller down.
 
 Nothing heavy is imported at module level (``onnx`` is imported inside the functions).
@@ -152,9 +152,9 @@ def verify_conversion(
     """Run the converted model and the ONNX model on one test tensor and compare, in a child process.
 
     The test tensor is uniform noise in [0, 1) (seed 0) of ``input_shape``. The comparison is
-    [`lite.parity.diff_outputs`][lite.parity.diff_outputs] (outputs paired as in [`lite.parity.match_outputs`][lite.parity.match_outputs]),
-    with the relative L2 error as the verdict. Without ONNX Runtime the converted model is only
-    run, not compared.
+    [`lite.parity.diff_outputs`][lite.parity.diff_outputs] (outputs paired as in
+    [`lite.parity.match_outputs`][lite.parity.match_outputs]), with the relative L2 error as the verdict. Without
+    ONNX Runtime the converted model is only run, not compared.
 
     Returns:
         One [`OutputDiff`][lite.parity.OutputDiff] per ONNX output (empty when ONNX Runtime is not installed).

@@ -1,13 +1,13 @@
 """ONNX → OpenVINO IR (``.xml`` + ``.bin``) through ``openvino.Core().read_model`` and ``openvino.save_model``.
 
 OpenVINO's own converters (``openvino.convert_model``, ``ovc``) are not used: they carry telemetry (and ``openvino``
-is imported without it, see [`lite.backends.openvino.import_openvino`][lite.backends.openvino.import_openvino]). The ONNX file is
-read exactly as the OpenVINO backend reads it ([`lite.backends.openvino.read_onnx`][lite.backends.openvino.read_onnx]: the ``Gather`` channel
-shuffle OpenVINO computes wrongly and the ``HardSigmoid`` it runs slowly are rewritten in memory, with shapes that
-stay dynamic), saved into a temporary
-folder beside the destination, checked against ONNX Runtime on a test tensor (in a child process), then moved into
-place (``.bin`` first, then ``.xml``, each with an atomic rename). An existing output is only replaced with
-``force=True``.
+is imported without it, see [`lite.backends.openvino.import_openvino`][lite.backends.openvino.import_openvino]). The
+ONNX file is read exactly as the OpenVINO backend reads it
+([`lite.backends.openvino.read_onnx`][lite.backends.openvino.read_onnx]: the ``Gather`` channel shuffle OpenVINO
+computes wrongly and the ``HardSigmoid`` it runs slowly are rewritten in memory, with shapes that stay dynamic), saved
+into a temporary folder beside the destination, checked against ONNX Runtime on a test tensor (in a child process),
+then moved into place (``.bin`` first, then ``.xml``, each with an atomic rename). An existing output is only replaced
+with ``force=True``.
 
 ``fp16=True`` stores the weights as FP16 (``save_model``'s ``compress_to_fp16``; half the size); the model still
 runs at the precision the backend asks for (FP32 by default).

@@ -26,7 +26,12 @@ class NanoDet(Detector):
     Example:
         ```python
         from lite.cv import NanoDet
-        dets = NanoDet("nanodet-plus-m_416.param").detect("bus.jpg")
+
+        dets = NanoDet("nanodet-plus-m_416.param").detect("bus.jpg")  # NanoDet-Plus-m, NCNN
+        print(dets)
+        # Detections(9): person 0.77, bus 0.76, person 0.73, person 0.64, ...
+        print(NanoDet("nanodet-m.param").detect("bus.jpg"))  # NanoDet-m: one output pair per level
+        # Detections(8): bus 0.80, person 0.77, person 0.62, person 0.49, ...
         ```
     """
 

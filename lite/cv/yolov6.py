@@ -20,9 +20,14 @@ class YOLOv6(Detector):
 
     Example:
         ```python
+        import cv2
+
         from lite.cv import YOLOv6
+
         det = YOLOv6("yolov6lite_s_320_decoded.onnx")   # backend from the suffix
         dets = det.detect(cv2.imread("bus.jpg"))
+        print(dets)
+        # Detections(9): person 0.87, bus 0.86, person 0.86, person 0.67, ...
         ```
 
     See [`lite.cv.detector.Detector`][lite.cv.detector.Detector] for the arguments.

@@ -21,7 +21,10 @@ class YOLOv8(Detector):
     Example:
         ```python
         from lite.cv import YOLOv8
-        dets = YOLOv8("yolov8n.onnx").detect("bus.jpg")
+
+        det = YOLOv8("yolov8n_int8.onnx")  # names and input size from ultralytics' metadata
+        print(det.detect("bus.jpg"))
+        # Detections(5): person 0.90, person 0.90, person 0.89, bus 0.83, ...
         ```
     """
 

@@ -37,7 +37,10 @@ class YOLOX(Detector):
     Example:
         ```python
         from lite.cv import YOLOX
+
         dets = YOLOX("yolox_nano_416.onnx").detect("bus.jpg")
+        print(dets)
+        # Detections(4): bus 0.90, person 0.86, person 0.81, person 0.70
         ```
     """
 

@@ -284,8 +284,9 @@ def _read_end2end(outputs: dict[str, np.ndarray]) -> list[Boxes]:
 
 
 def _match(ref: Boxes, got: Boxes, rtol: float, atol: float) -> tuple[bool, float, float, float, float, int, str]:
-    """Pair the detections one to one ([`lite.parity.match_detections`][lite.parity.match_detections], any overlap within a class) and
-    check each pair's box and score element-wise; ``(ok, max box diff, max score diff, sse, ref_sq, bad, why)``."""
+    """Pair the detections one to one ([`lite.parity.match_detections`][lite.parity.match_detections], any overlap
+    within a class) and check each pair's box and score element-wise;
+    ``(ok, max box diff, max score diff, sse, ref_sq, bad, why)``."""
     if len(ref.scores) != len(got.scores):
         why = f"{len(ref.scores)} reference detections, {len(got.scores)} in the model"
         return False, math.inf, 0.0, 0.0, 0.0, 0, why

@@ -244,9 +244,18 @@ class Letterbox:
 
     Example:
         ```python
+        import cv2
+        import numpy as np
+
+        from lite.ops.letterbox import Letterbox
+
         pre = Letterbox(320)
-        tensor, t = pre(cv2.imread("bus.jpg"))  # (1, 3, 320, 320) float32, t.pad == (40, 0)
-        boxes = t.to_original(boxes_in_input_pixels)  # back to the 810 x 1080 image
+        tensor, t = pre(cv2.imread("bus.jpg"))  # bus.jpg is 810 x 1080 (w x h)
+        print(tensor.shape, tensor.dtype, t.pad)
+        # (1, 3, 320, 320) float32 (40, 0)
+        boxes_in_input_pixels = np.array([[40.0, 0.0, 280.0, 320.0]])  # the resized image's area
+        print(t.to_original(boxes_in_input_pixels).tolist())  # back to the 810 x 1080 image
+        # [[0.0, 0.0, 810.0, 1080.0]]
         ```
     """
 

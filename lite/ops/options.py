@@ -45,6 +45,8 @@ def check_fraction(value: Any, name: str, what: str = "a number in [0, 1]") -> f
         InputTypeError: Not a real number (a string, None, a bool).
         InputError: NaN or outside ``[0, 1]``.
     """
+    if type(value) is float and 0.0 <= value <= 1.0:  # the common case, checked per call: no more work
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputTypeError(f"{name}: expected {what}, got {value!r} of type {_type_name(value)}")
     f = float(value)
@@ -60,6 +62,8 @@ def check_positive_int(value: Any, name: str) -> int:
         InputTypeError: Not an integer (a float, a string, None, a bool).
         InputError: Zero or negative.
     """
+    if type(value) is int and value >= 1:  # the common case, checked per call: no more work
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputTypeError(f"{name}: expected a positive integer, got {value!r} of type {_type_name(value)}")
     if value < 1:
@@ -82,6 +86,8 @@ def check_nms_mode(value: Any, name: str = "nms") -> str:
 
 
 def _check_bool(value: Any, name: str) -> bool:
+    if value is True or value is False:
+        return value
     if not isinstance(value, bool) and type(value).__name__ != "bool_":  # numpy.bool_ without importing numpy
         raise InputTypeError(f"{name}: expected True or False, got {value!r} of type {_type_name(value)}")
     return bool(value)
@@ -137,10 +143,12 @@ class DetectOptions:
             InputError: An unknown option name (the message lists the known ones) or a wrong value.
             InputTypeError: A wrong type.
         """
+        if not overrides:
+            return self
         changes = dict(overrides)
         if "nms_mode" in changes:
             changes["nms"] = changes.pop("nms_mode")
-        unknown = sorted(set(changes) - set(self.names()))
+        unknown = sorted(set(changes) - set(_NAMES))
         if unknown:
             raise InputError(f"unknown detect() options {unknown}; expected some of {list(self.names())}")
         changes = {k: v for k, v in changes.items() if v is not None}
@@ -148,4 +156,7 @@ class DetectOptions:
 
     def as_kwargs(self) -> dict[str, Any]:
         """The options by name: the keyword arguments of `lite.ops.decode.postprocess` and `postprocess_plan`."""
-        return {name: getattr(self, name) for name in self.names()}
+        return {name: getattr(self, name) for name in _NAMES}
+
+
+_NAMES: tuple[str, ...] = DetectOptions.names()

@@ -91,9 +91,15 @@ class PreprocessConfig:
 
     Example:
         ```python
-        YOLOX = PreprocessConfig(color="bgr", scale=1.0, pad_align="topleft")
-        NANODET = PreprocessConfig(color="bgr", scale=1.0, mean=(103.53, 116.28, 123.675),
+        from lite.cv import YOLOX, NanoDet
+        from lite.ops.preprocess import PreprocessConfig
+
+        yolox = PreprocessConfig(color="bgr", scale=1.0, pad_align="topleft")
+        nanodet = PreprocessConfig(color="bgr", scale=1.0, mean=(103.53, 116.28, 123.675),
                                    std=(57.375, 57.12, 58.395), pad_value=0)
+        print(yolox)
+        # PreprocessConfig(color='bgr', scale=1.0, mean=None, std=None, pad_value=114, pad_align='topleft', ...)
+        assert yolox == YOLOX.preprocess_config and nanodet == NanoDet.preprocess_config
         ```
     """
 

@@ -31,6 +31,7 @@ from lite.ops.decoders.base import (
     match_outputs,
     postprocess_plan,
     register_decoder,
+    run_plan,
 )
 
 __all__ = [
@@ -42,4 +43,5 @@ __all__ = [
     "match_outputs",
     "postprocess_plan",
     "register_decoder",
+    "run_plan",
 ]

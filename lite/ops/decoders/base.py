@@ -34,6 +34,7 @@ __all__ = [
     "decoder_names",
     "match_outputs",
     "postprocess_plan",
+    "run_plan",
     "select_scores",
     "topk",
     "sigmoid",
@@ -315,11 +316,29 @@ def postprocess_plan(
         InputError: An output the plan reads is missing, or an option with a wrong name, value or type.
         ModelOutputError: Non-finite (NaN/inf) boxes or scores among the candidates.
     """
-    opts = DetectOptions().updated(options)
-    missing = [n for n in plan.names if n not in outputs]
-    if missing:
-        raise InputError(f"outputs {missing} expected by decoder {plan.decoder!r} are missing; got {list(outputs)}")
-    dec = get_decoder(plan.decoder)
+    return run_plan(plan, outputs, input_hw, _DEFAULTS.updated(options))
+
+
+_DEFAULTS = DetectOptions()
+
+
+def run_plan(
+    plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int], opts: DetectOptions
+) -> list[Candidates]:
+    """[`postprocess_plan`][lite.ops.decoders.postprocess_plan] with options validated already (a `DetectOptions`,
+    e.g. a detector's defaults): the per-call path of `lite.cv.Detector`, with no option re-checked per call.
+
+    Raises:
+        InputError: An output the plan reads is missing.
+        ModelOutputError: Non-finite (NaN/inf) boxes or scores among the candidates.
+    """
+    for n in plan.names:
+        if n not in outputs:
+            missing = [n for n in plan.names if n not in outputs]
+            raise InputError(
+                f"outputs {missing} expected by decoder {plan.decoder!r} are missing; got {list(outputs)}"
+            )
+    dec = _REGISTRY.get(plan.decoder) or get_decoder(plan.decoder)
     cands = dec.candidates(
         plan, outputs, input_hw, conf=opts.conf, multi_label=opts.multi_label, pre_nms_topk=opts.pre_nms_topk
     )
