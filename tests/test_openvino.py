@@ -463,3 +463,78 @@ def test_openvino_is_imported_without_telemetry(onnx_dir, tmp_path):
     stub = "openvino.tools.ovc.telemetry_stub"
     assert out.split() == [stub, stub, "False"], out
     assert not (tmp_path / "intel").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# fused preprocessing: the PrePostProcessor model takes the uint8 canvas
+# ------------------------------------------------------------------------------------------------
+FUSED_CASES = {
+    "yolov6lite_s_320": ("yolov6lite/onnx/yolov6lite_s_320_raw.onnx", "YOLOv6"),  # RGB, /255
+    "yolox_nano_416": ("foreign/yolox/yolox_nano_416.onnx", "YOLOX"),  # BGR, 0-255
+}
+
+
+@needs_ov
+@pytest.mark.parametrize("name", list(FUSED_CASES))
+def test_fused_detections_equal_unfused(shared, bus_path, name):
+    import lite.cv as cv
+
+    rel, family = FUSED_CASES[name]
+    cls = getattr(cv, family)
+    fused = cls(shared / "models" / rel, backend="openvino", threads=1, fuse_preprocess=True)
+    plain = cls(shared / "models" / rel, backend="openvino", threads=1, fuse_preprocess=False)
+    assert fused.fused and fused.backend.fused_config == cls.preprocess_config
+    assert not plain.fused and plain.backend.fused_config is None
+    assert cls(shared / "models" / rel, backend="openvino", threads=1).fused is False  # below 512x512: opt-in
+    ref, got = plain.detect(bus_path), fused.detect(bus_path)
+    assert len(ref) >= 4 and len(got) == len(ref)
+    np.testing.assert_array_equal(got.class_ids, ref.class_ids)
+    np.testing.assert_allclose(got.xyxy, ref.xyxy, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(got.scores, ref.scores, rtol=0, atol=1e-4)
+    x = plain.preprocess(bus_path)[0]
+    assert x.dtype == np.float32
+    for n, want in plain.backend.infer(x).items():  # the fused backend's float path still runs the plain model
+        np.testing.assert_array_equal(fused.backend.infer(x)[n], want)
+
+
+@needs_ov
+@pytest.mark.parametrize("legacy", [False, True], ids=["bgr-0-255", "rgb-mean-std"])
+def test_infer_canvas_equals_infer_of_the_normalised_tensor(shared, bus_path, legacy):
+    from lite.cv.yolox import YOLOX_LEGACY_PREPROCESS, YOLOX_PREPROCESS
+    from lite.ops.preprocess import normalize
+
+    config = YOLOX_LEGACY_PREPROCESS if legacy else YOLOX_PREPROCESS
+    be = backends.create(shared / "models" / "foreign" / "yolox" / "yolox_nano_416.onnx", "openvino", threads=1)
+    with pytest.raises(InputError, match="fuse_preprocess"):
+        be.infer_canvas(np.zeros((1, 416, 416, 3), np.uint8))
+    assert be.fuse_preprocess(config) and be.fused_config == config
+    assert be.fuse_preprocess(config)  # the same config again: still fused
+    assert not be.fuse_preprocess(YOLOX_PREPROCESS if legacy else YOLOX_LEGACY_PREPROCESS)  # one config per backend
+    canvas, _ = Letterbox(416, config=config).canvas(cv2.imread(str(bus_path)))
+    canvas = canvas[None].copy()
+    got, want = be.infer_canvas(canvas), be.infer(normalize(canvas, config))
+    assert list(got) == list(want) == ["output"]
+    assert got["output"].shape == want["output"].shape == (1, 3549, 85)
+    max_abs, rel = array_diff(want["output"], got["output"])
+    assert rel < 1e-5 and max_abs < 1e-3, (max_abs, rel)
+    raw = be.raw_runner({"images": canvas})()  # the floor of a canvas feed runs the fused model
+    np.testing.assert_allclose(np.asarray(raw[0]), got["output"], rtol=0, atol=1e-6)
+    with pytest.raises(InputError, match=r"\(N, H, W, 3\)"):
+        be.infer_canvas(np.zeros((1, 320, 320, 3), np.uint8))  # the model is 416x416
+    with pytest.raises(InputError, match="uint8"):
+        be.infer_canvas(canvas.astype(np.float32))
+
+
+@needs_ov
+def test_fused_dynamic_model_takes_canvases_of_any_shape(tmp_path):
+    from lite.ops.preprocess import PreprocessConfig, normalize
+
+    be = backends.create(_shuffle_model(tmp_path / "dyn.onnx"), "openvino", threads=1)
+    config = PreprocessConfig(color="rgb", scale=1 / 255, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    assert be.fuse_preprocess(config)
+    rng = np.random.default_rng(3)
+    for shape in [(1, 16, 24, 3), (2, 32, 8, 3)]:
+        canvas = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        got, want = be.infer_canvas(canvas)["y"], be.infer(normalize(canvas, config))["y"]
+        assert got.shape == want.shape == (shape[0], 5, *shape[1:3])
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)  # outputs up to ~30
