@@ -28,7 +28,7 @@ from lite.io import batch_sources, load_image
 from lite.metadata import parse_value
 from lite.ops.canvas import TensorCache, canvas_batch, tensor_into
 from lite.ops.decode import Candidates, DecodeSpec
-from lite.ops.decoders import Hints, Plan, decoder_names, get_decoder, match_outputs, postprocess_plan
+from lite.ops.decoders import Hints, Plan, decoder_names, get_decoder, match_outputs, run_plan
 from lite.ops.letterbox import LetterboxTransform
 from lite.ops.options import DetectOptions
 from lite.ops.preprocess import PreprocessConfig
@@ -383,14 +383,18 @@ class Detector(ImageModel):
         hw = transforms[0].dst_shape
         opts = self._options(overrides)
         try:
-            per_image = postprocess_plan(plan, outputs, hw, **opts)
+            per_image = run_plan(plan, outputs, hw, opts)
         except ModelOutputError as e:  # name the model and the engine
             raise ModelOutputError(f"{self.backend.model_path.name} on backend {self.backend.name!r}: {e}") from e
         return [self._to_detections(c, t) for c, t in zip(per_image, transforms, strict=False)]
 
-    def _options(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        base = DetectOptions(self.conf, self.iou, self.max_det, self.nms, self.multi_label, self.pre_nms_topk)
-        return base.updated(overrides).as_kwargs()
+    def _options(self, overrides: dict[str, Any]) -> DetectOptions:
+        """The validated options of one call: the defaults (checked once while they stay the same) + overrides."""
+        key = (self.conf, self.iou, self.max_det, self.nms, self.multi_label, self.pre_nms_topk)
+        cached = self.__dict__.get("_options_cache")
+        if cached is None or any(a is not b for a, b in zip(key, cached[0], strict=True)):
+            cached = self._options_cache = (key, DetectOptions(*key))
+        return cached[1].updated(overrides) if overrides else cached[1]
 
     def _to_detections(self, c: Candidates, t: LetterboxTransform) -> Detections:
         boxes = t.to_original(c.boxes)

@@ -26,13 +26,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from lite.errors import InputError, ModelOutputError
 from lite.ops import grids
-from lite.ops.nms import nms
+from lite.ops.nms import nms_checked
 from lite.ops.options import DetectOptions, check_fraction, check_positive_int
 
 __all__ = [
@@ -325,7 +326,9 @@ def _select(
         a, c = (minor, major) if classes_first else (major, minor)
         s = cls[major, minor]
     elif classes_first:
-        a = np.unique(idx % n)  # idx runs class by class, so anchors repeat out of order: sort
+        hit = np.zeros(n, bool)  # idx runs class by class, so anchors repeat out of order: a mask sorts them
+        hit[idx % n] = True
+        a = np.flatnonzero(hit)
         sub = cls[:, a]
         c = sub.argmax(axis=0)
         s = sub[c, np.arange(len(a))]
@@ -455,33 +458,65 @@ def _flat(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
 
 def _raw(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
     levels = [np.asarray(outputs[n]) for n in spec.names]
-    sizes = [(lv.shape[2], lv.shape[3]) for lv in levels]
-    strides = _strides_for(spec, sizes, input_hw)
+    sizes = tuple((lv.shape[2], lv.shape[3]) for lv in levels)
+    strides = _raw_strides(spec.strides, sizes, tuple(input_hw))
+    gx, gy, gs, starts = _level_table(sizes, strides)
     nc = levels[0].shape[1] - 4
     box_sl = slice(0, 4) if spec.box_first else slice(nc, nc + 4)
     cls_sl = slice(4, 4 + nc) if spec.box_first else slice(0, nc)
-    batch = levels[0].shape[0]
     results = []
-    for b in range(batch):
-        all_boxes, all_scores, all_cls = [], [], []
-        for lv, (h, w), s in zip(levels, sizes, strides, strict=True):
+    for b in range(levels[0].shape[0]):
+        anchors, dists, scores, classes = [], [], [], []
+        for lv, (h, w), start in zip(levels, sizes, starts, strict=True):
             flat = lv[b].reshape(lv.shape[1], h * w)
-            cls = flat[cls_sl]  # (nc, hw), contiguous: no transpose
-            a, c, sc = _select(cls, conf, multi_label, logits=spec.sigmoid, classes_first=True)
-            if len(a) == 0:
-                continue
-            dist = flat[box_sl][:, a].astype(np.float32)  # (4, n)
-            gx, gy = _cell_grid(h, w, 0.5)
-            x, y = gx[a], gy[a]
-            x1, y1 = x - dist[0], y - dist[1]
-            # l + r < 0 (negative distances) would give x2 < x1: clamp to an empty box
-            x2, y2 = np.maximum(x + dist[2], x1), np.maximum(y + dist[3], y1)
-            boxes = np.stack([x1, y1, x2, y2], axis=1) * np.float32(s)
-            all_boxes.append(boxes)
-            all_scores.append(sc)
-            all_cls.append(c)
-        results.append(Candidates.top_of_levels(all_boxes, all_scores, all_cls, k))
+            a, c, sc = _select(flat[cls_sl], conf, multi_label, logits=spec.sigmoid, classes_first=True)
+            if len(a):  # cls: (nc, hw), contiguous: no transpose
+                dists.append(flat[box_sl][:, a])
+                anchors.append(a + start)
+                scores.append(sc)
+                classes.append(c)
+        if not scores:
+            results.append(Candidates.empty())
+            continue
+        sc = np.concatenate(scores) if len(scores) > 1 else scores[0]
+        order = _topk(sc, k)  # boxes only for the k kept: the same arithmetic per box, fewer boxes
+        a = (np.concatenate(anchors) if len(anchors) > 1 else anchors[0])[order]
+        dist = (np.concatenate(dists, axis=1) if len(dists) > 1 else dists[0])[:, order].astype(np.float32)
+        x, y = gx[a], gy[a]
+        x1, y1 = x - dist[0], y - dist[1]
+        # l + r < 0 (negative distances) would give x2 < x1: clamp to an empty box
+        x2, y2 = np.maximum(x + dist[2], x1), np.maximum(y + dist[3], y1)
+        boxes = np.stack([x1, y1, x2, y2], axis=1)
+        boxes *= gs[a][:, None]
+        cl = np.concatenate(classes) if len(classes) > 1 else classes[0]
+        results.append(Candidates(boxes, sc[order].astype(np.float32, copy=False), cl[order]))
     return results
+
+
+@lru_cache(maxsize=32)
+def _raw_strides(given: tuple[int, ...], sizes: tuple[tuple[int, int], ...], input_hw: tuple[int, int]):
+    """`_strides_for`, cached per model and input size (the per-call path reads it, never re-derives it)."""
+    return _strides_for(DecodeSpec(Layout.RAW, (), strides=given), list(sizes), input_hw)
+
+
+@lru_cache(maxsize=32)
+def _level_table(
+    sizes: tuple[tuple[int, int], ...], strides: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Cell centres ``(gx, gy)`` in cells and the stride of every cell of the levels, concatenated, and the
+    first cell of each level (cached: read-only)."""
+    gxs, gys, ss, starts, n = [], [], [], [], 0
+    for (h, w), s in zip(sizes, strides, strict=True):
+        gx, gy = _cell_grid(h, w, 0.5)
+        gxs.append(gx)
+        gys.append(gy)
+        ss.append(np.full(h * w, s, np.float32))
+        starts.append(n)
+        n += h * w
+    out = np.concatenate(gxs), np.concatenate(gys), np.concatenate(ss)
+    for arr in out:
+        arr.flags.writeable = False
+    return (*out, tuple(starts))
 
 
 def _end2end(outputs, spec, conf, k) -> list[Candidates]:
@@ -529,7 +564,9 @@ def finish(cands: Sequence[Candidates], *, iou: float, max_det: int, nms_mode: s
         if len(c) == 0:
             final.append(c)
             continue
-        boxes, scores, cls = nms(c.boxes, c.scores, c.class_ids, iou_threshold=iou, mode=nms_mode, max_det=max_det)
+        boxes, scores, cls = nms_checked(
+            c.boxes, c.scores, c.class_ids, iou_threshold=iou, mode=nms_mode, max_det=max_det
+        )
         final.append(Candidates(boxes, scores, cls))
     return final
 

@@ -292,6 +292,23 @@ def nms_indices(
     return np.asarray(_greedy(_pack(b, order, offset), thr, max_det, None), dtype=np.int64)
 
 
+def nms_checked(
+    boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, *, iou_threshold: float, mode: str, max_det: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`nms` of candidates a decoder made: finite float32 ``(n, 4)`` boxes, float32 scores, int64 class ids,
+    and validated options (`DetectOptions`). Skips `nms`'s argument checks (the per-call path); same result.
+    """
+    if mode == "blend" or boxes.dtype != np.float32 or scores.dtype != np.float32 or class_ids.dtype != np.int64:
+        return nms(boxes, scores, class_ids, iou_threshold=iou_threshold, mode=mode, max_det=max_det)  # type: ignore[arg-type]
+    if boxes.shape[0] == 0:
+        return _empty_result()
+    b = boxes.astype(np.float64)
+    order = np.argsort(-scores, kind="stable")
+    offset = _offset_by_class(b, class_ids) if mode == "class_aware" else None
+    keep = np.asarray(_greedy(_pack(b, order, offset), iou_threshold, max_det, None), dtype=np.int64)
+    return boxes[keep], scores[keep], class_ids[keep]
+
+
 def _empty_result() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
 

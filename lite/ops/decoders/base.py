@@ -335,9 +335,7 @@ def run_plan(
     for n in plan.names:
         if n not in outputs:
             missing = [n for n in plan.names if n not in outputs]
-            raise InputError(
-                f"outputs {missing} expected by decoder {plan.decoder!r} are missing; got {list(outputs)}"
-            )
+            raise InputError(f"outputs {missing} expected by decoder {plan.decoder!r} are missing; got {list(outputs)}")
     dec = _REGISTRY.get(plan.decoder) or get_decoder(plan.decoder)
     cands = dec.candidates(
         plan, outputs, input_hw, conf=opts.conf, multi_label=opts.multi_label, pre_nms_topk=opts.pre_nms_topk
