@@ -222,7 +222,7 @@ class OpenVinoBackend(Backend):
     -0.17 ms); YOLOX-nano 416 11.03 vs 10.91 ms (+0.12 ms); YOLOv8n int8 640 96.75 vs 94.48 ms (+2.3 ms; 2 threads
     +2.2 ms): at 640 OpenVINO's conversion of the canvas costs more than numpy's. Fusing compiles a second model,
     which adds to every load (measured 0.32 s for Lite-S, 0.92 s for YOLOv8n int8): at 320 it is won back after
-    about 1,000 images, so a one-image run is faster with ``fuse_preprocess=False``.
+    1,200-1,900 images, so a short run is faster with ``fuse_preprocess=False``.
 
     Args:
         model_path: OpenVINO IR ``.xml`` (its ``.bin`` beside it) or ``.onnx`` file.
