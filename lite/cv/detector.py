@@ -398,8 +398,9 @@ class Detector(ImageModel):
 
     def _to_detections(self, c: Candidates, t: LetterboxTransform) -> Detections:
         boxes = t.to_original(c.boxes)
-        # decode guarantees dtypes, shapes and x1 <= x2; only a broken model can give non-finite values
-        if not (np.isfinite(boxes).all() and np.isfinite(c.scores).all()):
+        # decode guarantees dtypes, shapes, x1 <= x2 and finite scores (checked before NMS); only a broken model
+        # or transform can give non-finite boxes here
+        if not np.isfinite(boxes).all():
             raise ModelOutputError(
                 f"{self.backend.model_path.name} produced non-finite boxes or scores (NaN/inf) on backend "
                 f"{self.backend.name!r}; check the model (e.g. fp16 overflow) or run it with fp16 off"

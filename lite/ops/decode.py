@@ -479,10 +479,11 @@ def _flat(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
             cy = (xywh[:, 1] + gy[a]) * st
             w = np.exp(xywh[:, 2]) * st
             h = np.exp(xywh[:, 3]) * st
-        else:
-            cx, cy, w, h = xywh[:, 0], xywh[:, 1], xywh[:, 2], xywh[:, 3]
-        w, h = np.maximum(w, 0), np.maximum(h, 0)  # a negative size from a model is an empty box, not x2 < x1
-        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
+            w, h = np.maximum(w, 0), np.maximum(h, 0)  # a negative size from a model is an empty box, not x2 < x1
+            boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
+        else:  # the same arithmetic on the (n, 2) centre and size columns at once
+            ctr, half = xywh[:, :2], np.maximum(xywh[:, 2:], 0) / 2
+            boxes = np.concatenate((ctr - half, ctr + half), axis=1)
         results.append(Candidates(boxes, s, c))
     return results
 
