@@ -302,6 +302,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+_NO_INDEX = np.zeros(0, np.int64)
+_NO_SCORE = np.zeros(0, np.float32)
+_NO_INDEX.flags.writeable = _NO_SCORE.flags.writeable = False
+
+
 def _select(
     cls: np.ndarray,
     conf: float,
@@ -334,7 +339,7 @@ def _select(
     else:
         idx = np.flatnonzero(cls > thr)
     if len(idx) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return _NO_INDEX, _NO_INDEX, _NO_SCORE
     n = cls.shape[1]
     if skip:  # indices into the full rows: same order (row-major), columns shifted by skip
         major, minor = np.divmod(idx, n + skip)
