@@ -73,8 +73,9 @@ class Detector(ImageModel):
         reg_max: NanoDet: distribution size minus one (default: from the class count, else 7).
         preprocess: Override the family's `PreprocessConfig`.
         fuse_preprocess: Let the backend take the letterbox canvas and normalise it natively
-            (`Backend.fuse_preprocess`: NCNN, and ONNX Runtime when asked); ``False`` always feeds
-            float NCHW; None: the backend decides (NCNN: on; ONNX Runtime: from 512×512 inputs up).
+            (`Backend.fuse_preprocess`: NCNN, ONNX Runtime, OpenVINO); ``False`` always feeds float
+            NCHW; None: the backend decides where it measured faster (NCNN: on; ONNX Runtime: from
+            512×512 inputs up; OpenVINO: up to 320×320).
         **backend_options: Passed to the backend (e.g. ``allow_fallback``, ``optimization``, ``fp16``).
     """
 
