@@ -92,7 +92,7 @@ def run_detect(args: argparse.Namespace) -> int:
 
         model = default_model()
     options = detector_options(args)
-    family = getattr(args, "family", None)
+    family = options.pop("family", None)  # detect_dataset takes it by name
     t0 = time.perf_counter()
     out = detect_dataset(
         [str(p) for p in paths],
@@ -145,8 +145,7 @@ def coco_from_args(args: argparse.Namespace) -> Callable[..., Any]:
         coco_eval,
         concurrency=args.workers,
         batch_size=args.batch_images,
-        family=getattr(args, "family", None),
-    )
+    )  # the family comes with the detector options, as for lite eval without --ray
 
 
 __all__ = ["add_ray_arguments", "coco_from_args", "ray_requested", "run_detect"]
