@@ -687,7 +687,7 @@ def coco_eval(
         InputError: Bad annotations, unmappable classes, or images that failed on the workers.
         ImageNotFoundError: An annotated image is missing from ``images``.
     """
-    from lite.eval import EvalResult, _load_ann, _pycocotools, category_map, coco_results, evaluate, write_results
+    from lite.eval import _load_ann, _pycocotools, category_map, coco_results, score_results
 
     ray = _ray()
     _pycocotools()
@@ -747,16 +747,4 @@ def coco_eval(
         "multi_label": multi_label,
         "pre_nms_topk": pre_nms_topk,
     }
-    path = write_results(results, out_json) if out_json is not None else None
-    stats, text = evaluate(data, results, image_ids=[r["id"] for r in records])
-    return EvalResult(
-        *stats[:6],
-        stats=stats,
-        predictions=path,
-        num_images=len(records),
-        num_detections=len(results),
-        seconds=summary.seconds,
-        mapping=cmap.how,
-        summary=text,
-        settings=settings,
-    )
+    return score_results(data, records, results, settings, out_json=out_json, seconds=summary.seconds, mapping=cmap.how)

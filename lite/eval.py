@@ -472,6 +472,23 @@ def coco(
     finally:
         if own:
             det.close()
+    return score_results(data, records, results, settings, out_json=out_json, seconds=seconds, mapping=cmap.how)
+
+
+def score_results(
+    data: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    results: list[dict[str, Any]],
+    settings: dict[str, Any],
+    *,
+    out_json: str | Path | None,
+    seconds: float,
+    mapping: str,
+) -> EvalResult:
+    """Score COCO-style ``results`` on the annotated ``records`` (pycocotools) and build the `EvalResult`.
+
+    Shared by `coco` and the Ray runner's `lite.distributed.coco_eval`, so both report alike.
+    """
     path = write_results(results, out_json) if out_json is not None else None
     stats, summary = evaluate(data, results, image_ids=[r["id"] for r in records])
     return EvalResult(
@@ -481,7 +498,7 @@ def coco(
         num_images=len(records),
         num_detections=len(results),
         seconds=seconds,
-        mapping=cmap.how,
+        mapping=mapping,
         summary=summary,
         settings=settings,
     )
