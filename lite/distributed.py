@@ -687,23 +687,10 @@ def coco_eval(
         InputError: Bad annotations, unmappable classes, or images that failed on the workers.
         ImageNotFoundError: An annotated image is missing from ``images``.
     """
-    from lite.eval import _load_ann, _pycocotools, category_map, coco_results, score_results
+    from lite.eval import annotated_images, category_map, coco_results, score_results
 
     ray = _ray()
-    _pycocotools()
-    data = _load_ann(ann)
-    folder = Path(images)
-    if not folder.is_dir():
-        raise InputError(f"images: expected a folder of images, got {folder} (not a directory)")
-    records = list(data["images"])[: max(int(limit), 0) if limit is not None else None]
-    if not records:
-        raise InputError("the annotation file lists no images to evaluate")
-    missing = [r["file_name"] for r in records if not (folder / r["file_name"]).is_file()]
-    if missing:
-        raise ImageNotFoundError(
-            f"{len(missing)} of {len(records)} annotated images are not in {folder} (first: {missing[0]}); "
-            "pass the folder that holds the annotation file's images"
-        )
+    data, folder, records = annotated_images(images, ann, limit)
     options = dict(
         detector_kw,
         backend=backend,

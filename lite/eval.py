@@ -414,22 +414,7 @@ def coco(
     """
     from lite.cv.detector import Detector
 
-    _pycocotools()  # fail before the long loop when pycocotools is missing
-    data = _load_ann(ann)
-    folder = Path(images)
-    if not folder.is_dir():
-        raise InputError(f"images: expected a folder of images, got {folder} (not a directory)")
-    records = list(data["images"])
-    if limit is not None:
-        records = records[: max(int(limit), 0)]
-    if not records:
-        raise InputError("the annotation file lists no images to evaluate")
-    missing = [r["file_name"] for r in records if not (folder / r["file_name"]).is_file()]
-    if missing:
-        raise ImageNotFoundError(
-            f"{len(missing)} of {len(records)} annotated images are not in {folder} (first: {missing[0]}); "
-            "pass the folder that holds the annotation file's images"
-        )
+    data, folder, records = annotated_images(images, ann, limit)
 
     if isinstance(model, Detector):
         det, own = model, False
@@ -473,6 +458,37 @@ def coco(
         if own:
             det.close()
     return score_results(data, records, results, settings, out_json=out_json, seconds=seconds, mapping=cmap.how)
+
+
+def annotated_images(
+    images: str | Path, ann: str | Path | Mapping[str, Any], limit: int | None = None
+) -> tuple[dict[str, Any], Path, list[dict[str, Any]]]:
+    """The annotations, the image folder and the image records to evaluate (the first ``limit``), checked.
+
+    Shared by `coco` and the Ray runner's `lite.distributed.coco_eval`; fails before any detection runs.
+
+    Raises:
+        BackendNotInstalledError: pycocotools is missing.
+        InputError: ``images`` is not a folder, or the annotations list no image.
+        ImageNotFoundError: Annotated images missing from the folder.
+    """
+    _pycocotools()  # fail before the long loop when pycocotools is missing
+    data = _load_ann(ann)
+    folder = Path(images)
+    if not folder.is_dir():
+        raise InputError(f"images: expected a folder of images, got {folder} (not a directory)")
+    records = list(data["images"])
+    if limit is not None:
+        records = records[: max(int(limit), 0)]
+    if not records:
+        raise InputError("the annotation file lists no images to evaluate")
+    missing = [r["file_name"] for r in records if not (folder / r["file_name"]).is_file()]
+    if missing:
+        raise ImageNotFoundError(
+            f"{len(missing)} of {len(records)} annotated images are not in {folder} (first: {missing[0]}); "
+            "pass the folder that holds the annotation file's images"
+        )
+    return data, folder, records
 
 
 def score_results(
