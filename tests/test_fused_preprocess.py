@@ -123,7 +123,7 @@ def test_canvas_batch_matches_letterbox_batch(tmp_path: Path) -> None:
 
 def test_demo_detector_fused_equals_unfused() -> None:
     rng = np.random.default_rng(3)
-    from lite.data.scenes import make_scene
+    from lite.demo.scenes import make_scene
 
     img = make_scene(rng, size=(300, 420))[0]
     fused, plain = YOLOv6(DEMO, threads=1, fuse_preprocess=True), YOLOv6(DEMO, threads=1)

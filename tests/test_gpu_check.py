@@ -65,7 +65,6 @@ def test_missing_shared_assets_fail(tmp_path):
     assert proc.returncode == 1 and "shared assets not found" in proc.stderr
 
 
-@pytest.mark.usefixtures("shared")
 @pytest.mark.parametrize(
     ("args", "env", "extra", "ort_spec"),
     [
@@ -75,8 +74,8 @@ def test_missing_shared_assets_fail(tmp_path):
         ([], {"LITE_CUDA_MAJOR": "13"}, "trt-cu13", "onnxruntime-gpu[cuda,cudnn]>=1.27"),
     ],
 )
-def test_dry_run_installs_the_chosen_cuda_major(args, env, extra, ort_spec):
-    proc = run("--dry-run", *args, env=env)
+def test_dry_run_installs_the_chosen_cuda_major(args, env, extra, ort_spec, shared):
+    proc = run("--dry-run", *args, env={"LITE_SHARED": str(shared), **env})
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.replace("\\", "")  # the dry run prints commands shell-quoted
     assert f"pip install -q -e .[dev,{extra}]" in out
@@ -112,7 +111,7 @@ def test_dry_run_prints_every_promised_step(shared):
 
 
 def test_benchmark_backends_are_accepted_by_the_benchmark(shared):
-    out = run("--dry-run", "--skip-install").stdout.replace("\\", "")
+    out = run("--dry-run", "--skip-install", env={"LITE_SHARED": str(shared)}).stdout.replace("\\", "")
     value = re.search(r"bench_backends\.py --backends (\S+)", out).group(1)
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:

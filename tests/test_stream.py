@@ -121,7 +121,7 @@ def test_detect_stream_equals_detect(tmp_path: Path) -> None:
     import cv2
 
     from lite.cv import YOLOv6
-    from lite.data.scenes import make_scene
+    from lite.demo.scenes import make_scene
 
     rng = np.random.default_rng(0)
     imgs = [make_scene(rng, size=(240 + 16 * i, 320))[0] for i in range(6)]
