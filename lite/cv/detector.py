@@ -26,7 +26,7 @@ from lite.detections import Detections
 from lite.errors import InputError, InputSizeError, LayoutError, ModelOutputError, StreamError
 from lite.io import batch_sources, load_image
 from lite.metadata import parse_value
-from lite.ops.canvas import TensorCache, canvas_batch, tensor_into
+from lite.ops.canvas import TensorCache, tensor_into
 from lite.ops.decode import Candidates, DecodeSpec
 from lite.ops.decoders import Hints, Plan, decoder_names, get_decoder, match_outputs, run_plan
 from lite.ops.letterbox import LetterboxTransform
@@ -449,7 +449,7 @@ class Detector(ImageModel):
         for i in range(0, len(imgs), chunk):
             part = imgs[i : i + chunk]
             if self.fused:
-                tensor, transforms = canvas_batch(self._letterbox, part)
+                tensor, transforms = self._letterbox.canvas_batch(part)
             else:
                 tensor, transforms = self._letterbox.batch(part)
             if fixed and len(part) < fixed:

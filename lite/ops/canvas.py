@@ -1,10 +1,9 @@
 """The hot path's feeds: letterbox canvases and reusable tensors.
 
 [`lite.ops.letterbox.Letterbox.canvas`][lite.ops.letterbox.Letterbox.canvas] renders one image into a cached canvas;
-`canvas_batch` stacks several into one ``(B, H, W, 3)`` ``uint8`` array with the same
-geometry rules as [`batch`][lite.ops.letterbox.Letterbox.batch] (one common shape: the largest
-height and width among the images' own shapes), for engines that normalise the canvas
-themselves. `TensorCache` + `tensor_into` give the float tensor for the others
+[`Letterbox.canvas_batch`][lite.ops.letterbox.Letterbox.canvas_batch] stacks several into one
+``(B, H, W, 3)`` ``uint8`` array with the geometry of [`batch`][lite.ops.letterbox.Letterbox.batch]
+(`canvas_batch` here is kept as a shorthand for it). `TensorCache` + `tensor_into` give the float tensor for the others
 without a new array per call.
 """
 
@@ -15,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lite.errors import InputError
 from lite.ops.letterbox import Letterbox, LetterboxTransform
 from lite.ops.preprocess import normalize_into
 
@@ -25,30 +23,8 @@ _SHAPES_PER_THREAD = 8
 
 
 def canvas_batch(lb: Letterbox, imgs: Sequence[np.ndarray]) -> tuple[np.ndarray, list[LetterboxTransform]]:
-    """Letterboxes BGR ``uint8`` images into one ``(B, H, W, 3)`` ``uint8`` canvas batch.
-
-    Args:
-        lb: The letterbox (size, stride, config).
-        imgs: BGR ``uint8`` images ``(h, w, 3)``; sizes may differ.
-
-    Returns:
-        ``(canvases, transforms)``: a new array and one transform per image.
-
-    Raises:
-        InputError: ``imgs`` is empty.
-    """
-    if len(imgs) == 0:
-        raise InputError("expected at least one image in the batch; got an empty sequence")
-    ts = [lb.geometry(im.shape[:2]) for im in imgs]
-    common = (max(t.dst_shape[0] for t in ts), max(t.dst_shape[1] for t in ts))
-    dst = None if all(t.dst_shape == common for t in ts) else common
-    out = np.empty((len(imgs), *common, 3), np.uint8)
-    transforms = []
-    for i, im in enumerate(imgs):
-        canvas, t = lb.canvas(im, dst)
-        out[i] = canvas
-        transforms.append(t)
-    return out, transforms
+    """``lb.canvas_batch(imgs)``: see [`Letterbox.canvas_batch`][lite.ops.letterbox.Letterbox.canvas_batch]."""
+    return lb.canvas_batch(imgs)
 
 
 class TensorCache:

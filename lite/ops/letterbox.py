@@ -374,6 +374,40 @@ class Letterbox:
             ImageError: An image is not a BGR ``uint8`` array of shape ``(h, w, 3)``.
             InputError: ``imgs`` is empty, or ``dst_shape`` is invalid or too small.
         """
+        checked, common, ts = self._batch_geometry(imgs, dst_shape)
+        out = np.empty((len(checked), 3, *common), np.float32)
+        for i, (im, t) in enumerate(zip(checked, ts, strict=True)):
+            self._render(im, t, out[i])
+        return out, ts
+
+    def canvas_batch(
+        self, imgs: Sequence[np.ndarray], dst_shape: Sequence[int] | None = None
+    ) -> tuple[np.ndarray, list[LetterboxTransform]]:
+        """Letterboxes several images into one ``(B, H, W, 3)`` ``uint8`` BGR canvas batch (no normalisation).
+
+        The same geometry as `batch` (one common shape), for engines that normalise the canvas themselves.
+
+        Args:
+            imgs: BGR ``uint8`` images ``(h, w, 3)``; sizes may differ.
+            dst_shape: Optional common ``(H, W)``; must hold every resized image.
+
+        Returns:
+            ``(canvases, transforms)``: a new ``(B, H, W, 3)`` ``uint8`` array and one transform per image.
+
+        Raises:
+            ImageError: An image is not a BGR ``uint8`` array of shape ``(h, w, 3)``.
+            InputError: ``imgs`` is empty, or ``dst_shape`` is invalid or too small.
+        """
+        checked, common, ts = self._batch_geometry(imgs, dst_shape)
+        out = np.empty((len(checked), *common, 3), np.uint8)
+        for i, (im, t) in enumerate(zip(checked, ts, strict=True)):
+            out[i] = self._paint(im, t)
+        return out, ts
+
+    def _batch_geometry(
+        self, imgs: Sequence[np.ndarray], dst_shape: Sequence[int] | None
+    ) -> tuple[list[np.ndarray], tuple[int, int], list[LetterboxTransform]]:
+        """The checked images, their common ``(H, W)`` and their transforms (shared by `batch` and `canvas_batch`)."""
         if isinstance(imgs, np.ndarray) and imgs.ndim == 3:
             imgs = [imgs]
         checked = []
@@ -392,10 +426,7 @@ class Letterbox:
         else:
             common = _as_hw(dst_shape, "dst_shape")
             ts = [self._geometry(im.shape[0], im.shape[1], common) for im in checked]
-        out = np.empty((len(checked), 3, *common), np.float32)
-        for i, (im, t) in enumerate(zip(checked, ts, strict=True)):
-            self._render(im, t, out[i])
-        return out, ts
+        return checked, common, ts
 
     def _render(self, img: np.ndarray, t: LetterboxTransform, out_chw: np.ndarray) -> None:
         """Resizes ``img`` into this thread's padded canvas for ``t`` and writes the normalised CHW to ``out_chw``."""
