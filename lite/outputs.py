@@ -35,6 +35,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from lite.errors import OutputError, OutputExistsError
+from lite.files import atomic_write_bytes
 
 __all__ = ["ANNOTATED_TAG", "annotated_name", "atomic_path", "plan_outputs", "write_image"]
 
@@ -150,10 +151,6 @@ def write_image(path: str | os.PathLike, img: object) -> Path:
     if not ok:
         raise OutputError(f"cannot encode an image as {path.suffix!r} for {path} (use .jpg or .png)")
     try:
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(buf.tobytes())
+        return atomic_write_bytes(path, buf)  # the bytes are ready: lite.files owns the atomic write
     except OSError as e:
-        if isinstance(e, OutputError):
-            raise
         raise OutputError(f"cannot write {path}: {e}") from e
-    return path
