@@ -78,6 +78,17 @@ def _clock2(name: str, fn: Callable[[], Any], out: dict[str, float]) -> None:
     out[name], out[name + "_cpu"] = (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
 
 
+def _floor_then_detect(i: int, floor: Callable[[], Any], detect: Callable[[], Any]) -> dict[str, float]:
+    """One iteration of ``floor`` and ``detect`` timed with `_clock2`, their order swapped every other iteration."""
+    steps = [("floor", floor), ("detect", detect)]
+    if i % 2:
+        steps.reverse()
+    out: dict[str, float] = {}
+    for name, fn in steps:
+        _clock2(name, fn, out)
+    return out
+
+
 class LiteSubject:
     """lite on one model and backend: floor, detect(), and the stages.
 
@@ -210,13 +221,7 @@ class TutorialSubject:
         return {"detections": self.detections}
 
     def iteration(self, i: int) -> dict[str, float]:
-        steps = [("floor", self.floor), ("detect", lambda: tutorial_detect(self.session, self.img, self.size))]
-        if i % 2:
-            steps.reverse()
-        out: dict[str, float] = {}
-        for name, fn in steps:
-            _clock2(name, fn, out)
-        return out
+        return _floor_then_detect(i, self.floor, lambda: tutorial_detect(self.session, self.img, self.size))
 
 
 class UltralyticsSubject:
@@ -268,13 +273,7 @@ class UltralyticsSubject:
         return {"detections": self.detections, "ultralytics": ultralytics.__version__}
 
     def iteration(self, i: int) -> dict[str, float]:
-        steps = [("floor", self.floor), ("detect", lambda: self.model.predict(self.img, verbose=False))]
-        if i % 2:
-            steps.reverse()
-        out: dict[str, float] = {}
-        for name, fn in steps:
-            _clock2(name, fn, out)
-        return out
+        return _floor_then_detect(i, self.floor, lambda: self.model.predict(self.img, verbose=False))
 
 
 def _find_session(obj: Any, depth: int = 0) -> Any:
