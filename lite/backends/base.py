@@ -192,6 +192,16 @@ class Backend(abc.ABC):
         Returns:
             Whether `infer_canvas` is available.
         """
+        if self.fused_config is not None:
+            return self.fused_config == config
+        if not self._fuse_preprocess(config):
+            return False
+        self._fused_config = config
+        return True
+
+    def _fuse_preprocess(self, config: Any) -> bool:
+        """Adapter hook of `fuse_preprocess` (called once, before any config is fused): prepare
+        `_infer_canvas` for ``config`` and return True, or return False with nothing changed."""
         return False
 
     def fuse_by_default_for(self, input_hw: tuple[int, int]) -> bool:

@@ -479,7 +479,7 @@ class NcnnBackend(Backend):
         return True
 
     # -- fused preprocessing ---------------------------------------------------------------
-    def fuse_preprocess(self, config: Any) -> bool:
+    def _fuse_preprocess(self, config: Any) -> bool:
         """Take the ``uint8`` ``(N, H, W, 3)`` BGR canvas: ``Mat.from_pixels`` + ``substract_mean_normalize``.
 
         NCNN converts the pixels (swapping B and R for RGB models) and applies
@@ -487,8 +487,6 @@ class NcnnBackend(Backend):
         ``mean = mean / scale`` reproduce the config's affine map (a multiply by ``1/255`` where
         numpy divides by 255: within 1 ulp).
         """
-        if self.fused_config is not None:
-            return self.fused_config == config
         if len(self._inputs) != 1 or self._inputs[0].dim(1) not in (3, None):
             return False
         a, b = config.affine()
@@ -496,7 +494,6 @@ class NcnnBackend(Backend):
         mean = [] if config.plain else [float(-bv / av) for av, bv in zip(a, b, strict=True)]
         pt = self._ncnn.Mat.PixelType
         self._pixels = (int(pt.PIXEL_BGR2RGB if config.color == "rgb" else pt.PIXEL_BGR), mean, norm)
-        self._fused_config = config
         return True
 
     def _infer_canvas(self, canvas: np.ndarray) -> dict[str, np.ndarray]:

@@ -414,7 +414,7 @@ class OpenVinoBackend(Backend):
         """Fuse up to 320×320 inputs (larger ones measured slower fused; see the class docstring)."""
         return input_hw[0] * input_hw[1] <= FUSE_UP_TO_PIXELS
 
-    def fuse_preprocess(self, config: Any) -> bool:
+    def _fuse_preprocess(self, config: Any) -> bool:
         """Compile a second model that takes the ``uint8`` canvas (see `lite.backends._ov_fuse`).
 
         OpenVINO's PrePostProcessor prepends ``u8`` NHWC BGR → ``f32``, ``convert_color`` (RGB models) and the
@@ -425,8 +425,6 @@ class OpenVinoBackend(Backend):
         Raises:
             ModelLoadError: OpenVINO cannot compile the model with the preprocessing prepended.
         """
-        if self.fused_config is not None:
-            return self.fused_config == config
         spec = self._inputs[0] if len(self._inputs) == 1 else None
         if spec is None or spec.dtype.kind != "f" or not spec.rank_known or len(spec.shape) != 4:
             return False
@@ -443,7 +441,6 @@ class OpenVinoBackend(Backend):
         )
         self._fused_compiled = compiled
         self._fused_request = compiled.create_infer_request()
-        self._fused_config = config
         return True
 
     def _infer_canvas(self, canvas: np.ndarray) -> dict[str, np.ndarray]:

@@ -199,7 +199,7 @@ class OrtBackend(Backend):
         """Fuse from 512×512 inputs up (below, the load cost outweighs the per-image gain)."""
         return input_hw[0] * input_hw[1] >= 512 * 512
 
-    def fuse_preprocess(self, config: Any) -> bool:
+    def _fuse_preprocess(self, config: Any) -> bool:
         """Prepend the preprocessing to the graph in memory (see `lite.backends._ort_fuse`).
 
         The file is not touched. A second session is built from the edited model and runs
@@ -208,8 +208,6 @@ class OrtBackend(Backend):
         the ``onnx`` package, for models whose input is not one float NCHW image, and for
         opsets below 10.
         """
-        if self.fused_config is not None:
-            return self.fused_config == config
         spec = self._inputs[0] if len(self._inputs) == 1 else None
         if spec is None or spec.dtype.kind != "f" or len(spec.shape) != 4:
             return False
@@ -234,7 +232,6 @@ class OrtBackend(Backend):
             ) from e
         self._fused_session = session
         self._fused_name = session.get_inputs()[0].name
-        self._fused_config = config
         self.session = None  # type: ignore[assignment]  # rebuilt by _plain() if a float tensor comes
         return True
 
