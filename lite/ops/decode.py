@@ -383,15 +383,9 @@ def _topk(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-scores, kind="stable")
 
 
-def _strides_for(spec: DecodeSpec, sizes: list[tuple[int, int]], input_hw: tuple[int, int]) -> tuple[int, ...]:
-    if spec.strides:
-        if len(spec.strides) != len(sizes):
-            raise InputError(f"{len(spec.strides)} strides given {spec.strides} but the model has {len(sizes)} levels")
-        return spec.strides
-    return grids.strides_from_maps(sizes, input_hw)
-
-
-_cell_grid = grids.cell_grid
+def infer_strides(num_anchors: int, input_hw: tuple[int, int]) -> tuple[int, ...] | None:
+    """The usual YOLO stride set whose grids at ``input_hw`` hold exactly ``num_anchors`` cells, or None."""
+    return grids.infer_strides(num_anchors, input_hw)
 
 
 def _anchor_strides(n: int, input_hw: tuple[int, int], strides: tuple[int, ...]) -> tuple[int, ...]:
@@ -401,15 +395,6 @@ def _anchor_strides(n: int, input_hw: tuple[int, int], strides: tuple[int, ...])
         h, w = input_hw
         raise InputError(f"{n} anchors do not match any stride set {sets} at input {h}x{w}; pass strides=")
     return found
-
-
-def infer_strides(num_anchors: int, input_hw: tuple[int, int]) -> tuple[int, ...] | None:
-    """The usual YOLO stride set whose grids at ``input_hw`` hold exactly ``num_anchors`` cells, or None."""
-    return grids.infer_strides(num_anchors, input_hw)
-
-
-def _anchor_grid(input_hw: tuple[int, int], strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return grids.priors(tuple(input_hw), tuple(strides), 0.0)
 
 
 def candidates(
@@ -451,7 +436,7 @@ def _flat(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
     grid = spec.layout is Layout.ANCHOR_GRID
     if grid:
         strides = _anchor_strides(out.shape[1], input_hw, spec.strides)
-        gx, gy, gs = _anchor_grid(tuple(input_hw), strides)
+        gx, gy, gs = grids.priors(tuple(input_hw), strides, 0.0)
     c0 = 5 if spec.has_obj else 4
     results = []
     for b in range(out.shape[0]):
@@ -532,28 +517,23 @@ def _raw(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
 
 @lru_cache(maxsize=32)
 def _raw_strides(given: tuple[int, ...], sizes: tuple[tuple[int, int], ...], input_hw: tuple[int, int]):
-    """`_strides_for`, cached per model and input size (the per-call path reads it, never re-derives it)."""
-    return _strides_for(DecodeSpec(Layout.RAW, (), strides=given), list(sizes), input_hw)
+    """The levels' strides: the given ones (one per level), else from the map sizes; cached per model and input
+    size (the per-call path reads them, never re-derives them)."""
+    if given:
+        if len(given) != len(sizes):
+            raise InputError(f"{len(given)} strides given {given} but the model has {len(sizes)} levels")
+        return given
+    return grids.strides_from_maps(sizes, input_hw)
 
 
 @lru_cache(maxsize=32)
 def _level_table(
     sizes: tuple[tuple[int, int], ...], strides: tuple[int, ...]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
-    """Cell centres ``(gx, gy)`` in cells and the stride of every cell of the levels, concatenated, and the
-    first cell of each level (cached: read-only)."""
-    gxs, gys, ss, starts, n = [], [], [], [], 0
-    for (h, w), s in zip(sizes, strides, strict=True):
-        gx, gy = _cell_grid(h, w, 0.5)
-        gxs.append(gx)
-        gys.append(gy)
-        ss.append(np.full(h * w, s, np.float32))
-        starts.append(n)
-        n += h * w
-    out = np.concatenate(gxs), np.concatenate(gys), np.concatenate(ss)
-    for arr in out:
-        arr.flags.writeable = False
-    return (*out, tuple(starts))
+    """Cell centres ``(gx, gy)`` in cells and the stride of every cell of the levels, concatenated
+    (`lite.ops.grids.map_priors`, read-only), and the first cell of each level."""
+    starts = tuple(int(n) for n in np.cumsum([0] + [h * w for h, w in sizes[:-1]]))
+    return (*grids.map_priors(sizes, strides, 0.5), starts)
 
 
 def _end2end(outputs, spec, conf, k) -> list[Candidates]:

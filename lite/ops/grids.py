@@ -26,6 +26,7 @@ __all__ = [
     "sizes_fitting",
     "cell_grid",
     "priors",
+    "map_priors",
 ]
 
 #: Stride sets tried, in order, when a model does not say its strides.
@@ -111,8 +112,16 @@ def priors(
     ``gx, gy`` are in cells (plus ``offset``: 0.5 for cell centres); multiply by ``stride`` for pixels.
     The arrays are cached: do not modify them.
     """
+    return map_priors(tuple(level_sizes(input_hw, strides)), tuple(strides), offset)
+
+
+@lru_cache(maxsize=32)
+def map_priors(
+    sizes: tuple[tuple[int, int], ...], strides: tuple[int, ...], offset: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`priors` of feature maps of the given ``(h, w)`` sizes (as the outputs have them), one stride each."""
     gxs, gys, ss = [], [], []
-    for (h, w), s in zip(level_sizes(input_hw, strides), strides, strict=True):
+    for (h, w), s in zip(sizes, strides, strict=True):
         gx, gy = cell_grid(h, w, offset)
         gxs.append(gx)
         gys.append(gy)
