@@ -350,7 +350,7 @@ class Letterbox:
             ImageError: ``img`` is not a non-empty BGR ``uint8`` array of shape ``(h, w, 3)``.
         """
         img = _check_bgr(img)
-        t = self.geometry(img.shape[:2], dst_shape)
+        t = self._geometry(img.shape[0], img.shape[1], None if dst_shape is None else _as_hw(dst_shape, "dst_shape"))
         return self._paint(img, t), t
 
     def batch(
