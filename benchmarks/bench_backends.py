@@ -39,6 +39,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+from _shared import shared_root  # noqa: E402  (benchmarks/_shared.py, beside this script)
+
 sys.path.insert(0, str(REPO))
 
 from lite import backends as registry  # noqa: E402
@@ -100,14 +102,6 @@ def plan_engines(names: Sequence[str]) -> list[EngineSpec]:
         else:
             plan.append(EngineSpec(f"{name} converted", name, None, "converted from raw onnx"))
     return plan
-
-
-def shared_root(given: str | None) -> Path:
-    """The shared assets folder (``--shared``, ``$LITE_SHARED`` or ``../shared``)."""
-    for c in (given, os.environ.get("LITE_SHARED"), REPO.parent / "shared"):
-        if c and (Path(c) / "models").is_dir():
-            return Path(c)
-    raise SystemExit("shared assets not found: pass --shared or set LITE_SHARED")
 
 
 def time_pair(raw: Callable[[], object], detect: Callable[[], object], runs: int, warmup: int) -> dict[str, float]:

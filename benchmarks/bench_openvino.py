@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+from _shared import shared_root  # noqa: E402  (benchmarks/_shared.py, beside this script)
+
 sys.path.insert(0, str(REPO))
 
 SUBJECTS = {
@@ -43,14 +45,6 @@ SUBJECTS = {
     "ov_detect": "lite detect() openvino",
 }
 FLOOR_OF = {"ort_detect": "ort_floor", "ov_detect": "ov_floor"}
-
-
-def shared_root(given: str | None) -> Path:
-    env = os.environ.get("LITE_SHARED")
-    for c in [Path(p) for p in (given, env) if p] + [REPO.parent / "shared"]:
-        if (c / "models").is_dir():
-            return c
-    raise SystemExit("shared assets not found: pass --shared, set LITE_SHARED or put them at ../shared")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -24,20 +24,14 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+from _shared import shared_root  # noqa: E402  (benchmarks/_shared.py, beside this script)
+
 sys.path.insert(0, str(REPO))
 
 from lite.bench import BenchResult, benchmark, format_table  # noqa: E402
 from lite.io import load_image  # noqa: E402
 
 TARGET = 1.10
-
-
-def shared_root() -> Path:
-    env = os.environ.get("LITE_SHARED")
-    for c in ([Path(env)] if env else []) + [REPO.parent / "shared"]:
-        if (c / "models").is_dir():
-            return c
-    raise SystemExit("shared assets not found: set LITE_SHARED or put them at ../shared")
 
 
 def profile_detect(model: Path, img, threads: int, runs: int) -> str:

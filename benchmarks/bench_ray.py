@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+from _shared import shared_root  # noqa: E402  (benchmarks/_shared.py, beside this script)
+
 sys.path.insert(0, str(REPO))
 
 MODELS = {
@@ -40,14 +42,6 @@ MODELS = {
     "ncnn": ("models/yolov6lite/ncnn/yolov6-lite-s.param", {"input_size": 320}),
 }
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
-
-
-def shared_root() -> Path:
-    env = os.environ.get("LITE_SHARED")
-    for c in ([Path(env)] if env else []) + [REPO.parent / "shared"]:
-        if (c / "models").is_dir():
-            return c
-    raise SystemExit("shared assets not found: set LITE_SHARED or put them at ../shared")
 
 
 def run_cli(model: Path, options: dict, paths: list[str]) -> tuple[float, float, float]:

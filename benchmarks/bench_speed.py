@@ -47,15 +47,9 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+from _shared import shared_root  # noqa: E402  (benchmarks/_shared.py, beside this script)
+
 DEFAULT_ULTRA_PYTHON = "/work/ultra-venv/bin/python"
-
-
-def shared_root(given: str | None = None) -> Path:
-    """The shared assets folder (``--shared``, ``$LITE_SHARED`` or ``../shared``)."""
-    for c in (given, os.environ.get("LITE_SHARED"), REPO.parent / "shared"):
-        if c and (Path(c) / "models").is_dir():
-            return Path(c)
-    raise SystemExit("shared assets not found: pass --shared or set LITE_SHARED")
 
 
 # ================================================================================================
