@@ -357,10 +357,6 @@ class Detector(ImageModel):
             return self.default_names
         return tuple(f"class_{i}" for i in range(nc))
 
-    @staticmethod
-    def _check_thresholds(conf: float, iou: float, max_det: int, nms: str) -> None:
-        DetectOptions(conf=conf, iou=iou, max_det=max_det, nms=nms)
-
     # -- pipeline -----------------------------------------------------------------------
     def postprocess(
         self, outputs: dict[str, np.ndarray], transforms: Sequence[LetterboxTransform], **overrides: Any
@@ -508,10 +504,6 @@ class Detector(ImageModel):
             return (p[0], d) if return_images else d
 
         return overlapped(images, prepare, lambda p: self.infer(p[1]), finish, depth=depth)
-
-    def _detect_loaded(self, img: np.ndarray, overrides: dict[str, Any]) -> Detections:
-        tensor, t = self._feed(img)
-        return self.postprocess(self.infer(tensor), [t], **dict(overrides))[0]
 
     # -- description, lifetime ------------------------------------------------------------
     def info(self) -> dict[str, Any]:
