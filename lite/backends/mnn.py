@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from lite._checks import check_threads
 from lite.backends import register_backend, require
 from lite.backends._capture import Captured, capture_output, engine_said
 from lite.backends.base import Backend, TensorSpec
@@ -105,8 +106,7 @@ class MnnBackend(Backend):
         super().__init__(model_path, device=device, threads=threads)
         if device.lower() != "cpu":
             raise DeviceError(f"backend 'mnn' runs on device 'cpu' only; got device={device!r}")
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise InputError(f"threads: expected a positive integer, got {threads!r}")
+        check_threads(threads)
         if precision not in PRECISIONS:
             raise InputError(f"precision: expected one of {list(PRECISIONS)}, got {precision!r}")
         if not self.model_path.is_file():

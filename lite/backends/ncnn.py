@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from lite._checks import check_threads
 from lite.backends import register_backend, require
 from lite.backends._capture import capture_output, engine_said
 from lite.backends._ncnn_bin import check_bin
@@ -375,8 +376,7 @@ class NcnnBackend(Backend):
         super().__init__(model_path, device=device, threads=threads)
         if device.lower() != "cpu":
             raise DeviceError(f"backend 'ncnn' runs on device 'cpu' only; got device={device!r}")
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise InputError(f"threads: expected a positive integer, got {threads!r}")
+        check_threads(threads)
         param_path = self.model_path
         if not param_path.is_file():
             raise ModelNotFoundError(f"NCNN .param not found: {param_path} (absolute: {param_path.resolve()})")

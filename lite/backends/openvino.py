@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from lite._checks import check_threads
 from lite.backends import register_backend, require
 from lite.backends.base import Backend, TensorSpec
 from lite.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError, VerificationError
@@ -270,8 +271,7 @@ class OpenVinoBackend(Backend):
         ov = import_openvino()
         if precision not in PRECISIONS:
             raise InputError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise InputError(f"threads: expected a positive integer, got {threads!r}")
+        check_threads(threads)
         self._ov = ov
         self.core = ov.Core()
         self.device = resolve_device(device, list(self.core.available_devices))

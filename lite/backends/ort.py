@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from lite._checks import check_threads
 from lite.backends import register_backend, require
 from lite.backends.base import Backend, TensorSpec
 from lite.errors import DeviceError, InputError, ModelLoadError
@@ -151,9 +152,7 @@ class OrtBackend(Backend):
             "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
         }[optimization]
-        if threads is not None:
-            if threads < 1:
-                raise InputError(f"threads: expected a positive integer, got {threads}")
+        if check_threads(threads) is not None:
             opts.intra_op_num_threads = int(threads)
             opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
