@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lite.errors import InputError, MetadataWarning, ModelLoadError
+from lite.files import atomic_write_bytes
 
 SIDECAR_SUFFIX = ".lite.json"
 
@@ -243,10 +244,8 @@ def read_sidecar(model_path: str | Path) -> ModelMeta:
 
 
 def write_sidecar(model_path: str | Path, meta: ModelMeta) -> Path:
-    """Write ``meta`` as the model's sidecar JSON; returns its path."""
-    path = sidecar_path(model_path)
-    path.write_text(json.dumps(meta.to_json_dict(), indent=2) + "\n", encoding="utf-8")
-    return path
+    """Write ``meta`` as the model's sidecar JSON, atomically (`lite.files.atomic_write_bytes`); returns its path."""
+    return atomic_write_bytes(sidecar_path(model_path), (json.dumps(meta.to_json_dict(), indent=2) + "\n").encode())
 
 
 def read_model_meta(model_path: str | Path, file_metadata: Mapping[str, str] | None = None) -> ModelMeta:

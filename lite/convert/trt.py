@@ -14,7 +14,6 @@ are the backend-side ones.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,7 +36,6 @@ from lite.backends._trt_build import (
     normalize_hw,
     precision_name,
 )
-from lite.backends._trt_cache import atomic_write_bytes
 from lite.backends._trt_runtime import import_tensorrt, onnx_inputs, onnx_metadata
 from lite.convert._registry import register_converter
 from lite.errors import InputError
@@ -253,9 +251,9 @@ def _place(staged: Path, engine_path: Path) -> None:
 
 
 def _write_engine_sidecar(onnx_path: Path, engine_path: Path) -> None:
-    from lite.metadata import ModelMeta, from_mapping, read_sidecar
+    from lite.metadata import ModelMeta, from_mapping, read_sidecar, write_sidecar
 
     meta = from_mapping(onnx_metadata(onnx_path)).merged(read_sidecar(onnx_path))
     if meta == ModelMeta():
         return
-    atomic_write_bytes(sidecar_path(engine_path), (json.dumps(meta.to_json_dict(), indent=2) + "\n").encode())
+    write_sidecar(engine_path, meta)
