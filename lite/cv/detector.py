@@ -11,6 +11,7 @@ is mostly data: its preprocessing, default input size, decoder names and default
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -538,13 +539,8 @@ class Detector(ImageModel):
         )
 
 
-_DETECTOR_KWARGS = frozenset(
-    {
-        "backend", "device", "threads", "input_size", "auto", "scaleup", "conf", "iou", "max_det", "nms",
-        "multi_label", "pre_nms_topk", "names", "strides", "layout", "box_first", "sigmoid", "anchors",
-        "reg_max", "preprocess", "fuse_preprocess",
-    }
-)  # fmt: skip
+#: Detector's own keyword arguments (everything else `from_file` is given goes to the backend), read from its signature.
+_DETECTOR_KWARGS = frozenset(inspect.signature(Detector.__init__).parameters) - {"self", "model", "backend_options"}
 
 
 def _describe_shapes(shapes: Mapping[str, tuple]) -> str:
