@@ -22,9 +22,14 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
-__all__ = ["Captured", "capture_output", "engine_said"]
+from lite.errors import InputError
+
+__all__ = ["Captured", "capture_output", "engine_said", "run_captured"]
+
+T = TypeVar("T")
 
 _LOG = logging.getLogger("lite.engines")
 #: The most of an engine's output an error message quotes (the end of it, where the cause is).
@@ -108,3 +113,19 @@ def engine_said(engine: str, text: str) -> str:
     if len(said) > MAX_QUOTE:
         said = "…" + said[-MAX_QUOTE:]
     return f" ({engine} said: {said})"
+
+
+def run_captured(engine: str, what: str, run: Callable[[], T]) -> T:
+    """Call ``run`` with the engine's output captured (`capture_output`); an `InputError` it raises is
+    raised again with what the engine printed appended (`engine_said`), outside the capture.
+
+    Adapters call it for the first run at each input shape (NCNN, MNN), where an engine explains a
+    shape it cannot run; later runs at a seen shape call the engine directly.
+    """
+    error: InputError | None = None
+    with capture_output(what=what) as said:
+        try:
+            return run()
+        except InputError as e:
+            error = e
+    raise InputError(f"{error}{engine_said(engine, said.text)}") from error.__cause__

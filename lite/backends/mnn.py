@@ -37,7 +37,7 @@ import numpy as np
 
 from lite._checks import check_threads
 from lite.backends import register_backend, require
-from lite.backends._capture import Captured, capture_output, engine_said
+from lite.backends._capture import Captured, capture_output, engine_said, run_captured
 from lite.backends.base import Backend, TensorSpec
 from lite.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError
 
@@ -182,14 +182,7 @@ class MnnBackend(Backend):
         key = tuple(tuple(feed[n].shape) for n in self._input_names)
         if key in self._seen_shapes:
             return self._run(feed)
-        error: InputError | None = None
-        with capture_output(what=f"MNN run of {self.model_path.name} at {key}") as said:
-            try:
-                result = self._run(feed)
-            except InputError as e:
-                error = e
-        if error is not None:
-            raise InputError(f"{error}{engine_said('MNN', said.text)}") from error.__cause__
+        result = run_captured("MNN", f"MNN run of {self.model_path.name} at {key}", lambda: self._run(feed))
         self._seen_shapes.add(key)
         return result
 

@@ -47,7 +47,7 @@ import numpy as np
 
 from lite._checks import check_threads
 from lite.backends import register_backend, require
-from lite.backends._capture import capture_output, engine_said
+from lite.backends._capture import capture_output, engine_said, run_captured
 from lite.backends._ncnn_bin import check_bin
 from lite.backends.base import Backend, TensorSpec
 from lite.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError
@@ -535,14 +535,8 @@ class NcnnBackend(Backend):
         shapes = (canvas, *(tuple(a.shape) for a in images))
         if shapes in self._seen_shapes:
             return self._extract(images, canvas)
-        error: InputError | None = None
-        with capture_output(what=f"NCNN run of {self.model_path.name} at {shapes[1:]}") as said:
-            try:
-                outs = self._extract(images, canvas)
-            except InputError as e:
-                error = e
-        if error is not None:
-            raise InputError(f"{error}{engine_said('NCNN', said.text)}") from None
+        what = f"NCNN run of {self.model_path.name} at {shapes[1:]}"
+        outs = run_captured("NCNN", what, lambda: self._extract(images, canvas))
         self._seen_shapes.add(shapes)
         return outs
 
