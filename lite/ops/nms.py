@@ -287,8 +287,13 @@ def nms_indices(
     if n == 0:
         return _EMPTY_IDX.copy()
     _check_finite(b, s)
+    return _hard_keep(b, s, None if agnostic else c, thr, max_det)
+
+
+def _hard_keep(b: np.ndarray, s: np.ndarray, c: np.ndarray | None, thr: float, max_det: int) -> np.ndarray:
+    """Greedy hard NMS of checked, non-empty ``float64`` boxes: kept indices, best first (``c`` None: agnostic)."""
     order = np.argsort(-s, kind="stable")
-    offset = _offset_by_class(b, c) if c is not None and not agnostic else None
+    offset = _offset_by_class(b, c) if c is not None else None
     return np.asarray(_greedy(_pack(b, order, offset), thr, max_det, None), dtype=np.int64)
 
 
@@ -302,10 +307,8 @@ def nms_checked(
         return nms(boxes, scores, class_ids, iou_threshold=iou_threshold, mode=mode, max_det=max_det)  # type: ignore[arg-type]
     if boxes.shape[0] == 0:
         return _empty_result()
-    b = boxes.astype(np.float64)
-    order = np.argsort(-scores, kind="stable")
-    offset = _offset_by_class(b, class_ids) if mode == "class_aware" else None
-    keep = np.asarray(_greedy(_pack(b, order, offset), iou_threshold, max_det, None), dtype=np.int64)
+    c = class_ids if mode == "class_aware" else None
+    keep = _hard_keep(boxes.astype(np.float64), scores, c, iou_threshold, max_det)
     return boxes[keep], scores[keep], class_ids[keep]
 
 
