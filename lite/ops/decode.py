@@ -418,10 +418,23 @@ def candidates(
     """
     conf = check_fraction(conf, "conf", "a score threshold in [0, 1]")
     pre_nms_topk = check_positive_int(pre_nms_topk, "pre_nms_topk")
-    spec = refine_layout(spec, outputs)
     missing = [n for n in spec.names if n not in outputs]
     if missing:
         raise InputError(f"outputs {missing} expected by layout {spec.layout.value} are missing; got {list(outputs)}")
+    return decode_checked(outputs, spec, input_hw, conf, multi_label, pre_nms_topk)
+
+
+def decode_checked(
+    outputs: Mapping[str, np.ndarray],
+    spec: DecodeSpec,
+    input_hw: tuple[int, int],
+    conf: float,
+    multi_label: bool,
+    pre_nms_topk: int,
+) -> list[Candidates]:
+    """`candidates` with validated options and outputs present (the registered YOLOv6 decoders' per-call path,
+    after `lite.ops.decoders.run_plan` checked them)."""
+    spec = refine_layout(spec, outputs)
     if spec.layout is Layout.END2END:
         return _end2end(outputs, spec, conf, pre_nms_topk)
     if spec.layout is Layout.RAW:

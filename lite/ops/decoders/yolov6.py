@@ -14,7 +14,7 @@ import numpy as np
 
 from lite.errors import InputError
 from lite.ops import grids
-from lite.ops.decode import END2END_NAMES, DecodeSpec, Layout, candidates, detect_layout, refine_layout
+from lite.ops.decode import END2END_NAMES, DecodeSpec, Layout, decode_checked, detect_layout, refine_layout
 from lite.ops.decoders import base
 from lite.ops.decoders.base import Decoder, Hints, Plan, Shape, register_decoder
 
@@ -58,7 +58,7 @@ class _YOLOv6Layout(Decoder):
 
     def candidates(self, plan, outputs, input_hw, *, conf, multi_label, pre_nms_topk):
         spec: DecodeSpec = plan.options["spec"]
-        return candidates(outputs, spec, input_hw, conf=conf, multi_label=multi_label, pre_nms_topk=pre_nms_topk)
+        return decode_checked(outputs, spec, input_hw, conf, multi_label, pre_nms_topk)  # run_plan checked them
 
     def describe_options(self, plan: Plan) -> str:
         parts = plan.options["spec"].describe().split(", ")
