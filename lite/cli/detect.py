@@ -75,14 +75,6 @@ def describe(class_ids: Sequence[int], names: Sequence[str]) -> str:
     return text
 
 
-def _annotate(dets: Any, img: Any) -> Any:
-    return dets.draw(img)  # an annotated copy
-
-
-def _write_image(path: Path, img: Any) -> None:
-    write_image(path, img)  # atomic: a temporary file, then renamed
-
-
 def _outputs(kind: str, paths: Sequence[Path], save: Path | None) -> dict[str, Path]:
     """Where each annotated output goes: input path (or ``"scene"``, ``"scene_detections"``) -> output path."""
     if save is None:
@@ -171,8 +163,8 @@ def _run_scene(det: Any, args: argparse.Namespace, records: list, cats: Sequence
     print(f"  ground truth: {describe(class_ids, SHAPE_NAMES).replace('detection', 'object')}")
     records += _records(d, 1, "scene.jpg", cats, det.names)
     if args.save is not None:
-        _write_image(args.outputs["scene"], img)
-        _write_image(args.outputs["scene_detections"], _annotate(d, img))
+        write_image(args.outputs["scene"], img)
+        write_image(args.outputs["scene_detections"], d.draw(img))
         print(f"saved: {args.outputs['scene']}, {args.outputs['scene_detections']}")
 
 
@@ -195,7 +187,7 @@ def _run_images(
                 bar.write(f"{path.name}: {describe(d.class_ids, names)} in {ms:.1f} ms")
             records += _records(d, _image_id(path, i), path.name, cats, names)
             if args.save is not None:
-                _write_image(args.outputs[str(path)], _annotate(d, img))
+                write_image(args.outputs[str(path)], d.draw(img))
             bar.update()
     finally:
         results.close()
@@ -266,7 +258,7 @@ def _run_video(det: Any, path: Path, args: argparse.Namespace, records: list, ca
                             from lite.errors import OutputError
 
                             raise OutputError(f"OpenCV cannot write the video {out_path} (mp4v codec unavailable)")
-                    writer.write(_annotate(d, frame))
+                    writer.write(d.draw(frame))
                 bar.update()
         finally:
             frames.close()  # stops and joins the reader before the capture is released
