@@ -239,6 +239,13 @@ class Backend(abc.ABC):
         """Adapter hook of `infer_canvas` (a checked, contiguous canvas batch)."""
         raise NotImplementedError
 
+    def _fused_canvas(self, feed: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """The ``uint8`` canvas batch a `raw_runner` feed carries for the fused model, or None (a float feed)."""
+        first = next(iter(feed.values()), None)
+        if self.fused_config is not None and isinstance(first, np.ndarray) and first.dtype == np.uint8:
+            return first
+        return None
+
     # -- lifetime -----------------------------------------------------------------------
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release engine resources (sessions, device buffers). Safe to call twice."""

@@ -569,9 +569,9 @@ class NcnnBackend(Backend):
 
     def raw_runner(self, feed: Mapping[str, np.ndarray]) -> Callable[[], Any]:
         """NCNN's own call on a prepared feed: a new extractor, ``input``, ``extract`` of every output."""
-        first = next(iter(feed.values()), None)
-        if self.fused_config is not None and isinstance(first, np.ndarray) and first.dtype == np.uint8:
-            mats = {self._input_names[0]: self._mat_from_canvas(first[0])}  # a canvas batch (1, H, W, 3)
+        canvas = self._fused_canvas(feed)
+        if canvas is not None:
+            mats = {self._input_names[0]: self._mat_from_canvas(canvas[0])}  # a canvas batch (1, H, W, 3)
         else:
             checked = self.check_feed(dict(feed))
             arrays = {n: np.ascontiguousarray(checked[n][0]) for n in self._input_names}  # referenced until cloned

@@ -458,10 +458,10 @@ class OpenVinoBackend(Backend):
     def raw_runner(self, feed: Mapping[str, np.ndarray]) -> Callable[[], Any]:
         """``InferRequest.infer`` alone on a prepared feed, outputs left in OpenVINO's memory (the benchmark floor):
         the float model on a float tensor, the fused one on a ``uint8`` canvas."""
-        first = next(iter(feed.values()), None)
-        if self.fused_config is not None and isinstance(first, np.ndarray) and first.dtype == np.uint8:
+        canvas = self._fused_canvas(feed)
+        if canvas is not None:
             request = self._fused_compiled.create_infer_request()  # the fused model on a uint8 canvas
-            prepared = {0: np.ascontiguousarray(first)}
+            prepared = {0: np.ascontiguousarray(canvas)}
         else:
             request = self.compiled.create_infer_request()
             prepared = {self._input_index[k]: np.ascontiguousarray(v) for k, v in feed.items()}

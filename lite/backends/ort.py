@@ -254,9 +254,9 @@ class OrtBackend(Backend):
         """``session.run`` alone on a prepared feed (the benchmark baseline): the plain session on a
         float tensor, the fused one on a ``uint8`` canvas."""
         prepared, names = dict(feed), self._output_names
-        first = next(iter(prepared.values()), None)
-        if self.fused_config is not None and isinstance(first, np.ndarray) and first.dtype == np.uint8:
-            session, prepared = self._fused_session, {self._fused_name: first}
+        canvas = self._fused_canvas(prepared)
+        if canvas is not None:
+            session, prepared = self._fused_session, {self._fused_name: canvas}
         else:
             session = self._plain()
         return lambda: session.run(names, prepared)
