@@ -456,13 +456,15 @@ class Detector(ImageModel):
             return self.backend.infer_canvas(tensor)
         return super().infer(tensor)
 
-    def _feed(self, img: np.ndarray) -> tuple[np.ndarray, LetterboxTransform]:
+    def _feed(self, img: np.ndarray, fresh: bool = False) -> tuple[np.ndarray, LetterboxTransform]:
         """What `detect` feeds `infer`, reused per thread (no new array per call): with a
         fused backend the cached ``(1, H, W, 3)`` canvas, else a cached float tensor. Consume it
-        before this thread's next call."""
+        before this thread's next call. ``fresh``: a new array instead, for a caller that keeps it."""
         if self.fused:
             canvas, t = self._letterbox.canvas(img)
-            return canvas[None], t
+            return (canvas[None].copy() if fresh else canvas[None]), t
+        if fresh:
+            return self._letterbox(img)  # normalised straight into a new tensor (no cached one to copy)
         cache = self.__dict__.get("_tensor_cache")
         if cache is None:
             cache = self._tensor_cache = TensorCache()
@@ -491,8 +493,8 @@ class Detector(ImageModel):
 
         def prepare(src: Any) -> tuple[np.ndarray, np.ndarray, LetterboxTransform]:
             img = load_image(src)
-            x, t = self._feed(img)
-            return img, x.copy(), t  # _feed's array is reused by this thread's next call
+            x, t = self._feed(img, fresh=True)  # the item waits in a queue past this thread's next call
+            return img, x, t
 
         def finish(p: tuple[np.ndarray, np.ndarray, LetterboxTransform], outs: dict[str, np.ndarray]) -> Any:
             d = self.postprocess(outs, [p[2]], **dict(overrides))[0]
