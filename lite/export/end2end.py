@@ -32,7 +32,7 @@ import numpy as np
 
 from lite.errors import ConversionError, InputError, VerificationError
 from lite.export.verify import median_ms, normalize_samples, run_reference
-from lite.parity import Boxes, Comparison, OutputDiff, match_detections
+from lite.parity import Boxes, Comparison, OutputDiff, match_detections, to_numpy
 
 __all__ = ["END2END_OUTPUTS", "add_onnx_nms", "reference_end2end", "verify_end2end"]
 
@@ -268,10 +268,6 @@ def reference_end2end(
     return out
 
 
-def _np(x: Any) -> np.ndarray:
-    return x if isinstance(x, np.ndarray) else x.detach().cpu().numpy()
-
-
 def _read_end2end(outputs: dict[str, np.ndarray]) -> list[Boxes]:
     num = outputs["num_dets"].reshape(-1)
     res = []
@@ -352,7 +348,7 @@ def verify_end2end(
         with create(reference, "ort") as dec:
             names = [s.name for s in dec.inputs]
             reference_outputs = [
-                next(iter(dec.infer({n: _np(x) for n, x in zip(names, s, strict=True)}).values())) for s in batch
+                next(iter(dec.infer({n: to_numpy(x) for n, x in zip(names, s, strict=True)}).values())) for s in batch
             ]
         reference = None
     elif reference_outputs is None:
@@ -367,7 +363,7 @@ def verify_end2end(
         missing = [n for n in END2END_OUTPUTS if n not in {s.name for s in be.outputs}]
         if missing:
             raise VerificationError(f"{onnx_path} lacks the end-to-end outputs {missing}")
-        feeds = [{s.name: _np(x) for s, x in zip(be.inputs, sample, strict=True)} for sample in batch]
+        feeds = [{s.name: to_numpy(x) for s, x in zip(be.inputs, sample, strict=True)} for sample in batch]
         for k, (feed, dec) in enumerate(zip(feeds, reference_outputs, strict=True)):
             want = reference_end2end(
                 dec, score_threshold=score_threshold, iou_threshold=iou_threshold, max_per_class=max_per_class
