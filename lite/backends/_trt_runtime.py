@@ -170,8 +170,10 @@ def onnx_inputs(onnx_path: str | Path) -> list[tuple[str, tuple[Dim, ...]]]:
 
 def onnx_metadata(onnx_path: str | Path) -> dict[str, str]:
     """The ONNX file's ``metadata_props`` (empty when ``onnx`` is not installed)."""
+    from lite.backends._onnx import metadata_props
+
     model = _load_onnx_graph(onnx_path, needed=False)
-    return {} if model is None else {p.key: p.value for p in model.metadata_props}
+    return {} if model is None else metadata_props(model)
 
 
 def onnx_external_data(onnx_path: str | Path) -> list[Path] | None:

@@ -187,12 +187,14 @@ def read_onnx(core: Any, path: str | Path, *, rewrite: bool = True) -> OnnxRead:
     proto, metadata, quantized = None, {}, False
     rewritten: dict[str, list[str]] = {}
     if rewrite or importlib.util.find_spec("onnx") is not None:
+        from lite.backends._onnx import metadata_props
+
         onnx = require("onnx", "openvino")
         try:
             proto = onnx.load(source)
         except Exception as e:
             raise ModelLoadError(f"{path} is not a readable ONNX model: {type(e).__name__}: {e}") from e
-        metadata = {p.key: p.value for p in proto.metadata_props}
+        metadata = metadata_props(proto)
         quantized = any(n.op_type in _QUANT_OPS for n in proto.graph.node)
     if rewrite and proto is not None:
         from lite.backends._onnx_rewrite import concrete_input_shape, rewrite_channel_shuffles, rewrite_hard_sigmoids
