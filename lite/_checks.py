@@ -33,16 +33,16 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def check_model(model: Any) -> None:
-    """``model`` is a path, a hub name or an opened backend.
+def check_model(model: Any, opened: type | tuple[type, ...] = ()) -> None:
+    """``model`` is a path, a hub name or an opened model (an instance of ``opened``, e.g. a ``Backend``).
+
+    ``opened`` is given by the caller, so this module imports nothing above the io layer.
 
     Raises:
         InputTypeError: Any other type (``None``, a number...).
         InputError: An empty string.
     """
-    from lite.backends.base import Backend
-
-    if isinstance(model, Backend):
+    if opened and isinstance(model, opened):
         return
     if not isinstance(model, str | os.PathLike):
         raise InputTypeError(
@@ -142,6 +142,7 @@ def check_optional_bool(value: Any, name: str) -> bool | None:
 def check_detector_args(
     model: Any,
     *,
+    opened: type | tuple[type, ...] = (),
     device: Any = None,
     threads: Any = None,
     input_size: Any = None,
@@ -156,7 +157,7 @@ def check_detector_args(
         InputTypeError: An argument of the wrong type (a `TypeError`).
         InputError: An argument with a wrong value (a `ValueError`).
     """
-    check_model(model)
+    check_model(model, opened)
     if device is not None and not isinstance(device, str):
         raise InputTypeError(f"device: expected a device name such as 'cpu' or 'cuda:0', or None; got {_got(device)}")
     check_threads(threads)

@@ -121,7 +121,7 @@ class Detector(ImageModel):
         **backend_options: Any,
     ) -> None:
         _checks.check_detector_args(
-            model, device=device, threads=threads, input_size=input_size, names=names, strides=strides,
+            model, opened=Backend, device=device, threads=threads, input_size=input_size, names=names, strides=strides,
             box_first=box_first, sigmoid=sigmoid,
         )  # fmt: skip
         # checked before opening: a wrong argument fails before any engine loads
