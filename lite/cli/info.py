@@ -75,7 +75,9 @@ def describe_model(
         path = det.backend.model_path
         spec = det.spec
         if not info.get("strides") and spec is not None:
-            info["strides"] = _inferred_strides(spec, shapes, (h, w))
+            from lite.ops.decode import spec_strides
+
+            info["strides"] = list(spec_strides(spec, shapes, (h, w)) or [])
         info.setdefault("family", getattr(det, "family", None))
         info.setdefault(
             "family_source", "--family / family=" if family is not None else "read from the model: metadata or outputs"
@@ -100,32 +102,6 @@ def _size(path: Path) -> int | None:
     if path.suffix.lower() == ".param" and weights.is_file():
         size += weights.stat().st_size
     return size
-
-
-_STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (32,), (16, 32))
-
-
-def _inferred_strides(spec: Any, shapes: dict[str, tuple[int, ...]], input_hw: tuple[int, int]) -> list[int]:
-    """Strides the decoder will infer: input size / feature-map size (raw), or the stride set
-    whose anchor count matches the number of rows (decoded, anchor_grid); [] when unknown."""
-    h, w = input_hw
-    layout = spec.layout.value
-    if layout == "raw":
-        out = []
-        for name in spec.names:
-            shape = shapes.get(name, ())
-            fh = shape[2] if len(shape) == 4 else 0
-            if not fh or h % fh:
-                return []
-            out.append(h // fh)
-        return out
-    if layout in ("decoded", "anchor_grid"):
-        shape = shapes.get(spec.names[0], ())
-        n = shape[1] if len(shape) == 3 else 0
-        for ss in _STRIDE_SETS:
-            if sum(-(-h // s) * -(-w // s) for s in ss) == n:
-                return list(ss)
-    return []
 
 
 def _text(info: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +41,6 @@ __all__ = [
     "verify_conversion",
 ]
 
-#: Stride sets tried when a flat ``(B, N, C)`` output's N has to be explained by the input size.
-_STRIDE_SETS = ((8, 16, 32), (8, 16, 32, 64), (16, 32, 64), (8, 16), (16, 32), (32,))
 _VERIFY_TAG = "LITE-VERIFY "
 
 
@@ -53,31 +51,6 @@ def _static_hw(dims: Dims) -> tuple[int, int] | None:
     return (h, w) if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 else None
 
 
-def _strides(spec: Any, shapes: Mapping[str, Dims], hw: tuple[int, int] | None) -> tuple[int, ...] | None:
-    from lite.ops.decode import Layout
-
-    if hw is None:
-        return None
-    if spec.layout is Layout.RAW:
-        out = []
-        for name in spec.names:
-            fh, fw = shapes[name][2], shapes[name][3]
-            if not (isinstance(fh, int) and isinstance(fw, int)) or hw[0] % fh or hw[1] % fw:
-                return None
-            if hw[0] // fh != hw[1] // fw:
-                return None
-            out.append(hw[0] // fh)
-        return tuple(out)
-    if spec.layout in (Layout.DECODED, Layout.ANCHOR_GRID):
-        n = shapes[spec.names[0]][1]
-        if not isinstance(n, int):
-            return None
-        for ss in _STRIDE_SETS:
-            if sum(math.ceil(hw[0] / s) * math.ceil(hw[1] / s) for s in ss) == n:
-                return ss
-    return None
-
-
 def graph_meta(model: Any, names: Sequence[str] | None = None) -> ModelMeta:
     """Input size, output layout and strides read from an ONNX graph.
 
@@ -85,7 +58,7 @@ def graph_meta(model: Any, names: Sequence[str] | None = None) -> ModelMeta:
     from the feature-map sizes (per-level heads) or from the anchor count (flat outputs).
     A graph whose outputs match no detector layout gets only its input size.
     """
-    from lite.ops.decode import detect_layout
+    from lite.ops.decode import detect_layout, spec_strides
 
     ins, outs = graph_io(model)
     hw = _static_hw(ins[0][1]) if ins else None
@@ -94,7 +67,8 @@ def graph_meta(model: Any, names: Sequence[str] | None = None) -> ModelMeta:
         spec = detect_layout(shapes, num_classes=len(names) if names else None, input_hw=hw)
     except InputError:  # not a detector output layout lite knows: record what is certain only
         return ModelMeta(input_size=hw)
-    return ModelMeta(strides=_strides(spec, shapes, hw), input_size=hw, layout=spec.layout.value)
+    strides = spec_strides(spec, shapes, hw) if hw is not None else None
+    return ModelMeta(strides=strides, input_size=hw, layout=spec.layout.value)
 
 
 def onnx_meta(path: str | Path, model: Any | None = None) -> ModelMeta:

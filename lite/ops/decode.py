@@ -388,6 +388,31 @@ def infer_strides(num_anchors: int, input_hw: tuple[int, int]) -> tuple[int, ...
     return grids.infer_strides(num_anchors, input_hw)
 
 
+def spec_strides(
+    spec: DecodeSpec, shapes: Mapping[str, Sequence[Any]], input_hw: tuple[int, int]
+) -> tuple[int, ...] | None:
+    """The strides the decoder reads a YOLOv6 layout with at ``input_hw``: input size / feature-map size
+    (raw heads), or the stride set whose grids hold the row count (decoded, anchor grid); None when unknown."""
+    if spec.strides:
+        return spec.strides
+    if spec.layout is Layout.RAW:
+        sizes = []
+        for name in spec.names:
+            shape = tuple(shapes.get(name, ()))
+            if len(shape) != 4 or not all(isinstance(d, int | np.integer) and d > 0 for d in shape[2:]):
+                return None
+            sizes.append((int(shape[2]), int(shape[3])))
+        try:
+            return grids.strides_from_maps(sizes, input_hw)
+        except InputError:
+            return None
+    if spec.layout in (Layout.DECODED, Layout.ANCHOR_GRID):
+        shape = tuple(shapes.get(spec.names[0], ()))
+        n = shape[1] if len(shape) == 3 else None
+        return grids.infer_strides(int(n), input_hw) if isinstance(n, int | np.integer) else None
+    return None
+
+
 def _anchor_strides(n: int, input_hw: tuple[int, int], strides: tuple[int, ...]) -> tuple[int, ...]:
     sets = [strides] if strides else list(_STRIDE_SETS)
     found = grids.infer_strides(n, input_hw, sets)
