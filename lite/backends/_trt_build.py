@@ -50,6 +50,7 @@ from lite.backends._trt_runtime import (
     recent_errors,
 )
 from lite.errors import ConversionError, InputError, ModelNotFoundError
+from lite.io import IMAGE_SUFFIXES  # the one list of image suffixes
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -78,7 +79,6 @@ DEFAULT_HW_PROFILE: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] = (
 """``(min, opt, max)`` ``(H, W)`` for an ONNX input with symbolic H, W when ``input_hw`` is not given:
 anything from 64×64 up to 640×640 (YOLOv6's default size, and every rectangular letterbox of it)."""
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 HW = tuple[int, int]
 
