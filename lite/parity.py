@@ -686,19 +686,11 @@ def _runs(models: Any, backends: Any) -> list[tuple[Any, str | None]]:
     return list(zip(paths, names, strict=True))
 
 
-def _static_hw(backend: Any) -> tuple[int, int] | None:
-    spec = backend.inputs[0] if backend.inputs else None
-    if spec is None or not spec.rank_known or len(spec.shape) != 4:
-        return None
-    h, w = spec.shape[2], spec.shape[3]
-    return (h, w) if isinstance(h, int) and isinstance(w, int) else None
-
-
 def _input_size(opened: Sequence[Any], input_size: Any) -> Any:
     """The input size every model runs at: the one given, else the fixed size they share (if any)."""
     if input_size is not None:
         return input_size
-    fixed = {s for s in (_static_hw(b) for b in opened) if s is not None}
+    fixed = {b.inputs[0].static_hw for b in opened if b.inputs} - {None}
     if len(fixed) > 1:
         raise InputError(f"compare: the models have different fixed input sizes {sorted(fixed)}")
     return next(iter(fixed), None)

@@ -45,6 +45,14 @@ class TensorSpec:
         """True when every dimension is a fixed integer."""
         return self.rank_known and all(isinstance(d, int) for d in self.shape)
 
+    @property
+    def static_hw(self) -> tuple[int, int] | None:
+        """``(H, W)`` of a rank-4 (NCHW) tensor whose H and W are fixed, else None."""
+        if not self.rank_known or len(self.shape) != 4:
+            return None
+        h, w = self.shape[2], self.shape[3]
+        return (h, w) if isinstance(h, int) and isinstance(w, int) else None
+
     def dim(self, axis: int) -> Dim:
         """Dimension ``axis`` (None when the rank is unknown or the axis is out of range)."""
         if not self.rank_known or not -len(self.shape) <= axis < len(self.shape):

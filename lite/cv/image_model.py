@@ -193,10 +193,10 @@ class ImageModel:
             return None
         if len(s.shape) != 4:
             raise InputError(f"an image model needs an NCHW image input; {self.input_name!r} has shape {s.shape}")
-        c, h, w = s.shape[1:]
+        c = s.shape[1]
         if isinstance(c, int) and c != 3:
             raise InputError(f"an image model needs a 3-channel input; {self.input_name!r} has {c} channels")
-        return (h, w) if isinstance(h, int) and isinstance(w, int) else None
+        return s.static_hw
 
     def _choose_input_hw(self, input_size: int | Sequence[int] | None) -> tuple[tuple[int, int], str]:
         if self._fixed_hw is not None:
