@@ -134,7 +134,9 @@ def test_deploy_form(case):
     with torch.no_grad():
         a = yolov6_export_module(train_form, "decoded")(case["x"])
         b = yolov6_export_module(model, "decoded")(case["x"])
-    np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-3, atol=1e-3)
+    # Fusing BatchNorm into the convolutions reorders float32 sums: on one box coordinate of ~5 px, YOLOv6-N6's
+    # random weights gave 0.008 px between the two forms in one run in three (oneDNN picks its kernels per run).
+    np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-3, atol=1e-2)
 
 
 def test_every_layout_matches_pytorch(case):
@@ -277,8 +279,11 @@ def test_convert_to_ncnn_and_mnn(case, tmp_path):
         from lite.convert import onnx_to_mnn, onnx_to_ncnn  # noqa: F401
     except ImportError as e:
         pytest.skip(f"lite.convert.onnx_to_ncnn/onnx_to_mnn are not available yet: {e}")
+    # MNN 3.6's fp32 CPU kernels differ from ONNX Runtime by up to 0.021 stride units on the stride-32 box
+    # distances of this random-weight network on uniform noise (measured here over 3 inputs; real YOLOv6Lite
+    # models agree within 5e-4), beyond the default engine tolerance of 0.01 + 0.01·|ref|.
     report = export_yolov6(case["ckpt"], tmp_path / "n_raw.onnx", img_size=case["size"], layout="raw",
-                           to=["ncnn", "mnn"], n_random=1, runs=1)  # fmt: skip
+                           to=["ncnn", "mnn"], n_random=1, runs=1, engine_atol=0.05)  # fmt: skip
     targets = [c.target for c in report.comparisons]
     assert targets == ["ONNX Runtime", "NCNN", "MNN"]
     assert all(p.exists() for p in report.files)
