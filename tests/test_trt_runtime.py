@@ -431,14 +431,18 @@ def test_ort_trt_ep_cache_is_namespaced_by_versions(monkeypatch, tmp_path):
 
     assert trt_ep_cache_dir(tmp_path, "1.22.0", "10.16.1.11") == tmp_path / "ort1.22.0-trt10.16.1.11"
     assert trt_ep_cache_dir(tmp_path, "1.22.0", None) == tmp_path / "ort1.22.0-trtunknown"
-    monkeypatch.setenv("LITE_CACHE", str(tmp_path))
+    monkeypatch.setenv("LITE_CACHE", str(tmp_path / "fresh" / "cache"))  # no level of it exists yet
     trt_opts = providers_for_device("trt:0")[0][1]
     folder = Path(trt_opts["trt_engine_cache_path"])
-    assert folder.parent == tmp_path / "ort-trt"
+    assert folder.parent == tmp_path / "fresh" / "cache" / "ort-trt"
     import onnxruntime
 
     assert folder.name.startswith(f"ort{onnxruntime.__version__}-trt")
-    assert providers_for_device("trt", cache_dir="/x")[0][1]["trt_engine_cache_path"] == "/x"
+    # created with its parents: the TensorRT provider creates only the last level and falls back otherwise
+    assert folder.is_dir()
+    given = tmp_path / "a" / "b" / "c"
+    assert providers_for_device("trt", cache_dir=str(given))[0][1]["trt_engine_cache_path"] == str(given)
+    assert given.is_dir()
 
 
 
