@@ -87,7 +87,7 @@ def test_import_and_registration_without_tensorrt():
     assert info.cls is mod.TrtBackend
     assert info.suffixes == (".engine", ".plan", ".onnx")
     assert info.default_for == (".engine", ".plan")
-    assert info.requires == ("tensorrt", "cuda") and info.extra == "trt"
+    assert info.requires == ("tensorrt", "cuda.bindings.runtime|cuda.cudart") and info.extra == "trt"
     assert backends.get("tensorrt") is info  # alias
     assert backends.backend_for_path("m.onnx") == "ort"  # .onnx still defaults to ONNX Runtime
     assert backends.backend_for_path("m.engine") == "trt"
@@ -327,8 +327,9 @@ def test_dynamic_batch_onnx_helper_is_faithful(onnx_dir, tmp_path):
 # --------------------------------------------------------------------------------------- calibration
 def test_calibration_batches_equal_lite_letterbox(images_dir):
     from lite.io import load_image
+    from lite.ops.preprocess import PreprocessConfig
 
-    batches = CalibrationBatches(images_dir, (2, 3, 320, 320))
+    batches = CalibrationBatches(images_dir, (2, 3, 320, 320), preprocess=PreprocessConfig())
     paths = list_images(images_dir)
     assert len(paths) == 6 and len(batches) == 3
     pre = Letterbox((320, 320))
@@ -348,20 +349,30 @@ def test_calibration_batches_non_square_and_coco(shared):
     folder = shared / "coco" / "val2017_128" / "images"
     if not folder.is_dir():
         pytest.skip("COCO subset absent")
-    batches = CalibrationBatches(folder, (4, 3, 256, 384), limit=10)
+    from lite.backends._trt_build import calibration_digest
+    from lite.ops.preprocess import PreprocessConfig
+
+    yolox = PreprocessConfig(color="bgr", scale=1.0, pad_align="topleft")
+    batches = CalibrationBatches(folder, (4, 3, 256, 384), limit=10, preprocess=yolox)
     assert len(batches) == 2  # 10 images → two full batches of 4, the rest dropped
     first = next(iter(batches))
     assert first.shape == (4, 3, 256, 384)
-    want, _ = Letterbox((256, 384)).batch([load_image(p) for p in batches.paths[:4]])
-    np.testing.assert_array_equal(first, want)
-    assert len(batches.digest()) == 16
+    want, _ = Letterbox((256, 384), config=yolox).batch([load_image(p) for p in batches.paths[:4]])
+    np.testing.assert_array_equal(first, want)  # the model's own preprocessing: BGR 0-255
+    assert first.max() > 1.0
+    digest = batches.digest()
+    assert len(digest) == 29 and digest != calibration_digest(batches.paths, PreprocessConfig())
 
 
 def test_calibration_batches_errors(images_dir, tmp_path):
+    from lite.ops.preprocess import PreprocessConfig
+
     with pytest.raises(InputError, match="at least one batch of 8"):
-        CalibrationBatches(images_dir, (8, 3, 320, 320))
+        CalibrationBatches(images_dir, (8, 3, 320, 320), preprocess=PreprocessConfig())
     with pytest.raises(InputError, match="NCHW"):
-        CalibrationBatches(images_dir, (1, 320, 320))
+        CalibrationBatches(images_dir, (1, 320, 320), preprocess=PreprocessConfig())
+    with pytest.raises(InputError, match="PreprocessConfig"):
+        CalibrationBatches(images_dir, (1, 3, 320, 320), preprocess=None)
     with pytest.raises(InputError, match="no .jpg"):
         list_images(tmp_path)
 
