@@ -823,10 +823,11 @@ def test_gpu_int8_engine_detects_like_ort(onnx_dir, bus_path, shared, tmp_path, 
     for p in list_images(calib)[:32]:
         (subset / p.name).symlink_to(p)
     engine = build_engine(
-        onnx_dir / DECODED, tmp_path / "s8.engine", int8=True, fp16=True, calib_images=subset,
+        onnx_dir / DECODED, tmp_path / "s8.engine", int8=True, fp16=True, calib_images=subset, family="yolov6",
         timing_cache=timing_dir / "build_engine.cache",
     )  # fmt: skip
     assert (tmp_path / "s8.calib").is_file()  # the calibration cache, next to the engine
+    assert (tmp_path / "s8.calib.key.json").is_file()  # and what it was computed from
     ref = YOLOv6(onnx_dir / DECODED, backend="ort").detect(bus_path)
     det = YOLOv6(engine, backend="trt", device="cuda")
     got = det.detect(bus_path)
@@ -845,9 +846,11 @@ def test_gpu_calibration_error_is_reraised(onnx_dir, images_dir, tmp_path):
     (calib / "a.jpg").symlink_to(images_dir / "bus.jpg")
     (calib / "b.jpg").write_bytes(b"not a jpeg")  # load_image fails on the second batch
     with pytest.raises(Exception, match="b.jpg") as ei:
-        build_engine(onnx_dir / DECODED, tmp_path / "bad.engine", int8=True, calib_images=calib, verify=False)
+        build_engine(onnx_dir / DECODED, tmp_path / "bad.engine", int8=True, calib_images=calib, verify=False,
+                     family="yolov6")  # fmt: skip
     assert "TensorRT failed to build" not in str(ei.value)  # the real cause, not a generic build failure
     assert not (tmp_path / "bad.engine").exists()
+    assert not (tmp_path / "bad.calib").exists()  # no partial calibration cache left to be reused
 
 
 @pytest.mark.gpu
@@ -901,8 +904,37 @@ def test_gpu_close_waits_for_raw_runner(s_engine, bus_path):
 @pytest.mark.gpu
 @needs_trt_gpu
 @pytest.mark.usefixtures("trt_cache")
+def test_gpu_nonzero_data_dependent_output(tmp_path):
+    """A minimal data-dependent output (``NonZero``, INT64) placed before a static one: the model TensorRT 10's
+    ONNX parser is known to take, so the IOutputAllocator path is exercised even if the NMS model below
+    does not build."""
+    import onnxruntime as ort
+    from test_trt_fake import nonzero_onnx
+
+    from lite.backends.trt import TrtBackend
+
+    model = nonzero_onnx(tmp_path / "dds.onnx")
+    be = TrtBackend(model, cache_dir=tmp_path / "cache")
+    assert be._dds == ["where"]
+    x = np.random.default_rng(1).random((1, 3, 4, 4), dtype=np.float32)
+    out = be.infer(x)
+    want = ort.InferenceSession(str(model)).run(None, {"x": x})
+    assert list(out) == ["where", "neg"]
+    np.testing.assert_array_equal(out["where"], want[0])
+    np.testing.assert_array_equal(out["neg"], want[1])
+    be.close()
+
+
+@pytest.mark.gpu
+@needs_trt_gpu
+@pytest.mark.usefixtures("trt_cache")
 def test_gpu_onnx_nms_data_dependent_outputs(onnx_dir, bus_path):
-    """ONNX NonMaxSuppression end-to-end model: outputs sized by the data, through the IOutputAllocator."""
+    """ONNX NonMaxSuppression end-to-end model: outputs sized by the data, through the IOutputAllocator.
+
+    This model may not build with TensorRT (a review found a TopK whose K comes from a data-dependent
+    shape, and an INT64 ReduceSum): unproven until gpu_check runs it. A build failure here shows the
+    parser's / builder's own errors; the NonZero test above covers the adapter's data-dependent path.
+    """
     from lite.cv import YOLOv6
 
     e2e = onnx_dir / "yolov6lite_s_320_end2end_ort.onnx"

@@ -367,3 +367,50 @@ def test_efficientnms_engine_is_built_and_verification_skipped(fake, tmp_path, c
         out = build_engine(tmp_path / "e2e.onnx", tmp_path / "e2e.engine")
     assert out.is_file() and fake_trt.STATE.builds[-1]["plugins"] == ["EfficientNMS_TRT"]
     assert "EfficientNMS_TRT" in caplog.text and "NOT verified" in caplog.text
+
+
+# ------------------------------------------------------------------------------------------ lite convert --to trt
+def test_convert_int8_needs_the_family_and_verifies_on_detections(fake, shared, tmp_path):
+    from lite.convert.trt import build_engine
+
+    onnx_s = shared / "models" / "yolov6lite" / "onnx" / "yolov6lite_s_320_decoded.onnx"
+    images = image_folder(tmp_path / "calib", n=2)
+    with pytest.raises(InputError, match="family"):  # no family in this ONNX's metadata: never a YOLOv6 guess
+        build_engine(onnx_s, tmp_path / "x.engine", int8=True, calib_images=images)
+    out = build_engine(onnx_s, tmp_path / "s8.engine", int8=True, calib_images=images, family="yolov6",
+                       verify=shared / "images" / "bus.jpg")  # fmt: skip
+    assert out.is_file() and fake_trt.STATE.builds[-1]["calibration"]["amax"] <= 1.0
+    assert (tmp_path / "s8.calib").is_file() and (tmp_path / "s8.calib.key.json").is_file()
+    assert fake_trt.STATE.executions >= 1  # the engine ran in verification
+
+
+def test_convert_cli_device_and_no_tf32(fake2, shared, tmp_path, capsys):
+    from lite.cli import main
+
+    onnx_s = shared / "models" / "yolov6lite" / "onnx" / "yolov6lite_s_320_decoded.onnx"
+    code = main(["convert", str(onnx_s), "--to", "trt", "--no-tf32", "--device", "cuda:1", "--no-verify",
+                 "-o", str(tmp_path / "s.engine")])  # fmt: skip
+    assert code == 0 and (tmp_path / "s.engine").is_file()
+    assert "TF32" not in fake_trt.STATE.builds[-1]["flags"] and fake2.current == 1  # built on cuda:1
+    assert main(["convert", str(onnx_s), "--to", "trt", "--device", "cuda:5", "-o", str(tmp_path / "t.engine")]) != 0
+    assert "only 2 CUDA device(s)" in capsys.readouterr().err and not (tmp_path / "t.engine").exists()
+
+
+def _report(n_ref: int, matched: int, missing: int, extra: int, min_iou: float, score: float):
+    from types import SimpleNamespace
+
+    dd = SimpleNamespace(n_ref=n_ref, matched=matched, missing=missing, extra=extra, min_iou=min_iou,
+                         max_score_diff=score)  # fmt: skip
+    return SimpleNamespace(runs=[SimpleNamespace(detection_diff=None), SimpleNamespace(detection_diff=dd)])
+
+
+def test_int8_is_judged_on_the_detections_that_matter():
+    from lite.convert.trt import VERIFY_TOLERANCES, int8_detections_agree
+
+    assert VERIFY_TOLERANCES["int8"]["atol"] >= 1e30  # raw anchors are not judged
+    assert int8_detections_agree(_report(20, 20, 0, 0, 0.8, 0.1))
+    assert int8_detections_agree(_report(20, 19, 1, 1, 0.8, 0.1))  # 2 of 20 unmatched: within 10%
+    assert not int8_detections_agree(_report(20, 17, 3, 0, 0.8, 0.1))
+    assert not int8_detections_agree(_report(20, 20, 0, 0, 0.6, 0.1))  # a matched box moved too far
+    assert not int8_detections_agree(_report(20, 20, 0, 0, 0.8, 0.3))  # a score changed too much
+    assert int8_detections_agree(_report(3, 2, 1, 0, 0.9, 0.0))  # one is always allowed

@@ -74,7 +74,7 @@ log = logging.getLogger("lite.convert.trt")
 VERIFY_TOLERANCES: dict[str, dict[str, float]] = {
     "fp32": {"rtol": 1e-2, "atol": 1.0, "iou": 0.95, "score_tol": 0.02},
     "fp16": {"rtol": 3e-2, "atol": 4.0, "iou": 0.9, "score_tol": 0.05},
-    "int8": {"rtol": float("inf"), "atol": float("inf"), "iou": 0.7, "score_tol": 0.15},
+    "int8": {"rtol": 1e30, "atol": 1e30, "iou": 0.7, "score_tol": 0.15},  # raw outputs not judged, see below
 }
 
 #: INT8 is judged on the detections only, never on the raw outputs: the largest error over every anchor
