@@ -12,7 +12,7 @@ classic pitfalls of the PyTorch → ONNX → TensorRT path:
   H/W to ``input_hw``; asking for a batch or size the ONNX fixes otherwise is an error.
 * **INT8 calibration sees exactly what inference sees**: `CalibrationBatches` letterboxes
   a folder of images with lite's own [`Letterbox`][lite.ops.letterbox.Letterbox] and the model's own
-  [`PreprocessConfig`][lite.ops.preprocess.PreprocessConfig] at the engine's input shape. An exception
+  `PreprocessConfig` at the engine's input shape. An exception
   while reading a batch is kept (TensorRT would swallow it and calibrate on fewer images) and re-raised
   after the build.
 * **The calibration cache is keyed**: written only after a complete calibration, with a key file
@@ -295,7 +295,7 @@ class CalibrationBatches:
 
     Each batch is ``letterbox.batch(images)`` of lite's own [`Letterbox`][lite.ops.letterbox.Letterbox]
     at the input's ``(H, W)`` with the model's own
-    [`PreprocessConfig`][lite.ops.preprocess.PreprocessConfig] (colour order, scale, mean / std, padding):
+    `PreprocessConfig` (colour order, scale, mean / std, padding):
     ``(B, 3, H, W)`` float32, exactly what inference feeds the engine (YOLOv6: RGB in [0, 1]; YOLOX: BGR
     0-255; NanoDet: mean/std). A last batch with fewer than ``B`` images is dropped (a calibration batch
     must have the profile's shape).
@@ -680,7 +680,7 @@ class BuildOptions:
     timing_cache: str | Path | None = None
     verbose: bool = False
     preprocess: Any = None
-    """INT8 with ``calib_images``: the model's [`PreprocessConfig`][lite.ops.preprocess.PreprocessConfig]
+    """INT8 with ``calib_images``: the model's `PreprocessConfig`
     (the caller knows the model family; the backends do not)."""
 
     def check(self) -> None:

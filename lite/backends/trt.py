@@ -261,7 +261,7 @@ class TrtBackend(Backend):
         workspace_gb: ``.onnx`` only: builder workspace limit in GiB.
         tf32: ``.onnx`` only: allow TF32 for FP32 layers (TensorRT's default); False for FP32 parity.
         preprocess: ``.onnx`` with ``int8`` and ``calib_images``: the model's
-            [`PreprocessConfig`][lite.ops.preprocess.PreprocessConfig] (the calibration images are fed exactly
+            `PreprocessConfig` (the calibration images are fed exactly
             as inference feeds them; the model layer passes its family's).
         cache_dir: Engine cache folder (default ``$LITE_CACHE/trt``).
         rebuild: Ignore a cached engine and build again.
