@@ -316,7 +316,7 @@ def test_cuda_python_runtime_error_without_a_driver_is_a_cuda_error(fake):
         CudaRuntime().device_count()
 
 
-def test_requires_the_real_cuda_runtime_module(monkeypatch, fake):
+def test_requires_the_real_cuda_runtime_module(fake, monkeypatch):  # monkeypatch undone first
     import sys
     import types
 
@@ -414,3 +414,10 @@ def test_int8_is_judged_on_the_detections_that_matter():
     assert not int8_detections_agree(_report(20, 20, 0, 0, 0.6, 0.1))  # a matched box moved too far
     assert not int8_detections_agree(_report(20, 20, 0, 0, 0.8, 0.3))  # a score changed too much
     assert int8_detections_agree(_report(3, 2, 1, 0, 0.9, 0.0))  # one is always allowed
+
+
+def test_the_fake_is_gone_after_each_test():
+    """Ordering guard: no fake module leaks into the rest of the suite."""
+    import sys
+
+    assert "tensorrt" not in sys.modules and "cuda.bindings.runtime" not in sys.modules
