@@ -4,8 +4,10 @@
 (`lite.backends._trt_build.build_engine_file`: explicit batch, derived profiles, FP16/INT8,
 merged timing cache), writes a ``.lite.json`` sidecar with the ONNX metadata (an engine file
 cannot hold it), then runs the engine and the ONNX model (ONNX Runtime) on the same letterboxed
-images and compares outputs and detections (`verify_engine`). A disagreement beyond the
-precision's tolerances is a [`VerificationError`][lite.errors.VerificationError].
+images and compares outputs and detections (`verify_engine`; INT8: the detections only). A disagreement
+beyond the precision's tolerances is a [`VerificationError`][lite.errors.VerificationError]. An ONNX with
+TensorRT plugin ops (``EfficientNMS_TRT``) cannot run in ONNX Runtime: its engine is kept unverified, with
+a warning that says so.
 
 The converter uses the backends, never the reverse: everything TensorRT needs at run time lives in
 [`lite.backends`][lite.backends]. The names re-exported below (profiles, calibration batches, cache keys)
@@ -159,7 +161,7 @@ def build_engine(
     from lite.convert._common import prepare_outputs
 
     onnx_path = Path(onnx_path)
-    device_index = parse_device(device)
+    device_index = None if device is None else parse_device(device)
     engine_path = prepare_outputs("trt", onnx_path, engine_path, force)[0]
     if int8 and calib_cache is None:
         calib_cache = engine_path.with_suffix(".calib")
@@ -180,7 +182,8 @@ def build_engine(
     )
     options.check()
     images = verify_images(verify, calib_images)  # argument errors before the (long) build
-    _use_device(device_index)
+    if device_index is not None:
+        _use_device(device_index)  # TensorRT builds on the calling thread's current device
     if images is None:
         build_engine_file(onnx_path, engine_path, options)
         _write_engine_sidecar(onnx_path, engine_path)
