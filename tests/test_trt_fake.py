@@ -209,6 +209,23 @@ def test_calibration_cache_is_keyed_reused_and_recomputed(fake, tmp_path):
                           BuildOptions(int8=True, calib_cache=cache, batch=1, input_hw=(8, 8)))  # fmt: skip
 
 
+def test_a_cache_without_its_key_file(fake, tmp_path, caplog):
+    """A cache lite did not key (made elsewhere, or a key never written): recalibrated when images are given,
+    used with a warning when it is all there is."""
+    from lite.backends._trt_build import BuildOptions, build_engine_file, calibration_key_path
+
+    images = image_folder(tmp_path / "calib")
+    _int8(tmp_path, images, yolov6_pre())
+    cache = tmp_path / "m.calib"
+    calibration_key_path(cache).unlink()
+    assert not _int8(tmp_path, images, yolov6_pre())["from_cache"]  # images given: not trusted, recomputed
+    assert calibration_key_path(cache).is_file()
+    calibration_key_path(cache).unlink()
+    with caplog.at_level(logging.WARNING, logger="lite.trt"):
+        build_engine_file(tmp_path / "m.onnx", tmp_path / "c.engine", BuildOptions(int8=True, calib_cache=cache))
+    assert fake_trt.STATE.builds[-1]["calibration"]["from_cache"] and "no key file" in caplog.text
+
+
 def test_failed_calibration_leaves_no_cache_and_reraises(fake, tmp_path, monkeypatch):
     from lite.backends import _trt_build
 
@@ -272,6 +289,18 @@ def test_timing_cache_entries_are_merged(fake, tmp_path):
     timing.write_bytes(b"garbage")  # unreadable: replaced, with a warning
     build_engine_file(a, tmp_path / "a2.engine", BuildOptions(timing_cache=timing))
     assert timing.read_bytes().startswith(b"FAKETC")
+
+
+def test_timing_cache_of_another_tensorrt_is_replaced(fake, tmp_path, caplog):
+    from lite.backends._trt_build import BuildOptions, build_engine_file
+
+    timing = tmp_path / "timing.cache"
+    timing.write_bytes(b"FAKETC\n" + json.dumps({"trt": "10.0.1.6", "entries": ["old"]}).encode())
+    with caplog.at_level(logging.WARNING, logger="lite.trt"):
+        build_engine_file(scale_onnx(tmp_path / "a.onnx", dynamic=False), tmp_path / "a.engine",
+                          BuildOptions(timing_cache=timing))  # fmt: skip
+    blob = json.loads(timing.read_bytes()[len(b"FAKETC\n") :])
+    assert blob["trt"] == fake_trt.VERSION and "old" not in blob["entries"] and "does not match" in caplog.text
 
 
 # ------------------------------------------------------------------------------------------ runtime details
