@@ -323,6 +323,26 @@ def test_raw_runner_checks_execute_and_sets_the_device(fake2, tmp_path):
     assert fake2.frees and all(dev == current == 1 for _, dev, current in fake2.frees)  # freed on cuda:1
 
 
+def test_engine_of_another_tensorrt_is_a_model_load_error_with_its_own_message(fake, tmp_path):
+    from lite.backends._trt_build import BuildOptions, build_engine_file
+    from lite.backends.trt import TrtBackend
+    from lite.errors import ModelLoadError
+
+    engine = build_engine_file(scale_onnx(tmp_path / "m.onnx", dynamic=False), tmp_path / "m.engine", BuildOptions())
+    blob = json.loads(engine.read_bytes())
+    blob["version"] = "10.0.1.6"
+    engine.write_text(json.dumps(blob))
+    import tensorrt as trt
+
+    from lite.backends._trt_runtime import get_logger
+
+    get_logger(trt).log(trt.ILogger.Severity.ERROR, "an unrelated earlier failure")
+    with pytest.raises(ModelLoadError, match="expecting library version") as ei:
+        TrtBackend(engine)
+    assert "unrelated" not in str(ei.value)  # only what this deserialization logged
+    assert not fake.streams and not fake.device_memory
+
+
 def test_recent_errors_are_those_of_the_failing_call(fake, tmp_path):
     import tensorrt as trt
 
