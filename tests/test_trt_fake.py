@@ -433,6 +433,17 @@ def test_convert_int8_needs_the_family_and_verifies_on_detections(fake, shared, 
     assert fake_trt.STATE.executions >= 1  # the engine ran in verification
 
 
+def test_convert_int8_takes_the_family_from_the_onnx_metadata(fake, tmp_path):
+    from lite.convert.trt import build_engine
+
+    model = scale_onnx(tmp_path / "m.onnx", dynamic=False)
+    m = onnx.load(str(model))
+    helper.set_model_props(m, {"family": "yolox"})
+    onnx.save(m, str(model))
+    build_engine(model, tmp_path / "m.engine", int8=True, calib_images=image_folder(tmp_path / "calib"), verify=False)
+    assert fake_trt.STATE.builds[-1]["calibration"]["amax"] > 200  # YOLOX's BGR 0-255, from the metadata
+
+
 def test_convert_cli_device_and_no_tf32(fake2, shared, tmp_path, capsys):
     from lite.cli import main
 
