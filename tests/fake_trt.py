@@ -916,6 +916,7 @@ class IExecutionContext:
 # ================================================================================================
 def _module(name: str, attrs: dict[str, Any], package: bool = False) -> types.ModuleType:
     m = types.ModuleType(name)
+    m.__fake__ = True  # tests check that no fake outlives its `install` block
     m.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=package)
     if package:
         m.__path__ = []
@@ -950,6 +951,7 @@ def install(devices: int = 1) -> Iterator[FakeCuda]:
 
     cuda = FakeCuda(devices)
     runtime = cuda.module()
+    runtime.__fake__ = True
     runtime.__spec__ = importlib.machinery.ModuleSpec("cuda.bindings.runtime", None)
     modules = {
         "tensorrt": tensorrt_module(),
