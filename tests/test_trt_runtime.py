@@ -180,15 +180,17 @@ def test_calibration_digest_hashes_contents(tmp_path):
     assert a != b and a == c and len(a) == 16
 
 
-def test_calibration_key_follows_the_cache_file(tmp_path):
+def test_calibration_key_follows_the_images_else_the_cache_file(tmp_path):
     cache = tmp_path / "m.calib"
     assert calibration_key("d1", cache) == {"images": "d1"}  # no cache yet: the images decide
     cache.write_bytes(b"TRT-1001-EntropyCalibration2\nimages: 3c010a14\n")
-    first = calibration_key("d1", cache)
+    # with images the key stays theirs once the build wrote the cache (no second build for the same engine);
+    # the cache is reused only when its key file names these images (usable_calibration_cache)
+    assert calibration_key("d1", cache) == {"images": "d1"}
+    first = calibration_key(None, cache)  # cache only: its contents decide
     assert set(first) == {"cache_sha256"}
-    assert calibration_key("other images", cache) == first  # TensorRT reads the cache, not the images
     cache.write_bytes(b"TRT-1001-EntropyCalibration2\nimages: 3c010a15\n")
-    assert calibration_key("d1", cache) != first  # replacing the cache file changes the key
+    assert calibration_key(None, cache) != first  # replacing the cache file changes the key
 
 
 def _tiny_onnx(path: Path, weights: np.ndarray, external: bool) -> Path:
@@ -431,15 +433,18 @@ def test_ort_trt_ep_cache_is_namespaced_by_versions(monkeypatch, tmp_path):
 
     assert trt_ep_cache_dir(tmp_path, "1.22.0", "10.16.1.11") == tmp_path / "ort1.22.0-trt10.16.1.11"
     assert trt_ep_cache_dir(tmp_path, "1.22.0", None) == tmp_path / "ort1.22.0-trtunknown"
-    monkeypatch.setenv("LITE_CACHE", str(tmp_path))
+    monkeypatch.setenv("LITE_CACHE", str(tmp_path / "fresh" / "cache"))  # no level of it exists yet
     trt_opts = providers_for_device("trt:0")[0][1]
     folder = Path(trt_opts["trt_engine_cache_path"])
-    assert folder.parent == tmp_path / "ort-trt"
+    assert folder.parent == tmp_path / "fresh" / "cache" / "ort-trt"
     import onnxruntime
 
     assert folder.name.startswith(f"ort{onnxruntime.__version__}-trt")
-    assert providers_for_device("trt", cache_dir="/x")[0][1]["trt_engine_cache_path"] == "/x"
-
+    # created with its parents: the TensorRT provider creates only the last level and falls back otherwise
+    assert folder.is_dir()
+    given = tmp_path / "a" / "b" / "c"
+    assert providers_for_device("trt", cache_dir=str(given))[0][1]["trt_engine_cache_path"] == str(given)
+    assert given.is_dir()
 
 
 def test_verified_engine_is_moved_into_place_with_its_sidecar(tmp_path):

@@ -81,7 +81,8 @@ def register_backend(
     Args:
         name: Backend name users pass as ``backend=``.
         suffixes: File suffixes the adapter can open (lower case, with the dot).
-        requires: Importable module names of the engine (checked with ``find_spec``, not imported).
+        requires: Importable module names of the engine (checked with ``find_spec``, not imported);
+            ``"a|b"`` is satisfied by either module (a package that moved its modules between versions).
         extra: The pip extra that installs the engine.
         default_for: Suffixes for which this backend is chosen when none is named
             (default: all of ``suffixes``).
@@ -107,10 +108,15 @@ def _discover() -> None:
 
 
 def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
+    """Whether ``name`` (or, for ``"a|b"``, any of the alternatives) can be imported (nothing is imported
+    but the parent packages ``find_spec`` needs)."""
+    for alternative in name.split("|"):
+        try:
+            if importlib.util.find_spec(alternative.strip()) is not None:
+                return True
+        except (ImportError, ValueError):
+            continue
+    return False
 
 
 def known() -> list[str]:

@@ -95,6 +95,24 @@ class CudaRuntime:
             return text.decode() if isinstance(text, bytes) else str(text)
         return ""
 
+    def call(self, what: str, fn: Any, *args: Any) -> Any:
+        """Call a ``cudart`` function and `check` its result.
+
+        cuda-python 12.0-12.5 raise a RuntimeError (instead of returning an error code) when the CUDA
+        driver library cannot be loaded; that becomes a CudaError too.
+
+        Raises:
+            CudaError: The call raised a RuntimeError or returned an error code.
+        """
+        try:
+            result = fn(*args)
+        except RuntimeError as e:
+            raise CudaError(
+                f"{what} failed: {e} (cuda-python could not use the CUDA driver: TensorRT needs an NVIDIA GPU "
+                f"and its driver; check nvidia-smi)"
+            ) from e
+        return self.check(result, what)
+
     def check(self, result: Any, what: str) -> Any:
         """Check a cuda-python result ``(err, *values)`` and return the values.
 
@@ -125,15 +143,15 @@ class CudaRuntime:
     # -- devices --------------------------------------------------------------------------
     def device_count(self) -> int:
         """Number of CUDA devices visible."""
-        return int(self.check(self.rt.cudaGetDeviceCount(), "cudaGetDeviceCount()"))
+        return int(self.call("cudaGetDeviceCount()", self.rt.cudaGetDeviceCount))
 
     def set_device(self, index: int) -> None:
         """Make ``index`` the current device of the calling thread."""
-        self.check(self.rt.cudaSetDevice(int(index)), f"cudaSetDevice({index})")
+        self.call(f"cudaSetDevice({index})", self.rt.cudaSetDevice, int(index))
 
     def device_info(self, index: int) -> GpuInfo:
         """Name and compute capability of device ``index``."""
-        props = self.check(self.rt.cudaGetDeviceProperties(int(index)), f"cudaGetDeviceProperties({index})")
+        props = self.call(f"cudaGetDeviceProperties({index})", self.rt.cudaGetDeviceProperties, int(index))
         name = props.name
         if isinstance(name, bytes | bytearray):
             name = bytes(name).split(b"\0", 1)[0].decode(errors="replace")
@@ -142,43 +160,43 @@ class CudaRuntime:
     # -- memory ---------------------------------------------------------------------------
     def malloc(self, nbytes: int) -> int:
         """Allocate device memory; returns the device pointer."""
-        return int(self.check(self.rt.cudaMalloc(int(nbytes)), f"cudaMalloc({nbytes})"))
+        return int(self.call(f"cudaMalloc({nbytes})", self.rt.cudaMalloc, int(nbytes)))
 
     def free(self, ptr: int) -> None:
         """Free device memory from `malloc`."""
-        self.check(self.rt.cudaFree(int(ptr)), f"cudaFree({ptr:#x})")
+        self.call(f"cudaFree({ptr:#x})", self.rt.cudaFree, int(ptr))
 
     def malloc_host(self, nbytes: int) -> int:
         """Allocate pinned (page-locked) host memory; returns the host pointer."""
-        return int(self.check(self.rt.cudaMallocHost(int(nbytes)), f"cudaMallocHost({nbytes})"))
+        return int(self.call(f"cudaMallocHost({nbytes})", self.rt.cudaMallocHost, int(nbytes)))
 
     def free_host(self, ptr: int) -> None:
         """Free pinned host memory from `malloc_host`."""
-        self.check(self.rt.cudaFreeHost(int(ptr)), f"cudaFreeHost({ptr:#x})")
+        self.call(f"cudaFreeHost({ptr:#x})", self.rt.cudaFreeHost, int(ptr))
 
     def memcpy_htod_async(self, dst: int, src: int, nbytes: int, stream: int) -> None:
         """Queue a host → device copy on ``stream``."""
         kind = self.rt.cudaMemcpyKind.cudaMemcpyHostToDevice
-        self.check(self.rt.cudaMemcpyAsync(int(dst), int(src), int(nbytes), kind, stream), "cudaMemcpyAsync(H2D)")
+        self.call("cudaMemcpyAsync(H2D)", self.rt.cudaMemcpyAsync, int(dst), int(src), int(nbytes), kind, stream)
 
     def memcpy_dtoh_async(self, dst: int, src: int, nbytes: int, stream: int) -> None:
         """Queue a device → host copy on ``stream``."""
         kind = self.rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        self.check(self.rt.cudaMemcpyAsync(int(dst), int(src), int(nbytes), kind, stream), "cudaMemcpyAsync(D2H)")
+        self.call("cudaMemcpyAsync(D2H)", self.rt.cudaMemcpyAsync, int(dst), int(src), int(nbytes), kind, stream)
 
     # -- streams --------------------------------------------------------------------------
     def stream_create(self) -> Any:
         """Create a non-blocking stream; returns the ``cudaStream_t``."""
         flags = self.rt.cudaStreamNonBlocking
-        return self.check(self.rt.cudaStreamCreateWithFlags(flags), "cudaStreamCreateWithFlags()")
+        return self.call("cudaStreamCreateWithFlags()", self.rt.cudaStreamCreateWithFlags, flags)
 
     def stream_synchronize(self, stream: Any) -> None:
         """Wait until every operation queued on ``stream`` is done."""
-        self.check(self.rt.cudaStreamSynchronize(stream), "cudaStreamSynchronize()")
+        self.call("cudaStreamSynchronize()", self.rt.cudaStreamSynchronize, stream)
 
     def stream_destroy(self, stream: Any) -> None:
         """Destroy a stream from `stream_create`."""
-        self.check(self.rt.cudaStreamDestroy(stream), "cudaStreamDestroy()")
+        self.call("cudaStreamDestroy()", self.rt.cudaStreamDestroy, stream)
 
 
 class _Allocator(Protocol):

@@ -11,9 +11,13 @@ classic pitfalls of the PyTorch → ONNX → TensorRT path:
   dimension of the ONNX input, maps a symbolic batch to ``batch=(min, opt, max)`` and symbolic
   H/W to ``input_hw``; asking for a batch or size the ONNX fixes otherwise is an error.
 * **INT8 calibration sees exactly what inference sees**: `CalibrationBatches` letterboxes
-  a folder of images with lite's own [`Letterbox`][lite.ops.letterbox.Letterbox] at the engine's
-  input shape; the calibration cache is reused when present. An exception while reading a batch
-  is kept (TensorRT would swallow it and calibrate on fewer images) and re-raised after the build.
+  a folder of images with lite's own [`Letterbox`][lite.ops.letterbox.Letterbox] and the model's own
+  `PreprocessConfig` at the engine's input shape. An exception
+  while reading a batch is kept (TensorRT would swallow it and calibrate on fewer images) and re-raised
+  after the build.
+* **The calibration cache is keyed**: written only after a complete calibration, with a key file
+  (ONNX sha256, input shape, images and preprocessing); reused only when the key matches, deleted when
+  the build that wrote it fails (`usable_calibration_cache`).
 * **FP32 parity**: ``tf32=False`` clears ``BuilderFlag.TF32`` (on by default on Ampere and newer).
 * **The timing cache is merged, not overwritten**, under a file lock.
 * **No silent failure**: ``build_serialized_network`` returning None is a ConversionError that
@@ -41,6 +45,7 @@ import numpy as np
 from lite.backends._trt_cache import atomic_write_bytes, cache_key, file_sha256, files_digest, update_file_locked
 from lite.backends._trt_runtime import (
     Dim,
+    error_mark,
     import_tensorrt,
     init_plugins,
     network_inputs,
@@ -62,6 +67,8 @@ __all__ = [
     "ProfileShape",
     "build_engine_file",
     "calibration_digest",
+    "calibration_key_path",
+    "usable_calibration_cache",
     "compute_profiles",
     "engine_cache_key",
     "list_images",
@@ -287,21 +294,40 @@ class CalibrationBatches:
     """Letterboxed calibration batches of the engine's input shape, from image files.
 
     Each batch is ``letterbox.batch(images)`` of lite's own [`Letterbox`][lite.ops.letterbox.Letterbox]
-    at the input's ``(H, W)``: ``(B, 3, H, W)`` float32 RGB in [0, 1], exactly what inference
-    feeds the engine. A last batch with fewer than ``B`` images is dropped (a calibration batch
+    at the input's ``(H, W)`` with the model's own
+    `PreprocessConfig` (colour order, scale, mean / std, padding):
+    ``(B, 3, H, W)`` float32, exactly what inference feeds the engine (YOLOv6: RGB in [0, 1]; YOLOX: BGR
+    0-255; NanoDet: mean/std). A last batch with fewer than ``B`` images is dropped (a calibration batch
     must have the profile's shape).
 
     Args:
         images: Image files (or a folder, see `list_images`).
         input_shape: The engine input's ``(B, 3, H, W)`` (the calibration profile's opt shape).
         limit: Use at most this many images.
+        preprocess: The model's preprocessing (required: calibrating a YOLOX on YOLOv6's [0, 1] input
+            would compute scales 255x off).
 
     Raises:
-        InputError: A shape that is not ``(B, 3, H, W)``, or fewer images than one batch.
+        InputError: A shape that is not ``(B, 3, H, W)``, fewer images than one batch, or no preprocess.
     """
 
-    def __init__(self, images: str | Path | Sequence[str | Path], input_shape: Sequence[int], limit: int | None = None):
+    def __init__(
+        self,
+        images: str | Path | Sequence[str | Path],
+        input_shape: Sequence[int],
+        limit: int | None = None,
+        *,
+        preprocess: Any,
+    ):
         from lite.ops.letterbox import Letterbox
+        from lite.ops.preprocess import PreprocessConfig
+
+        if not isinstance(preprocess, PreprocessConfig):
+            raise InputError(
+                f"INT8 calibration needs the model's lite.ops.preprocess.PreprocessConfig (what inference feeds "
+                f"the engine), got {type(preprocess).__name__}; e.g. lite.cv.get_family('yolox').preprocess_config"
+            )
+        self.preprocess = preprocess
 
         shape = tuple(int(d) for d in input_shape)
         if len(shape) != 4 or shape[1] != 3 or min(shape) < 1:
@@ -315,7 +341,7 @@ class CalibrationBatches:
         if len(paths) < self.batch_size:
             raise InputError(f"calibration needs at least one batch of {self.batch_size} images, got {len(paths)}")
         self.paths = paths
-        self.letterbox = Letterbox((shape[2], shape[3]))
+        self.letterbox = Letterbox((shape[2], shape[3]), config=preprocess)
 
     def __len__(self) -> int:
         """Number of full batches."""
@@ -335,10 +361,8 @@ class CalibrationBatches:
         return int(np.prod(self.shape)) * 4
 
     def digest(self) -> str:
-        """A short digest of the calibration set (file names and contents), for cache keys."""
-        return calibration_digest(self.paths)
-
-
+        """A short digest of the calibration set (file names and contents) and the preprocessing, for cache keys."""
+        return calibration_digest(self.paths, self.preprocess)
 
 
 class _NoBatches(CalibrationBatches):
@@ -348,15 +372,83 @@ class _NoBatches(CalibrationBatches):
         self.shape = tuple(int(d) for d in input_shape)
         self.batch_size = self.shape[0]
         self.paths: list[Path] = []
+        self.preprocess = None
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return iter(())
 
 
-def calibration_digest(calib_images: str | Path | Sequence[str | Path]) -> str:
-    """A short digest of a calibration image set: file names and contents (for cache keys)."""
+def calibration_digest(calib_images: str | Path | Sequence[str | Path], preprocess: Any = None) -> str:
+    """A short digest of a calibration image set (file names and contents) and the preprocessing that
+    turns them into engine inputs (for cache keys)."""
     paths = list_images(calib_images) if isinstance(calib_images, str | Path) else [Path(p) for p in calib_images]
-    return files_digest(paths)[:16]
+    return files_digest(paths)[:16] + ("" if preprocess is None else "-" + _text_digest(repr(preprocess)))
+
+
+def _text_digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# ----------------------------------------------------------------------------------------------
+# the calibration cache and what it was computed from
+# ----------------------------------------------------------------------------------------------
+def calibration_key_path(cache_path: Path) -> Path:
+    """The file next to a calibration cache saying what it was computed from (``<cache>.key.json``)."""
+    return cache_path.with_name(cache_path.name + ".key.json")
+
+
+def calibration_source(onnx_path: Path, batches: CalibrationBatches) -> dict[str, Any]:
+    """What a calibration cache depends on: the ONNX file, the input shape, the images and the preprocessing."""
+    return {
+        "onnx_sha256": file_sha256(onnx_path),
+        "input_shape": list(batches.shape),
+        "images": batches.digest() if batches.paths else None,
+    }
+
+
+def usable_calibration_cache(cache_path: Path, source: dict[str, Any]) -> bool:
+    """Whether TensorRT may read the calibration cache at ``cache_path`` instead of calibrating.
+
+    A cache is reused only when its key file (`calibration_key_path`, written by lite after a complete
+    calibration) names this ONNX file, input shape and, when images are given, this image set and
+    preprocessing. With images, anything else is calibrated again (and the cache replaced). Without
+    images (the cache is all there is), a cache from another ONNX file or shape is refused, and a cache
+    without a key file (made elsewhere) is used with a warning (lite cannot check it).
+
+    Raises:
+        ConversionError: No images, and the cache's key names another model or shape.
+    """
+    import json
+
+    if not cache_path.is_file():
+        return False
+    key_path = calibration_key_path(cache_path)
+    try:
+        key = json.loads(key_path.read_text()) if key_path.is_file() else None
+    except (OSError, ValueError):
+        key = None
+    have_images = source["images"] is not None
+    if key is None:
+        if have_images:
+            log.warning("calibration cache %s has no key file (%s): calibrating again", cache_path, key_path.name)
+            return False
+        log.warning("calibration cache %s has no key file: lite cannot check it was made for this model", cache_path)
+        return True
+    same_model = key.get("onnx_sha256") == source["onnx_sha256"] and key.get("input_shape") == source["input_shape"]
+    if not have_images:
+        if not same_model:
+            raise ConversionError(
+                f"calibration cache {cache_path} was computed for another model or input shape ({key_path}: "
+                f"{key}; this build: {source}). Pass calib_images to calibrate again, or another calib_cache"
+            )
+        return True
+    if same_model and key.get("images") == source["images"]:
+        return True
+    log.warning("calibration cache %s was computed from another model, shape or image set: calibrating again",
+                cache_path)  # fmt: skip
+    return False
 
 
 class CalibrationFeed:
@@ -411,13 +503,20 @@ class CalibrationFeed:
             raise err
 
 
-def make_calibrator(trt: Any, batches: CalibrationBatches, cache_path: Path | None) -> Any:
+def make_calibrator(
+    trt: Any, batches: CalibrationBatches, cache_path: Path | None, source: dict[str, Any] | None = None
+) -> Any:
     """An ``IInt8EntropyCalibrator2`` fed by ``batches`` through one device buffer.
 
-    The calibration cache is read from ``cache_path`` when it exists (TensorRT then skips the
-    images) and written there atomically after calibration. ``calibrator.feed`` is the
-    `CalibrationFeed`; call ``calibrator.feed.raise_error()`` after the build.
+    TensorRT reads the calibration cache at ``cache_path`` only when `usable_calibration_cache`
+    accepts it for ``source`` (then it skips the images). After a complete calibration (every batch fed,
+    no error) the cache is written atomically, then its key file (``source``); a calibration that failed
+    writes nothing, and `discard` deletes what this calibrator wrote when the build fails afterwards.
+    ``calibrator.feed`` is the `CalibrationFeed`: call ``calibrator.feed.raise_error()`` after the
+    build, and ``calibrator.close()`` in every case.
     """
+    import json
+
     from lite.backends._cuda import CudaRuntime, HostDeviceBuffer, Stream
 
     base = getattr(trt, "IInt8EntropyCalibrator2", None)
@@ -426,6 +525,7 @@ def make_calibrator(trt: Any, batches: CalibrationBatches, cache_path: Path | No
             f"tensorrt {trt.__version__} has no IInt8EntropyCalibrator2 (TensorRT 11 removed implicit INT8 "
             f"calibration); quantize the ONNX with Q/DQ nodes instead, or install tensorrt<11"
         )
+    reuse = cache_path is not None and source is not None and usable_calibration_cache(cache_path, source)
 
     class _Calibrator(base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
@@ -433,7 +533,12 @@ def make_calibrator(trt: Any, batches: CalibrationBatches, cache_path: Path | No
             self.rt = CudaRuntime()
             self.stream = Stream(self.rt)
             self.buffer = HostDeviceBuffer(self.rt, "calibration")
-            self.buffer.ensure(batches.nbytes)
+            self.wrote = False
+            try:
+                self.buffer.ensure(batches.nbytes)
+            except BaseException:
+                self.stream.close()
+                raise
             self.feed = CalibrationFeed(batches, self._upload)
 
         def _upload(self, batch: np.ndarray) -> int:
@@ -445,7 +550,7 @@ def make_calibrator(trt: Any, batches: CalibrationBatches, cache_path: Path | No
         def get_batch_size(self) -> int:
             return batches.batch_size
 
-        def get_batch(self, names: list[str], *args: Any) -> list[int] | None:
+        def get_batch(self, names: list[str]) -> list[int] | None:
             return self.feed.get_batch(names)
 
         def read_calibration_cache(self) -> bytes | None:
@@ -455,18 +560,30 @@ def make_calibrator(trt: Any, batches: CalibrationBatches, cache_path: Path | No
             self.feed.guard(self._write, cache)
 
         def _read(self) -> bytes | None:
-            if cache_path is not None and cache_path.is_file():
+            if reuse and cache_path is not None:
                 log.info("using INT8 calibration cache %s", cache_path)
                 return cache_path.read_bytes()
             return None
 
         def _write(self, cache: Any) -> None:
-            if cache_path is not None:
-                atomic_write_bytes(cache_path, bytes(cache))
+            if cache_path is None or self.feed.error is not None or self.feed.count == 0:
+                return  # a failed (or skipped) calibration leaves no cache behind
+            self.wrote = True
+            atomic_write_bytes(cache_path, bytes(cache))
+            if source is not None:  # the key last: a cache without its key is never trusted
+                atomic_write_bytes(calibration_key_path(cache_path), json.dumps(source, indent=1).encode())
+
+        def discard(self) -> None:
+            """Delete the cache and key this calibrator wrote (the build that used them failed)."""
+            if self.wrote and cache_path is not None:
+                calibration_key_path(cache_path).unlink(missing_ok=True)
+                cache_path.unlink(missing_ok=True)
 
         def close(self) -> None:
-            self.buffer.free()
-            self.stream.close()
+            try:
+                self.buffer.free()
+            finally:
+                self.stream.close()
 
     return _Calibrator()
 
@@ -475,9 +592,11 @@ def make_calibrator(trt: Any, batches: CalibrationBatches, cache_path: Path | No
 # cache key
 # ----------------------------------------------------------------------------------------------
 def calibration_key(calib_digest: str | None, calib_cache: str | Path | None) -> dict[str, str | None]:
-    """What decides an INT8 engine's scales: the cache file's contents when it exists (TensorRT then
-    reads it and never looks at the images), else the calibration images' digest."""
-    if calib_cache is not None and Path(calib_cache).is_file():
+    """What decides an INT8 engine's scales: the calibration images' digest (with the preprocessing) when
+    there are images (a cache is reused only when it was computed from them, see
+    `usable_calibration_cache`, so the key does not change once the first build has written the cache),
+    else the cache file's contents."""
+    if calib_digest is None and calib_cache is not None and Path(calib_cache).is_file():
         return {"cache_sha256": file_sha256(calib_cache)}
     return {"images": calib_digest}
 
@@ -560,13 +679,19 @@ class BuildOptions:
     tf32: bool = True
     timing_cache: str | Path | None = None
     verbose: bool = False
+    preprocess: Any = None
+    """INT8 with ``calib_images``: the model's `PreprocessConfig`
+    (the caller knows the model family; the backends do not)."""
 
     def check(self) -> None:
         """Argument errors, before TensorRT is imported.
 
         Raises:
-            InputError: A bad workspace, batch or size, or INT8 without calibration data.
+            InputError: A bad workspace, batch or size, or INT8 without calibration data or without the
+                model's preprocessing.
         """
+        from lite.ops.preprocess import PreprocessConfig
+
         if self.workspace_gb is not None and not self.workspace_gb > 0:
             raise InputError(f"workspace_gb: expected a positive number of GiB, got {self.workspace_gb!r}")
         has_cache = self.calib_cache is not None and Path(self.calib_cache).is_file()
@@ -574,6 +699,12 @@ class BuildOptions:
             raise InputError(
                 "int8=True needs calibration data: pass calib_images (a folder of representative images) "
                 "or calib_cache (an existing calibration cache file)"
+            )
+        if self.int8 and self.calib_images is not None and not isinstance(self.preprocess, PreprocessConfig):
+            raise InputError(
+                "int8=True with calib_images needs the model's preprocessing (preprocess=PreprocessConfig, e.g. "
+                "lite.cv.get_family('yolox').preprocess_config): the calibration images must be fed exactly as "
+                f"inference feeds them; got preprocess={self.preprocess!r}"
             )
         normalize_batch(self.batch)
         normalize_hw(self.input_hw)
@@ -607,15 +738,24 @@ def build_engine_file(onnx_path: str | Path, engine_path: str | Path, options: B
         logger.verbose = True
     builder = trt.Builder(logger)
     network, parser = parse_onnx(trt, builder, logger, onnx_path)
-    profiles = compute_profiles(network_inputs(network), batch=options.batch, input_hw=options.input_hw)
-    config, profile = _configure(trt, builder, profiles, options)
+    inputs = network_inputs(network)
+    profiles = compute_profiles(inputs, batch=options.batch, input_hw=options.input_hw)
+    dynamic = any(d < 0 for _, shape in inputs for d in shape)
+    config, profile = _configure(trt, builder, profiles, options, dynamic)
     calibrator = _attach_calibrator(trt, config, profile, profiles, onnx_path, engine_path, options)
-    timing = _attach_timing_cache(config, options.timing_cache)
-
-    what = precision_name(options.fp16, options.int8) + ("" if options.tf32 else ", no TF32")
-    log.info("building %s engine from %s (%s)", what, onnx_path, "; ".join(map(str, profiles)))
-    t0 = time.perf_counter()
-    serialized = _serialize(builder, network, config, calibrator, onnx_path, logger)
+    try:
+        timing = _attach_timing_cache(config, options.timing_cache)
+        what = precision_name(options.fp16, options.int8) + ("" if options.tf32 else ", no TF32")
+        log.info("building %s engine from %s (%s)", what, onnx_path, "; ".join(map(str, profiles)))
+        t0 = time.perf_counter()
+        serialized = _serialize(builder, network, config, calibrator, onnx_path, logger)
+    except BaseException:
+        if calibrator is not None:
+            calibrator.discard()  # a cache from a build that failed is not trusted next time
+        raise
+    finally:
+        if calibrator is not None:
+            calibrator.close()  # device memory and stream, whatever stage failed
     atomic_write_bytes(engine_path, memoryview(serialized))
     log.info("built %s in %.1f s", engine_path, time.perf_counter() - t0)
     if timing is not None and options.timing_cache is not None:
@@ -624,14 +764,17 @@ def build_engine_file(onnx_path: str | Path, engine_path: str | Path, options: B
     return engine_path
 
 
-def _configure(trt: Any, builder: Any, profiles: list[ProfileShape], options: BuildOptions) -> tuple[Any, Any]:
-    """A builder config with the workspace limit, one optimisation profile (when any input is dynamic),
-    the precision flags and TF32. Returns ``(config, profile or None)``."""
+def _configure(
+    trt: Any, builder: Any, profiles: list[ProfileShape], options: BuildOptions, dynamic: bool
+) -> tuple[Any, Any]:
+    """A builder config with the workspace limit, one optimisation profile (when any network input has a
+    dynamic dimension, even one pinned to a single shape: TensorRT requires a profile then), the precision
+    flags and TF32. Returns ``(config, profile or None)``."""
     config = builder.create_builder_config()
     if options.workspace_gb is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(options.workspace_gb * (1 << 30)))
     profile = None
-    if any(not p.is_static for p in profiles):
+    if dynamic:
         profile = builder.create_optimization_profile()
         for p in profiles:
             profile.set_shape(p.name, p.min, p.opt, p.max)
@@ -674,11 +817,12 @@ def _attach_calibrator(
         raise ConversionError(
             f"INT8 calibration supports one NCHW image input; {onnx_path.name} has {[str(p) for p in profiles]}"
         )
+    batches: CalibrationBatches
     if options.calib_images is not None:
-        batches = CalibrationBatches(options.calib_images, image_inputs[0].opt)
+        batches = CalibrationBatches(options.calib_images, image_inputs[0].opt, preprocess=options.preprocess)
     else:  # the cache alone is enough: TensorRT reads it and never asks for a batch
         batches = _NoBatches(image_inputs[0].opt)
-    calibrator = make_calibrator(trt, batches, calib_path)
+    calibrator = make_calibrator(trt, batches, calib_path, calibration_source(onnx_path, batches))
     config.int8_calibrator = calibrator
     if profile is not None and hasattr(config, "set_calibration_profile"):
         config.set_calibration_profile(profile)
@@ -687,15 +831,12 @@ def _attach_calibrator(
 
 def _serialize(builder: Any, network: Any, config: Any, calibrator: Any, onnx_path: Path, logger: Any) -> Any:
     """``build_serialized_network``; a calibration error is re-raised, a None result is a ConversionError."""
-    try:
-        serialized = builder.build_serialized_network(network, config)
-    finally:
-        if calibrator is not None:
-            calibrator.close()
+    mark = error_mark(logger)
+    serialized = builder.build_serialized_network(network, config)
     if calibrator is not None:
         calibrator.feed.raise_error()  # the cause TensorRT swallowed, even when the build "succeeded"
     if serialized is None:
-        detail = recent_errors(logger, 10) or "no error message from TensorRT (run with verbose=True)"
+        detail = recent_errors(logger, 10, since=mark) or "no error message from TensorRT (run with verbose=True)"
         raise ConversionError(f"TensorRT failed to build an engine from {onnx_path}: {detail}")
     return serialized
 

@@ -43,13 +43,22 @@ __all__ = [
     "parser_errors",
     "recent_errors",
     "trt_major",
+    "error_mark",
 ]
 
 log = logging.getLogger("lite.trt")
 
 Dim = int | str | None
 
+NVIDIA_INDEX_NOTE = (
+    "The tensorrt-cu12/-cu13 packages on PyPI are source packages that download the TensorRT libraries "
+    "from NVIDIA's package index (pypi.nvidia.com) while installing: the machine needs access to it "
+    "(or pip's --extra-index-url https://pypi.nvidia.com)"
+)
+"""What the missing-TensorRT error and the README say about where the TensorRT libraries come from."""
+
 _LOCK = threading.Lock()
+_ERRORS_LOCK = threading.Lock()  # not _LOCK: TensorRT logs while init_plugins holds _LOCK
 _LOGGER: Any = None
 _PLUGINS_READY = False
 
@@ -69,7 +78,10 @@ def import_tensorrt() -> Any:
     """Import ``tensorrt`` (10 or later) or raise an ImportError naming the ``trt`` extra."""
     from lite.backends import require
 
-    trt = require("tensorrt", "trt")
+    try:
+        trt = require("tensorrt", "trt")
+    except BackendNotInstalledError as e:
+        raise BackendNotInstalledError(f"{e}. {NVIDIA_INDEX_NOTE}") from e
     if trt_major(getattr(trt, "__version__", "0")) < 10:
         raise BackendNotInstalledError(
             f"lite needs TensorRT 10 or later (name-based I/O tensors); found tensorrt {trt.__version__}. "
@@ -102,12 +114,15 @@ def _make_logger(trt: Any) -> Any:
         def __init__(self) -> None:
             trt.ILogger.__init__(self)
             self.errors: deque[str] = deque(maxlen=100)
+            self.error_count = 0  # errors logged so far (the mark `error_mark` returns)
             self.verbose = False
 
         def log(self, severity: Any, msg: str) -> None:
             sev = trt.ILogger.Severity
             if severity in (sev.ERROR, sev.INTERNAL_ERROR):
-                self.errors.append(str(msg))
+                with _ERRORS_LOCK:
+                    self.errors.append(str(msg))
+                    self.error_count += 1
                 log.error("TensorRT: %s", msg)
             elif severity == sev.WARNING:
                 log.warning("TensorRT: %s", msg)
@@ -117,9 +132,25 @@ def _make_logger(trt: Any) -> Any:
     return _Logger()
 
 
-def recent_errors(logger: Any, n: int = 3) -> str:
-    """The last ``n`` TensorRT error messages of ``logger``, joined (empty string when none)."""
-    return "; ".join(list(getattr(logger, "errors", ()))[-n:])
+def error_mark(logger: Any) -> int:
+    """How many errors ``logger`` has logged so far: pass it to `recent_errors` as ``since``."""
+    return int(getattr(logger, "error_count", 0))
+
+
+def recent_errors(logger: Any, n: int = 3, since: int | None = None) -> str:
+    """The last ``n`` TensorRT error messages of ``logger``, joined (empty string when none).
+
+    The logger is process-wide (TensorRT's plugin registry keeps a raw pointer to it), so its errors
+    come from every engine of the process. With ``since`` (an `error_mark` taken before the
+    call that failed), only the errors logged after it count: not an older failure of another engine.
+    Another thread's error logged in between can still appear.
+    """
+    with _ERRORS_LOCK:
+        errors = list(getattr(logger, "errors", ()))
+        count = int(getattr(logger, "error_count", len(errors)))
+    if since is not None:
+        errors = errors[max(0, len(errors) - (count - since)) :] if count > since else []
+    return "; ".join(errors[-n:])
 
 
 def init_plugins(trt: Any | None = None) -> Any:
@@ -239,10 +270,11 @@ def parse_onnx(trt: Any, builder: Any, logger: Any, onnx_path: Path) -> tuple[An
     """
     network = builder.create_network(0)  # TensorRT 10: explicit batch is the only mode
     parser = trt.OnnxParser(network, logger)
+    mark = error_mark(logger)
     ok = parser.parse_from_file(str(onnx_path))
     errors = parser_errors(parser)
     if not ok or errors:
-        detail = "\n  ".join(errors) or "no parser error recorded; " + recent_errors(logger, 5)
+        detail = "\n  ".join(errors) or "no parser error recorded; " + recent_errors(logger, 5, since=mark)
         raise ConversionError(f"TensorRT could not parse {onnx_path} ({len(errors)} error(s)):\n  {detail}")
     return network, parser
 

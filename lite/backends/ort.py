@@ -43,10 +43,14 @@ def providers_for_device(device: str, *, fp16: bool = False, cache_dir: str | No
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"trt"`` or ``"trt:N"``.
         fp16: Let the TensorRT EP build FP16 engines.
         cache_dir: Where the TensorRT EP caches its engines (default
-            ``$LITE_CACHE/ort-trt/ort<version>-trt<version>``, see `trt_ep_cache_dir`).
+            ``$LITE_CACHE/ort-trt/ort<version>-trt<version>``, see `trt_ep_cache_dir`). The folder is
+            created here, parents included: the provider creates only the last level
+            (``std::filesystem::create_directory``), fails on a missing parent, and ONNX Runtime then
+            falls back to CUDA/CPU.
 
     Raises:
         DeviceError: An unknown device string.
+        OSError: The cache folder cannot be created.
     """
     kind, _, index = device.lower().partition(":")
     if index and not index.isdigit():
@@ -59,11 +63,13 @@ def providers_for_device(device: str, *, fp16: bool = False, cache_dir: str | No
     if kind in ("trt", "tensorrt"):
         from lite.cache import cache_dir as lite_cache_dir
 
+        folder = Path(cache_dir) if cache_dir else _default_trt_ep_cache_dir(lite_cache_dir() / "ort-trt")
+        folder.mkdir(parents=True, exist_ok=True)  # the provider would create only the last level
         trt_opts = {
             "device_id": dev_id,
             "trt_fp16_enable": fp16,
             "trt_engine_cache_enable": True,
-            "trt_engine_cache_path": cache_dir or str(_default_trt_ep_cache_dir(lite_cache_dir() / "ort-trt")),
+            "trt_engine_cache_path": str(folder),
         }
         return [
             ("TensorrtExecutionProvider", trt_opts),

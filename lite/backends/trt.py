@@ -73,6 +73,7 @@ _BUILD_DEFAULTS: dict[str, Any] = {
     "input_hw": None,
     "workspace_gb": None,
     "tf32": True,
+    "preprocess": None,
 }
 
 
@@ -240,7 +241,8 @@ def _output_allocator(trt: Any, outputs: DynamicOutputs) -> Any:
     "trt",
     suffixes=(".engine", ".plan", ".onnx"),
     default_for=(".engine", ".plan"),
-    requires=("tensorrt", "cuda"),
+    # the real runtime module: a bare ``cuda`` namespace package (cuda-pathfinder alone) is not cuda-python
+    requires=("tensorrt", "cuda.bindings.runtime|cuda.cudart"),
     extra="trt",
 )
 class TrtBackend(Backend):
@@ -258,6 +260,9 @@ class TrtBackend(Backend):
         input_hw: ``.onnx`` only: ``(h, w)`` or ``((h, w) min, opt, max)`` for a dynamic-H/W ONNX.
         workspace_gb: ``.onnx`` only: builder workspace limit in GiB.
         tf32: ``.onnx`` only: allow TF32 for FP32 layers (TensorRT's default); False for FP32 parity.
+        preprocess: ``.onnx`` with ``int8`` and ``calib_images``: the model's
+            `PreprocessConfig` (the calibration images are fed exactly
+            as inference feeds them; the model layer passes its family's).
         cache_dir: Engine cache folder (default ``$LITE_CACHE/trt``).
         rebuild: Ignore a cached engine and build again.
         verbose: TensorRT's verbose log (to the ``lite.trt`` logger).
@@ -285,6 +290,7 @@ class TrtBackend(Backend):
         input_hw: Any = None,
         workspace_gb: float | None = None,
         tf32: bool = True,
+        preprocess: Any = None,
         cache_dir: str | Path | None = None,
         rebuild: bool = False,
         verbose: bool = False,
@@ -319,6 +325,7 @@ class TrtBackend(Backend):
             "input_hw": input_hw,
             "workspace_gb": workspace_gb,
             "tf32": tf32,
+            "preprocess": preprocess,
         }
         if self.model_path.suffix.lower() == ".onnx":
             self.engine = self._engine_from_onnx(options, cache_dir, rebuild, verbose)
@@ -331,6 +338,7 @@ class TrtBackend(Backend):
                     f"built engine (its precision and profiles are fixed). Pass the .onnx, or drop them"
                 )
             self.engine_path = self.model_path
+            mark = rt.error_mark(self._logger)
             self.engine = self._deserialize(self.model_path.read_bytes())
             if self.engine is None:
                 raise ModelLoadError(
@@ -338,13 +346,14 @@ class TrtBackend(Backend):
                     f"({self.gpu.sm}): engines only load with the TensorRT version and GPU architecture that built "
                     f"them (or the file is not an engine). Rebuild it from the ONNX here "
                     f"(`lite convert --to trt` or open the .onnx with backend='trt'). "
-                    f"TensorRT said: {rt.recent_errors(self._logger) or 'nothing'}"
+                    f"TensorRT said: {rt.recent_errors(self._logger, since=mark) or 'nothing'}"
                 )
+        mark = rt.error_mark(self._logger)
         self.context = self.engine.create_execution_context()
         if self.context is None:
             raise CudaError(
                 f"TensorRT could not create an execution context for {self.model_path} (out of GPU memory?): "
-                f"{rt.recent_errors(self._logger) or 'no message'}"
+                f"{rt.recent_errors(self._logger, since=mark) or 'no message'}"
             )
         self._stream = Stream(self._rt)
         self._closed = False
@@ -368,13 +377,14 @@ class TrtBackend(Backend):
         from lite.errors import BackendNotInstalledError
 
         trt = self._trt
+        build.BuildOptions(**options).check()  # argument errors before hashing files or building
         try:
             inputs = rt.onnx_inputs(self.model_path)
         except BackendNotInstalledError:  # no `onnx` package: let TensorRT's parser read the inputs
             inputs = rt.onnx_inputs_via_trt(trt, self.model_path)
         digest = None
         if options["int8"] and options["calib_images"] is not None:
-            digest = build.calibration_digest(options["calib_images"])
+            digest = build.calibration_digest(options["calib_images"], options["preprocess"])
         key, profiles = build.engine_cache_key(
             self.model_path,
             trt_version=trt.__version__,
@@ -486,7 +496,7 @@ class TrtBackend(Backend):
 
     def _enqueue(self, feed: Mapping[str, np.ndarray]) -> None:
         """Set shapes and addresses, queue H2D copies, the engine, and D2H copies (no sync)."""
-        from lite.backends._trt_runtime import recent_errors
+        from lite.backends._trt_runtime import error_mark, recent_errors
 
         ctx, rt, stream = self.context, self._rt, self._stream.stream
         rt.set_device(self.device_index)
@@ -495,17 +505,18 @@ class TrtBackend(Backend):
             if spec.name in self._ranges:
                 lo, hi = self._ranges[spec.name]
                 check_profile(spec.name, arr.shape, lo, hi)
+            mark = error_mark(self._logger)
             if not ctx.set_input_shape(spec.name, tuple(int(d) for d in arr.shape)):
                 raise InputError(
                     f"input {spec.name!r}: TensorRT rejected shape {tuple(arr.shape)} "
-                    f"(engine shape {spec.shape}): {recent_errors(self._logger)}"
+                    f"(engine shape {spec.shape}): {recent_errors(self._logger, since=mark)}"
                 )
             buf = self._buffer(spec.name)
             buf.ensure(arr.nbytes)
             np.copyto(buf.host_array(arr.shape, arr.dtype), arr)
             ctx.set_tensor_address(spec.name, buf.device_ptr)
             rt.memcpy_htod_async(buf.device_ptr, buf.host_ptr, arr.nbytes, stream)
-        out_shapes: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+        static: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
         for spec in self._outputs:
             if spec.name in self._dds:
                 continue  # TensorRT asks the output allocator for memory during the run
@@ -513,20 +524,29 @@ class TrtBackend(Backend):
             buf = self._buffer(spec.name)
             buf.ensure(int(np.prod(shape, dtype=np.int64)) * spec.dtype.itemsize)
             ctx.set_tensor_address(spec.name, buf.device_ptr)
-            out_shapes[spec.name] = (shape, spec.dtype)
-        if not ctx.execute_async_v3(self._stream.handle):
-            self._dynamic.raise_error()  # an allocation failure of a data-dependent output, if that was it
-            raise CudaError(
-                f"TensorRT execute_async_v3 failed for {self.model_path.name}: "
-                f"{recent_errors(self._logger) or 'no message'}"
-            )
-        out_shapes.update(self._dynamic_shapes())
+            static[spec.name] = (shape, spec.dtype)
+        self._execute()
+        dynamic = self._dynamic_shapes()
+        # in the engine's output order (the base class's contract), data-dependent outputs in their place
+        out_shapes = {n: static[n] if n in static else dynamic[n] for n in self._out_names}
         for name, (shape, dtype) in out_shapes.items():
             buf = self._buffers[name]
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             if nbytes:
                 rt.memcpy_dtoh_async(buf.host_ptr, buf.device_ptr, nbytes, stream)
         self._out_shapes = out_shapes
+
+    def _execute(self) -> None:
+        """``execute_async_v3`` on this backend's stream; a False return is a CudaError with TensorRT's errors."""
+        from lite.backends._trt_runtime import error_mark, recent_errors
+
+        mark = error_mark(self._logger)
+        if not self.context.execute_async_v3(self._stream.handle):
+            self._dynamic.raise_error()  # an allocation failure of a data-dependent output, if that was it
+            raise CudaError(
+                f"TensorRT execute_async_v3 failed for {self.model_path.name}: "
+                f"{recent_errors(self._logger, since=mark) or 'no message'}"
+            )
 
     def _dynamic_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         """Shapes TensorRT reported for the data-dependent outputs of the run just queued."""
@@ -551,12 +571,13 @@ class TrtBackend(Backend):
         """
         checked = self.check_feed(dict(feed))
         self._run(checked)  # sets shapes, allocates and fills the device buffers once
-        ctx, stream, lock = self.context, self._stream, self._lock
+        stream, lock = self._stream, self._lock
 
         def run() -> None:
             with lock:
                 self._check_open()
-                ctx.execute_async_v3(stream.handle)
+                self._rt.set_device(self.device_index)  # the calling thread may have another current device
+                self._execute()
                 stream.synchronize()
 
         return run
@@ -575,6 +596,7 @@ class TrtBackend(Backend):
                 return
             self._closed = True
             try:
+                self._rt.set_device(self.device_index)  # free on the engine's device, not the caller's current one
                 self._stream.synchronize()
             finally:
                 buffers, self._buffers = self._buffers, {}

@@ -6,6 +6,7 @@ and layout, and is checked against ONNX Runtime before it is written::
     lite convert yolov6lite_s_320_raw.onnx --to ncnn            # ./yolov6lite_s_320_raw.ncnn.param/.bin
     lite convert yolov6lite_s_320_raw.onnx --to mnn --fp16 -o models/
     lite convert model.onnx --to trt --fp16 --batch 1,4,8 --workspace 4 -o engines/ --force
+    lite convert yolox_s.onnx --to trt --int8 --calib-images coco/ --family yolox --device cuda:1
 
 Outputs go to the current directory unless ``--out/-o`` names a file or a folder (the same rule
 for every target); an existing output is an error before any work unless ``--force``.
@@ -29,6 +30,9 @@ _FLAGS = {
     "batch": "--batch",
     "workspace_gb": "--workspace",
     "timing_cache": "--timing-cache",
+    "tf32": "--no-tf32",
+    "device": "--device",
+    "family": "--family",
 }
 
 
@@ -66,6 +70,18 @@ def register(subparsers: Any) -> None:
     trt.add_argument("--batch", default=None, metavar="MIN,OPT,MAX", help="batch profile of a dynamic-batch ONNX")
     trt.add_argument("--workspace", type=float, default=None, metavar="GB", help="workspace memory limit in GiB")
     trt.add_argument("--timing-cache", default=None, metavar="FILE", help="TensorRT timing cache file")
+    trt.add_argument(
+        "--no-tf32",
+        action="store_true",
+        help="no TF32 kernels for FP32 layers (FP32 parity; TensorRT allows TF32 by default on Ampere+)",
+    )
+    trt.add_argument("--device", default=None, metavar="cuda:N", help="GPU to build on (default cuda:0)")
+    trt.add_argument(
+        "--family",
+        default=None,
+        metavar="NAME",
+        help="model family whose preprocessing INT8 calibration uses (default: the model's metadata)",
+    )
 
 
 def _ints(text: str | None, what: str, count: int) -> tuple[int, ...] | None:
@@ -90,6 +106,9 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "batch": _ints(args.batch, "--batch", 3),
         "workspace_gb": args.workspace,
         "timing_cache": args.timing_cache,
+        "tf32": False if args.no_tf32 else None,
+        "device": args.device,
+        "family": args.family,
     }
     return {k: v for k, v in given.items() if v is not None}
 
