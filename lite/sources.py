@@ -266,6 +266,8 @@ class _Channel:
 
 def _capture(target: Any, timeout: float) -> Any:
     """A ``cv2.VideoCapture`` of ``target`` with open/read timeouts where the FFmpeg backend takes them."""
+    # FFmpeg's own log lines may quote a URL with its password: keep them off unless the user asked for them
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     if isinstance(target, int):
         return cv2.VideoCapture(target)
     ms = int(timeout * 1000)
@@ -560,9 +562,10 @@ class FrameReader:
             for ch in self._channels:
                 ch.ended = True
             self._cond.notify_all()
-        for t in self._threads:
+        for t, ch in zip(self._threads, self._channels, strict=True):
             if t is not threading.current_thread():
-                t.join(self.timeout + 1.0)
+                # a stalled reader may sit in a blocking read until its timeout: it exits then, on its own
+                t.join(0.2 if ch.abandoned else self.timeout + 1.0)
 
     def __enter__(self) -> FrameReader:
         return self
