@@ -599,8 +599,10 @@ def open_sources(
     Returns:
         The running `FrameReader`.
     """
-    if isinstance(sources, Sequence) and not isinstance(sources, str) and all(
-        isinstance(s, SourceSpec) for s in sources
+    if (
+        isinstance(sources, Sequence)
+        and not isinstance(sources, str)
+        and all(isinstance(s, SourceSpec) for s in sources)
     ):
         specs = list(sources)
     else:

@@ -47,7 +47,9 @@ class _Handler(BaseHTTPRequestHandler):
         k = 0
         try:
             while n is None or k < n:
-                part = (f"--{_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(self.jpeg)}\r\n\r\n").encode()
+                part = (
+                    f"--{_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(self.jpeg)}\r\n\r\n"
+                ).encode()
                 self.wfile.write(part + self.jpeg + b"\r\n")
                 self.wfile.flush()
                 k += 1

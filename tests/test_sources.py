@@ -207,12 +207,11 @@ def test_rtsp_stream_gives_the_detections_of_the_file(det, scene_jpg):
 def test_tracker_ids_stay_the_same_on_a_looped_still_image(det, scene_jpg):
     pytest.importorskip("trackers")
     with rtsp_server(scene_jpg, fps=10) as url:
-        ids, n = [], 0
+        ids = []
         gen = det.track(url, timeout=10)
         for _frame, tracks in gen:
             ids.append(sorted(tracks.tracker_id.tolist()))
-            n += 1
-            if n == 15:
+            if len(ids) == 15:
                 break
         gen.close()
     # the trackers package gives ids from a track's second frame; ByteTrack starts tracks at score >= 0.5

@@ -1,8 +1,8 @@
-"""``lite track SOURCE``: detect and track objects (ids kept across frames) in a video, camera or stream.
+"""``lite track SOURCE``: detect and track objects (ids kept across frames) in a video, camera or stream::
 
-    lite track clip.mp4 --model yolov6lite_s_320_decoded.onnx --save out/ --jsonl out/tracks.jsonl
-    lite track rtsp://user:pass@cam/stream --model model.onnx --show
-    lite track 0 --tracker sort --jsonl -
+lite track clip.mp4 --model yolov6lite_s_320_decoded.onnx --save out/ --jsonl out/tracks.jsonl
+lite track rtsp://user:pass@cam/stream --model model.onnx --show
+lite track 0 --tracker sort --jsonl -
 """
 
 from __future__ import annotations
