@@ -514,9 +514,12 @@ class FrameReader:
 
     def _take(self, limit: int, errors: list[BaseException]) -> tuple[list[Frame], bool]:
         with self._cond:
+            only_files = not any(ch.latest for ch in self._channels)
             while True:
-                ready = [ch for ch in self._channels if ch.items and not ch.ended]
-                if ready or all(ch.ended for ch in self._channels):
+                open_channels = [ch for ch in self._channels if not ch.ended]
+                ready = [ch for ch in open_channels if ch.items]
+                # files only: a frame of every open file per batch; with live sources: whatever is ready
+                if (ready and (not only_files or len(ready) == len(open_channels))) or not open_channels:
                     break
                 self._cond.wait(_POLL_S)
                 self._check_stalls()

@@ -5,7 +5,7 @@ The MJPEG server serves, for a JPEG file's bytes:
 * ``/stream``: the image as ``multipart/x-mixed-replace`` frames at ``fps``, forever;
 * ``/drop``: 5 frames per connection, then the connection closes; after ``drops`` connections, 404;
 * ``/stall``: 3 frames, then nothing (the connection stays open);
-* ``/still.jpg``: the image once; ``/page``: an HTML page (not a stream).
+* ``/still.jpg``: the image once; ``/clip.mp4``: the video file given; ``/page``: an HTML page (not a stream).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def free_port() -> int:
 
 class _Handler(BaseHTTPRequestHandler):
     jpeg: bytes = b""
+    video: bytes = b""
     fps: float = 20.0
     drops_left: list = [2]  # noqa: RUF012 - shared counter of the server
 
@@ -77,6 +78,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(self.jpeg)))
             self.end_headers()
             self.wfile.write(self.jpeg)
+        elif path == "/clip.mp4" and self.video:
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(len(self.video)))
+            self.end_headers()
+            self.wfile.write(self.video)
         elif path == "/page":
             body = b"<html><body>not a stream</body></html>"
             self.send_response(200)
@@ -89,9 +96,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def mjpeg_server(jpeg: Path, fps: float = 20.0, drops: int = 2) -> Iterator[str]:
-    """Serve ``jpeg`` (see the module docstring); yields ``http://127.0.0.1:PORT``."""
-    handler = type("Handler", (_Handler,), {"jpeg": Path(jpeg).read_bytes(), "fps": fps, "drops_left": [drops]})
+def mjpeg_server(jpeg: Path, fps: float = 20.0, drops: int = 2, video: Path | None = None) -> Iterator[str]:
+    """Serve ``jpeg`` (and ``video`` as ``/clip.mp4``; see the module docstring); yields ``http://127.0.0.1:PORT``."""
+    attrs = {"jpeg": Path(jpeg).read_bytes(), "fps": fps, "drops_left": [drops]}
+    if video is not None:
+        attrs["video"] = Path(video).read_bytes()
+    handler = type("Handler", (_Handler,), attrs)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     server.closing = False  # type: ignore[attr-defined]

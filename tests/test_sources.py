@@ -15,7 +15,16 @@ import pytest
 from stream_servers import mjpeg_server, rtsp_server
 
 from lite.cli import main
-from lite.errors import ImageNotFoundError, SourceError, SourcesFailedError, StreamLostError, StreamStalledError
+from lite.errors import (
+    BackendNotInstalledError,
+    ImageNotFoundError,
+    InputError,
+    SourceError,
+    SourcesFailedError,
+    StreamError,
+    StreamLostError,
+    StreamStalledError,
+)
 from lite.sources import mask_url, open_sources, parse_source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -275,3 +284,63 @@ def test_a_camera_that_does_not_exist_is_a_typed_error():
     with pytest.raises(SourceError, match="camera 9: no such camera"):
         list(open_sources("9", timeout=2))
     assert time.perf_counter() - t0 < 2.5
+
+
+def test_two_sources_come_in_batches_of_one_frame_each(tmp_path, scene_jpg):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            cv2.imwrite(str(tmp_path / name / f"{i}.png"), cv2.imread(str(scene_jpg)))
+    with open_sources([str(tmp_path / "a"), str(tmp_path / "b")]) as reader:
+        batches = list(reader.batches())
+    got = [(f.source_index, f.index) for b in batches for f in b]
+    assert sorted(got) == [(s, i) for s in (0, 1) for i in range(3)]
+    assert all(len({f.source_index for f in b}) == len(b) for b in batches)  # never two frames of one source
+    assert max(len(b) for b in batches) == 2
+
+
+def test_video_url_gives_every_frame(scene_jpg, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 320))
+    for k in range(7):
+        w.write(np.full((320, 320, 3), 30 * k, np.uint8))
+    w.release()
+    with mjpeg_server(scene_jpg, video=clip) as url:
+        frames = list(open_sources(url + "/clip.mp4", timeout=5))
+    assert [f.index for f in frames] == list(range(7))
+    grey = np.array([np.median(f.image) for f in frames])
+    assert (np.diff(grey) > 20).all()  # every frame, in order (mp4v's YUV range shifts the exact levels)
+
+
+def test_detect_stream_on_a_failing_source_names_it(det):
+    with pytest.raises(StreamError) as e:
+        list(det.detect_stream("rtsp://u:pw@127.0.0.1:1/x"))
+    assert isinstance(e.value.__cause__, SourceError) and "rtsp://u:***@127.0.0.1:1/x" in str(e.value)
+
+
+def test_screen_without_mss_says_how_to_install():
+    import importlib.util
+
+    if importlib.util.find_spec("mss") is not None:
+        pytest.skip("mss is installed here")
+    with pytest.raises(BackendNotInstalledError, match=r"lite-detect\[screen\]"):
+        list(open_sources("screen"))
+
+
+def test_live_sources_are_refused_with_ray(capsys):
+    assert main(["detect", "rtsp://u:pw@cam/x", "--ray"]) == 2
+    err = capsys.readouterr().err
+    assert "--ray runs on image files" in err and "rtsp://u:***@cam/x" in err and "pw@" not in err
+
+
+class _DeadCamera(_FakeCamera):
+    def read(self):
+        return False, None
+
+
+def test_a_camera_that_opens_but_gives_no_frame(monkeypatch):
+    monkeypatch.setattr(cv2, "VideoCapture", _DeadCamera)
+    with pytest.raises(SourceError, match="camera 0: opened but gives no frame"):
+        list(open_sources(0))
+    with pytest.raises(InputError, match="empty string"):
+        parse_source("  ")

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["add_live_arguments", "wants_live", "run_live"]
+__all__ = ["add_live_arguments", "refuse_live_on_ray", "run_live", "wants_live"]
 
 _FILE_KINDS = ("image", "folder", "glob", "video")
 
@@ -53,6 +53,19 @@ def wants_live(args: argparse.Namespace) -> bool:
     from lite.sources import parse_sources
 
     return any(s.kind not in _FILE_KINDS for s in parse_sources(args.source)) if args.source else False
+
+
+def refuse_live_on_ray(args: argparse.Namespace) -> None:
+    """``--ray`` runs on image files: refuse cameras, streams, the screen and the live-only options, saying why."""
+    from lite.errors import InputError
+    from lite.sources import parse_sources
+
+    if not args.source:
+        return
+    live = [s.name for s in parse_sources(args.source) if s.kind not in _FILE_KINDS]
+    if live or args.show or args.jsonl is not None:
+        what = f"the live source {live[0]}" if live else "--show / --jsonl"
+        raise InputError(f"--ray runs on image files (folders, globs, lists of paths); got {what}: drop --ray")
 
 
 # ---------------------------------------------------------------------------------------------- outputs

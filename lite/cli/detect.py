@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lite.cli._common import add_command, add_detector_arguments, add_no_progress_argument, detector_options
-from lite.cli._live import add_live_arguments, run_live, wants_live
+from lite.cli._live import add_live_arguments, refuse_live_on_ray, run_live, wants_live
 from lite.cli._ray import add_ray_arguments, ray_requested
 from lite.ops.options import DetectOptions
 from lite.outputs import annotated_name, atomic_path, plan_outputs, write_image
@@ -116,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``lite detect``; returns the exit code."""
     if ray_requested(args):  # detections from a Ray cluster
         from lite.cli._ray import run_detect
+
+        refuse_live_on_ray(args)  # cameras and streams are read here, not on a cluster
 
         return run_detect(args)
     if wants_live(args):  # cameras, streams, screen, source lists, --show/--jsonl (lite.cli._live)
