@@ -95,8 +95,9 @@ class Tracker:
         keep = tids >= 0
         index, tids = index[keep], tids[keep]
         order = np.argsort(index, kind="stable")
-        tracked = detections[index[order]]
-        return Detections(tracked.xyxy, tracked.scores, tracked.class_ids, tracked.names, tracker_id=tids[order])
+        sel = index[order]
+        d = detections
+        return Detections(d.xyxy[sel], d.scores[sel], d.class_ids[sel], d.names, tracker_id=tids[order])
 
     def reset(self) -> None:
         """Forget every track (a new scene or a reconnected stream that jumped)."""

@@ -124,3 +124,19 @@ def test_lite_track_writes_ids_video_and_trails(crossing, tmp_path, capsys):
     ids = {t for r in lines[1:] for t in r["tracker_ids"]}
     assert 6 <= len(ids) <= 7
     assert len(list((tmp_path / "vid").glob("*.mp4"))) == 1
+
+
+def test_trails_follow_each_track():
+    from lite.track import Trails
+
+    trails = Trails(length=3)
+    img = np.zeros((100, 100, 3), np.uint8)
+    for k in range(5):
+        d = Detections([[10 + 10 * k, 10, 20 + 10 * k, 20]], [0.9], [0], ("a",), tracker_id=[4])
+        trails.update(d)
+    assert list(trails) == [4]
+    drawn = trails.draw(img, d)
+    plain = d.draw(img)
+    diff = np.any(drawn != plain, axis=2)
+    ys, xs = np.nonzero(diff)
+    assert diff.any() and xs.min() >= 30 and xs.max() <= 60  # the last 3 centres (x 35..55), not the older ones

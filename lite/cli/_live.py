@@ -103,36 +103,61 @@ class _JsonLines:
 
 
 class _VideoSink:
-    """Annotated video of one source, a new file every ``split`` seconds, each renamed into place when complete."""
+    """Annotated video of one source, a new file every ``split`` seconds, each renamed into place when complete.
 
-    def __init__(self, folder: Path, name: str, split: float, fps: float, exist_ok: bool) -> None:
+    A live source's frame rate is what lite delivers (frames are dropped when the detector is slower), so the
+    first frames of each file are held until their capture times give the rate (``fps``: files, or too few frames).
+    """
+
+    _PROBE = 10  # frames held to measure a live source's delivered rate
+
+    def __init__(self, folder: Path, name: str, split: float, fps: float | None, exist_ok: bool) -> None:
         self.folder, self.stem, self.split, self.fps, self.exist_ok = folder, _slug(name), split, fps, exist_ok
         self.writer, self.part, self.started, self.tmp, self.final = None, 0, 0.0, None, None
+        self.pending: list[tuple[np.ndarray, float]] = []
         self.written: list[Path] = []
 
     def write(self, img: np.ndarray, now: float) -> None:
-        import cv2
-
         if self.writer is not None and now - self.started >= self.split:
             self.close()
-        if self.writer is None:
-            self.part += 1
-            self.final = self.folder / f"{self.stem}_{self.part:03d}.mp4"
-            if self.final.exists() and not self.exist_ok:
-                from lite.errors import OutputExistsError
+        if self.writer is not None:
+            self.writer.write(img)
+            return
+        self.pending.append((img, now))
+        if self.fps is not None or len(self.pending) >= self._PROBE:
+            self._open()
 
-                raise OutputExistsError(f"{self.final} exists; pass --exist-ok to replace it, or choose another --save")
-            self.tmp = self.final.with_name(f".{self.final.stem}.partial.mp4")
-            h, w = img.shape[:2]
-            self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-            if not self.writer.isOpened():
-                from lite.errors import OutputError
+    def _rate(self) -> float:
+        if self.fps is not None:
+            return self.fps
+        t = [p[1] for p in self.pending]
+        span = t[-1] - t[0] if len(t) > 1 else 0.0
+        return float(np.clip((len(t) - 1) / span, 1.0, 60.0)) if span > 0 else 10.0
 
-                raise OutputError(f"OpenCV cannot write the video {self.final} (mp4v codec unavailable)")
-            self.started = now
-        self.writer.write(img)
+    def _open(self) -> None:
+        import cv2
+
+        self.part += 1
+        self.final = self.folder / f"{self.stem}_{self.part:03d}.mp4"
+        if self.final.exists() and not self.exist_ok:
+            from lite.errors import OutputExistsError
+
+            raise OutputExistsError(f"{self.final} exists; pass --exist-ok to replace it, or choose another --save")
+        self.tmp = self.final.with_name(f".{self.final.stem}.partial.mp4")
+        h, w = self.pending[0][0].shape[:2]
+        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self._rate(), (w, h))
+        if not self.writer.isOpened():
+            from lite.errors import OutputError
+
+            raise OutputError(f"OpenCV cannot write the video {self.final} (mp4v codec unavailable)")
+        self.started = self.pending[0][1]
+        for img, _ in self.pending:
+            self.writer.write(img)
+        self.pending = []
 
     def close(self) -> None:
+        if self.writer is None and self.pending:
+            self._open()
         if self.writer is None:
             return
         self.writer.release()
@@ -227,7 +252,7 @@ def run_live(args: argparse.Namespace, det: Any, *, tracker: str | None = None) 
     jsonl = _JsonLines(args.jsonl, args.exist_ok)
     sinks: dict[int, _VideoSink] = {}
     status = _Status(enabled=not args.no_progress)
-    started, total = time.perf_counter(), 0
+    started, total, quit_ = time.perf_counter(), 0, False
     try:
         for batch in reader.batches():
             results = detect_frames(det, [f.image for f in batch])
@@ -242,10 +267,10 @@ def run_live(args: argparse.Namespace, det: Any, *, tracker: str | None = None) 
                 jsonl.write(_record(frame, d, latency))
                 if args.save is not None or args.show:
                     img = trails[frame.source_index].draw(frame.image, d) if trails else d.draw(frame.image)
-                    _output(args, frame, img, sinks, reader)
+                    quit_ = _output(args, frame, img, sinks, reader) or quit_
             status.update(len(batch), latencies, reader.dropped)
             total += len(batch)
-            if (args.max_frames is not None and total >= args.max_frames) or (
+            if quit_ or (args.max_frames is not None and total >= args.max_frames) or (
                 args.duration is not None and time.perf_counter() - started >= args.duration
             ):
                 break
@@ -255,9 +280,9 @@ def run_live(args: argparse.Namespace, det: Any, *, tracker: str | None = None) 
         for sink in sinks.values():
             sink.close()
         if args.show:
-            with contextlib.suppress(Exception):  # the window may already be gone
-                import cv2
+            import cv2
 
+            with contextlib.suppress(cv2.error):  # the user may have closed the window already
                 cv2.destroyAllWindows()
         status.update(0, [], reader.dropped, force=True)
         _summary(args, reader, sinks)
@@ -270,19 +295,20 @@ def _trails() -> Any:
     return Trails()
 
 
-def _output(args: argparse.Namespace, frame: Any, img: np.ndarray, sinks: dict, reader: Any) -> None:
+def _output(args: argparse.Namespace, frame: Any, img: np.ndarray, sinks: dict, reader: Any) -> bool:
+    """Write/show one annotated frame; True when the user pressed ``q`` in the window."""
     if args.save is not None:
         sink = sinks.get(frame.source_index)
         if sink is None:
-            fps = 10.0 if reader.specs[frame.source_index].live else 30.0
+            fps = None if reader.specs[frame.source_index].live else 30.0  # live: the delivered rate, measured
             sink = sinks[frame.source_index] = _VideoSink(args.save, frame.source, args.split, fps, args.exist_ok)
         sink.write(img, frame.captured)
     if args.show:
         import cv2
 
         cv2.imshow(f"lite: {frame.source}", img)
-        if cv2.waitKey(1) & 0xFF == ord("q"):
-            raise KeyboardInterrupt
+        return cv2.waitKey(1) & 0xFF == ord("q")
+    return False
 
 
 def _summary(args: argparse.Namespace, reader: Any, sinks: dict) -> None:
