@@ -67,6 +67,7 @@ __all__ = [
     "LIVE_KINDS",
     "SourceSpec",
     "SourceStats",
+    "is_source_list",
     "mask_url",
     "open_sources",
     "parse_source",
@@ -159,9 +160,8 @@ def parse_source(source: str | os.PathLike | int) -> list[SourceSpec]:
     if stripped == "screen" or (stripped.startswith("screen:") and stripped[7:].isdigit()):
         monitor = int(stripped[7:]) if ":" in stripped else 1
         return [SourceSpec("screen", monitor, stripped)]
-    path = Path(text)
-    if path.is_file() and path.suffix.lower() in _LIST_SUFFIXES:
-        return _read_list(path)
+    if is_source_list(text):
+        return _read_list(Path(text))
     kind, paths = resolve_source(text)
     return [SourceSpec(kind, paths[0] if kind == "video" else text, text, tuple(paths))]
 
@@ -180,6 +180,14 @@ def _read_list(path: Path) -> list[SourceSpec]:
         except (ImageNotFoundError, InputError) as e:  # a bad entry fails alone when the reader runs
             out.append(SourceSpec("missing", e, mask_url(entry)))
     return out
+
+
+def is_source_list(source: str | os.PathLike | int) -> bool:
+    """Whether ``source`` names a text file listing sources (``.txt`` / ``.streams``)."""
+    if isinstance(source, int):
+        return False
+    path = Path(os.fspath(source))
+    return path.suffix.lower() in _LIST_SUFFIXES and path.is_file()
 
 
 def parse_sources(sources: str | os.PathLike | int | Sequence[str | os.PathLike | int]) -> list[SourceSpec]:

@@ -127,6 +127,10 @@ def test_source_list_with_a_bad_entry_reads_the_others(scene_jpg, tmp_path):
     assert [type(x) for x in e.value.errors] == [ImageNotFoundError, SourceError]
     assert "missing.jpg" in str(e.value) and "rtsp://u:***@127.0.0.1:1/x" in str(e.value)
     assert "secret" not in str(e.value)
+    # the same list on the command line: the good entry's frame is written, then the error, exit code 2
+    out = tmp_path / "list.jsonl"
+    assert main(["detect", str(listing), "--jsonl", str(out), "--timeout", "2", "--reconnect", "0"]) == 2
+    assert [json.loads(x)["source"] for x in out.read_text().splitlines()] == [str(scene_jpg)]
 
 
 # ------------------------------------------------------------------------------------------- HTTP MJPEG

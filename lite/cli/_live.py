@@ -50,9 +50,13 @@ def wants_live(args: argparse.Namespace) -> bool:
         return True
     if getattr(args, "max_frames", None) is not None or getattr(args, "duration", None) is not None:
         return True
-    from lite.sources import parse_sources
+    from lite.sources import is_source_list, parse_sources
 
-    return any(s.kind not in _FILE_KINDS for s in parse_sources(args.source)) if args.source else False
+    if not args.source:
+        return False
+    if any(is_source_list(s) for s in args.source):
+        return True
+    return any(s.kind not in _FILE_KINDS for s in parse_sources(args.source))
 
 
 def refuse_live_on_ray(args: argparse.Namespace) -> None:
