@@ -65,6 +65,8 @@ def make_sequence(
     h, w = int(size[0]), int(size[1])
     background = _background(rng, h, w)
     objs = []
+    per_side = (n_objects + 1) // 2
+    lanes = [rng.permutation(per_side), rng.permutation(per_side)]  # start heights: apart on each edge
     for k in range(n_objects):
         cls = int(rng.integers(0, len(SHAPE_NAMES)))
         r = float(rng.uniform(16, 30))
@@ -72,7 +74,8 @@ def make_sequence(
         alpha = _alpha(cls, r, rng, patch)
         left = k % 2 == 0
         x = r + 2 if left else w - r - 2
-        y = float(rng.uniform(r + 2, h - r - 2))
+        lane = int(lanes[k % 2][k // 2])
+        y = float(np.clip((lane + 0.5) * h / per_side + rng.uniform(-0.15, 0.15) * h / per_side, r + 2, h - r - 2))
         speed = float(rng.uniform(2.0, 4.0))
         vx = speed if left else -speed
         vy = float(rng.uniform(-1.0, 1.0))
