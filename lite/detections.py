@@ -112,6 +112,8 @@ class Detections:
         scores: ``(n,)`` float32 confidences.
         class_ids: ``(n,)`` int64 class ids (``>= 0``).
         names: Class names indexed by class id; empty when unknown.
+        tracker_id: ``(n,)`` int64 track ids (supervision's convention) when a tracker made them
+            (`lite.track`), else None.
 
     Construction accepts lists or any numeric arrays and converts them; it raises
     [`InputError`][lite.errors.InputError] on wrong shapes, mismatched lengths, non-finite
@@ -123,6 +125,7 @@ class Detections:
     scores: np.ndarray
     class_ids: np.ndarray
     names: tuple[str, ...] = ()
+    tracker_id: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         xyxy = np.asarray(self.xyxy)
@@ -173,6 +176,11 @@ class Detections:
         object.__setattr__(self, "scores", _readonly(scores))
         object.__setattr__(self, "class_ids", _readonly(cls))
         object.__setattr__(self, "names", _coerce_names(self.names))
+        if self.tracker_id is not None:
+            tid = np.asarray(self.tracker_id)
+            if tid.shape != (n,) or (n and tid.dtype.kind not in "iu"):
+                raise InputError(f"tracker_id: expected ({n},) integers or None, got {tid.dtype} {tid.shape}")
+            object.__setattr__(self, "tracker_id", _readonly(np.array(tid, dtype=np.int64)))
 
     @classmethod
     def _trusted(
@@ -233,9 +241,12 @@ class Detections:
                     f"Detections index: expected an int, slice, boolean mask or 1-D integer indices, "
                     f"got {type(key).__name__} {getattr(arr, 'dtype', '')}"
                 )
-        return Detections._trusted(
+        out = Detections._trusted(
             self.xyxy[sel].copy(), self.scores[sel].copy(), self.class_ids[sel].copy(), self.names
         )
+        if self.tracker_id is not None:
+            object.__setattr__(out, "tracker_id", _readonly(self.tracker_id[sel].copy()))
+        return out
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Detections):
@@ -245,6 +256,8 @@ class Detections:
             and np.array_equal(self.xyxy, other.xyxy)
             and np.array_equal(self.scores, other.scores)
             and np.array_equal(self.class_ids, other.class_ids)
+            and (self.tracker_id is None) == (other.tracker_id is None)
+            and (self.tracker_id is None or np.array_equal(self.tracker_id, other.tracker_id))
         )
 
     __hash__ = None  # type: ignore[assignment]  # holds arrays: not hashable
@@ -290,14 +303,17 @@ class Detections:
         """Plain, JSON-serialisable lists: ``xyxy``, ``scores``, ``class_ids``, ``names``.
 
         Float32 values become the Python floats they equal exactly, so
-        `from_dict` restores an identical object.
+        `from_dict` restores an identical object. Tracked detections add ``tracker_id``.
         """
-        return {
+        out = {
             "xyxy": self.xyxy.tolist(),
             "scores": self.scores.tolist(),
             "class_ids": self.class_ids.tolist(),
             "names": list(self.names),
         }
+        if self.tracker_id is not None:
+            out["tracker_id"] = self.tracker_id.tolist()
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Detections:
@@ -313,7 +329,7 @@ class Detections:
             raise InputError(
                 f"expected keys xyxy, scores, class_ids (names optional), got {sorted(d)}; missing {missing}"
             )
-        return cls(d["xyxy"], d["scores"], d["class_ids"], tuple(d.get("names", ())))
+        return cls(d["xyxy"], d["scores"], d["class_ids"], tuple(d.get("names", ())), d.get("tracker_id"))
 
     def to_json(self, **json_kw: Any) -> str:
         """`to_dict` as a JSON string; keyword arguments go to `json.dumps`."""
@@ -442,13 +458,16 @@ class Detections:
         font = cv2.FONT_HERSHEY_SIMPLEX
         text_thick = max(1, int(thickness) // 2)
         boxes = np.clip(np.rint(self.xyxy), [0, 0, 0, 0], [w - 1, h - 1, w - 1, h - 1]).astype(int).tolist()
+        tids = self.tracker_id.tolist() if self.tracker_id is not None else [None] * len(boxes)
         # lowest score first, so the best detections end up on top
-        for (x1, y1, x2, y2), score, cid, name in reversed(
-            list(zip(boxes, self.scores.tolist(), self.class_ids.tolist(), self.labels, strict=True))
+        for (x1, y1, x2, y2), score, cid, name, tid in reversed(
+            list(zip(boxes, self.scores.tolist(), self.class_ids.tolist(), self.labels, tids, strict=True))
         ):
-            color = PALETTE[cid % len(PALETTE)]
+            color = PALETTE[(cid if tid is None else tid) % len(PALETTE)]  # tracked: one colour per track
             cv2.rectangle(out, (x1, y1), (x2, y2), color, int(thickness))
             text = f"{name} {score:.2f}" if show_scores else name
+            if tid is not None:
+                text = f"#{tid} {text}"
             (tw, th), base = cv2.getTextSize(text, font, font_scale, text_thick)
             top = y1 - th - base - 2
             if top < 0:  # no room above the box: put the label inside it
@@ -474,5 +493,6 @@ class Detections:
             xyxy=self.xyxy.copy(),
             confidence=self.scores.copy(),
             class_id=self.class_ids.copy(),
+            tracker_id=None if self.tracker_id is None else self.tracker_id.copy(),
             data={"class_name": np.array(self.labels, dtype=str)},
         )

@@ -28,6 +28,10 @@ __all__ = [
     "OutputExistsError",
     "UnknownConverterError",
     "StreamError",
+    "SourceError",
+    "StreamLostError",
+    "StreamStalledError",
+    "SourcesFailedError",
     "LayoutError",
     "AmbiguousModelError",
     "InputSizeError",
@@ -132,6 +136,38 @@ class StreamError(LiteError, RuntimeError):
     def __init__(self, message: str, *, index: int, source: object = None, stage: str = "") -> None:
         super().__init__(message)
         self.index, self.source, self.stage = index, source, stage
+
+
+class SourceError(LiteError, OSError):
+    """A frame source (camera, stream, URL, screen) cannot be opened or read; the message names it.
+
+    Attributes:
+        source: The source's name, credentials masked (``rtsp://user:***@host/x``).
+    """
+
+    def __init__(self, message: str, *, source: str = "") -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class StreamLostError(SourceError, ConnectionError):
+    """A network stream stopped and every reconnection attempt failed (the frames before were delivered)."""
+
+
+class StreamStalledError(SourceError, TimeoutError):
+    """A live source gave no frame for longer than its stall timeout."""
+
+
+class SourcesFailedError(SourceError):
+    """Some of several sources read together failed; the others were read to their end.
+
+    Attributes:
+        errors: The error of each failed source, in source order.
+    """
+
+    def __init__(self, message: str, *, errors: tuple[BaseException, ...] = ()) -> None:
+        super().__init__(message, source=", ".join(getattr(e, "source", "") for e in errors))
+        self.errors = tuple(errors)
 
 
 class LayoutError(InputError):

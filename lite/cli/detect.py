@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lite.cli._common import add_command, add_detector_arguments, add_no_progress_argument, detector_options
+from lite.cli._live import add_live_arguments, refuse_live_on_ray, run_live, wants_live
 from lite.cli._ray import add_ray_arguments, ray_requested
 from lite.ops.options import DetectOptions
 from lite.outputs import annotated_name, atomic_path, plan_outputs, write_image
@@ -44,7 +45,8 @@ def register(subparsers: Any) -> None:
         ),
     )
     p.add_argument("source", nargs="*", default=[],
-                   help="image(s), folder, glob or video (default: a synthetic scene)")  # fmt: skip
+                   help="image(s), folder, glob, video, camera index, rtsp/rtmp/http URL, 'screen' or a .txt list "
+                        "of sources (default: a synthetic scene)")  # fmt: skip
     p.add_argument("-m", "--model", default=None, help="model file or hub name (default: the bundled demo model)")
     add_detector_arguments(p, conf=DetectOptions.conf, iou=DetectOptions.iou, max_det=DetectOptions.max_det)
     p.add_argument("--save", type=Path, default=None, metavar="DIR",
@@ -56,6 +58,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="one line per image for folders and globs")
     add_no_progress_argument(p)
     add_ray_arguments(p)
+    add_live_arguments(p)
 
 
 def _image_id(path: Path, index: int) -> int | str:
@@ -114,7 +117,15 @@ def run(args: argparse.Namespace) -> int:
     if ray_requested(args):  # detections from a Ray cluster
         from lite.cli._ray import run_detect
 
+        refuse_live_on_ray(args)  # cameras and streams are read here, not on a cluster
+
         return run_detect(args)
+    if wants_live(args):  # cameras, streams, screen, source lists, --show/--jsonl (lite.cli._live)
+        det = _open_detector(args)
+        try:
+            return run_live(args, det)
+        finally:
+            det.close()
     from lite.eval import default_category_ids, write_results
     from lite.io import resolve_sources  # sources: images, folders, globs, videos (lite.io imports OpenCV)
 

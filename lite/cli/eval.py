@@ -4,6 +4,12 @@ Defaults follow YOLOv6's evaluator (conf 0.03, IoU 0.65, 300 detections per imag
 
     lite eval --model yolov6lite_s_320_decoded.onnx --images val2017/images --ann instances.json
     lite eval --model yolov6-lite-s.param --backend ncnn --input-size 320 --images ... --ann ...
+
+Tracking (MOTChallenge sequence folder: img1/ + gt/gt.txt), MOTA / IDF1 / HOTA with TrackEval::
+
+    lite eval --mot crossing                          # the demo model + ByteTrack
+    lite eval --mot MOT17-02 --model yolov6lite_s_320_decoded.onnx --tracker sort
+    lite eval --mot MOT17-02 --tracks my_results.txt  # score a results file
 """
 
 from __future__ import annotations
@@ -30,9 +36,15 @@ def register(subparsers: Any) -> None:
             "dataset's categories by name or order."
         ),
     )
-    p.add_argument("-m", "--model", required=True, help="model file or hub name")
-    p.add_argument("--images", required=True, type=Path, help="folder of the annotated images")
-    p.add_argument("--ann", required=True, type=Path, help="COCO instances JSON")
+    p.add_argument("-m", "--model", default=None, help="model file or hub name (--mot: default the demo model)")
+    p.add_argument("--images", type=Path, default=None, help="folder of the annotated images")
+    p.add_argument("--ann", type=Path, default=None, help="COCO instances JSON")
+    g = p.add_argument_group("tracking (MOTChallenge format)")
+    g.add_argument("--mot", type=Path, default=None, metavar="SEQ",
+                   help="a sequence folder (img1/, gt/gt.txt): MOTA, IDF1, HOTA of --model + --tracker")  # fmt: skip
+    g.add_argument("--tracker", default="bytetrack", choices=("bytetrack", "sort", "ocsort"), help="tracker")
+    g.add_argument("--tracks", type=Path, default=None, metavar="FILE",
+                   help="with --mot: score this MOTChallenge results file instead of running a model")  # fmt: skip
     add_detector_arguments(p, conf=0.03, iou=0.65, max_det=300)
     p.add_argument("--single-label", action="store_true", help="only the best class per anchor (default: multi-label)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
@@ -44,7 +56,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lite eval``; returns the exit code."""
+    from lite.errors import InputError
     from lite.eval import coco
+
+    if args.mot is not None:
+        return _run_mot(args)
+    if args.model is None or args.images is None or args.ann is None:
+        raise InputError("lite eval: expected --model, --images and --ann (COCO), or --mot SEQ (tracking)")
 
     if ray_requested(args):  # predictions from a Ray cluster, scored here
         from lite.cli._ray import coco_from_args
@@ -71,6 +89,31 @@ def run(args: argparse.Namespace) -> int:
     print(str(r))
     if r.predictions is not None:
         print(f"predictions: {r.predictions}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(r.to_dict(), indent=1), encoding="utf-8")
+        print(f"metrics: {args.json}")
+    return 0
+
+
+def _run_mot(args: argparse.Namespace) -> int:
+    """``lite eval --mot SEQ``: track the sequence (or read --tracks) and print MOTA, IDF1, HOTA."""
+    from lite.mot import evaluate, track_sequence
+
+    if args.tracks is not None:
+        r = evaluate(args.mot / "gt" / "gt.txt", args.tracks)
+        what = str(args.tracks)
+    else:
+        from lite.cli.detect import _open_detector
+
+        det = _open_detector(args)
+        try:
+            r = track_sequence(det, args.mot, tracker=args.tracker, results=args.predictions)
+        finally:
+            det.close()
+        what = f"{Path(det.backend.model_path).name} + {args.tracker}"
+    print(f"{args.mot.name}: {what}")
+    print(str(r))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(r.to_dict(), indent=1), encoding="utf-8")

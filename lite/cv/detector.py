@@ -482,7 +482,10 @@ class Detector(ImageModel):
         closing the generator stops and joins the workers.
 
         Args:
-            images: Anything `detect` takes, one per item.
+            images: Anything `detect` takes, one per item; or one source string as `lite.sources`
+                reads it (a folder, a glob, a video, a camera index, an ``rtsp://`` / ``http://`` stream,
+                a ``.txt`` list of sources). A source that fails ends the stream with `StreamError`
+                whose ``__cause__`` is the [`SourceError`][lite.errors.SourceError].
             depth: Items allowed to wait between two stages.
             return_images: Yield ``(image, detections)`` with the loaded BGR image (for drawing).
             **overrides: Per-call options as for `detect`.
@@ -490,6 +493,10 @@ class Detector(ImageModel):
         from lite.stream import overlapped
 
         self._options(dict(overrides))  # a bad option fails here, not in a worker thread
+        if isinstance(images, str | Path) or isinstance(images, int) and not isinstance(images, bool):
+            from lite.sources import open_sources  # one source string: a folder, glob, video, camera, stream, list
+
+            images = (frame.image for frame in open_sources(images))
 
         def prepare(src: Any) -> tuple[np.ndarray, np.ndarray, LetterboxTransform]:
             img = load_image(src)
@@ -501,6 +508,21 @@ class Detector(ImageModel):
             return (p[0], d) if return_images else d
 
         return overlapped(images, prepare, lambda p: self.infer(p[1]), finish, depth=depth)
+
+    def track(self, source: Any, *, tracker: str = "bytetrack", **options: Any) -> Iterator[tuple[Any, Detections]]:
+        """Detect and track objects in a source: ``(frame, detections with tracker_id)`` per frame.
+
+        Delegates to [`lite.track.track_source`][lite.track.track_source] (one tracker state per source;
+        the ``trackers`` package's ByteTrack, SORT or OC-SORT).
+
+        Args:
+            source: A source string as `lite.sources` reads it (video, folder, camera index, stream URL, list).
+            tracker: ``"bytetrack"`` (default), ``"sort"`` or ``"ocsort"``.
+            **options: ``tracker_options`` (dict for the tracker) and `lite.sources.open_sources` options.
+        """
+        from lite.track import track_source
+
+        return track_source(self, source, tracker=tracker, **options)
 
     # -- description, lifetime ------------------------------------------------------------
     def info(self) -> dict[str, Any]:
