@@ -276,13 +276,14 @@ def coco_results(
 
 
 def write_results(results: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
-    """Write COCO results records as a JSON list (parent folders created); returns the path."""
-    p = Path(path)
-    if p.parent and not p.parent.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-    with p.open("w", encoding="utf-8") as f:
-        json.dump(list(results), f)
-    return p
+    """Write COCO results records as a JSON list (parent folders created), atomically; returns the path.
+
+    Raises:
+        OutputError: The file cannot be written (a full disk...); an earlier file under that name is kept.
+    """
+    from lite.outputs import write_json
+
+    return write_json(path, list(results))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 from lite.convert._onnx_meta import input_shape_for, load_onnx, onnx_meta, verify_conversion
 from lite.convert._registry import get, known
 from lite.errors import ConversionError, ModelNotFoundError
-from lite.files import OutputSet, refuse_overwrite
+from lite.files import OutputSet, check_writable_folder, refuse_overwrite
 from lite.metadata import sidecar_path
 from lite.progress import Stages
 
@@ -41,6 +41,7 @@ def prepare_outputs(target: str, onnx: str | Path, out: str | Path | None, force
         ModelNotFoundError: The ONNX file does not exist.
         InputError: ``out`` has a suffix the target does not write.
         OutputExistsError: One of the files exists and ``force`` is False.
+        OutputError: The output folder cannot be created or written to (read-only, a file).
     """
     src = Path(onnx)
     if not src.is_file():
@@ -48,6 +49,8 @@ def prepare_outputs(target: str, onnx: str | Path, out: str | Path | None, force
     info = get(target)
     files = info.outputs(info.output_path(src, out))
     refuse_overwrite(files, force=force)
+    for folder in dict.fromkeys(f.parent for f in files):
+        check_writable_folder(folder)  # a read-only folder fails now, not after minutes of conversion
     return files
 
 
