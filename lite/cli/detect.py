@@ -57,8 +57,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--exist-ok", action="store_true",
                    help="replace existing output files (without it, lite refuses before it starts)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic scene (no SOURCE)")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="one line per image for folders and globs, with its own time (images then run one by one)")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="one line per image for folders and globs, with its own time (images then run one by one)",
+    )
     p.add_argument("--fail-fast", action="store_true",
                    help="stop at the first image that cannot be read or detected (default: record it, go on, "
                         "exit 1 with a summary at the end)")  # fmt: skip
