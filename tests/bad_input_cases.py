@@ -137,4 +137,22 @@ CASES: tuple[Case, ...] = (
          setup="lite_home_file", needs_model=False),
     Case("hub-unknown", 'hub.resolve("yolov7")', "HubError", "LookupError",
          "unknown model name 'yolov7'; known names: yolov6n", "a name the hub does not know", needs_model=False),
+    # -- issue 20: sizes checked before decoding or parsing
+    Case("image-huge-header", "load_image(HUGE_PNG)", "ImageError", "ValueError",
+         "expected an image of at most 268,435,456 pixels (lite.io.MAX_IMAGE_PIXELS); … the header says "
+         "200000x200000", "a PNG whose header claims 200000×200000 pixels (was a raw cv2.error)",
+         setup="huge_png", needs_model=False),
+    Case("image-huge-bytes", "load_image(HUGE_PNG.read_bytes())", "ImageError", "ValueError",
+         "the 45 encoded bytes: the header says 200000x200000", "the same PNG as bytes",
+         setup="huge_png", needs_model=False),
+    Case("detect-huge-header", "DET.detect(HUGE_PNG)", "ImageError", "ValueError",
+         "the header says 200000x200000", "the same PNG passed to detect", setup="huge_png"),
+    Case("batch-huge-header", "DET.detect_batch([HUGE_PNG])", "ImageError", "ValueError",
+         "expected an image of at most … huge.png': the header says", "the same PNG in a batch", setup="huge_png"),
+    Case("sidecar-names-deep", "YOLOv6(SIDECAR_MODEL)", "ModelLoadError", "ValueError",
+         "metadata sidecar …m.onnx.lite.json: expected metadata nested at most 16 levels deep",
+         "sidecar with names nested 200000 deep (was a RecursionError)", setup="sidecar_names_deep"),
+    Case("onnx-names-deep", "YOLOv6(DEEP_MODEL)", "ModelLoadError", "ValueError",
+         "key 'names': expected metadata nested at most 16 levels deep … got brackets nested 200000 deep",
+         "ONNX metadata names nested 200000 deep (was a RecursionError)", setup="onnx_names_deep"),
 )  # fmt: skip

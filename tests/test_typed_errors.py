@@ -1,0 +1,80 @@
+"""Raw exceptions made typed (issue 20): image size limits, metadata bounds; the typed cases are in bad_input_cases."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from test_cli import lite
+
+import lite.io
+from lite.errors import ImageError, ModelLoadError
+from lite.io import header_size, load_image
+from lite.metadata import MAX_METADATA_DEPTH, check_metadata_text, from_mapping
+
+
+def _huge_png(path: Path, w: int = 200_000, h: int = 200_000) -> Path:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + ihdr + chunk(b"IDAT", zlib.compress(bytes(100))) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".bmp", ".webp", ".ppm", ".pgm", ".tif"])
+def test_header_size_reads_every_common_format(ext):
+    img = np.zeros((37, 53, 3), np.uint8)
+    ok, enc = cv2.imencode(ext, img[:, :, 0] if ext == ".pgm" else img)
+    assert ok
+    expected = None if ext == ".tif" else (53, 37)  # TIFF: decoded under OpenCV's own limit only
+    assert header_size(enc.tobytes()) == expected
+    assert header_size(enc.tobytes()[:6]) is None  # cut short: unknown, never an exception
+
+
+def test_header_size_of_a_jpeg_with_exif_before_its_frame(bus_path):
+    assert header_size(bus_path.read_bytes()[:65536]) == cv2.imread(str(bus_path)).shape[1::-1]
+
+
+def test_pixel_limit_is_documented_and_overridable(bus_path, monkeypatch):
+    assert lite.io.MAX_IMAGE_PIXELS == 1 << 28 and "MAX_IMAGE_PIXELS" in lite.io.__doc__
+    h, w = cv2.imread(str(bus_path)).shape[:2]
+    monkeypatch.setattr(lite.io, "MAX_IMAGE_PIXELS", w * h - 1)
+    with pytest.raises(ImageError, match=f"the header says {w}x{h}"):
+        load_image(bus_path)
+    with pytest.raises(ImageError, match="encoded bytes: the header says"):
+        load_image(bus_path.read_bytes())
+    monkeypatch.setattr(lite.io, "MAX_IMAGE_PIXELS", w * h)
+    assert load_image(bus_path).shape == (h, w, 3)
+
+
+def test_opencvs_own_limit_is_typed_too(tmp_path, monkeypatch):
+    monkeypatch.setattr(lite.io, "MAX_IMAGE_PIXELS", None)  # lite's limit off: OpenCV's refusal is still typed
+    with pytest.raises(ImageError, match="OPENCV_IO_MAX_IMAGE_PIXELS"):
+        load_image(_huge_png(tmp_path / "huge.png"))
+
+
+def test_lite_detect_refuses_a_huge_header_without_a_traceback(onnx_dir, bus_path, tmp_path, monkeypatch):
+    model = onnx_dir / "yolov6lite_s_320_decoded.onnx"
+    huge = _huge_png(tmp_path / "huge.png")
+    proc = lite("detect", huge, "--model", model, ok=False)
+    assert proc.returncode == 2 and "the header says 200000x200000" in proc.stderr and "Traceback" not in proc.stderr
+    monkeypatch.setenv("LITE_MAX_IMAGE_PIXELS", "100")
+    proc = lite("detect", bus_path, "--model", model, ok=False)
+    assert proc.returncode == 2 and "at most 100 pixels" in proc.stderr
+
+
+def test_metadata_bounds():
+    ok = "[" * MAX_METADATA_DEPTH + "]" * MAX_METADATA_DEPTH
+    assert check_metadata_text(ok, "x") == ok
+    with pytest.raises(ModelLoadError, match="nested 17 deep"):
+        check_metadata_text("[" + ok + "]", "x")
+    with pytest.raises(ModelLoadError, match="expected at most 1,048,576 characters"):
+        from_mapping({"names": "a," * (1 << 20)}, "the metadata of m.onnx")
+    with pytest.raises(ModelLoadError, match="the metadata of m.onnx: key 'anything'"):
+        from_mapping({"anything": "{" * 100_000}, "the metadata of m.onnx")  # every value, not only known keys
+    assert from_mapping({"names": '["a(b)", "c"]'}).names == ("a(b)", "c")
