@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_cli import lite
 
-import lite.io
+import lite.io as lite_io
 from lite.errors import ImageError, ModelLoadError
 from lite.io import header_size, load_image
 from lite.metadata import MAX_METADATA_DEPTH, check_metadata_text, from_mapping
@@ -41,19 +41,19 @@ def test_header_size_of_a_jpeg_with_exif_before_its_frame(bus_path):
 
 
 def test_pixel_limit_is_documented_and_overridable(bus_path, monkeypatch):
-    assert lite.io.MAX_IMAGE_PIXELS == 1 << 28 and "MAX_IMAGE_PIXELS" in lite.io.__doc__
+    assert lite_io.MAX_IMAGE_PIXELS == 1 << 28 and "MAX_IMAGE_PIXELS" in lite_io.__doc__
     h, w = cv2.imread(str(bus_path)).shape[:2]
-    monkeypatch.setattr(lite.io, "MAX_IMAGE_PIXELS", w * h - 1)
+    monkeypatch.setattr(lite_io, "MAX_IMAGE_PIXELS", w * h - 1)
     with pytest.raises(ImageError, match=f"the header says {w}x{h}"):
         load_image(bus_path)
     with pytest.raises(ImageError, match="encoded bytes: the header says"):
         load_image(bus_path.read_bytes())
-    monkeypatch.setattr(lite.io, "MAX_IMAGE_PIXELS", w * h)
+    monkeypatch.setattr(lite_io, "MAX_IMAGE_PIXELS", w * h)
     assert load_image(bus_path).shape == (h, w, 3)
 
 
 def test_opencvs_own_limit_is_typed_too(tmp_path, monkeypatch):
-    monkeypatch.setattr(lite.io, "MAX_IMAGE_PIXELS", None)  # lite's limit off: OpenCV's refusal is still typed
+    monkeypatch.setattr(lite_io, "MAX_IMAGE_PIXELS", None)  # lite's limit off: OpenCV's refusal is still typed
     with pytest.raises(ImageError, match="OPENCV_IO_MAX_IMAGE_PIXELS"):
         load_image(_huge_png(tmp_path / "huge.png"))
 
