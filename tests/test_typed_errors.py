@@ -78,3 +78,17 @@ def test_metadata_bounds():
     with pytest.raises(ModelLoadError, match="the metadata of m.onnx: key 'anything'"):
         from_mapping({"anything": "{" * 100_000}, "the metadata of m.onnx")  # every value, not only known keys
     assert from_mapping({"names": '["a(b)", "c"]'}).names == ("a(b)", "c")
+
+
+def test_mnn_model_converted_at_a_fixed_size_says_so(onnx_dir, tmp_path):
+    """A decoded graph converted at 320 keeps reshapes for 320: at 640 MNN fails, and lite says why (as NCNN)."""
+    from lite.convert import onnx_to_mnn
+    from lite.cv import YOLOv6
+    from lite.errors import InputSizeError
+
+    mnn = onnx_to_mnn(onnx_dir / "yolov6lite_s_320_decoded.onnx", tmp_path / "d.mnn", verify=False, progress=False)
+    with pytest.raises(InputSizeError, match=r"d\.mnn is fixed at 320x320: .* at 640x640: .*input_size=320"):
+        YOLOv6(mnn, input_size=640, threads=1)
+    with pytest.raises(InputSizeError, match=r"at 384x384 \(nor at 640x640\)"):
+        YOLOv6(mnn, input_size=384, threads=1)
+    assert YOLOv6(mnn, threads=1).input_hw == (320, 320)

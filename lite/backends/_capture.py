@@ -117,7 +117,7 @@ def engine_said(engine: str, text: str) -> str:
 
 def run_captured(engine: str, what: str, run: Callable[[], T]) -> T:
     """Call ``run`` with the engine's output captured (`capture_output`); an `InputError` it raises is
-    raised again with what the engine printed appended (`engine_said`), outside the capture.
+    raised again, of the same class, with what the engine printed appended (`engine_said`), outside the capture.
 
     Adapters call it for the first run at each input shape (NCNN, MNN), where an engine explains a
     shape it cannot run; later runs at a seen shape call the engine directly.
@@ -128,4 +128,4 @@ def run_captured(engine: str, what: str, run: Callable[[], T]) -> T:
             return run()
         except InputError as e:
             error = e
-    raise InputError(f"{error}{engine_said(engine, said.text)}") from error.__cause__
+    raise type(error)(f"{error}{engine_said(engine, said.text)}") from error.__cause__  # the same class
