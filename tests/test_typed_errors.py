@@ -92,3 +92,41 @@ def test_mnn_model_converted_at_a_fixed_size_says_so(onnx_dir, tmp_path):
     with pytest.raises(InputSizeError, match=r"at 384x384 \(nor at 640x640\)"):
         YOLOv6(mnn, input_size=384, threads=1)
     assert YOLOv6(mnn, threads=1).input_hw == (320, 320)
+
+
+# ----------------------------------------------------------------------------------------------
+# engine and converter messages: no colour codes, no CPU-vendor noise, no traceback frames, no op '|'
+# ----------------------------------------------------------------------------------------------
+def test_engine_text_is_cleaned_for_messages():
+    from lite.backends._capture import clean_engine_text, engine_said
+
+    said = (
+        "\x1b[31mlayer Foo not exists or registered\x1b[0m\n"
+        "Unknown CPU vendor. cpuinfo_vendor value: 0\n"
+        "Traceback (most recent call last):\n"
+        '  File "<string>", line 3, in <module>\n'
+        "    main()\n"
+        "    ^^^^^^\n"
+        "RuntimeError: Converted Failed!\n"
+    )
+    assert clean_engine_text(said) == ["layer Foo not exists or registered", "RuntimeError: Converted Failed!"]
+    text = engine_said("NCNN", said)
+    assert text == " (NCNN said: layer Foo not exists or registered RuntimeError: Converted Failed!)"
+    assert "\x1b" not in text and "CPU vendor" not in text and "Traceback" not in text and 'File "' not in text
+
+
+def test_conversion_failure_quotes_the_cleaned_log(onnx_dir):
+    from lite.convert._common import Conversion
+
+    job = Conversion("mnn", onnx_dir / "yolov6lite_s_320_raw.onnx", stages=2, verify=False, progress=False)
+    log = 'Traceback (most recent call last):\n  File "x.py", line 1\n    f()\n\x1b[33mValueError: bad axis\x1b[0m\n'
+    msg = str(job.failed("MNN's converter", "exit status 1", log))
+    assert msg.endswith("(exit status 1): ValueError: bad axis"), msg
+
+
+def test_mnn_refused_ops_never_include_the_separator():
+    from lite.convert.mnn import rejected_ops
+
+    log = "[ERROR] These Op Not Support: ONNX::ConvInteger | ONNX::FusedMatMul | \nConverted Failed!\n"
+    assert rejected_ops(log) == ["ConvInteger", "FusedMatMul"]
+    assert rejected_ops("These Op Not Support: ONNX::A | ONNX::B\nThese Op Not Support: ONNX::A") == ["A", "B"]

@@ -19,6 +19,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -27,7 +28,27 @@ from typing import TypeVar
 
 from lite.errors import InputError
 
-__all__ = ["Captured", "capture_output", "engine_said", "run_captured"]
+__all__ = ["Captured", "capture_output", "clean_engine_text", "engine_said", "run_captured"]
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # colour and cursor codes (NCNN, pnnx, MNN's logger)
+#: Lines engines print that say nothing about the model (ONNX Runtime's cpuinfo on virtual CPUs).
+_NOISE = re.compile(r"Unknown CPU vendor|cpuinfo_vendor|Error in cpuinfo", re.IGNORECASE)
+_TRACEBACK_FRAME = re.compile(r"^(Traceback \(most recent call last\):|\s+File \"|\s{4}|\s*[~^]+\s*$)")
+
+
+def clean_engine_text(text: str) -> list[str]:
+    """The lines of what an engine or a converter printed, fit for an error message.
+
+    ANSI colour codes, lines that say nothing about the model (ONNX Runtime's "Unknown CPU vendor")
+    and Python traceback frames (a converter child's ``Traceback`` and ``File "…"`` lines; the final
+    exception line stays) are removed, as are blank lines.
+    """
+    lines = []
+    for line in _ANSI.sub("", text).splitlines():
+        if not line.strip() or _NOISE.search(line) or _TRACEBACK_FRAME.match(line):
+            continue
+        lines.append(line.strip())
+    return lines
 
 T = TypeVar("T")
 
@@ -105,9 +126,9 @@ def _redirected(fds: tuple[int, ...]) -> Iterator[Captured]:
 def engine_said(engine: str, text: str) -> str:
     """``" (NCNN said: …)"`` for an error message, or ``""`` when the engine said nothing.
 
-    Whitespace is collapsed; a long text keeps its end, where engines print the cause.
+    Cleaned by `clean_engine_text`, whitespace collapsed; a long text keeps its end, where engines print the cause.
     """
-    said = " ".join(text.split())
+    said = " ".join(" ".join(clean_engine_text(text)).split())
     if not said:
         return ""
     if len(said) > MAX_QUOTE:

@@ -235,11 +235,11 @@ class MnnBackend(Backend):
         got = tuple(a.shape[1:3]) if nhwc else tuple(a.shape[2:4])
         if got == (h, w) or not self._fails_at(feed, spec.name, (2 * h, 2 * w), got, nhwc):
             return
+        nor = "" if got == (2 * h, 2 * w) else f" (nor at {2 * h}x{2 * w})"
         raise InputSizeError(
             f"{self.model_path.name} is fixed at {h}x{w}: it declares that input size and MNN cannot run its graph "
-            f"at {got[0]}x{got[1]}{'' if got == (2 * h, 2 * w) else f' (nor at {2 * h}x{2 * w})'}: its reshapes were "
-            f"computed for {h}x{w} when it was converted. Run it at input_size={h if h == w else (h, w)}, or convert it again from an ONNX model "
-            "with dynamic H, W"
+            f"at {got[0]}x{got[1]}{nor}: its reshapes were computed for {h}x{w} when it was converted. Run it at "
+            f"input_size={h if h == w else (h, w)}, or convert it again from an ONNX model with dynamic H, W"
         )
 
     def _fails_at(

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lite.backends._capture import clean_engine_text
 from lite.convert._onnx_meta import input_shape_for, load_onnx, onnx_meta, verify_conversion
 from lite.convert._registry import get, known
 from lite.errors import ConversionError, ModelNotFoundError
@@ -140,7 +141,7 @@ class Conversion:
 
     def failed(self, tool: str, how: str, log: str) -> ConversionError:
         """The error for a tool run that produced no usable model, with the last lines of its log."""
-        tail = " | ".join(ln for ln in log.strip().splitlines()[-6:] if ln.strip())
+        tail = "; ".join(clean_engine_text(log)[-6:])  # no colour codes, traceback frames or CPU-vendor noise
         return ConversionError(f"{tool} could not convert {self.src} ({how}): {tail}")
 
     def unsupported(self, by: str, problems: Sequence[str]) -> ConversionError:
