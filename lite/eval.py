@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from lite.coco import COCO80_TO_91
+from lite.coco import COCO80_TO_91, name_key
 from lite.errors import BackendNotInstalledError, ImageNotFoundError, InputError
 from lite.progress import ProgressBar
 
@@ -68,14 +68,6 @@ STAT_NAMES: tuple[str, ...] = (
     "ARl",
 )
 
-# Spelling variants of COCO class names (darknet's coco.names vs the COCO annotation files).
-_ALIASES = {
-    "motorcycle": "motorbike",
-    "airplane": "aeroplane",
-    "couch": "sofa",
-    "tv": "tvmonitor",
-    "hairdryer": "hairdrier",
-}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -164,8 +156,7 @@ class CategoryMap:
 
 
 def _norm(name: str) -> str:
-    key = "".join(ch for ch in str(name).lower() if ch.isalnum())
-    return _ALIASES.get(key, key)
+    return name_key(name)  # lite.coco's one list of spellings
 
 
 def _is_coco_categories(categories: Sequence[Mapping[str, Any]]) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lite.coco import canonical_names
 from lite.errors import InputError, MetadataWarning, ModelLoadError
 from lite.files import atomic_write_bytes
 
@@ -119,7 +120,7 @@ def _names(v: Any, key: str, source: str | None) -> tuple[str, ...]:
         raise _bad(source, key, expected, v)
     if not names:
         raise _bad(source, key, f"{expected} (not empty)", v)
-    return names
+    return canonical_names(names)  # the 80 COCO classes in another spelling get lite's one COCO list
 
 
 def _ints(v: Any, key: str, source: str | None, expected: str) -> tuple[int, ...]:
