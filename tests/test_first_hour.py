@@ -48,3 +48,28 @@ def test_one_coco_name_list_for_every_family(shared):
     v8 = Detector.from_file(models / "foreign" / "yolov8" / "yolov8n_int8.onnx", threads=1)
     v6 = Detector.from_file(models / "yolov6lite" / "onnx" / "yolov6lite_s_320_decoded.onnx", threads=1)
     assert v8.names == v6.names == COCO_NAMES
+
+
+def test_bench_plot_without_matplotlib_fails_before_the_benchmark(onnx_dir, tmp_path, monkeypatch, capsys):
+    import lite.bench
+    from lite.cli import main
+
+    ran = []
+    monkeypatch.setattr(lite.bench, "benchmark", lambda *a, **k: ran.append(a))  # must never be reached
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what an environment without matplotlib gives
+    model = onnx_dir / "yolov6lite_s_320_decoded.onnx"
+    code = main(["bench", "-m", str(model), "--runs", "500", "--plot", str(tmp_path / "b.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and "plotting needs matplotlib" in err and "lite-detect[plot]" in err
+    assert ran == [] and not (tmp_path / "b.png").exists()
+
+
+def test_bench_shows_progress(onnx_dir, tmp_path):
+    from test_cli import lite as run_lite
+
+    model = onnx_dir / "yolov6lite_s_320_decoded.onnx"
+    proc = run_lite("bench", "-m", model, "--runs", 10, "--warmup", 1, "--threads", 1)
+    assert "[1/1] " in proc.stderr and "1 warm-up + 10 timed runs" in proc.stderr
+    assert "11/11" in proc.stderr or "100%" in proc.stderr, proc.stderr  # tqdm's bar, or the 10 % lines
+    quiet = run_lite("bench", "-m", model, "--runs", 10, "--warmup", 1, "--threads", 1, "--no-progress")
+    assert "%" not in quiet.stderr
