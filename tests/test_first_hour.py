@@ -73,3 +73,70 @@ def test_bench_shows_progress(onnx_dir, tmp_path):
     assert "11/11" in proc.stderr or "100%" in proc.stderr, proc.stderr  # tqdm's bar, or the 10 % lines
     quiet = run_lite("bench", "-m", model, "--runs", 10, "--warmup", 1, "--threads", 1, "--no-progress")
     assert "%" not in quiet.stderr
+
+
+# ----------------------------------------------------------------------------------------------
+# text that goes stale: each check reads the registries, so a new backend or family fails it until documented
+# ----------------------------------------------------------------------------------------------
+def _registered() -> tuple[list[str], tuple[str, ...]]:
+    import lite.backends
+    import lite.cv
+
+    return lite.backends.known(), lite.cv.family_names()
+
+
+def test_docs_home_and_readme_name_every_backend_and_family():
+    backends, families = _registered()
+    assert "openvino" in backends and "nanodet" in families  # the registries are read, not empty
+    for page in ("README.md", "docs/index.md"):
+        text = (REPO / page).read_text(encoding="utf-8")
+        missing = [b for b in backends if f"`{b}`" not in text]
+        assert not missing, f"{page} does not name the backend(s) {missing} (as `name`)"
+        missing = [f for f in families if f not in text.lower()]
+        assert not missing, f"{page} does not name the family(ies) {missing}"
+    home = (REPO / "docs" / "index.md").read_text(encoding="utf-8")
+    number = {3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven"}.get(len(backends))
+    assert f"**{number} engines.**" in home, f"docs/index.md should say **{number} engines.**"
+
+
+def test_package_descriptions_name_every_family_and_engine():
+    import tomllib
+    import yaml
+
+    _, families = _registered()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["description"]
+    site = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))["site_description"]
+    assert project == site
+    assert all(f in project.lower() for f in families), project
+    assert "OpenVINO" in project and not project.split(": ", 1)[-1].startswith("YOLOv6 on")
+
+
+def test_readme_says_where_the_snippet_model_comes_from():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    snippet = readme.split("```python", 1)[1].split("```", 1)[0]
+    model = "yolov6lite_s_320_decoded.onnx"
+    assert f'YOLOv6("{model}")' in snippet
+    before = snippet.split(f'YOLOv6("{model}")', 1)[0]
+    assert model in before and "lite export yolov6lite_s.pt --img 320" in before  # said before it is used
+
+
+def test_help_texts_show_no_docstring_markup():
+    import argparse
+
+    from lite.cli import build_parser
+
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, sub in subs.items():
+        text = sub.format_help()
+        assert "``" not in text, f"lite {name} -h shows raw double backticks"
+
+
+def test_ci_run_says_what_it_installs():
+    script = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    installs = [ln for ln in script.splitlines() if "pip install" in ln and not ln.lstrip().startswith("#")]
+    quiet = [ln for ln in installs if " -q" in ln or "--quiet" in ln]
+    assert not quiet, f".ci/run installs silently: {quiet}"
+    bare = [ln for ln in installs if "python -m pip install" in ln and "$@" not in ln]
+    assert not bare, f".ci/run installs without saying what (use pip_install): {bare}"
+    assert 'echo "== pip install $*"' in script

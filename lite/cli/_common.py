@@ -10,6 +10,7 @@ them under the same names.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "detector_options",
     "engine_options",
     "input_size",
+    "plain",
 ]
 
 INPUT_SIZE_HELP = "network input N or H W (dynamic-shape models)"
@@ -55,11 +57,19 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def plain(text: str) -> str:
+    """Help text without reStructuredText/Markdown code markup: ````x```` and ```x``` become ``x``."""
+    return re.sub(r"``(.+?)``|`([^`]+)`", lambda m: m.group(1) or m.group(2), text, flags=re.DOTALL)
+
+
 def add_command(
     subparsers: Any, name: str, run: Callable[[argparse.Namespace], int], *, help: str, description: str
 ) -> argparse.ArgumentParser:
-    """Add the subcommand ``name`` that ``run`` carries out; its help shows every option's default once."""
-    p = subparsers.add_parser(name, help=help, description=description, formatter_class=HelpFormatter)
+    """Add the subcommand ``name`` that ``run`` carries out; its help shows every option's default once.
+
+    Docstring markup in ``help`` and ``description`` (````code````) is shown as plain text in a terminal.
+    """
+    p = subparsers.add_parser(name, help=plain(help), description=plain(description), formatter_class=HelpFormatter)
     p.set_defaults(func=run)
     return p
 
