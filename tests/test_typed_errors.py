@@ -130,3 +130,34 @@ def test_mnn_refused_ops_never_include_the_separator():
     log = "[ERROR] These Op Not Support: ONNX::ConvInteger | ONNX::FusedMatMul | \nConverted Failed!\n"
     assert rejected_ops(log) == ["ConvInteger", "FusedMatMul"]
     assert rejected_ops("These Op Not Support: ONNX::A | ONNX::B\nThese Op Not Support: ONNX::A") == ["A", "B"]
+
+
+# ----------------------------------------------------------------------------------------------
+# one comparator, one tolerance rule: lite convert and lite compare agree on a quantized model
+# ----------------------------------------------------------------------------------------------
+def test_output_tolerances_rule():
+    import math
+
+    import lite.cli.compare as cli
+    from lite.parity import ATOL, QUANTIZED_RTOL, RTOL, output_tolerances
+
+    assert output_tolerances(quantized=False) == (RTOL, ATOL)
+    assert output_tolerances(quantized=True) == (QUANTIZED_RTOL, math.inf)
+    assert output_tolerances(quantized=True, rtol=1e-3, atol=0.05) == (1e-3, 0.05)  # given values win
+    assert cli.QUANTIZED_RTOL == QUANTIZED_RTOL
+
+
+def test_convert_and_compare_agree_on_an_int8_model(shared, tmp_path, capfd):
+    from lite.convert import convert
+    from lite.parity import compare
+
+    src = shared / "models" / "foreign" / "yolov8" / "yolov8n_int8.onnx"
+    xml = convert(src, "openvino", tmp_path, progress=True)  # verified against ONNX Runtime
+    err = capfd.readouterr().err
+    assert "rel L2 <= 0.03; quantized (int8) model" in err, err
+    bus = shared / "images" / "bus.jpg"
+    report = compare([src, xml], bus, threads=1)
+    assert report.ok, report.table()  # was FAIL (max|diff| 41 > 0.05) right after "verified"
+    assert "max|diff| not bounded" in report.table() and "note: quantized (int8) model" in report.table()
+    strict = compare([src, xml], bus, threads=1, rtol=1e-3, atol=0.05)  # the user's own tolerances are kept
+    assert not strict.ok and "note: quantized" in strict.table()

@@ -162,6 +162,7 @@ class Conversion:
         output_names: Mapping[str, str],
         extra: Mapping[str, str] | None = None,
         rtol: float | None = None,
+        quantized: bool = False,
     ) -> None:
         """Check the converted model against ONNX Runtime (when verifying), then write every output atomically.
 
@@ -177,14 +178,22 @@ class Conversion:
             output_names: Converted output name → ONNX output name (recorded in the sidecar).
             extra: More sidecar entries.
             rtol: Relative L2 error allowed against ONNX Runtime (default: `VERIFY_RTOL` for ``fp16``).
+            quantized: The ONNX graph is quantized: the tolerance is `lite.parity.output_tolerances`'s
+                for quantized models, the one `lite compare` applies to the same pair.
 
         Raises:
             ConversionError: The converted model does not load or crashes its engine.
             VerificationError: Its outputs differ from ONNX Runtime's.
         """
         if self.verify:
-            self.stage(f"checking the {self.target.upper()} model against ONNX Runtime")
             tol = VERIFY_RTOL[bool(fp16)] if rtol is None else rtol
+            how = f"rel L2 <= {tol:g}"
+            if quantized:
+                from lite.parity import QUANTIZED_HINT, output_tolerances
+
+                tol = max(tol, output_tolerances(quantized=True)[0])
+                how = f"rel L2 <= {tol:g}; {QUANTIZED_HINT}"
+            self.stage(f"checking the {self.target.upper()} model against ONNX Runtime ({how})")
             verify_conversion(self.src, model_file, self.backend, self.shape, rtol=tol)
         self.stage(f"writing {', '.join(p.name for p in self.files[: len(made)])} and the metadata sidecar")
         self.meta.extra.update(
