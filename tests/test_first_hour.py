@@ -140,3 +140,42 @@ def test_ci_run_says_what_it_installs():
     bare = [ln for ln in installs if "python -m pip install" in ln and "$@" not in ln]
     assert not bare, f".ci/run installs without saying what (use pip_install): {bare}"
     assert 'echo "== pip install $*"' in script
+
+
+def test_api_reference_defaults_are_values_not_names():
+    """The Default column of the API reference (mkdocstrings) shows ``0.25``, not ``conf`` / ``DetectOptions.conf``."""
+    import importlib.util
+    import re
+
+    import yaml
+
+    griffe = __import__("pytest").importorskip("griffe")
+    config = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
+    python = next(p["mkdocstrings"] for p in config["plugins"] if isinstance(p, dict) and "mkdocstrings" in p)
+    extensions = python["handlers"]["python"]["options"]["extensions"]
+    assert "docs/griffe_defaults.py:LiteralDefaults" in extensions
+    spec = importlib.util.spec_from_file_location("griffe_defaults", REPO / "docs" / "griffe_defaults.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    loaded = griffe.load_extensions(module.LiteralDefaults())
+    lite_pkg = griffe.load("lite", search_paths=[str(REPO)], extensions=loaded)
+    assert {p.name: p.default for p in lite_pkg["cv.detector.Detector.__init__"].parameters}["conf"] == "0.25"
+    rendered = []
+    for page in sorted((REPO / "docs" / "reference").glob("*.md")):
+        rendered += re.findall(r"^:::\s*lite\.([\w.]+)", page.read_text(encoding="utf-8"), re.M)
+    left = []
+
+    def walk(obj):
+        for member in obj.members.values():
+            if member.is_alias or member.name.startswith("_") and member.name != "__init__":
+                continue
+            if member.is_function:
+                left.extend(f"{member.path}({p.name}={p.default})" for p in member.parameters
+                            if isinstance(p.default, griffe.ExprAttribute | griffe.ExprName)
+                            and module.literal_default(member.module.path, str(p.default)) is not None)  # fmt: skip
+            elif member.is_class or member.is_module:
+                walk(member)
+
+    for path in rendered:
+        walk(lite_pkg[path])
+    assert not left, f"defaults shown as names in the API reference: {left[:5]}"
