@@ -262,3 +262,18 @@ def test_written_files_honour_the_umask(tmp_path, umask):
         os.umask(old)
     for p in (img, raw, tmp_path / "c.param", sidecar):
         assert p.stat().st_mode & 0o777 == 0o666 & ~umask, p
+
+
+def test_eval_outputs_never_replace_the_annotations_or_the_model(s_decoded, shared, tmp_path):
+    ann = shared / "coco" / "val2017_128" / "instances.json"
+    if not ann.is_file():
+        pytest.skip(f"{ann} is absent")
+    copy = tmp_path / "instances.json"
+    shutil.copy(ann, copy)
+    before = copy.read_bytes()
+    for target in (copy, s_decoded):
+        proc = lite("eval", "--model", s_decoded, "--images", ann.parent / "images", "--ann", copy, "--json", target,
+                    "--limit", 2, ok=False)  # fmt: skip
+        assert proc.returncode == 2 and "refusing to overwrite the input" in proc.stderr, proc.stderr
+        assert "images in" not in proc.stdout  # refused before the evaluation
+    assert copy.read_bytes() == before

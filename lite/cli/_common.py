@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from lite.errors import InputError
@@ -28,6 +29,7 @@ __all__ = [
     "detector_options",
     "engine_options",
     "input_size",
+    "model_files",
     "plain",
 ]
 
@@ -55,6 +57,23 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         ):
             return text
         return super()._get_help_string(action)
+
+
+def model_files(model: str | None) -> list[Path]:
+    """The model file, its companion weights (``.bin`` of a ``.param`` / ``.xml``) and its sidecar.
+
+    Commands pass them to `lite.outputs.plan_outputs` as inputs, so no output ever replaces them.
+    A hub name or the bundled demo model (``None``) gives no path.
+    """
+    if model is None or not Path(model).exists():
+        return []
+    from lite.metadata import sidecar_path
+
+    p = Path(model)
+    files = [p, sidecar_path(p)]
+    if p.suffix.lower() in (".param", ".xml"):
+        files.append(p.with_suffix(".bin"))
+    return files
 
 
 def plain(text: str) -> str:

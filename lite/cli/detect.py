@@ -25,7 +25,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from lite.cli._common import add_command, add_detector_arguments, add_no_progress_argument, detector_options
+from lite.cli._common import (
+    add_command,
+    add_detector_arguments,
+    add_no_progress_argument,
+    detector_options,
+    model_files,
+)
 from lite.cli._ray import add_ray_arguments, ray_requested
 from lite.ops.options import DetectOptions
 from lite.outputs import annotated_name, atomic_path, check_video, plan_outputs, write_image
@@ -98,19 +104,6 @@ def _outputs(kind: str, paths: Sequence[Path], save: Path | None) -> dict[str, P
     return {str(p): save / annotated_name(p) for p in paths}
 
 
-def _model_files(model: str | None) -> list[Path]:
-    """The model file, its companion weights (``.bin`` of a ``.param`` / ``.xml``) and its sidecar: never outputs."""
-    if model is None or not Path(model).exists():
-        return []  # the bundled demo model or a hub name: not a path a user could name as an output
-    from lite.metadata import sidecar_path
-
-    p = Path(model)
-    files = [p, sidecar_path(p)]
-    if p.suffix.lower() in (".param", ".xml"):
-        files.append(p.with_suffix(".bin"))
-    return files
-
-
 def _plan(kind: str, paths: Sequence[Path], args: argparse.Namespace) -> dict[str, Path]:
     """Every output path, checked before the detector opens.
 
@@ -119,7 +112,7 @@ def _plan(kind: str, paths: Sequence[Path], args: argparse.Namespace) -> dict[st
     """
     outputs = _outputs(kind, paths, args.save)
     files = list(outputs.values()) + ([args.json] if args.json is not None else [])
-    plan_outputs(files, inputs=[*paths, *_model_files(args.model)], exist_ok=args.exist_ok, flag="--exist-ok")
+    plan_outputs(files, inputs=[*paths, *model_files(args.model)], exist_ok=args.exist_ok, flag="--exist-ok")
     return outputs
 
 
