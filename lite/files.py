@@ -49,12 +49,23 @@ _CHUNK = 1 << 20
 _UMASK_LOCK = threading.Lock()
 
 
-def file_mode() -> int:
-    """The mode a new file gets from ``open``: ``0o666`` less the process's current umask."""
-    with _UMASK_LOCK:  # os.umask can only be read by setting it: set it back at once
+def _umask() -> int:
+    try:  # Linux reports it without changing it (no window in which other threads see another umask)
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:  # elsewhere os.umask can only be read by setting it: set it back at once
         mask = os.umask(0o022)
         os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new file gets from ``open``: ``0o666`` less the process's current umask."""
+    return 0o666 & ~_umask()
 
 
 def write_error(path: str | Path, e: OSError) -> OutputError:
