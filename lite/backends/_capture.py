@@ -50,6 +50,7 @@ def clean_engine_text(text: str) -> list[str]:
         lines.append(line.strip())
     return lines
 
+
 T = TypeVar("T")
 
 _LOG = logging.getLogger("lite.engines")
