@@ -50,10 +50,38 @@ FOOTER = """
 ## Files lite writes
 
 `lite detect --save DIR` writes `<name>_detections.<ext>` (never an input's name), `--json FILE`
-the results. Before any work it checks every output: an input is never replaced, an existing file
-only with `--exist-ok`, and an output folder it cannot create or write is reported at once.
+the results. Before any work it checks every output: an input is never replaced — the images, the
+model file, its weights (the `.bin` of a `.param` or `.xml`) and its `.lite.json` sidecar are all
+inputs, so `--json model.onnx --exist-ok` is refused — an existing file only with `--exist-ok`,
+and an output folder it cannot create or write is reported at once (`lite convert` checks its
+output folder the same way, so a read-only folder fails before the conversion starts).
 Files are written under a temporary name in the destination folder and renamed when complete,
-so an error or Ctrl-C leaves no half-written file under the final name.
+so an error, Ctrl-C or SIGTERM (`kill`, a job scheduler; exit status 143) leaves no half-written
+file under the final name, and an earlier file under that name is kept.
+
+What goes wrong, and what lite does:
+
+- The disk fills while an image, the results JSON, a converted model or its sidecar is written:
+  `OutputError` (also an `OSError`), "cannot write …: No space left on device; nothing was written
+  under that name"; the earlier file stays and no temporary file is left (exit status 2).
+- The disk fills while a video is written (OpenCV's writer reports nothing): the video is read back
+  before it takes its name (size, frame count, last frame), "writing the video … failed: 200 frames
+  were written, but the file reads back with 0"; the earlier file stays.
+- `lite convert` into a read-only folder: `OutputError` before any work, "cannot write into the
+  output folder …".
+- One unreadable image among many (`lite detect FOLDER`): its error is recorded, the other images
+  are detected and every output is written; at the end "1 of 3 images failed" with each image and
+  its error on stderr, exit status 1 (`--fail-fast` stops at the first, exit status 2).
+- An image whose header claims more than `lite.io.MAX_IMAGE_PIXELS` pixels (2**28 by default; set
+  `$LITE_MAX_IMAGE_PIXELS` or `lite.io.MAX_IMAGE_PIXELS = N` to change it): `ImageError` before
+  decoding (table above), in `load_image`, `detect`, `detect_batch` and `lite detect`.
+- Metadata (ONNX `metadata_props`, a sidecar) longer than `lite.metadata.MAX_METADATA_CHARS`
+  (1 MiB) or nested deeper than `MAX_METADATA_DEPTH` (16): `ModelLoadError` naming the file and
+  key, before it is parsed (table above).
+- An MNN model converted at a fixed size, run at another: `InputSizeError`, "… is fixed at 320x320
+  …: run it at input_size=320, or convert it again from an ONNX model with dynamic H, W".
+
+Files are created with the mode the umask gives (usually `0644`), like any other program's.
 """
 
 

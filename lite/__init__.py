@@ -2,11 +2,13 @@
 
 ``import lite`` is cheap: it imports no engine, and even the submodules are loaded on first use.
 
+The public API is importable from the top level (each name is loaded when first used):
+
 Example:
     ```python
-    from lite.cv import YOLOv6
+    from lite import Detector
 
-    det = YOLOv6("yolov6lite_s_320_decoded.onnx")
+    det = Detector.from_file("yolov6lite_s_320_decoded.onnx")  # the family is read from the model
     dets = det.detect("bus.jpg")
     ```
 """
@@ -35,14 +37,20 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendNotInstalledError",
     "Detections",
+    "Detector",
     "DeviceError",
     "ImageError",
     "InputError",
     "LiteError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "NanoDet",
     "UnknownBackendError",
+    "YOLO11",
+    "YOLOX",
+    "YOLOv5",
     "YOLOv6",
+    "YOLOv8",
     "__version__",
     "backends",
     "compare",
@@ -50,13 +58,17 @@ __all__ = [
     "cv",
     "export",
     "hub",
+    "load_image",
+    "load_images",
     "ops",
 ]
 
 _LAZY_ATTRS = {
     "Detections": ("lite.detections", "Detections"),
-    "YOLOv6": ("lite.cv.yolov6", "YOLOv6"),
+    **{name: ("lite.cv", name) for name in ("Detector", "NanoDet", "YOLO11", "YOLOX", "YOLOv5", "YOLOv6", "YOLOv8")},
     "compare": ("lite.parity", "compare"),
+    "load_image": ("lite.io", "load_image"),
+    "load_images": ("lite.io", "load_images"),
 }
 _LAZY_MODULES = {"backends", "convert", "cv", "eval", "export", "hub", "ops", "bench", "parity", "stream"}
 

@@ -36,8 +36,10 @@ from typing import Any
 import numpy as np
 
 from lite.errors import BackendNotInstalledError, InputError
+from lite.progress import ProgressBar
 
-__all__ = ["STAGES", "Timing", "BenchResult", "benchmark", "format_table", "write_json", "plot", "synthetic_image"]
+__all__ = ["STAGES", "Timing", "BenchResult", "benchmark", "format_table", "write_json", "plot", "require_matplotlib",
+           "synthetic_image"]  # fmt: skip
 
 #: Stage keys of `BenchResult.stages`, in table order.
 STAGES: tuple[str, ...] = ("pre", "infer", "post", "e2e", "raw")
@@ -175,6 +177,7 @@ def benchmark(
     input_size: int | Sequence[int] | None = None,
     label: str | None = None,
     family: str | None = None,
+    progress: bool = False,
     **detector_kw: Any,
 ) -> BenchResult:
     """Time every stage of the pipeline and the engine's raw call.
@@ -193,6 +196,7 @@ def benchmark(
         input_size: Network input for dynamic-shape models.
         label: Row label in tables (default ``"<model file> [<backend>]"``).
         family: Model family (``"yolov8"``...; None: read from the file).
+        progress: Show the iterations on stderr (a tqdm bar, or a line every 10 % without tqdm).
         **detector_kw: Detector options (``conf``, ``iou``, backend options...).
 
     Returns:
@@ -228,13 +232,17 @@ def benchmark(
             t_post, dets = _timed(lambda: det.postprocess(outs, [t]))
             return t_pre, t_inf, t_post, dets[0]
 
+        name = label or f"{det.backend.model_path.name} [{det.backend.name}]"
+        bar = ProgressBar(warmup + runs, f"bench {name}", enabled=progress, unit="run", fallback="lines", leave=False)
         for _ in range(warmup):
             raw()
             det.detect(img)
             staged()
+            bar.update()
         times: dict[str, list[float]] = {k: [] for k in STAGES}
         n_det = 0
         for i in range(runs):
+            bar.update()
             for step in _rotation(i):
                 if step == 0:
                     times["raw"].append(_timed(raw)[0])
@@ -247,9 +255,10 @@ def benchmark(
                     times["pre"].append(t_pre)
                     times["infer"].append(t_inf)
                     times["post"].append(t_post)
+        bar.close()
         path = det.backend.model_path
         return BenchResult(
-            label=label or f"{path.name} [{det.backend.name}]",
+            label=name,
             model=str(path),
             backend=det.backend.name,
             device=getattr(det.backend, "device", device),
@@ -307,10 +316,11 @@ def write_json(results: Sequence[BenchResult], path: str | Path) -> Path:
     return p
 
 
-def plot(results: Sequence[BenchResult], path: str | Path, stages: Sequence[str] = STAGES) -> Path:
-    """Save a grouped bar chart (median ms per stage, one bar per result, p90 as a whisker).
+def require_matplotlib() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend; call it before a benchmark that will plot, to fail at once.
 
-    Needs matplotlib (``pip install 'lite-detect[plot]'``).
+    Raises:
+        BackendNotInstalledError: matplotlib is not installed.
     """
     try:
         import matplotlib
@@ -319,8 +329,21 @@ def plot(results: Sequence[BenchResult], path: str | Path, stages: Sequence[str]
         import matplotlib.pyplot as plt
     except ImportError as e:
         raise BackendNotInstalledError(
-            f"plotting needs matplotlib, which is not installed ({e}); install it with: pip install 'lite-detect[plot]'"
+            f"plotting needs matplotlib, which is not installed ({e}); "
+            "install it with: pip install 'lite-detect[plot]' (or run without --plot)"
         ) from e
+    return plt
+
+
+def plot(results: Sequence[BenchResult], path: str | Path, stages: Sequence[str] = STAGES) -> Path:
+    """Save a grouped bar chart (median ms per stage, one bar per result, p90 as a whisker).
+
+    Needs matplotlib (``pip install 'lite-detect[plot]'``).
+
+    Raises:
+        BackendNotInstalledError: matplotlib is not installed (`require_matplotlib`).
+    """
+    plt = require_matplotlib()
     if not results:
         raise InputError("plot: expected at least one benchmark result")
     x = np.arange(len(stages))

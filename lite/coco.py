@@ -7,7 +7,10 @@ category ids ``1..90`` with gaps (12, 26, 29, 30, 45, 66, 68, 69, 71, 83 are unu
 
 The names follow the darknet ``coco.names`` spelling (``motorbike``, ``aeroplane``,
 ``sofa``, ``pottedplant``, ``diningtable``, ``tvmonitor``), which is also what the
-project's COCO annotation files use.
+project's COCO annotation files use. It is lite's one COCO name list: a model whose metadata
+names the 80 COCO classes in another spelling (Ultralytics' ``dining table``, ``tv``,
+``motorcycle`` …) gets these names (`canonical_names`, applied where metadata is read), so every
+family labels the same class the same way. `COCO_NAME_ALIASES` lists the other spellings.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 
 from lite.errors import InputError
 
-__all__ = ["COCO_NAMES", "COCO80_TO_91", "coco80_to_91"]
+__all__ = ["COCO_NAMES", "COCO80_TO_91", "COCO_NAME_ALIASES", "canonical_names", "coco80_to_91", "name_key"]
 
 #: The 80 COCO class names, indexed by model class id (0..79).
 COCO_NAMES: tuple[str, ...] = (
@@ -31,6 +34,32 @@ COCO_NAMES: tuple[str, ...] = (
     "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear", "hair drier",
     "toothbrush",
 )  # fmt: skip
+
+#: Other spellings of COCO class names (official COCO / Ultralytics -> darknet), by `name_key`.
+COCO_NAME_ALIASES: dict[str, str] = {
+    "motorcycle": "motorbike",
+    "airplane": "aeroplane",
+    "couch": "sofa",
+    "tv": "tvmonitor",
+    "hairdryer": "hairdrier",
+}
+
+
+def name_key(name: str) -> str:
+    """A class name without case, spaces or punctuation, other COCO spellings folded (``"TV"`` -> ``"tvmonitor"``)."""
+    key = "".join(ch for ch in str(name).lower() if ch.isalnum())
+    return COCO_NAME_ALIASES.get(key, key)
+
+
+_COCO_KEYS = tuple(name_key(n) for n in COCO_NAMES)
+
+
+def canonical_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """`COCO_NAMES` when ``names`` are the 80 COCO classes in order in any spelling, else ``names`` unchanged."""
+    if len(names) == len(COCO_NAMES) and tuple(name_key(n) for n in names) == _COCO_KEYS:
+        return COCO_NAMES
+    return names
+
 
 #: COCO category id (1..90) of each of the 80 model classes, indexed by model class id.
 COCO80_TO_91: tuple[int, ...] = (

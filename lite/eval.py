@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from lite.coco import COCO80_TO_91
+from lite.coco import COCO80_TO_91, name_key
 from lite.errors import BackendNotInstalledError, ImageNotFoundError, InputError
 from lite.progress import ProgressBar
 
@@ -67,15 +67,6 @@ STAT_NAMES: tuple[str, ...] = (
     "ARm",
     "ARl",
 )
-
-# Spelling variants of COCO class names (darknet's coco.names vs the COCO annotation files).
-_ALIASES = {
-    "motorcycle": "motorbike",
-    "airplane": "aeroplane",
-    "couch": "sofa",
-    "tv": "tvmonitor",
-    "hairdryer": "hairdrier",
-}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -164,8 +155,7 @@ class CategoryMap:
 
 
 def _norm(name: str) -> str:
-    key = "".join(ch for ch in str(name).lower() if ch.isalnum())
-    return _ALIASES.get(key, key)
+    return name_key(name)  # lite.coco's one list of spellings
 
 
 def _is_coco_categories(categories: Sequence[Mapping[str, Any]]) -> bool:
@@ -276,13 +266,14 @@ def coco_results(
 
 
 def write_results(results: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
-    """Write COCO results records as a JSON list (parent folders created); returns the path."""
-    p = Path(path)
-    if p.parent and not p.parent.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-    with p.open("w", encoding="utf-8") as f:
-        json.dump(list(results), f)
-    return p
+    """Write COCO results records as a JSON list (parent folders created), atomically; returns the path.
+
+    Raises:
+        OutputError: The file cannot be written (a full disk...); an earlier file under that name is kept.
+    """
+    from lite.outputs import write_json
+
+    return write_json(path, list(results))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -40,12 +40,22 @@ cannot be decoded by OpenCV at all: they raise `ImageError` saying the data is t
 
 Sources for batch work (`resolve_source`, `image_paths`, `batch_sources`): an image path, a
 folder (its `IMAGE_SUFFIXES` files), a glob or a video (`VIDEO_SUFFIXES`).
+
+Size limit: before a file or encoded bytes are decoded, the width and height in the header (JPEG,
+PNG, GIF, BMP, WebP, PNM) are checked against `MAX_IMAGE_PIXELS` (default 2**28 = 268,435,456
+pixels, about 16384 x 16384; a BGR image that size takes 768 MiB). A larger header (a damaged file
+or a "decompression bomb" claiming 200000 x 200000 pixels) raises `ImageError` before any memory is
+allocated. Override it with ``lite.io.MAX_IMAGE_PIXELS = N`` (``None``: no limit of lite's own) or
+the environment variable ``LITE_MAX_IMAGE_PIXELS``. OpenCV keeps its own limit of 2**30 pixels
+(``OPENCV_IO_MAX_IMAGE_PIXELS``, read when cv2 is imported); an image over it is an `ImageError` too.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
+import struct
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -58,9 +68,11 @@ from lite.errors import ImageError, ImageNotFoundError, ImageTypeError, InputErr
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "MAX_IMAGE_PIXELS",
     "VIDEO_SUFFIXES",
     "batch_sources",
     "image_paths",
+    "header_size",
     "is_truncated_jpeg",
     "load_image",
     "load_images",
@@ -77,6 +89,23 @@ _GLOB_CHARS = set("*?[")
 EXPECTED = "expected an image as a BGR uint8 array of shape (H, W, 3), a path or a PIL image"
 _FLOAT_TOL = 0.5 / 255  # a float value may overshoot [0, 1] by less than half a grey level
 _FLOAT_SIZES = (2, 4, 8)  # float16, float32, float64
+
+
+def _pixel_limit_from_env() -> int | None:
+    text = os.environ.get("LITE_MAX_IMAGE_PIXELS", "").strip()
+    if not text:
+        return 1 << 28
+    if text.lower() in ("none", "0", "off"):
+        return None
+    try:
+        return int(text)
+    except ValueError as e:
+        raise InputError(f"$LITE_MAX_IMAGE_PIXELS: expected a number of pixels (or 'none'), got {text!r}") from e
+
+
+#: Largest width x height lite decodes from a file or bytes (None: no limit of lite's own); see the module docs.
+MAX_IMAGE_PIXELS: int | None = _pixel_limit_from_env()
+_HEADER_BYTES = 1 << 18  # read this much of a file to find its size (JPEG EXIF segments come first)
 
 
 def load_image(source: Any) -> np.ndarray:
@@ -159,7 +188,13 @@ def _from_path(source: str | os.PathLike) -> np.ndarray:
         )
     if path.is_dir():
         raise ImageError(f"expected an image file; got the directory {text!r}. Pass the path of one image file.")
-    img, data = cv2.imread(text, cv2.IMREAD_COLOR), None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEADER_BYTES)
+    except OSError as e:
+        raise ImageError(f"expected a readable image file; cannot read {text!r}: {e}. Check its permissions.") from e
+    _check_pixels(head, repr(text))
+    img, data = _decode(lambda: cv2.imread(text, cv2.IMREAD_COLOR), repr(text)), None
     if img is None:
         # cv2.imread cannot open some paths (non-ASCII names on Windows): decode the bytes ourselves.
         try:
@@ -168,7 +203,7 @@ def _from_path(source: str | os.PathLike) -> np.ndarray:
             raise ImageError(
                 f"expected a readable image file; cannot read {text!r}: {e}. Check its permissions."
             ) from e
-        img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        img = _decode(lambda: cv2.imdecode(data, cv2.IMREAD_COLOR), repr(text)) if data.size else None
     if img is None and data is not None and is_truncated_jpeg(data):
         raise ImageError(
             f"expected a complete image file; got {text!r}, a JPEG that ends before its end-of-image marker "
@@ -192,7 +227,9 @@ def _from_bytes(source: bytes | bytearray | memoryview) -> np.ndarray:
         raise ImageError(f"expected contiguous encoded image bytes; got a buffer numpy cannot read ({e}).") from e
     if data.size == 0:
         raise ImageError("expected the encoded bytes of an image file (JPEG, PNG, ...); got 0 bytes.")
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    what = f"the {data.size} encoded bytes"
+    _check_pixels(data[:_HEADER_BYTES].tobytes(), what)
+    img = _decode(lambda: cv2.imdecode(data, cv2.IMREAD_COLOR), what)
     if img is None and is_truncated_jpeg(data):
         raise ImageError(
             f"expected the encoded bytes of a complete image; got {data.size} bytes of a JPEG that ends before its "
@@ -206,6 +243,105 @@ def _from_bytes(source: bytes | bytearray | memoryview) -> np.ndarray:
         )
     _warn_if_truncated(data, f"the {data.size} encoded bytes")
     return np.ascontiguousarray(img)
+
+
+# --------------------------------------------------------------------------- image size from the header
+
+
+def _decode(read: Any, what: str) -> np.ndarray | None:
+    """Run an OpenCV read; its own refusals (over its pixel limit, a corrupt header) become `ImageError`."""
+    try:
+        return read()
+    except cv2.error as e:
+        detail = str(e).strip().splitlines()[-1] if str(e).strip() else "no detail"
+        hint = (
+            " The image is larger than OpenCV's own limit: set OPENCV_IO_MAX_IMAGE_PIXELS before Python starts."
+            if "MAX_IMAGE_PIXELS" in str(e)
+            else " Check that the file is a valid image."
+        )
+        raise ImageError(f"expected an image OpenCV can decode; OpenCV refused {what}: {detail}.{hint}") from e
+
+
+def _check_pixels(head: bytes, what: str) -> None:
+    """Refuse an image whose header claims more than `MAX_IMAGE_PIXELS` pixels, before decoding it."""
+    limit = MAX_IMAGE_PIXELS
+    size = header_size(head) if limit is not None else None
+    if size is None or limit is None:
+        return
+    w, h = size
+    if w * h > limit:
+        raise ImageError(
+            f"expected an image of at most {limit:,} pixels (lite.io.MAX_IMAGE_PIXELS); {what}: the header "
+            f"says {w}x{h} = {w * h:,} pixels (a damaged file, or an image made to exhaust memory). If the image "
+            "is real, raise the limit: lite.io.MAX_IMAGE_PIXELS = N or $LITE_MAX_IMAGE_PIXELS."
+        )
+
+
+_SOF = frozenset([*range(0xC0, 0xD0)]) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers (not DHT, JPG, DAC)
+_PNM = re.compile(rb"^P[1-6](?:\s|#[^\n]*\n)+(\d+)(?:\s|#[^\n]*\n)+(\d+)")
+
+
+def header_size(head: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from the first bytes of an encoded image, without decoding it.
+
+    Reads JPEG (the first start-of-frame segment), PNG, GIF, BMP, WebP and PNM headers; other
+    formats, or a header cut short, give None.
+    """
+    try:
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            return struct.unpack(">II", head[16:24])
+        if head[:2] == b"\xff\xd8":
+            return _jpeg_size(head)
+        if head[:6] in (b"GIF87a", b"GIF89a"):
+            return struct.unpack("<HH", head[6:10])
+        if head[:2] == b"BM":
+            if struct.unpack("<I", head[14:18])[0] == 12:  # OS/2 BITMAPCOREHEADER
+                return struct.unpack("<HH", head[18:22])
+            w, h = struct.unpack("<ii", head[18:26])
+            return abs(w), abs(h)
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            return _webp_size(head)
+        m = _PNM.match(head[:512])
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    except struct.error:  # a header cut short
+        return None
+    return None
+
+
+def _jpeg_size(head: bytes) -> tuple[int, int] | None:
+    pos, n = 2, len(head)
+    while pos + 4 <= n:
+        if head[pos] != 0xFF:
+            pos += 1
+            continue
+        marker = head[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if marker in _RST_OR_STUFFING or marker in (0x01, 0xD8):
+            pos += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header before it
+            return None
+        if marker in _SOF:
+            h, w = struct.unpack(">HH", head[pos + 5 : pos + 9])
+            return w, h
+        pos += 2 + struct.unpack(">H", head[pos + 2 : pos + 4])[0]
+    return None
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    kind = head[12:16]
+    if kind == b"VP8 ":
+        w, h = struct.unpack("<HH", head[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    if kind == b"VP8L":
+        bits = struct.unpack("<I", head[21:25])[0]
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if kind == b"VP8X":
+        return int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
+    return None
 
 
 # --------------------------------------------------------------------------- truncated JPEG files

@@ -16,10 +16,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lite.coco import canonical_names
 from lite.errors import InputError, MetadataWarning, ModelLoadError
 from lite.files import atomic_write_bytes
 
 SIDECAR_SUFFIX = ".lite.json"
+#: Longest metadata text lite parses (a value, or a whole sidecar file), in characters.
+MAX_METADATA_CHARS = 1 << 20
+#: Deepest nesting of brackets in a metadata value lite parses (class names need 2).
+MAX_METADATA_DEPTH = 16
 
 _KEYS = {
     "names": ("names", "class_names", "labels"),
@@ -115,7 +120,7 @@ def _names(v: Any, key: str, source: str | None) -> tuple[str, ...]:
         raise _bad(source, key, expected, v)
     if not names:
         raise _bad(source, key, f"{expected} (not empty)", v)
-    return names
+    return canonical_names(names)  # the 80 COCO classes in another spelling get lite's one COCO list
 
 
 def _ints(v: Any, key: str, source: str | None, expected: str) -> tuple[int, ...]:
@@ -147,6 +152,37 @@ KNOWN_KEYS = frozenset({"extra", "box_first", "sigmoid", "family"})
 _BOOL_KEYS = ("box_first", "sigmoid")
 
 
+def check_metadata_text(text: str, where: str) -> str:
+    """Refuse metadata text too long or nested too deep to parse (JSON and literal parsers recurse per level).
+
+    Args:
+        text: A metadata value or a whole sidecar file, before it is parsed.
+        where: What it is, for the message (``"metadata sidecar m.onnx.lite.json"``, ``"… key 'names'"``).
+
+    Returns:
+        ``text``, unchanged.
+
+    Raises:
+        ModelLoadError: More than `MAX_METADATA_CHARS` characters, or brackets nested deeper than `MAX_METADATA_DEPTH`.
+    """
+    if len(text) > MAX_METADATA_CHARS:
+        raise ModelLoadError(
+            f"{where}: expected at most {MAX_METADATA_CHARS:,} characters of metadata, got {len(text):,}; "
+            "the metadata is damaged or not lite's: fix or delete it"
+        )
+    import numpy as np
+
+    b = np.frombuffer(text.encode("utf-8", errors="replace"), np.uint8)
+    step = np.isin(b, (0x5B, 0x7B, 0x28)).astype(np.int32) - np.isin(b, (0x5D, 0x7D, 0x29))  # [{( minus ]})
+    depth = int(np.cumsum(step).max()) if b.size else 0
+    if depth > MAX_METADATA_DEPTH:
+        raise ModelLoadError(
+            f"{where}: expected metadata nested at most {MAX_METADATA_DEPTH} levels deep (class names: a list or "
+            f"a mapping), got brackets nested {depth} deep; the metadata is damaged or not lite's: fix or delete it"
+        )
+    return text
+
+
 def from_mapping(raw: Mapping[str, Any], source: str | None = None, *, strict_keys: bool = False) -> ModelMeta:
     """Read names, strides, input size and layout from a metadata mapping (strings or JSON values).
 
@@ -162,6 +198,9 @@ def from_mapping(raw: Mapping[str, Any], source: str | None = None, *, strict_ke
     Raises:
         ModelLoadError: A known key with a wrong type or value (e.g. ``strides: [0]``, ``input_size: [0, 0]``).
     """
+    for key, value in raw.items():  # before any value is parsed
+        if isinstance(value, str):
+            check_metadata_text(value, f"{source or 'model metadata'}: key {key!r}")
     meta = ModelMeta()
     used: set[str] = set()
     for key in _KEYS["names"]:
@@ -235,8 +274,10 @@ def read_sidecar(model_path: str | Path) -> ModelMeta:
     if not path.is_file():
         return ModelMeta()
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(check_metadata_text(path.read_text(encoding="utf-8"), f"metadata sidecar {path}"))
     except (OSError, ValueError) as e:
+        if isinstance(e, ModelLoadError):
+            raise
         raise ModelLoadError(f"metadata sidecar {path} is not valid JSON: {e}; fix or delete it") from e
     if not isinstance(raw, dict):
         raise ModelLoadError(f"metadata sidecar {path}: expected a JSON object, got {type(raw).__name__}")

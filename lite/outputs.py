@@ -35,9 +35,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from lite.errors import OutputError, OutputExistsError
-from lite.files import atomic_write_bytes
+from lite.files import atomic_write_bytes, check_writable_folder, write_error
 
-__all__ = ["ANNOTATED_TAG", "annotated_name", "atomic_path", "plan_outputs", "write_image"]
+__all__ = [
+    "ANNOTATED_TAG",
+    "annotated_name",
+    "atomic_path",
+    "check_video",
+    "plan_outputs",
+    "write_image",
+    "write_json",
+]
 
 #: Added to the stem of an annotated copy: ``bus.jpg`` -> ``bus_detections.jpg``.
 ANNOTATED_TAG = "_detections"
@@ -54,17 +62,6 @@ def _same(a: Path, b: Path) -> bool:
         return a.exists() and b.exists() and os.path.samefile(a, b)
     except OSError:
         return False
-
-
-def _ensure_folder(folder: Path) -> None:
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"cannot write into {folder}: it is a file, expected a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create the output folder {folder}: {e}") from e
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write into the output folder {folder}: permission denied")
 
 
 def plan_outputs(
@@ -114,7 +111,7 @@ def plan_outputs(
             f"pass {flag} to replace {'it' if one else 'them'}, or choose another output"
         )
     for folder in dict.fromkeys(p.parent for p in resolved):
-        _ensure_folder(folder)
+        check_writable_folder(folder)
 
 
 @contextlib.contextmanager
@@ -122,8 +119,9 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     """A temporary path in ``final``'s folder that becomes ``final`` when the block succeeds.
 
     The temporary name keeps ``final``'s suffix (writers such as OpenCV choose the format from it)
-    and starts with a dot. On any exception, Ctrl-C included, the temporary file is removed and
-    ``final`` is left as it was.
+    and starts with a dot. On any exception, Ctrl-C and SIGTERM (see `lite.cli.main`) included, the
+    temporary file is removed and ``final`` is left as it was; an ``OSError`` (a full disk) comes out
+    as an `OutputError` naming ``final``.
     """
     final = Path(final)
     tmp = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:8]}.partial{final.suffix}")
@@ -132,10 +130,60 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
         if not tmp.exists():
             raise OutputError(f"nothing was written for {final}")
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(e, OSError) and not isinstance(e, OutputError):
+            raise write_error(final, e) from e
         raise
+
+
+def write_json(path: str | os.PathLike, obj: object) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically (complete, or ``path`` left as it was); returns the path.
+
+    Raises:
+        OutputError: The file cannot be written (a full disk, a read-only folder).
+    """
+    import json
+
+    return atomic_write_bytes(Path(path), json.dumps(obj).encode("utf-8"))
+
+
+def check_video(path: str | os.PathLike, frames: int, final: str | os.PathLike | None = None) -> None:
+    """Check a video just written: not empty, readable by OpenCV, with ``frames`` frames, the last one decodable.
+
+    OpenCV's writer reports no error (a full disk gives a short or empty file), so the result is
+    read back before it takes its final name.
+
+    Args:
+        path: The file written (a temporary name).
+        frames: How many frames were written.
+        final: The name it is for, in messages (default: ``path``).
+
+    Raises:
+        OutputError: The file is empty, unreadable or short of frames.
+    """
+    import cv2
+
+    name = final if final is not None else path
+    size = os.path.getsize(path) if os.path.exists(path) else 0
+    if size == 0:
+        raise OutputError(f"writing the video {name} failed: the file is empty (a full disk?); nothing was replaced")
+    cap = cv2.VideoCapture(os.fspath(path))
+    try:
+        got = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+        last_ok = False
+        if got == frames and frames > 0:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, frames - 1)
+            last_ok, _ = cap.read()
+    finally:
+        cap.release()
+    if got != frames or not last_ok:
+        raise OutputError(
+            f"writing the video {name} failed: {frames} frames were written, but the file ({size} bytes) reads back "
+            f"with {got}{'' if last_ok or got != frames else ' and an unreadable last frame'} (a full disk?); "
+            "nothing was replaced"
+        )
 
 
 def write_image(path: str | os.PathLike, img: object) -> Path:
@@ -150,7 +198,4 @@ def write_image(path: str | os.PathLike, img: object) -> Path:
     ok, buf = cv2.imencode(path.suffix or ".jpg", img)
     if not ok:
         raise OutputError(f"cannot encode an image as {path.suffix!r} for {path} (use .jpg or .png)")
-    try:
-        return atomic_write_bytes(path, buf)  # the bytes are ready: lite.files owns the atomic write
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e}") from e
+    return atomic_write_bytes(path, buf)  # the bytes are ready: lite.files owns the atomic write (OutputError)

@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from lite.backends._onnx import QUANTIZED_RTOL
 from lite.errors import InputError, VerificationError
 
 __all__ = [
@@ -53,14 +54,46 @@ __all__ = [
     "compare",
     "diff_outputs",
     "format_table",
+    "is_quantized",
     "match_detections",
     "match_outputs",
+    "output_tolerances",
     "run_backend",
     "to_numpy",
 ]
 
 #: Default tolerances of `compare`: relative L2 error, largest absolute difference, box IoU, score difference.
 RTOL, ATOL, IOU, SCORE_TOL = 1e-3, 5e-2, 0.99, 0.01
+#: The hint printed with a quantized model's verdict.
+QUANTIZED_HINT = (
+    "quantized (int8) model: engines round its quantized activations differently, so outputs are compared by "
+    f"relative L2 error (<= {QUANTIZED_RTOL:g}) and by their detections, not by the largest difference"
+)
+
+
+def output_tolerances(*, quantized: bool, rtol: float | None = None, atol: float | None = None) -> tuple[float, float]:
+    """The one rule for ``(rtol, atol)`` of an output comparison (`compare` and conversion checks use it).
+
+    A value given wins. Otherwise: a quantized model gets ``rtol = QUANTIZED_RTOL`` and no bound on the
+    largest difference (`QUANTIZED_HINT` says why); any other model `RTOL` and `ATOL`.
+    """
+    if quantized:
+        return (QUANTIZED_RTOL if rtol is None else rtol), (math.inf if atol is None else atol)
+    return (RTOL if rtol is None else rtol), (ATOL if atol is None else atol)
+
+
+def is_quantized(backend: Any) -> bool:
+    """Whether an opened model has quantization ops: the backend's own ``quantized`` flag, else its ONNX graph."""
+    flag = getattr(backend, "quantized", None)
+    if flag is not None:
+        return bool(flag)
+    path = Path(getattr(backend, "model_path", ""))
+    if path.suffix.lower() != ".onnx" or not path.is_file():
+        return False
+    from lite.backends._onnx import is_quantized as graph_is_quantized
+    from lite.backends._onnx import load_onnx
+
+    return graph_is_quantized(load_onnx(path, weights=False))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -141,7 +174,8 @@ class _Acc:
         self.sse += float(np.square(d).sum())
         self.ref_sq += float(np.square(np.where(np.isfinite(r), r, 0.0)).sum())
         self.size += d.size
-        self.bad += int((~np.isclose(g, r, rtol=rtol, atol=atol, equal_nan=True)).sum())
+        if math.isfinite(atol):  # an unbounded atol (a quantized model): no element is off tolerance
+            self.bad += int((~np.isclose(g, r, rtol=rtol, atol=atol, equal_nan=True)).sum())
 
 
 def array_diff(a: Any, b: Any) -> tuple[float, float]:
@@ -554,6 +588,7 @@ class CompareReport:
         atol: Absolute tolerance (largest difference) per output.
         iou: IoU a detection pair needs to match.
         score_tol: Score difference a matched pair may have.
+        note: Why the tolerances are what they are (`QUANTIZED_HINT` for a quantized model), or "".
     """
 
     image: str
@@ -563,6 +598,7 @@ class CompareReport:
     atol: float = ATOL
     iou: float = IOU
     score_tol: float = SCORE_TOL
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -598,10 +634,13 @@ class CompareReport:
         lines.append(f"{0:>2}  {_short(ref.model):<34} {ref.backend:<8} reference: {ref.detections} detections")
         for i, run in enumerate(self.runs[1:], start=1):
             lines += _run_lines(i, run)
+        bound = f"max|diff| <= {self.atol:g}" if math.isfinite(self.atol) else "max|diff| not bounded"
         lines.append(
-            f"result: {'PASS' if self.ok else 'FAIL'} (rel L2 <= {self.rtol:g}, max|diff| <= {self.atol:g}, "
+            f"result: {'PASS' if self.ok else 'FAIL'} (rel L2 <= {self.rtol:g}, {bound}, "
             f"IoU >= {self.iou:g} with the same class, score diff <= {self.score_tol:g})"
         )
+        if self.note:
+            lines.append(f"note: {self.note}")
         return "\n".join(lines)
 
     __str__ = table
@@ -721,8 +760,8 @@ def compare(
     *,
     backends: str | Sequence[str | None] | None = None,
     input_size: int | Sequence[int] | None = None,
-    rtol: float = RTOL,
-    atol: float = ATOL,
+    rtol: float | None = None,
+    atol: float | None = None,
     iou: float = IOU,
     score_tol: float = SCORE_TOL,
     conf: float = 0.25,
@@ -744,8 +783,9 @@ def compare(
             Given as a list or a comma-separated string.
         input_size: Network input size (default: the fixed size of any fixed-shape model, else
             the first model's metadata or class default).
-        rtol: Relative L2 tolerance ``‖a − b‖ / ‖a‖`` per output.
-        atol: Largest absolute difference allowed per output.
+        rtol: Relative L2 tolerance ``‖a − b‖ / ‖a‖`` per output (None: `RTOL`, or `QUANTIZED_RTOL`
+            when a model is quantized; see `output_tolerances`).
+        atol: Largest absolute difference allowed per output (None: `ATOL`; unbounded for a quantized model).
         iou: IoU a detection needs with its counterpart (same class) to match.
         score_tol: Score difference allowed between matched detections.
         conf: Score threshold of the detectors.
@@ -765,12 +805,14 @@ def compare(
     from lite.cv.detector import Detector
 
     runs = _runs(models, backends)
-    tol = Tolerances(rtol, atol, iou, score_tol)
-    tol.check()
+    Tolerances(RTOL if rtol is None else rtol, ATOL if atol is None else atol, iou, score_tol).check()
     opened = []
     try:
         for path, name in runs:
             opened.append(registry.create(Detector._resolve(path), name, threads=threads))
+        quantized = any(is_quantized(b) for b in opened)
+        rtol, atol = output_tolerances(quantized=quantized, rtol=rtol, atol=atol)
+        tol = Tolerances(rtol, atol, iou, score_tol)
         first = Detector.from_file(opened[0], family=family, input_size=_input_size(opened, input_size), conf=conf)
         detectors = [first] + [type(first)(b, input_size=first.input_hw, conf=conf) for b in opened[1:]]
         tensor, results = _compare_detectors(detectors, image, tol, conf)
@@ -778,4 +820,5 @@ def compare(
         for b in opened:
             b.close()
     label = str(image) if isinstance(image, str | Path) else f"<{type(image).__name__}>"
-    return CompareReport(label, tuple(int(d) for d in tensor.shape), results, rtol, atol, iou, score_tol)
+    note = QUANTIZED_HINT if quantized else ""
+    return CompareReport(label, tuple(int(d) for d in tensor.shape), results, rtol, atol, iou, score_tol, note)

@@ -6,6 +6,8 @@ import builtins
 import importlib.util
 import json
 import re
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +106,34 @@ def _setup(name: str | None, tmp: Path, model: Path | None, monkeypatch: pytest.
         f.write_text("x")
         monkeypatch.setenv("LITE_HOME", str(f))
         return {}
+    return _setup_issue20(name, tmp, model, monkeypatch)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _setup_issue20(name: str, tmp: Path, model: Path | None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    if name == "huge_png":  # a valid PNG header that claims 200000 x 200000 pixels, 45 bytes in all
+        ihdr = struct.pack(">IIBBBBB", 200_000, 200_000, 8, 2, 0, 0, 0)
+        data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IEND", b"")
+        (tmp / "huge.png").write_bytes(data)
+        return {"HUGE_PNG": tmp / "huge.png"}
+    if name == "hub_param_dir":
+        (tmp / "home" / "yolov6-lite-s.param").mkdir(parents=True)
+        monkeypatch.setenv("LITE_HOME", str(tmp / "home"))
+        return {}
+    deep = "[" * 200_000 + "]" * 200_000
+    if name == "sidecar_names_deep":
+        return _sidecar(tmp, model, '{"names": ' + deep + "}")
+    if name == "onnx_names_deep":
+        import onnx
+
+        m = onnx.load(str(model))
+        m.metadata_props.add(key="names", value=deep)
+        onnx.save(m, str(tmp / "deep.onnx"))
+        return {"DEEP_MODEL": tmp / "deep.onnx"}
+    raise AssertionError(f"unknown setup {name!r}")
     raise AssertionError(f"unknown setup {name!r}")
 
 

@@ -19,6 +19,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -27,7 +28,28 @@ from typing import TypeVar
 
 from lite.errors import InputError
 
-__all__ = ["Captured", "capture_output", "engine_said", "run_captured"]
+__all__ = ["Captured", "capture_output", "clean_engine_text", "engine_said", "run_captured"]
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # colour and cursor codes (NCNN, pnnx, MNN's logger)
+#: Lines engines print that say nothing about the model (ONNX Runtime's cpuinfo on virtual CPUs).
+_NOISE = re.compile(r"Unknown CPU vendor|cpuinfo_vendor|Error in cpuinfo", re.IGNORECASE)
+_TRACEBACK_FRAME = re.compile(r"^(Traceback \(most recent call last\):|\s+File \"|\s{4}|\s*[~^]+\s*$)")
+
+
+def clean_engine_text(text: str) -> list[str]:
+    """The lines of what an engine or a converter printed, fit for an error message.
+
+    ANSI colour codes, lines that say nothing about the model (ONNX Runtime's "Unknown CPU vendor")
+    and Python traceback frames (a converter child's ``Traceback`` and ``File "…"`` lines; the final
+    exception line stays) are removed, as are blank lines.
+    """
+    lines = []
+    for line in _ANSI.sub("", text).splitlines():
+        if not line.strip() or _NOISE.search(line) or _TRACEBACK_FRAME.match(line):
+            continue
+        lines.append(line.strip())
+    return lines
+
 
 T = TypeVar("T")
 
@@ -105,9 +127,9 @@ def _redirected(fds: tuple[int, ...]) -> Iterator[Captured]:
 def engine_said(engine: str, text: str) -> str:
     """``" (NCNN said: …)"`` for an error message, or ``""`` when the engine said nothing.
 
-    Whitespace is collapsed; a long text keeps its end, where engines print the cause.
+    Cleaned by `clean_engine_text`, whitespace collapsed; a long text keeps its end, where engines print the cause.
     """
-    said = " ".join(text.split())
+    said = " ".join(" ".join(clean_engine_text(text)).split())
     if not said:
         return ""
     if len(said) > MAX_QUOTE:
@@ -117,7 +139,7 @@ def engine_said(engine: str, text: str) -> str:
 
 def run_captured(engine: str, what: str, run: Callable[[], T]) -> T:
     """Call ``run`` with the engine's output captured (`capture_output`); an `InputError` it raises is
-    raised again with what the engine printed appended (`engine_said`), outside the capture.
+    raised again, of the same class, with what the engine printed appended (`engine_said`), outside the capture.
 
     Adapters call it for the first run at each input shape (NCNN, MNN), where an engine explains a
     shape it cannot run; later runs at a seen shape call the engine directly.
@@ -128,4 +150,4 @@ def run_captured(engine: str, what: str, run: Callable[[], T]) -> T:
             return run()
         except InputError as e:
             error = e
-    raise InputError(f"{error}{engine_said(engine, said.text)}") from error.__cause__
+    raise type(error)(f"{error}{engine_said(engine, said.text)}") from error.__cause__  # the same class

@@ -39,7 +39,7 @@ from lite._checks import check_threads
 from lite.backends import register_backend, require
 from lite.backends._capture import Captured, capture_output, engine_said, run_captured
 from lite.backends.base import Backend, TensorSpec
-from lite.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError
+from lite.errors import DeviceError, InputError, InputSizeError, ModelLoadError, ModelNotFoundError
 
 __all__ = ["MnnBackend", "PRECISIONS", "capture_stdout", "import_mnn"]
 
@@ -146,6 +146,7 @@ class MnnBackend(Backend):
         self._outputs = [TensorSpec(n, (), np.dtype(np.float32), rank_known=False) for n in names_out]
         self._input_names, self._output_names = names_in, names_out
         self._seen_shapes: set[tuple[tuple[int, ...], ...]] = set()
+        self._fixed: bool | None = None  # the graph runs at its declared size only (learnt from a failed run)
         if info.get("bizCode"):
             self._metadata["bizCode"] = str(info["bizCode"])
 
@@ -191,11 +192,13 @@ class MnnBackend(Backend):
         try:
             outs = self.module.forward(self._vars(feed))
         except (SystemError, RuntimeError, ValueError) as e:
+            self._raise_if_fixed(feed)
             shapes = {n: tuple(a.shape) for n, a in feed.items()}
             raise InputError(f"MNN could not run {self.model_path.name} on inputs {shapes}: {e}") from e
         if not isinstance(outs, list | tuple):
             outs = [outs]
         if len(outs) != len(self._output_names):
+            self._raise_if_fixed(feed)
             raise InputError(
                 f"MNN returned {len(outs)} outputs for {self.model_path.name}, expected {len(self._output_names)}"
             )
@@ -205,10 +208,57 @@ class MnnBackend(Backend):
                 var = F.convert(var, F.NCHW)
             value = var.read()
             if value is None:
+                self._raise_if_fixed(feed)
                 shapes = {n: tuple(a.shape) for n, a in feed.items()}
                 raise InputError(f"MNN could not compute output {name!r} of {self.model_path.name} for inputs {shapes}")
             result[name] = np.array(value, copy=True)  # read() may view memory the next run reuses
         return result
+
+    def _raise_if_fixed(self, feed: Mapping[str, np.ndarray]) -> None:
+        """After a failed run away from the declared size: when the graph is fixed at that size, say so.
+
+        A model converted from an ONNX file with a fixed input keeps reshapes computed for that size,
+        so MNN fails at any other (``Reshape error``), as NCNN refuses a fixed ``Input``. A size that is
+        only wrong for this model (not a multiple of its strides) fails too, so the graph counts as
+        fixed when it also fails at twice its declared size, which suits every stride the declared size does.
+
+        Raises:
+            InputSizeError: The graph runs at its declared size only.
+        """
+        declared = self._metadata.get("input_size")
+        spec = self._inputs[0] if self._inputs else None
+        if declared is None or spec is None or spec.name not in feed or feed[spec.name].ndim != 4:
+            return
+        h, w = json.loads(declared)
+        a = feed[spec.name]
+        nhwc = self._formats[spec.name] == self._F.NHWC
+        got = tuple(a.shape[1:3]) if nhwc else tuple(a.shape[2:4])
+        if got == (h, w) or not self._fails_at(feed, spec.name, (2 * h, 2 * w), got, nhwc):
+            return
+        nor = "" if got == (2 * h, 2 * w) else f" (nor at {2 * h}x{2 * w})"
+        raise InputSizeError(
+            f"{self.model_path.name} is fixed at {h}x{w}: it declares that input size and MNN cannot run its graph "
+            f"at {got[0]}x{got[1]}{nor}: its reshapes were computed for {h}x{w} when it was converted. Run it at "
+            f"input_size={h if h == w else (h, w)}, or convert it again from an ONNX model with dynamic H, W"
+        )
+
+    def _fails_at(
+        self, feed: Mapping[str, np.ndarray], name: str, hw: tuple[int, int], failed: tuple[int, ...], nhwc: bool
+    ) -> bool:
+        """Whether the graph fails at ``hw`` too (one blank run, remembered; ``failed`` is known to fail)."""
+        if hw == failed:
+            return True
+        if self._fixed is None:
+            a = feed[name]
+            shape = (a.shape[0], *hw, a.shape[3]) if nhwc else (*a.shape[:2], *hw)
+            probe = {**feed, name: np.zeros(shape, a.dtype)}
+            try:
+                outs = self.module.forward(self._vars(probe))
+                outs = outs if isinstance(outs, list | tuple) else [outs]
+                self._fixed = len(outs) != len(self._output_names) or any(v.read() is None for v in outs)
+            except (SystemError, RuntimeError, ValueError):
+                self._fixed = True
+        return self._fixed
 
     def raw_runner(self, feed: Mapping[str, np.ndarray]) -> Callable[[], Any]:
         """MNN's own call on a prepared feed: ``module.forward`` on input Vars made once."""

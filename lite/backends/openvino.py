@@ -48,6 +48,7 @@ import numpy as np
 
 from lite._checks import check_threads
 from lite.backends import register_backend, require
+from lite.backends._onnx import QUANTIZED_RTOL, is_quantized
 from lite.backends.base import Backend, TensorSpec
 from lite.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError, VerificationError
 
@@ -69,11 +70,6 @@ PRECISIONS = ("f32", "bf16", "f16")
 #: FP32 agrees to about 1e-6 on YOLO models and bf16 to 0.03-0.08 (YOLOv6Lite S/M/L); the broken shuffle is off by
 #: 0.6-1.4.
 PARITY_RTOL = {"f32": 1e-3, "bf16": 0.15, "f16": 0.15}
-#: The FP32 tolerance for quantized graphs: OpenVINO and ONNX Runtime round dynamically quantized
-#: activations differently (measured 4e-3 to 1e-2 on the YOLOv5n/YOLOv8n int8 exports, same detections).
-QUANTIZED_RTOL = 3e-2
-_QUANT_OPS = frozenset({"DynamicQuantizeLinear", "QuantizeLinear", "DequantizeLinear", "MatMulInteger", "ConvInteger",
-                        "QLinearConv", "QLinearMatMul"})  # fmt: skip
 #: Inputs of at most this many pixels (H · W) fuse the preprocessing unless told (`fuse_by_default_for`).
 FUSE_UP_TO_PIXELS = 320 * 320
 #: Devices whose name is followed by a list of devices (``AUTO:GPU,CPU``).
@@ -195,7 +191,7 @@ def read_onnx(core: Any, path: str | Path, *, rewrite: bool = True) -> OnnxRead:
         except Exception as e:
             raise ModelLoadError(f"{path} is not a readable ONNX model: {type(e).__name__}: {e}") from e
         metadata = metadata_props(proto)
-        quantized = any(n.op_type in _QUANT_OPS for n in proto.graph.node)
+        quantized = is_quantized(proto)
     if rewrite and proto is not None:
         from lite.backends._onnx_rewrite import concrete_input_shape, rewrite_channel_shuffles, rewrite_hard_sigmoids
 

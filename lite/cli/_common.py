@@ -10,7 +10,9 @@ them under the same names.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from lite.errors import InputError
@@ -27,6 +29,8 @@ __all__ = [
     "detector_options",
     "engine_options",
     "input_size",
+    "model_files",
+    "plain",
 ]
 
 INPUT_SIZE_HELP = "network input N or H W (dynamic-shape models)"
@@ -55,11 +59,36 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def model_files(model: str | None) -> list[Path]:
+    """The model file, its companion weights (``.bin`` of a ``.param`` / ``.xml``) and its sidecar.
+
+    Commands pass them to `lite.outputs.plan_outputs` as inputs, so no output ever replaces them.
+    A hub name or the bundled demo model (``None``) gives no path.
+    """
+    if model is None or not Path(model).exists():
+        return []
+    from lite.metadata import sidecar_path
+
+    p = Path(model)
+    files = [p, sidecar_path(p)]
+    if p.suffix.lower() in (".param", ".xml"):
+        files.append(p.with_suffix(".bin"))
+    return files
+
+
+def plain(text: str) -> str:
+    """Help text without reStructuredText/Markdown code markup: ````x```` and ```x``` become ``x``."""
+    return re.sub(r"``(.+?)``|`([^`]+)`", lambda m: m.group(1) or m.group(2), text, flags=re.DOTALL)
+
+
 def add_command(
     subparsers: Any, name: str, run: Callable[[argparse.Namespace], int], *, help: str, description: str
 ) -> argparse.ArgumentParser:
-    """Add the subcommand ``name`` that ``run`` carries out; its help shows every option's default once."""
-    p = subparsers.add_parser(name, help=help, description=description, formatter_class=HelpFormatter)
+    """Add the subcommand ``name`` that ``run`` carries out; its help shows every option's default once.
+
+    Docstring markup in ``help`` and ``description`` (````code````) is shown as plain text in a terminal.
+    """
+    p = subparsers.add_parser(name, help=plain(help), description=plain(description), formatter_class=HelpFormatter)
     p.set_defaults(func=run)
     return p
 

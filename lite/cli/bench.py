@@ -11,6 +11,7 @@ compared in one table::
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from lite.cli._common import (
     add_engine_arguments,
     add_family_argument,
     add_input_size_argument,
+    add_no_progress_argument,
     detector_options,
 )
 from lite.ops.options import DetectOptions
@@ -49,7 +51,9 @@ def register(subparsers: Any) -> None:
     add_input_size_argument(p)
     add_detection_arguments(p, conf=DetectOptions.conf)
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the results JSON here")
-    p.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="save a bar chart (matplotlib)")
+    p.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
+                   help="save a bar chart (needs matplotlib: checked before the benchmark starts)")  # fmt: skip
+    add_no_progress_argument(p)
 
 
 def pairs(models: list[str], backends: list[str] | None) -> list[tuple[str, str | None]]:
@@ -76,15 +80,25 @@ def pairs(models: list[str], backends: list[str] | None) -> list[tuple[str, str 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lite bench``; returns the exit code."""
-    from lite.bench import benchmark, format_table, plot, write_json
+    from lite.bench import benchmark, format_table, plot, require_matplotlib, write_json
     from lite.io import load_image
+    from lite.outputs import plan_outputs
 
     options = detector_options(args)  # its backend (the --backend list) is replaced per run, from pairs()
+    runs = pairs(args.model, args.backend)
+    if args.plot is not None:
+        require_matplotlib()  # before minutes of benchmarking, not after
+    outputs = [p for p in (args.json, args.plot) if p is not None]
+    plan_outputs(outputs, exist_ok=True)  # the folders exist and can be written to, before the runs
     image = load_image(args.image) if args.image is not None else None
-    results = [
-        benchmark(model, image=image, runs=args.runs, warmup=args.warmup, **(options | {"backend": backend}))
-        for model, backend in pairs(args.model, args.backend)
-    ]
+    results = []
+    for k, (model, backend) in enumerate(runs, start=1):
+        print(f"[{k}/{len(runs)}] {model}{f' on {backend}' if backend else ''}: {args.warmup} warm-up + "
+              f"{args.runs} timed runs", file=sys.stderr, flush=True)  # fmt: skip
+        opts = options | {"backend": backend}
+        results.append(
+            benchmark(model, image=image, runs=args.runs, warmup=args.warmup, progress=not args.no_progress, **opts)
+        )
     print(f"image: {args.image or 'synthetic scene 480x640 (HxW)'}")
     print(format_table(results))
     if args.json is not None:

@@ -25,7 +25,7 @@ from lite.cli._common import (
 )
 
 # lite.parity's defaults, repeated so that ``lite --help`` does not import numpy (a test keeps them equal)
-RTOL, ATOL, IOU, SCORE_TOL = 1e-3, 5e-2, 0.99, 0.01
+RTOL, ATOL, IOU, SCORE_TOL, QUANTIZED_RTOL = 1e-3, 5e-2, 0.99, 0.01, 3e-2
 
 
 def register(subparsers: Any) -> None:
@@ -48,8 +48,12 @@ def register(subparsers: Any) -> None:
     )
     add_family_argument(p, help=FAMILY_HELP + "; read from the first model, used for all")
     add_input_size_argument(p, help="network input N or H W (default: the models' fixed size or metadata)")
-    p.add_argument("--tol", type=float, default=RTOL, help="relative L2 tolerance per output")
-    p.add_argument("--atol", type=float, default=ATOL, help="largest absolute difference allowed per output")
+    p.add_argument("--tol", type=float, default=None,
+                   help=f"relative L2 tolerance per output (default: {RTOL:g}; {QUANTIZED_RTOL:g} for a quantized "
+                        "model)")  # fmt: skip
+    p.add_argument("--atol", type=float, default=None,
+                   help=f"largest absolute difference allowed per output (default: {ATOL:g}; "
+                        "not bounded for a quantized model, whose int8 rounding differs between engines)")  # fmt: skip
     p.add_argument("--iou", type=float, default=IOU, help="IoU a detection needs to match its counterpart")
     p.add_argument("--score-tol", type=float, default=SCORE_TOL, help="score difference allowed per matched detection")
     p.add_argument("--conf", type=float, default=0.25, help="detection score threshold")

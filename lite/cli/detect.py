@@ -9,6 +9,10 @@ offline machine::
     lite detect 'images/*.jpg' --model yolov6lite-s
     lite detect clip.mp4 --model model.onnx --save out/      # annotated out/clip_detections.mp4
     lite detect bus.jpg --save . --exist-ok    # writes ./bus_detections.jpg, replacing an earlier one
+
+An image that cannot be read in a folder or glob does not stop the run: its error is recorded,
+the other images are detected and every output is written, and the command ends with a summary
+of the failures and exit status 1 (``--fail-fast`` stops at the first one, exit status 2).
 """
 
 from __future__ import annotations
@@ -21,11 +25,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from lite.cli._common import add_command, add_detector_arguments, add_no_progress_argument, detector_options
+from lite.cli._common import (
+    add_command,
+    add_detector_arguments,
+    add_no_progress_argument,
+    detector_options,
+    model_files,
+)
 from lite.cli._live import add_live_arguments, refuse_live_on_ray, run_live, wants_live
 from lite.cli._ray import add_ray_arguments, ray_requested
 from lite.ops.options import DetectOptions
-from lite.outputs import annotated_name, atomic_path, plan_outputs, write_image
+from lite.outputs import annotated_name, atomic_path, check_video, plan_outputs, write_image
 from lite.progress import ProgressBar
 
 __all__ = ["describe", "register", "run"]
@@ -55,7 +65,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--exist-ok", action="store_true",
                    help="replace existing output files (without it, lite refuses before it starts)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic scene (no SOURCE)")
-    p.add_argument("-v", "--verbose", action="store_true", help="one line per image for folders and globs")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="one line per image for folders and globs, with its own time (images then run one by one)",
+    )
+    p.add_argument("--fail-fast", action="store_true",
+                   help="stop at the first image that cannot be read or detected (default: record it, go on, "
+                        "exit 1 with a summary at the end)")  # fmt: skip
     add_no_progress_argument(p)
     add_ray_arguments(p)
     add_live_arguments(p)
@@ -90,10 +108,14 @@ def _outputs(kind: str, paths: Sequence[Path], save: Path | None) -> dict[str, P
 
 
 def _plan(kind: str, paths: Sequence[Path], args: argparse.Namespace) -> dict[str, Path]:
-    """Every output path, checked before the detector opens (never an input; existing only with --exist-ok)."""
+    """Every output path, checked before the detector opens.
+
+    Never an input (an image, the model, its weights or sidecar, even with --exist-ok); an existing
+    file only with --exist-ok.
+    """
     outputs = _outputs(kind, paths, args.save)
     files = list(outputs.values()) + ([args.json] if args.json is not None else [])
-    plan_outputs(files, inputs=paths, exist_ok=args.exist_ok, flag="--exist-ok")
+    plan_outputs(files, inputs=[*paths, *model_files(args.model)], exist_ok=args.exist_ok, flag="--exist-ok")
     return outputs
 
 
@@ -135,20 +157,33 @@ def run(args: argparse.Namespace) -> int:
     names = det.names
     cats = default_category_ids(names)
     records: list[dict[str, Any]] = []
+    failed: list[tuple[Path, BaseException]] = []
     try:
         if kind == "scene":
             _run_scene(det, args, records, cats)
         elif kind == "video":
             _run_video(det, paths[0], args, records, cats)
         else:
-            _run_images(det, kind, paths, args, records, cats)
+            failed = _run_images(det, kind, paths, args, records, cats)
     finally:
         det.close()
     if args.json is not None:
-        with atomic_path(args.json) as tmp:
-            write_results(records, tmp)
+        write_results(records, args.json)  # atomic: complete, or the old file left as it was
         print(f"results: {args.json} ({len(records)} detections)")
+    if failed:
+        _report_failures(failed, len(paths))
+        return 1
     return 0
+
+
+def _report_failures(failed: Sequence[tuple[Path, BaseException]], total: int) -> None:
+    """The summary on stderr: how many images failed, and why each one."""
+    import sys
+
+    print(f"lite detect: {len(failed)} of {total} images failed (the others were detected and written):",
+          file=sys.stderr)  # fmt: skip
+    for path, e in failed:
+        print(f"  {path}: {type(e).__name__}: {e}", file=sys.stderr)
 
 
 def _detect_timed(det: Any, img: Any) -> tuple[Any, float]:
@@ -181,17 +216,26 @@ def _run_scene(det: Any, args: argparse.Namespace, records: list, cats: Sequence
 
 def _run_images(
     det: Any, kind: str, paths: list[Path], args: argparse.Namespace, records: list, cats: Sequence[int]
-) -> None:
-    from lite.io import load_image
-
+) -> list[tuple[Path, BaseException]]:
+    """Detect every image; returns the images that failed (with --fail-fast the first failure is raised)."""
     names = det.names
     single = kind == "image"
     bar = ProgressBar(len(paths), kind, enabled=not single and not args.no_progress)
-    total_ms, all_cls = 0.0, []
-    # several images: the next one is read and letterboxed while the engine runs this one (lite.stream)
-    results = _timed_single(det, load_image(str(paths[0]))) if single else _timed_stream(det, paths)
+    total_ms, all_cls, failed = 0.0, [], []
+    t_start = time.perf_counter()
+    # several images: the next one is read and letterboxed while the engine runs this one (lite.stream);
+    # with -v (or one image) they run one by one, so each line shows that image's own time
+    results = _timed_each(det, paths) if single or args.verbose else _timed_stream(det, paths)
     try:
-        for i, (path, (ms, d, img)) in enumerate(zip(paths, results, strict=True), start=1):
+        for i, (path, outcome) in enumerate(zip(paths, results, strict=True), start=1):
+            bar.update()
+            if isinstance(outcome, BaseException):
+                if args.fail_fast or single:
+                    raise outcome
+                failed.append((path, outcome.__cause__ or outcome))
+                bar.write(f"{path.name}: failed: {outcome.__cause__ or outcome}")
+                continue
+            ms, d, img = outcome
             total_ms += ms
             all_cls += [int(c) for c in d.class_ids]
             if single or args.verbose:
@@ -199,27 +243,70 @@ def _run_images(
             records += _records(d, _image_id(path, i), path.name, cats, names)
             if args.save is not None:
                 write_image(args.outputs[str(path)], d.draw(img))
-            bar.update()
     finally:
         results.close()
         bar.close()
-    if not single:
+    done = len(paths) - len(failed)
+    if not single and done:
+        wall = (time.perf_counter() - t_start) * 1e3
         print(
-            f"{len(paths)} images: {describe(all_cls, names)}, {total_ms / len(paths):.1f} ms/image "
+            f"{done} images: {describe(all_cls, names)}, {wall / done:.1f} ms/image "
             f"({det.backend.name}, input {det.input_hw[0]}x{det.input_hw[1]})"
         )
-    if args.save is not None:
-        print(f"saved: {len(paths)} annotated image{'s' if len(paths) != 1 else ''} in {args.save}")
+    if args.save is not None and done:
+        print(f"saved: {done} annotated image{'s' if done != 1 else ''} in {args.save}")
+    return failed
 
 
-def _timed_single(det: Any, img: Any) -> Iterator[tuple[float, Any, Any]]:
-    d, ms = _detect_timed(det, img)
-    yield ms, d, img
+def _timed_each(det: Any, paths: Sequence[Path]) -> Iterator[tuple[float, Any, Any] | BaseException]:
+    """``(ms, detections, image)`` per image, read and detected one by one (the time is that image's own).
+
+    An image that cannot be read or detected gives its error (a `lite.errors.LiteError`) in its place.
+    """
+    from lite.errors import LiteError
+    from lite.io import load_image
+
+    for path in paths:
+        t0 = time.perf_counter()
+        try:
+            img = load_image(str(path))
+            d = det.detect(img)
+        except LiteError as e:
+            yield e
+            continue
+        yield (time.perf_counter() - t0) * 1e3, d, img
 
 
-def _timed_stream(det: Any, sources: Any) -> Iterator[tuple[float, Any, Any]]:
-    """``(ms since the previous result, detections, image)`` from `Detector.detect_stream`."""
-    stream = det.detect_stream(sources, return_images=True)
+def _timed_stream(det: Any, sources: Sequence[Any]) -> Iterator[tuple[float, Any, Any] | BaseException]:
+    """``(ms since the previous result, detections, image)`` from `Detector.detect_stream`.
+
+    A failing item gives its `lite.errors.StreamError` in its place, and the stream starts again
+    after it, so one unreadable image does not stop the others.
+    """
+    from lite.errors import StreamError
+
+    start = 0
+    while start < len(sources):
+        stream = det.detect_stream(sources[start:], return_images=True)
+        try:
+            t0 = time.perf_counter()
+            for img, d in stream:
+                t1 = time.perf_counter()
+                yield (t1 - t0) * 1e3, d, img
+                start += 1
+                t0 = time.perf_counter()
+        except StreamError as e:
+            if e.index is None or e.source is None:  # the iterable itself failed: nothing to skip
+                raise
+            yield e
+            start += 1
+        finally:
+            stream.close()  # joins the stream's threads now, not at garbage collection
+
+
+def _timed_frames(det: Any, frames: Iterator[Any]) -> Iterator[tuple[float, Any, Any]]:
+    """``(ms since the previous result, detections, frame)`` for a video's frames, through `Detector.detect_stream`."""
+    stream = det.detect_stream(frames, return_images=True)
     try:
         t0 = time.perf_counter()
         for img, d in stream:
@@ -251,7 +338,7 @@ def _run_video(det: Any, path: Path, args: argparse.Namespace, records: list, ca
     out_path = args.outputs.get(str(path))
     bar = ProgressBar(count if count > 0 else None, "video", enabled=not args.no_progress, unit="frame")
     total_ms, all_cls, n = 0.0, [], 0
-    frames = _timed_stream(det, _frames(cap))  # frames decode in the stream's worker thread
+    frames = _timed_frames(det, _frames(cap))  # frames decode in the stream's worker thread
     with contextlib.ExitStack() as stack:
         # written under a temporary name in the destination folder, renamed when complete; removed on error/Ctrl-C
         tmp = stack.enter_context(atomic_path(out_path)) if out_path is not None else None
@@ -279,6 +366,8 @@ def _run_video(det: Any, path: Path, args: argparse.Namespace, records: list, ca
                 writer.release()
         if n == 0:
             raise ImageError(f"the video {path} has no readable frame")
+        if tmp is not None:
+            check_video(tmp, n, out_path)  # OpenCV's writer reports nothing: read the result back before the rename
     print(f"{path.name}: {n} frames, {describe(all_cls, det.names)}, {total_ms / n:.1f} ms/frame")
     if out_path is not None:
         print(f"saved: {out_path}")

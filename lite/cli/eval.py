@@ -19,7 +19,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lite.cli._common import add_command, add_detector_arguments, add_no_progress_argument, detector_options
+from lite.cli._common import (
+    add_command,
+    add_detector_arguments,
+    add_no_progress_argument,
+    detector_options,
+    model_files,
+)
 from lite.cli._ray import add_ray_arguments, ray_requested
 
 
@@ -58,12 +64,16 @@ def run(args: argparse.Namespace) -> int:
     """Run ``lite eval``; returns the exit code."""
     from lite.errors import InputError
     from lite.eval import coco
+    from lite.outputs import plan_outputs
 
     if args.mot is not None:
         return _run_mot(args)
     if args.model is None or args.images is None or args.ann is None:
         raise InputError("lite eval: expected --model, --images and --ann (COCO), or --mot SEQ (tracking)")
 
+    outputs = [p for p in (args.predictions, args.json) if p is not None]
+    # before the evaluation: never onto the annotations, the model or its files (replacing an earlier output is fine)
+    plan_outputs(outputs, inputs=[args.ann, *model_files(args.model)], exist_ok=True)
     if ray_requested(args):  # predictions from a Ray cluster, scored here
         from lite.cli._ray import coco_from_args
 
@@ -90,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
     if r.predictions is not None:
         print(f"predictions: {r.predictions}")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(r.to_dict(), indent=1), encoding="utf-8")
+        from lite.files import atomic_write_bytes
+
+        atomic_write_bytes(args.json, json.dumps(r.to_dict(), indent=1).encode("utf-8"))
         print(f"metrics: {args.json}")
     return 0
 

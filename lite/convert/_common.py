@@ -21,10 +21,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lite.backends._capture import clean_engine_text
 from lite.convert._onnx_meta import input_shape_for, load_onnx, onnx_meta, verify_conversion
 from lite.convert._registry import get, known
 from lite.errors import ConversionError, ModelNotFoundError
-from lite.files import OutputSet, refuse_overwrite
+from lite.files import OutputSet, check_writable_folder, refuse_overwrite
 from lite.metadata import sidecar_path
 from lite.progress import Stages
 
@@ -41,6 +42,7 @@ def prepare_outputs(target: str, onnx: str | Path, out: str | Path | None, force
         ModelNotFoundError: The ONNX file does not exist.
         InputError: ``out`` has a suffix the target does not write.
         OutputExistsError: One of the files exists and ``force`` is False.
+        OutputError: The output folder cannot be created or written to (read-only, a file).
     """
     src = Path(onnx)
     if not src.is_file():
@@ -48,6 +50,8 @@ def prepare_outputs(target: str, onnx: str | Path, out: str | Path | None, force
     info = get(target)
     files = info.outputs(info.output_path(src, out))
     refuse_overwrite(files, force=force)
+    for folder in dict.fromkeys(f.parent for f in files):
+        check_writable_folder(folder)  # a read-only folder fails now, not after minutes of conversion
     return files
 
 
@@ -137,7 +141,7 @@ class Conversion:
 
     def failed(self, tool: str, how: str, log: str) -> ConversionError:
         """The error for a tool run that produced no usable model, with the last lines of its log."""
-        tail = " | ".join(ln for ln in log.strip().splitlines()[-6:] if ln.strip())
+        tail = "; ".join(clean_engine_text(log)[-6:])  # no colour codes, traceback frames or CPU-vendor noise
         return ConversionError(f"{tool} could not convert {self.src} ({how}): {tail}")
 
     def unsupported(self, by: str, problems: Sequence[str]) -> ConversionError:
@@ -158,6 +162,7 @@ class Conversion:
         output_names: Mapping[str, str],
         extra: Mapping[str, str] | None = None,
         rtol: float | None = None,
+        quantized: bool = False,
     ) -> None:
         """Check the converted model against ONNX Runtime (when verifying), then write every output atomically.
 
@@ -173,14 +178,22 @@ class Conversion:
             output_names: Converted output name → ONNX output name (recorded in the sidecar).
             extra: More sidecar entries.
             rtol: Relative L2 error allowed against ONNX Runtime (default: `VERIFY_RTOL` for ``fp16``).
+            quantized: The ONNX graph is quantized: the tolerance is `lite.parity.output_tolerances`'s
+                for quantized models, the one `lite compare` applies to the same pair.
 
         Raises:
             ConversionError: The converted model does not load or crashes its engine.
             VerificationError: Its outputs differ from ONNX Runtime's.
         """
         if self.verify:
-            self.stage(f"checking the {self.target.upper()} model against ONNX Runtime")
             tol = VERIFY_RTOL[bool(fp16)] if rtol is None else rtol
+            how = f"rel L2 <= {tol:g}"
+            if quantized:
+                from lite.parity import QUANTIZED_HINT, output_tolerances
+
+                tol = max(tol, output_tolerances(quantized=True)[0])
+                how = f"rel L2 <= {tol:g}; {QUANTIZED_HINT}"
+            self.stage(f"checking the {self.target.upper()} model against ONNX Runtime ({how})")
             verify_conversion(self.src, model_file, self.backend, self.shape, rtol=tol)
         self.stage(f"writing {', '.join(p.name for p in self.files[: len(made)])} and the metadata sidecar")
         self.meta.extra.update(

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lite.backends._capture import clean_engine_text
 from lite.backends._onnx import Dims, graph_io, load_onnx
 from lite.errors import ConversionError, InputError, VerificationError
 from lite.metadata import ModelMeta, read_model_meta
@@ -149,7 +150,7 @@ def verify_conversion(
     )
     name = Path(model_path).name
     if proc.returncode != 0:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-4:])
+        tail = "; ".join(clean_engine_text(proc.stderr)[-4:])
         if proc.returncode < 0:
             sig = signal.Signals(-proc.returncode).name
             raise ConversionError(

@@ -27,10 +27,19 @@ from lite.convert._onnx_meta import graph_io
 from lite.convert._registry import register_converter
 from lite.errors import BackendNotInstalledError
 
-__all__ = ["onnx_to_mnn"]
+__all__ = ["onnx_to_mnn", "rejected_ops"]
 
 _CHILD = "import sys, _tools; ok = _tools.mnnconvert(['mnnconvert'] + sys.argv[1:]); sys.exit(0 if ok else 3)"
 _NOT_SUPPORTED = re.compile(r"These Op Not Support:\s*(.*)")
+
+
+def rejected_ops(log: str) -> list[str]:
+    """The op types MNN's converter refused, in order, once each.
+
+    It prints ``These Op Not Support: ONNX::A | ONNX::B`` (the ``|`` separates names; it is not an op).
+    """
+    names = [op for m in _NOT_SUPPORTED.finditer(log) for op in re.split(r"[\s|]+", m.group(1)) if op]
+    return list(dict.fromkeys(op.split("::", 1)[-1] for op in names))
 
 
 @register_converter("mnn", suffixes=(".mnn",), help="MNN .mnn with MNN's converter")
@@ -82,9 +91,8 @@ def onnx_to_mnn(
         if fp16:
             args.append("--fp16")
         status, log = job.run("MNN's converter", [sys.executable, "-c", _CHILD, *args], timeout=timeout)
-        rejected = [op for m in _NOT_SUPPORTED.finditer(log) for op in m.group(1).split()]
-        if rejected:
-            op_types = [op.split("::", 1)[-1] for op in dict.fromkeys(rejected)]
+        op_types = rejected_ops(log)
+        if op_types:
             problems = [f"op {t!r} ({onnx_nodes(job.model, t)})" for t in op_types]
             raise job.unsupported("MNN's converter does not support", problems)
         if status != 0 or "Converted Failed" in log or not tmp_out.is_file() or tmp_out.stat().st_size == 0:

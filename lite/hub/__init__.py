@@ -165,6 +165,12 @@ def _ensure(
             _warn_unverified(path, fmt)
         _check(path, mf.sha256)
         return path
+    if path.exists():  # a folder (or a device...) under the file's name: no download could put the file there
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise HubError(
+            f"expected the model file {mf.file} at {path}, but that path is {kind}: move it away (or set $LITE_HOME "
+            f"to another folder) and lite will {'download' if mf.url else 'look for'} the file there"
+        )
     if mf.url is None:
         raise HubError(
             f"{mf.file} is not in the model folder {folder} and has no download URL ({fmt.origin}): put the file "
