@@ -471,7 +471,13 @@ class Detector(ImageModel):
         return tensor_into(self._letterbox, img, cache)
 
     def detect_stream(
-        self, images: Iterable[Any], *, depth: int = 2, return_images: bool = False, **overrides: Any
+        self,
+        images: Iterable[Any],
+        *,
+        depth: int = 2,
+        return_images: bool = False,
+        on_error: str = "raise",
+        **overrides: Any,
     ) -> Iterator[Detections] | Iterator[tuple[np.ndarray, Detections]]:
         """Detect objects in a stream of images, loading the next one while the engine runs this one.
 
@@ -485,6 +491,7 @@ class Detector(ImageModel):
             images: Anything `detect` takes, one per item.
             depth: Items allowed to wait between two stages.
             return_images: Yield ``(image, detections)`` with the loaded BGR image (for drawing).
+            on_error: A failing item: ``"raise"``, ``"skip"`` or ``"record"`` (yield its `StreamError`).
             **overrides: Per-call options as for `detect`.
         """
         from lite.stream import overlapped
@@ -500,7 +507,7 @@ class Detector(ImageModel):
             d = self.postprocess(outs, [p[2]], **dict(overrides))[0]
             return (p[0], d) if return_images else d
 
-        return overlapped(images, prepare, lambda p: self.infer(p[1]), finish, depth=depth)
+        return overlapped(images, prepare, lambda p: self.infer(p[1]), finish, depth=depth, on_error=on_error)
 
     # -- description, lifetime ------------------------------------------------------------
     def info(self) -> dict[str, Any]:
