@@ -134,6 +134,14 @@ class StreamError(LiteError, RuntimeError):
         self.index, self.source, self.stage = index, source, stage
 
 
+class ClusterError(LiteError, RuntimeError):
+    """A Ray cluster could not run a lite job: no connection (authentication), a node that cannot open the model."""
+
+
+class StalledJobError(ClusterError, TimeoutError):
+    """A distributed job made no progress for its ``stall_timeout``; the message names the likely resource cause."""
+
+
 class LayoutError(InputError):
     """A model's outputs fit no registered layout of the family asked for (or fit another family's better)."""
 

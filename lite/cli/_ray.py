@@ -54,11 +54,11 @@ def _needs_ray(args: argparse.Namespace) -> None:
 
 
 def _start(args: argparse.Namespace) -> Any:
-    from lite.distributed import _ray
+    from lite.distributed import _ray, connect
 
     ray = _ray()
     if not ray.is_initialized():
-        ray.init(address=args.address)
+        connect(args.address)
     ray.data.DataContext.get_current().enable_progress_bars = not getattr(args, "no_progress", False)
     return ray
 
