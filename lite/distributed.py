@@ -60,7 +60,9 @@ __all__ = [
     "RunSummary",
     "coco_eval",
     "collect",
+    "connect",
     "detect_dataset",
+    "detect_to_parquet",
     "model_info",
     "open_detector",
     "plan_resources",
@@ -305,6 +307,33 @@ def ship_model(
     for fname in sorted(blob):
         h.update(fname.encode() + b"\0" + hashlib.sha256(blob[fname]).digest())
     return ModelRef(local.name, ray.put(blob), h.hexdigest())
+
+
+def _readable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.R_OK)
+
+
+def check_model_on_nodes(ray: Any, ref: ModelRef, info: Cluster) -> None:
+    """With a model path every node opens itself: check on each alive node that the file is there (one tiny task
+    per node) before any actor starts.
+
+    Raises:
+        ModelNotFoundError: The nodes that lack the file, by address and id, and what to do.
+    """
+    if ref.files is not None or not os.path.isabs(ref.name) or len(info.nodes) < 2:
+        return  # shipped, a hub name or a working_dir path (resolved by each node), or the driver's own node only
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    task = ray.remote(num_cpus=0)(_readable)
+    probes = [(a, i, task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(i, soft=False)).remote(ref.name))
+              for a, i, _, _ in info.nodes]  # fmt: skip
+    missing = [f"{a} (node {i[:12]})" for a, i, r in probes if not ray.get(r, timeout=120)]
+    if missing:
+        raise ModelNotFoundError(
+            f"model: {ref.name} cannot be read on node(s) {', '.join(missing)} (model_on_every_node=True says "
+            "every node has it); put it on storage every node mounts, or let lite ship it "
+            "(model_on_every_node=None or False)"
+        )
 
 
 def _node() -> str:
@@ -553,17 +582,17 @@ class Cluster:
     Attributes:
         cpus: CPUs of the cluster.
         gpus: GPUs of the cluster.
-        nodes: ``(node address, CPUs, GPUs)`` of each alive node.
+        nodes: ``(node address, node id, CPUs, GPUs)`` of each alive node.
     """
 
     cpus: float
     gpus: float
-    nodes: tuple[tuple[str, float, float], ...]
+    nodes: tuple[tuple[str, str, float, float], ...]
 
     @property
     def node_cpus(self) -> float:
         """CPUs of the largest node."""
-        return max((c for _, c, _ in self.nodes), default=self.cpus)
+        return max((c for _, _, c, _ in self.nodes), default=self.cpus)
 
 
 def cluster(ray: Any) -> Cluster:
@@ -572,7 +601,7 @@ def cluster(ray: Any) -> Cluster:
         connect()
     res = ray.cluster_resources()
     nodes = tuple(
-        (str(n.get("NodeManagerAddress", "?")), float(n["Resources"].get("CPU", 0.0)),
+        (str(n.get("NodeManagerAddress", "?")), str(n["NodeID"]), float(n["Resources"].get("CPU", 0.0)),
          float(n["Resources"].get("GPU", 0.0)))
         for n in ray.nodes() if n.get("Alive")
     )  # fmt: skip
@@ -595,7 +624,15 @@ def connect(address: str | None = None) -> None:
 
     Raises:
         ClusterError: Token authentication failed (Ray retries for about 20 s before that).
+        InputError: A ``ray://`` address: Ray Client is not supported (the driver must run in the cluster).
     """
+    given = address if address is not None else os.environ.get("RAY_ADDRESS")
+    if given is not None and str(given).startswith("ray://"):
+        raise InputError(
+            f"address: {given} is a Ray Client address, which lite.distributed does not support (Ray Data jobs "
+            "need the driver inside the cluster). Run the driver on a cluster node with address='auto' "
+            "(lite detect ... --ray --address auto), or submit it as a Ray job; see docs/distributed.md"
+        )
     ray = _ray()
     try:
         ray.init(address=address)
@@ -837,6 +874,7 @@ def detect_dataset(
     info = cluster(ray)
     ref = ship_model(ray, model, on_every_node=model_on_every_node, nodes=len(info.nodes),
                      working_dir=_working_dir(remote))  # fmt: skip
+    check_model_on_nodes(ray, ref, info)
     if num_gpus is None and _wants_gpu(backend, device, ref.name):
         num_gpus = 1.0
     plan = plan_resources(
@@ -1008,7 +1046,7 @@ def _stall_message(job: _Job | None, waited: float) -> str:
     if job is None:
         return text + " (check that Ray Data's read tasks and the actors can both be scheduled)"
     plan, cl = job.plan, job.cluster
-    nodes = ", ".join(f"{a}: {c:g} CPU" for a, c, _ in cl.nodes)
+    nodes = ", ".join(f"{a} ({i[:12]}): {c:g} CPU" for a, i, c, _ in cl.nodes)
     return (
         f"{text} of {cl.cpus:g} ({nodes}); the pool asked for {plan.actors} actors x {plan.num_cpus:g} CPU"
         f"{f' x {plan.num_gpus:g} GPU' if plan.num_gpus else ''}. Likely cause: the actors cannot all be placed, "
@@ -1145,6 +1183,106 @@ def write_parquet(
     return RunSummary(images, failed, seconds, tuple(errors))
 
 
+def _done_ids(path: str, id_column: str) -> tuple[Any, int, int, list[str]]:
+    """What an earlier run of the job left in ``path``: ``(ids written, rows, failed rows, files set aside)``.
+
+    A Parquet file that cannot be read (its write was cut off with the driver) is renamed to
+    ``<name>.incomplete`` (kept, not deleted) and its rows are done again.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    ids, rows, failed, aside = [], 0, 0, []
+    for f in sorted(Path(path).glob("*.parquet")):
+        try:
+            t = pq.read_table(f, columns=[id_column, "error"])
+        except (OSError, pa.ArrowInvalid):
+            f.rename(f.with_name(f.name + ".incomplete"))
+            aside.append(f.name)
+            continue
+        except KeyError:
+            raise InputError(f"resume: {f} has no {id_column!r} column; give the id column the job wrote") from None
+        ids.append(t.column(id_column).combine_chunks())
+        rows += t.num_rows
+        failed += t.num_rows - int(pc.sum(pc.is_null(t.column("error"))).as_py() or 0)
+    done = pa.concat_arrays(ids) if ids else None
+    return done, rows, failed, aside
+
+
+class _Skip:
+    """``map_batches`` function: drop the rows whose id an earlier run already wrote."""
+
+    def __init__(self, done: Any, id_column: str) -> None:
+        self.done, self.id_column = done, id_column
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        import pyarrow.compute as pc
+        import ray
+
+        done = ray.get(self.done) if isinstance(self.done, ray.ObjectRef) else self.done
+        if self.id_column not in batch.column_names:
+            raise InputError(f"resume: the input has no {self.id_column!r} column (columns: {batch.column_names})")
+        return batch.filter(pc.invert(pc.is_in(batch.column(self.id_column), value_set=done)))
+
+
+def detect_to_parquet(
+    data: Any,
+    model: str | os.PathLike,
+    path: str | os.PathLike,
+    *,
+    resume: bool = False,
+    id_column: str = "path",
+    stall_timeout: float = STALL_TIMEOUT_S,
+    **kwargs: Any,
+) -> RunSummary:
+    """`detect_dataset` then `write_parquet`, resumable: a job cut off (driver killed, cluster lost) goes on.
+
+    With ``resume=True`` the rows whose ``id_column`` value is already in a Parquet file of ``path``
+    are not detected again; the new rows go to new files beside the old ones (every id ends up in
+    exactly one row). ``id_column`` must be stable across runs and present in the input rows: ``path``
+    (local folders, lists of paths, ``read_binary_files(..., include_paths=True)``) or an id column of
+    your dataset.
+
+    Args:
+        data: Images, as for `detect_dataset`.
+        model: Model file or hub name.
+        path: Local output folder (new, empty, or with ``resume=True`` the folder of the run to continue).
+        resume: Continue the job that wrote ``path``.
+        id_column: The stable id of a row.
+        stall_timeout: As for `write_parquet`.
+        **kwargs: Everything else `detect_dataset` takes.
+
+    Returns:
+        The summary of this run (its ``images`` are the rows detected now; earlier rows are not counted).
+
+    Raises:
+        InputError: ``path`` holds files and ``resume`` is False; a file of ``path`` or the input lacks ``id_column``.
+    """
+    text = os.fspath(path)
+    if resume and "://" in text:
+        raise InputError(f"resume: expected a local output folder, got {text!r} (resume reads the ids written so far)")
+    out_dir = Path(text)
+    if resume and out_dir.is_dir():
+        done, rows, failed, aside = _done_ids(text, id_column)
+        if done is not None and len(done):
+            ray = _ray()
+            if not ray.is_initialized():
+                connect()
+            ds = as_dataset(data, batch_size=kwargs.get("batch_size", 16))
+            skip = {"done": ray.put(done), "id_column": id_column}
+            pool = ray.data.ActorPoolStrategy(size=1)
+            data = ds.map_batches(_Skip, fn_constructor_kwargs=skip, batch_format="pyarrow", compute=pool, num_cpus=0)
+        print(f"resume: {rows} rows already in {text} ({failed} failed)" + (f"; set aside: {aside}" if aside else ""))
+        out = detect_dataset(data, model, **kwargs)
+        sink = _counting_sink(str(out_dir.resolve()))
+        t0 = time.perf_counter()
+        _watched(out, lambda: out.write_datasink(sink), stall_timeout)
+        images, bad, errors = sink.counts
+        return RunSummary(images, bad, time.perf_counter() - t0, tuple(errors))
+    return write_parquet(detect_dataset(data, model, **kwargs), text, stall_timeout=stall_timeout)
+
+
 # ----------------------------------------------------------------------------------------------
 # the model, seen from the driver
 # ----------------------------------------------------------------------------------------------
@@ -1190,6 +1328,8 @@ def coco_eval(
     concurrency: int | tuple[int, int] | None = None,
     batch_size: int = 16,
     num_gpus: float | None = None,
+    num_cpus: float | None = None,
+    model_on_every_node: bool | None = None,
     progress: bool = True,
     **detector_kw: Any,
 ) -> EvalResult:
@@ -1216,6 +1356,8 @@ def coco_eval(
         concurrency: Actors (see `detect_dataset`).
         batch_size: Images per batch.
         num_gpus: GPUs per actor.
+        num_cpus: CPUs per actor (see `detect_dataset`).
+        model_on_every_node: See `detect_dataset`.
         progress: Ray Data's progress bars.
         **detector_kw: More detector options (``device``, ``threads``...).
 
@@ -1248,6 +1390,8 @@ def coco_eval(
         concurrency=concurrency,
         batch_size=batch_size,
         num_gpus=num_gpus,
+        num_cpus=num_cpus,
+        model_on_every_node=model_on_every_node,
         **options,
     )
     out.context.enable_progress_bars = progress

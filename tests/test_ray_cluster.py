@@ -1,14 +1,13 @@
 """lite.distributed on a real two-node Ray cluster: a head and a second raylet started with ``ray start --address``
-on this machine, as docs/distributed.md shows. Read tasks with the default sizing, a model that one node lacks, a
-node killed mid-job. The cluster is the processes this module starts; teardown ends them (process groups), pass
-or fail."""
+on this machine, as docs/distributed.md shows. Read tasks with the default sizing, a model that one node lacks,
+a wrong token, a driver killed and resumed, a node killed mid-job. The cluster is the processes this module
+starts; teardown ends them (their process groups), pass or fail."""
 
 from __future__ import annotations
 
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,87 +19,10 @@ from lite.detections import Detections
 
 ray = pytest.importorskip("ray")
 
+from ray_cluster import TwoNodes, alive_nodes, free_port, start_node, stop_node  # noqa: E402
+
 MODEL = "models/yolov6lite/onnx/yolov6lite_s_320_decoded.onnx"
 COCO = "coco/val2017_128"
-RAY = str(Path(sys.executable).with_name("ray"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# Ray reads RAY_AUTH_MODE when it is imported: this process (the driver of most tests) runs without token
-# authentication, so the two-node cluster does too; test_wrong_token_is_a_lite_error_with_the_fix starts its own.
-NO_AUTH = {"RAY_AUTH_MODE": "disabled"}
-
-
-def _start(args: list[str], cwd: Path, log: Path, auth: dict[str, str] = NO_AUTH) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN")} | auth
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
-    with log.open("w") as f:
-        return subprocess.Popen([RAY, "start", "--block", "--disable-usage-stats", *args], cwd=cwd, env=env,
-                                stdout=f, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """End a node: its process group (``ray start --block``, raylet, GCS); its workers exit when those are gone."""
-    for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _alive_nodes() -> list[dict]:
-    return [n for n in ray.nodes() if n.get("Alive")]
-
-
-class TwoNodes:
-    """The head (2 CPUs, started in ``head_dir``) and a second node (1 CPU, in ``node_dir``)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root, self.port = root, _free_port()
-        self.head_dir, self.node_dir = root / "head", root / "node2"
-        self.head_dir.mkdir()
-        self.node_dir.mkdir()
-        self.address = f"{ray.util.get_node_ip_address()}:{self.port}"
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self) -> None:
-        self.procs.append(_start(["--head", f"--port={self.port}", "--num-cpus=2", "--include-dashboard=false"],
-                                 self.head_dir, self.root / "head.log"))  # fmt: skip
-        self.node = self.add_node()
-        ray.init(address=self.address, log_to_driver=False)
-        ray.data.DataContext.get_current().enable_progress_bars = False
-        self.wait_nodes(2)
-
-    def add_node(self) -> subprocess.Popen:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # the head is up when its port answers
-            with socket.socket() as s:
-                if s.connect_ex((self.address.rsplit(":", 1)[0], self.port)) == 0:
-                    break
-            time.sleep(0.2)
-        p = _start([f"--address={self.address}", "--num-cpus=1"], self.node_dir, self.root / "node2.log")
-        self.procs.append(p)
-        return p
-
-    def wait_nodes(self, n: int, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while len(_alive_nodes()) != n:
-            assert time.monotonic() < deadline, f"{len(_alive_nodes())} alive nodes, expected {n}"
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        ray.shutdown()
-        for p in reversed(self.procs):
-            _stop(p)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +65,7 @@ def test_read_tasks_with_default_sizing_finish(two_nodes, model, coco_images, pl
     """read_binary_files needs a whole CPU per read task: the default pool must leave one on some node."""
     from lite.distributed import collect, detect_dataset, plan_resources
 
-    assert len(_alive_nodes()) == 2
+    assert len(alive_nodes()) == 2
     plan = plan_resources(cpus=3, nodes=2)
     assert plan.actors == 3 and plan.actors * plan.num_cpus <= 3 - 2
     ds = ray.data.read_binary_files([str(p) for p in coco_images], include_paths=True)
@@ -176,11 +98,10 @@ def test_model_missing_on_one_node(two_nodes, model, coco_images, plain_loop, mo
     monkeypatch.chdir(two_nodes.head_dir)
     where = "/proc/self/cwd/m.onnx"
     paths = [str(p) for p in coco_images[:24]]
-    node2 = [n["NodeID"][:12] for n in _alive_nodes() if not n["Resources"].get("CPU", 0) >= 2]
+    node2 = [n["NodeID"][:12] for n in alive_nodes() if not n["Resources"].get("CPU", 0) >= 2]
     t0 = time.perf_counter()
-    with pytest.raises(ModelNotFoundError, match=rf"on node .*{node2[0]}"):
-        collect(detect_dataset(paths, where, concurrency=3, model_on_every_node=True, max_restarts=0),
-                stall_timeout=60)  # fmt: skip
+    with pytest.raises(ModelNotFoundError, match=rf"cannot be read on node\(s\) [\d.]+ \(node {node2[0]}\)"):
+        detect_dataset(paths, where, concurrency=3, model_on_every_node=True)  # checked on each node first
     print(f"\nmodel missing on one node: lite error after {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     rows, summary = collect(detect_dataset(paths, where, concurrency=3), stall_timeout=60)  # 2 nodes: shipped
@@ -193,10 +114,10 @@ def test_wrong_token_is_a_lite_error_with_the_fix(tmp_path) -> None:
     """A head with token authentication; drivers (new processes: Ray reads the mode at import) with a wrong and
     with the right token."""
     token = secrets.token_hex(32)
-    port = _free_port()
+    port = free_port()
     address = f"{ray.util.get_node_ip_address()}:{port}"
     auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
-    head = _start(["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false"], tmp_path,
+    head = start_node(["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false"], tmp_path,
                   tmp_path / "head.log", auth)  # fmt: skip
     code = (
         "from lite.distributed import connect, cluster, _ray\n"
@@ -218,9 +139,49 @@ def test_wrong_token_is_a_lite_error_with_the_fix(tmp_path) -> None:
                                capture_output=True, text=True, timeout=90).stdout  # fmt: skip
         right = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=90)
     finally:
-        _stop(head)
+        stop_node(head)
     assert "ClusterError: could not connect" in wrong and "RAY_AUTH_TOKEN" in wrong and "get-auth-token" in wrong
     assert "nodes: 1" in right.stdout, right.stderr[-2000:]
+
+
+def test_resume_after_a_killed_driver(two_nodes, model, coco_images, plain_loop, tmp_path) -> None:
+    """A driver killed (SIGKILL) once some Parquet files are written; resume=True detects only the rest."""
+    import pyarrow.parquet as pq
+
+    from lite.distributed import detect_to_parquet
+
+    out = tmp_path / "pq"
+    paths = [str(p) for p in coco_images]
+    code = (
+        "import ray\n"
+        "from lite.distributed import detect_to_parquet\n"
+        f"ray.init(address={two_nodes.address!r}, log_to_driver=False)\n"
+        "ray.data.DataContext.get_current().enable_progress_bars = False\n"
+        f"detect_to_parquet({paths!r}, {model!r}, {str(out)!r}, concurrency=3, batch_size=2)\n"
+        "print('finished before it was killed', flush=True)\n"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
+    driver = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    t0 = time.perf_counter()
+    try:
+        while not list(out.glob("*.parquet")):
+            assert driver.poll() is None and time.perf_counter() - t0 < 120, "the first driver wrote nothing"
+            time.sleep(0.05)
+        time.sleep(1.0)
+    finally:
+        driver.kill()
+        driver.wait(10)
+    assert driver.returncode == -signal.SIGKILL
+    before = {f.name for f in out.glob("*.parquet")}
+    t1 = time.perf_counter()
+    summary = detect_to_parquet(paths, model, out, resume=True, concurrency=3, batch_size=2, stall_timeout=60)
+    print(f"\nresume after a killed driver: {summary.images} rows left, done in {time.perf_counter() - t1:.1f} s")
+    assert 0 < summary.images < len(paths) and summary.failed == 0  # only what the killed run had not written
+    kept = {f.name for f in out.glob("*.parquet")}
+    assert before <= kept | {f.name.removesuffix(".incomplete") for f in out.glob("*.incomplete")}
+    rows = [r for f in sorted(out.glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    _check_rows(rows, plain_loop)  # every image exactly once, right detections
 
 
 def test_killed_node_mid_job(two_nodes, model, coco_images, plain_loop) -> None:
@@ -233,7 +194,7 @@ def test_killed_node_mid_job(two_nodes, model, coco_images, plain_loop) -> None:
 
     def kill_later() -> None:
         time.sleep(4)
-        _stop(two_nodes.node)
+        stop_node(two_nodes.node)
 
     killer = threading.Thread(target=kill_later)
     t0 = time.perf_counter()
