@@ -13,13 +13,16 @@ pickled); images stream through `ray.data.Dataset.map_batches` and come out as o
 Output rows (`RESULT_COLUMNS`, in this order, after the input columns that are not image data):
 ``path`` (str or null), ``image_height`` / ``image_width`` (int32, 0 when the image failed),
 ``boxes`` (list of ``[x1, y1, x2, y2]`` float32, original-image pixels), ``scores`` (float32),
-``class_ids`` (int64), ``names`` (the class name of each detection) and ``error`` (null, or
-``"ImageError: ..."`` for an image that could not be read or detected). Parquet and JSON write
+``class_ids`` (int64), ``names`` (the class name of each detection), ``truncated`` (the file was a
+truncated JPEG, decoded in part) and ``error`` (null, or ``"ImageError: ..."`` for an image that could
+not be read or detected). Parquet and JSON write
 these rows as they are; `lite.Detections.from_record` reads one back.
 
 A bad image never stops the job: it becomes a row with ``error`` set, and no input row is dropped.
 Actors restart after a crash (``max_restarts``) and Ray Data retries their unfinished batches, so every
-row still comes out exactly once.
+row still comes out exactly once, through a killed actor or a killed node. On clusters of several nodes
+the model's bytes go through the object store (`ship_model`), the pool always leaves some node a whole CPU
+for read tasks (`plan_resources`), and `detect_to_parquet` resumes a job cut off with its driver.
 
 ``import lite.distributed`` does not import Ray; the functions do, when called.
 """
@@ -373,7 +376,10 @@ class DetectorActor:
             if progress is not None:
                 import ray
 
-                ray.get(progress.fail.remote(type(e).__name__, str(e)), timeout=30)
+                try:
+                    ray.get(progress.fail.remote(type(e).__name__, str(e)), timeout=30)
+                except ray.exceptions.RayError as gone:  # no watchdog to tell: Ray reports the error itself
+                    e.add_note(f"(the driver's progress counter was unreachable: {type(gone).__name__})")
             raise
         self.progress = progress
         self.infer_batch = infer_batch
@@ -903,7 +909,11 @@ def detect_dataset(
         env = dict(remote.get("runtime_env") or {})
         env["env_vars"] = {"LITE_HOME": os.environ["LITE_HOME"], **dict(env.get("env_vars") or {})}
         remote["runtime_env"] = env
-    progress = _Progress.options(num_cpus=0).remote()
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    progress = _Progress.options(num_cpus=0, scheduling_strategy=here).remote()  # on the driver's node: it lives
+    # as long as the driver, whatever other node dies
     out = ds.map_batches(
         DetectorActor,
         batch_size=batch_size,
@@ -920,7 +930,7 @@ def detect_dataset(
         num_gpus=plan.num_gpus,
         **remote,
     )
-    _JOBS[id(out)] = _Job(progress, plan, info)
+    _remember(out, _Job(progress, plan, info))
     if preserve_order:
         out.context.execution_options.preserve_order = True
     return out
@@ -969,7 +979,20 @@ class _Job:
     cluster: Cluster
 
 
-_JOBS: dict[int, _Job] = {}  # detect_dataset's outputs, by id, for collect / write_parquet's watchdog
+_JOBS: dict[int, tuple[Any, _Job]] = {}  # id -> (weak reference to detect_dataset's output, its job)
+
+
+def _remember(out: Any, job: _Job) -> None:
+    import weakref
+
+    key = id(out)
+    _JOBS[key] = (weakref.ref(out, lambda _: _JOBS.pop(key, None)), job)
+
+
+def _job_of(out: Any) -> _Job | None:
+    ref, job = _JOBS.get(id(out), (None, None))
+    return job if ref is not None and ref() is out else None
+
 
 #: Seconds without a finished batch after which `collect` and `write_parquet` give up (`StalledJobError`).
 STALL_TIMEOUT_S = 300.0
@@ -1062,7 +1085,7 @@ def _watched(out: ray.data.Dataset, run: Any, stall_timeout: float) -> Any:
     import threading
 
     ray = _ray()
-    job = _JOBS.get(id(out))
+    job = _job_of(out)  # None for a dataset not made by detect_dataset (e.g. materialized): no progress to watch
     done: queue.Queue = queue.Queue()
 
     def target() -> None:
@@ -1078,7 +1101,13 @@ def _watched(out: ray.data.Dataset, run: Any, stall_timeout: float) -> Any:
             ok, value = done.get(timeout=min(1.0, stall_timeout))
             break
         except queue.Empty:
-            rows, failures = ray.get(job.progress.state.remote(), timeout=30) if job is not None else (0, [])
+            if job is None:
+                continue
+            try:
+                rows, failures = ray.get(job.progress.state.remote(), timeout=30)
+            except ray.exceptions.RayError:  # the counter is gone (its node died): keep waiting, unwatched
+                job = None
+                continue
             if failures:  # an actor could not open the model: the job cannot be trusted to finish
                 raise _node_error(*failures[0]) from None
             if rows != last:
