@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -174,6 +175,8 @@ def _from_ray_image(arr: Any) -> np.ndarray:
             f"image column: expected 8-bit images, got dtype {a.dtype} (read them with "
             "ray.data.read_images(..., mode='RGB'), or use read_binary_files and let lite decode)"
         )
+    if a.ndim == 3 and a.shape[0] == 1 and a.shape[2] not in (1, 3, 4):
+        a = a[0]  # grayscale read with color images: Ray's variable-shaped tensors give it a leading axis of 1
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     if a.ndim == 2:
@@ -983,10 +986,18 @@ _JOBS: dict[int, tuple[Any, _Job]] = {}  # id -> (weak reference to detect_datas
 
 
 def _remember(out: Any, job: _Job) -> None:
+    """Keep the job of ``out`` while ``out`` lives; its progress counter (an actor) ends with it."""
     import weakref
 
     key = id(out)
-    _JOBS[key] = (weakref.ref(out, lambda _: _JOBS.pop(key, None)), job)
+
+    def forget(_: Any) -> None:
+        _, gone = _JOBS.pop(key, (None, None))
+        ray = sys.modules.get("ray")
+        if gone is not None and ray is not None and ray.is_initialized():
+            ray.kill(gone.progress, no_restart=True)
+
+    _JOBS[key] = (weakref.ref(out, forget), job)
 
 
 def _job_of(out: Any) -> _Job | None:

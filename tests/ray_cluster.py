@@ -4,6 +4,7 @@ and benchmarks/bench_ray.py."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -38,17 +39,38 @@ def start_node(args: list[str], cwd: Path, log: Path, auth: dict[str, str] = NO_
                                 stdout=f, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` now (Ray's workers run in sessions of their own, outside the node's group)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
 def stop_node(proc: subprocess.Popen) -> None:
-    """End a node: its process group (``ray start --block``, raylet, GCS); its workers exit when those are gone."""
+    """End a node: its process group (``ray start --block``, raylet, GCS) and the workers it started."""
+    workers = _descendants(proc.pid) if proc.poll() is None else []
     for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 10)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            return
+            break
         try:
             proc.wait(wait)
         except subprocess.TimeoutExpired:
             continue
+    for pid in workers:  # a worker of a killed node may outlive it: end exactly those this node started
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def alive_nodes() -> list[dict]:
