@@ -915,8 +915,8 @@ def detect_dataset(
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-    progress = _Progress.options(num_cpus=0, scheduling_strategy=here).remote()  # on the driver's node: it lives
-    # as long as the driver, whatever other node dies
+    # on the driver's node: the counter lives as long as the driver, whatever other node dies
+    progress = ray.remote(_ProgressCounter).options(num_cpus=0, scheduling_strategy=here).remote()
     out = ds.map_batches(
         DetectorActor,
         batch_size=batch_size,
@@ -933,7 +933,7 @@ def detect_dataset(
         num_gpus=plan.num_gpus,
         **remote,
     )
-    _remember(out, _Job(progress, plan, info))
+    _remember(out, _Job(progress, plan, info, _session(ray)))
     if preserve_order:
         out.context.execution_options.preserve_order = True
     return out
@@ -960,26 +960,12 @@ class _ProgressCounter:
         return self.rows, self.failures
 
 
-class _LazyRemote:
-    """``ray.remote(cls)`` made on first use, so that importing this module does not import Ray."""
-
-    def __init__(self, cls: type) -> None:
-        self.cls, self.remote_cls = cls, None
-
-    def options(self, **kw: Any) -> Any:
-        if self.remote_cls is None:
-            self.remote_cls = _ray().remote(self.cls)
-        return self.remote_cls.options(**kw)
-
-
-_Progress = _LazyRemote(_ProgressCounter)
-
-
 @dataclass(frozen=True)
 class _Job:
     progress: Any
     plan: ResourcePlan
     cluster: Cluster
+    session: str  # the driver's node id: a job of an earlier Ray session is never touched
 
 
 _JOBS: dict[int, tuple[Any, _Job]] = {}  # id -> (weak reference to detect_dataset's output, its job)
@@ -994,15 +980,21 @@ def _remember(out: Any, job: _Job) -> None:
     def forget(_: Any) -> None:
         _, gone = _JOBS.pop(key, (None, None))
         ray = sys.modules.get("ray")
-        if gone is not None and ray is not None and ray.is_initialized():
+        if gone is not None and ray is not None and ray.is_initialized() and gone.session == _session(ray):
             ray.kill(gone.progress, no_restart=True)
 
     _JOBS[key] = (weakref.ref(out, forget), job)
 
 
+def _session(ray: Any) -> str:
+    return ray.get_runtime_context().get_node_id()
+
+
 def _job_of(out: Any) -> _Job | None:
     ref, job = _JOBS.get(id(out), (None, None))
-    return job if ref is not None and ref() is out else None
+    if ref is None or ref() is not out or job.session != _session(_ray()):
+        return None
+    return job
 
 
 #: Seconds without a finished batch after which `collect` and `write_parquet` give up (`StalledJobError`).
@@ -1213,7 +1205,10 @@ def write_parquet(
     if "://" not in text:
         p = Path(text)
         if p.exists() and (not p.is_dir() or any(p.iterdir())):
-            raise InputError(f"--parquet: expected a new or empty folder; {p} already exists and is not empty")
+            raise InputError(
+                f"--parquet: expected a new or empty folder; {p} already exists and is not empty (to continue the "
+                "job that wrote it: --resume / detect_to_parquet(..., resume=True))"
+            )
         text = str(p.resolve())
     sink = _counting_sink(text)
     t0 = time.perf_counter()

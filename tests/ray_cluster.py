@@ -1,5 +1,5 @@
 """A Ray cluster of several nodes on this machine, as docs/distributed.md starts one: ``ray start --head`` and
-``ray start --address`` (one process group each; `stop` ends exactly those). Used by tests/test_ray_cluster.py
+``ray start --address`` (one process group each; `stop` ends exactly those). Used by tests/test_cluster_ray.py
 and benchmarks/bench_ray.py."""
 
 from __future__ import annotations

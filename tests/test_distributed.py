@@ -136,6 +136,9 @@ def ray_local():
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
+    import gc
+
+    gc.collect()  # the module's datasets and actor handles go while their Ray session is still up
     ray.shutdown()
 
 

@@ -1,7 +1,12 @@
 """lite.distributed on a real two-node Ray cluster: a head and a second raylet started with ``ray start --address``
 on this machine, as docs/distributed.md shows. Read tasks with the default sizing, a model that one node lacks,
 a wrong token, a driver killed and resumed, a node killed mid-job. The cluster is the processes this module
-starts; teardown ends them (their process groups), pass or fail."""
+starts; teardown ends them (their process groups), pass or fail.
+
+The file name sorts before test_distributed.py on purpose: the cluster's driver must be the first Ray session of
+the pytest process. After a local ``ray.init`` + ``ray.shutdown`` in the same process, Ray 2.60 Data's actors of a
+session on another cluster die before they start ("all references to the actor were removed"); the other order
+works."""
 
 from __future__ import annotations
 
