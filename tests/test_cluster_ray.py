@@ -89,6 +89,20 @@ def test_impossible_sizing_is_refused_on_the_driver(two_nodes, model, coco_image
         detect_dataset([str(p) for p in coco_images], model, concurrency=1, num_cpus=3)
 
 
+def test_stalled_job_is_a_lite_error_naming_the_cause(two_nodes, model, coco_images) -> None:
+    """Actors that can never be placed (a resource no node has): the watchdog ends the wait with the cause."""
+    from lite.distributed import collect, detect_dataset
+    from lite.errors import StalledJobError
+
+    out = detect_dataset([str(p) for p in coco_images[:4]], model, concurrency=1,
+                         ray_remote_args={"resources": {"lite_test_no_such_resource": 1}})  # fmt: skip
+    t0 = time.perf_counter()
+    with pytest.raises(StalledJobError, match=r"no batch finished for \d+ s; the cluster has .* CPUs free") as info:
+        collect(out, stall_timeout=4)
+    assert time.perf_counter() - t0 < 30
+    assert "1 actors x" in str(info.value) and "Likely cause" in str(info.value)
+
+
 def test_model_missing_on_one_node(two_nodes, model, coco_images, plain_loop, monkeypatch) -> None:
     """A model path that leads somewhere on the head only: a lite error naming the node; shipped (default): fine.
 
