@@ -168,6 +168,12 @@ class SourcesFailedError(SourceError):
     def __init__(self, message: str, *, errors: tuple[BaseException, ...] = ()) -> None:
         super().__init__(message, source=", ".join(getattr(e, "source", "") for e in errors))
         self.errors = tuple(errors)
+class ClusterError(LiteError, RuntimeError):
+    """A Ray cluster could not run a lite job: no connection (authentication), a node that cannot open the model."""
+
+
+class StalledJobError(ClusterError, TimeoutError):
+    """A distributed job made no progress for its ``stall_timeout``; the message names the likely resource cause."""
 
 
 class LayoutError(InputError):

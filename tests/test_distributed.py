@@ -41,6 +41,78 @@ def test_plan_resources_leaves_a_cpu_to_reads() -> None:
         plan_resources(cpus=8, concurrency=(3, 2))
 
 
+@pytest.mark.parametrize(("node_cpus", "actors"), [((2, 1), None), ((2, 2), None), ((2, 2), 4), ((4, 4, 1), 7),
+                                                   ((16,) * 4, None), ((3, 5), 6), ((2, 1), 2)])  # fmt: skip
+def test_every_placement_leaves_some_node_a_whole_cpu(node_cpus: tuple[int, ...], actors: int | None) -> None:
+    """Whatever node Ray puts each actor on, some node keeps >= 1 CPU for a read task (the 2+1 and 2x2 hangs)."""
+    import itertools
+
+    from lite.distributed import plan_resources
+
+    p = plan_resources(cpus=sum(node_cpus), node_cpus=max(node_cpus), nodes=len(node_cpus), concurrency=actors)
+    n = p.max_actors
+    if n > 8:  # too many placements to list: the pigeonhole bound is what the brute force checks below
+        assert n * p.num_cpus <= sum(node_cpus) - len(node_cpus)
+        return
+    for place in itertools.product(range(len(node_cpus)), repeat=n):
+        used = [0.0] * len(node_cpus)
+        for k in place:
+            used[k] += p.num_cpus
+        if any(u > c + 1e-9 for u, c in zip(used, node_cpus, strict=True)):
+            continue  # Ray would not place it so
+        assert max(c - u for u, c in zip(used, node_cpus, strict=True)) >= 1 - 1e-9, (place, p)
+
+
+def test_impossible_num_cpus_is_refused() -> None:
+    from lite.distributed import plan_resources
+
+    with pytest.raises(InputError, match="would hang"):
+        plan_resources(cpus=2, concurrency=2, num_cpus=1)  # the silent hang of issue 21
+    with pytest.raises(InputError, match="would hang"):
+        plan_resources(cpus=4, nodes=2, concurrency=4, num_cpus=0.75)
+    with pytest.raises(InputError, match="no node has"):
+        plan_resources(cpus=4, node_cpus=2, nodes=2, concurrency=1, num_cpus=3)
+    with pytest.raises(InputError, match="need 2 GPUs"):
+        plan_resources(cpus=8, gpus=1, concurrency=2, num_gpus=1)
+    assert plan_resources(cpus=4, nodes=2, concurrency=2, num_cpus=1).num_cpus == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"concurrency": 0.5}, "InputTypeError", "concurrency"),
+        ({"concurrency": "2"}, "InputTypeError", "concurrency"),
+        ({"concurrency": (1, 2, 3)}, "InputTypeError", "concurrency"),
+        ({"batch_size": "16"}, "InputTypeError", "batch_size"),
+        ({"batch_size": 0}, "InputError", "batch_size"),
+        ({"conf": 5}, "InputError", "conf"),
+        ({"threads": "2"}, "InputTypeError", "threads"),
+        ({"num_cpus": "1"}, "InputTypeError", "num_cpus"),
+        ({"max_restarts": -2}, "InputError", "max_restarts"),
+        ({"model": "missing/model.onnx"}, "ModelNotFoundError", "is neither a file on the driver"),
+    ],
+)
+def test_bad_arguments_fail_on_the_driver_before_ray_starts(kwargs: dict, error: str, match: str, shared) -> None:
+    """Issue 20: typed lite errors at once, not TypeError/ValueError or ActorDiedError from the workers."""
+    import lite.errors as errors
+
+    code = (
+        "import sys\n"
+        "from lite.distributed import detect_dataset\n"
+        f"kw = {kwargs!r}\n"
+        f"model = kw.pop('model', {str(shared / MODEL)!r})\n"
+        "try:\n"
+        "    detect_dataset(['x.jpg'], model, **kw)\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, '|', e, '|', 'ray' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    name, message, ray_imported = (x.strip() for x in out.split("|"))
+    assert name == error and match in message, out
+    assert issubclass(getattr(errors, name), errors.LiteError)
+    assert ray_imported == "False"  # refused before Ray was even imported
+
+
 def test_from_record_round_trip() -> None:
     d = Detections([[1.5, 2.25, 30.125, 40.0], [5, 6, 7, 8]], [0.9, 0.3], [2, 0], ("a", "b", "c"))
     row = {"path": "x.jpg", "boxes": d.xyxy.tolist(), "scores": d.scores.tolist(), "class_ids": d.class_ids.tolist(),
@@ -64,6 +136,9 @@ def ray_local():
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
+    import gc
+
+    gc.collect()  # the module's datasets and actor handles go while their Ray session is still up
     ray.shutdown()
 
 
@@ -223,7 +298,7 @@ def test_input_kinds(ray_local, model, coco_images, plain_loop, names, shared) -
             for r, q in zip(rows, p, strict=True):
                 assert Detections.from_record(r, names=det.names) == det.detect(q)
     with pytest.raises(InputError, match="'bytes', 'image' or 'path'"):
-        detect_dataset(ray.data.from_items([{"x": 1}]), model)
+        detect_dataset(ray.data.from_items([{"x": 1}]).materialize(), model)  # a schema known without running
     with pytest.raises(InputError, match="empty"):
         detect_dataset([], model)
 
@@ -263,3 +338,33 @@ def test_cli_detect_ray(ray_local, model, coco_images, tmp_path, capsys) -> None
     assert t.num_rows == 7 and t.column("error").null_count == 5
     assert main(["detect", str(folder), "--model", model, "--workers", "2"]) == 2  # --workers needs --ray
     assert "need --ray" in capsys.readouterr().err
+
+
+def test_read_images_any_mode_and_truncated_flag(ray_local, model, coco_images, tmp_path) -> None:
+    """read_images without mode="RGB" gives grayscale (H, W) and RGBA arrays: rows are detected, not errors; a
+    truncated JPEG is decoded in part and its row says so."""
+    import cv2
+
+    from lite.cv.yolov6 import YOLOv6
+    from lite.distributed import collect, detect_dataset
+
+    bgr = cv2.imread(str(coco_images[0]))
+    gray = tmp_path / "gray.png"
+    cv2.imwrite(str(gray), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    rgba = tmp_path / "rgba.png"
+    cv2.imwrite(str(rgba), cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA))
+    rows, summary = collect(detect_dataset(ray.data.read_images([str(gray), str(rgba)], include_paths=True), model,
+                                           concurrency=1, threads=1))  # fmt: skip
+    assert summary.failed == 0, summary.report()
+    with YOLOv6(model, threads=1) as det:
+        by_name = {Path(r["path"]).name: r for r in rows}
+        g = cv2.cvtColor(cv2.imread(str(gray), cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2BGR)
+        assert Detections.from_record(by_name["gray.png"], names=det.names) == det.detect(g)
+        assert Detections.from_record(by_name["rgba.png"], names=det.names) == det.detect(bgr)
+
+    raw = coco_images[1].read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(raw[: len(raw) * 2 // 3])  # a partly downloaded JPEG
+    rows, summary = collect(detect_dataset([str(cut), str(coco_images[1])], model, concurrency=1, threads=1))
+    flags = {Path(r["path"]).name: (r["truncated"], r["error"]) for r in rows}
+    assert flags == {"cut.jpg": (True, None), coco_images[1].name: (False, None)}

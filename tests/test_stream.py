@@ -17,7 +17,7 @@ DEMO = REPO / "hub" / "lite-demo-shapes.onnx"
 
 
 def lite_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name in ("lite-prepare", "lite-finish")]
+    return [t for t in threading.enumerate() if t.name in ("lite-source", "lite-prepare", "lite-finish")]
 
 
 def test_results_in_order_with_stages_in_their_threads() -> None:
@@ -115,6 +115,89 @@ def test_early_close_with_slow_prepare_joins() -> None:
 def test_bad_depth() -> None:
     with pytest.raises(InputError, match="depth"):
         overlapped([1], lambda x: x, lambda p: p, lambda p, r: r, depth=0)
+    with pytest.raises(InputError, match="on_error"):
+        overlapped([1], lambda x: x, lambda p: p, lambda p, r: r, on_error="ignore")
+
+
+def test_live_source_result_leaves_before_the_next_item() -> None:
+    """One item every 0.4 s: each result is out about one engine call after its item, not one interval."""
+    arrived: dict[int, float] = {}
+
+    def camera():
+        for i in range(4):
+            if i:
+                time.sleep(0.4)
+            arrived[i] = time.perf_counter()
+            yield i
+
+    lags = []
+    for r in overlapped(camera(), lambda x: x, lambda p: time.sleep(0.02) or p, lambda p, r: r):
+        lags.append(time.perf_counter() - arrived[r])
+    assert len(lags) == 4
+    assert max(lags) < 0.3, lags  # the old behaviour held each result until the next item: >= 0.4 s
+    assert not lite_threads()
+
+
+def test_close_returns_fast_while_the_source_blocks() -> None:
+    release = threading.Event()
+
+    def stalled_camera():
+        yield 0
+        yield 1
+        release.wait(30)  # a camera that stopped sending frames
+        yield 2
+
+    gen = overlapped(stalled_camera(), lambda x: x, lambda p: p, lambda p, r: r)
+    assert [next(gen), next(gen)] == [0, 1]
+    t0 = time.perf_counter()
+    gen.close()
+    assert time.perf_counter() - t0 < 0.5
+    left = [t.name for t in lite_threads()]
+    assert left == ["lite-source"]  # only the reader, blocked inside the camera's own __next__
+    release.set()  # the camera wakes: the reader ends without reading on or running any lite code
+    deadline = time.perf_counter() + 5
+    while lite_threads() and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    assert not lite_threads()
+
+
+@pytest.mark.parametrize("stage", ["prepare", "inference", "post-process"])
+def test_on_error_skip_and_record_go_on(stage: str) -> None:
+    def maybe_fail(where: str, x: int) -> int:
+        if where == stage and x in (2, 5):
+            raise ValueError(f"boom at {x}")
+        return x
+
+    def make(on_error: str):
+        return overlapped(
+            range(8),
+            lambda x: maybe_fail("prepare", x),
+            lambda p: maybe_fail("inference", p),
+            lambda p, r: maybe_fail("post-process", r),
+            on_error=on_error,
+        )
+
+    assert list(make("skip")) == [0, 1, 3, 4, 6, 7]
+    got = list(make("record"))
+    assert [g for g in got if not isinstance(g, StreamError)] == [0, 1, 3, 4, 6, 7]
+    errs = [(k, g) for k, g in enumerate(got) if isinstance(g, StreamError)]
+    assert [k for k, _ in errs] == [2, 5]  # in the failed item's place
+    assert all(e.stage == stage and isinstance(e.__cause__, ValueError) for _, e in errs)
+    assert [e.index for _, e in errs] == [2, 5]
+    assert not lite_threads()
+
+
+def test_on_error_skip_still_raises_when_the_iterable_fails() -> None:
+    def source():
+        yield 1
+        raise OSError("camera unplugged")
+
+    got = []
+    with pytest.raises(StreamError, match="camera unplugged"):
+        for r in overlapped(source(), lambda x: x, lambda p: p, lambda p, r: r, on_error="skip"):
+            got.append(r)
+    assert got == [1]
+    assert not lite_threads()
 
 
 def test_detect_stream_equals_detect(tmp_path: Path) -> None:
@@ -157,6 +240,8 @@ def test_detect_stream_missing_file(tmp_path: Path) -> None:
                 got.append(d)
         assert len(got) == 2
         assert info.value.index == 2 and isinstance(info.value.__cause__, ImageNotFoundError)
+        skipped = list(det.detect_stream([img, tmp_path / "missing.jpg", img], on_error="skip"))
+        assert len(skipped) == 2 and all(isinstance(d, type(got[0])) for d in skipped)
         with pytest.raises(InputError, match="unknown detect"):
             det.detect_stream([img], bogus=1)
         with pytest.raises(ImageNotFoundError):  # detect_batch keeps detect()'s error types

@@ -471,7 +471,13 @@ class Detector(ImageModel):
         return tensor_into(self._letterbox, img, cache)
 
     def detect_stream(
-        self, images: Iterable[Any], *, depth: int = 2, return_images: bool = False, **overrides: Any
+        self,
+        images: Iterable[Any],
+        *,
+        depth: int = 2,
+        return_images: bool = False,
+        on_error: str = "raise",
+        **overrides: Any,
     ) -> Iterator[Detections] | Iterator[tuple[np.ndarray, Detections]]:
         """Detect objects in a stream of images, loading the next one while the engine runs this one.
 
@@ -488,6 +494,7 @@ class Detector(ImageModel):
                 whose ``__cause__`` is the [`SourceError`][lite.errors.SourceError].
             depth: Items allowed to wait between two stages.
             return_images: Yield ``(image, detections)`` with the loaded BGR image (for drawing).
+            on_error: A failing item: ``"raise"``, ``"skip"`` or ``"record"`` (yield its `StreamError`).
             **overrides: Per-call options as for `detect`.
         """
         from lite.stream import overlapped
@@ -507,7 +514,7 @@ class Detector(ImageModel):
             d = self.postprocess(outs, [p[2]], **dict(overrides))[0]
             return (p[0], d) if return_images else d
 
-        return overlapped(images, prepare, lambda p: self.infer(p[1]), finish, depth=depth)
+        return overlapped(images, prepare, lambda p: self.infer(p[1]), finish, depth=depth, on_error=on_error)
 
     def track(self, source: Any, *, tracker: str = "bytetrack", **options: Any) -> Iterator[tuple[Any, Detections]]:
         """Detect and track objects in a source: ``(frame, detections with tracker_id)`` per frame.

@@ -1,0 +1,124 @@
+"""A Ray cluster of several nodes on this machine, as docs/distributed.md starts one: ``ray start --head`` and
+``ray start --address`` (one process group each; `stop` ends exactly those). Used by tests/test_cluster_ray.py
+and benchmarks/bench_ray.py."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import ray
+
+RAY = str(Path(sys.executable).with_name("ray"))
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Ray reads RAY_AUTH_MODE when it is imported: this process (the driver of most tests) runs without token
+# authentication, so the two-node cluster does too; test_wrong_token_is_a_lite_error_with_the_fix starts its own.
+NO_AUTH = {"RAY_AUTH_MODE": "disabled"}
+
+
+def start_node(args: list[str], cwd: Path, log: Path, auth: dict[str, str] = NO_AUTH) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN")} | auth
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    with log.open("w") as f:
+        return subprocess.Popen([RAY, "start", "--block", "--disable-usage-stats", *args], cwd=cwd, env=env,
+                                stdout=f, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` now (Ray's workers run in sessions of their own, outside the node's group)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def stop_node(proc: subprocess.Popen) -> None:
+    """End a node: its process group (``ray start --block``, raylet, GCS) and the workers it started."""
+    workers = _descendants(proc.pid) if proc.poll() is None else []
+    for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+    for pid in workers:  # a worker of a killed node may outlive it: end exactly those this node started
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def alive_nodes() -> list[dict]:
+    return [n for n in ray.nodes() if n.get("Alive")]
+
+
+class TwoNodes:
+    """The head (``head_cpus``, started in ``head_dir``) and a second node (``node_cpus``, in ``node_dir``)."""
+
+    def __init__(self, root: Path, head_cpus: int = 2, node_cpus: int = 1) -> None:
+        self.head_cpus, self.node_cpus = head_cpus, node_cpus
+        self.root, self.port = root, free_port()
+        self.head_dir, self.node_dir = root / "head", root / "node2"
+        self.head_dir.mkdir()
+        self.node_dir.mkdir()
+        self.address = f"{ray.util.get_node_ip_address()}:{self.port}"
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, nodes: int = 2) -> None:
+        """Start the head (and the second node when ``nodes`` is 2); this process connects as the driver."""
+        self.procs.append(start_node(["--head", f"--port={self.port}", f"--num-cpus={self.head_cpus}",
+                                  "--include-dashboard=false"], self.head_dir, self.root / "head.log"))  # fmt: skip
+        if nodes == 2:
+            self.node = self.add_node()
+        ray.init(address=self.address, log_to_driver=False)
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        self.wait_nodes(nodes)
+
+    def add_node(self) -> subprocess.Popen:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the head is up when its port answers
+            with socket.socket() as s:
+                if s.connect_ex((self.address.rsplit(":", 1)[0], self.port)) == 0:
+                    break
+            time.sleep(0.2)
+        p = start_node([f"--address={self.address}", f"--num-cpus={self.node_cpus}"], self.node_dir,
+                   self.root / "node2.log")  # fmt: skip
+        self.procs.append(p)
+        self.node = p
+        return p
+
+    def wait_nodes(self, n: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while len(alive_nodes()) != n:
+            assert time.monotonic() < deadline, f"{len(alive_nodes())} alive nodes, expected {n}"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        ray.shutdown()
+        for p in reversed(self.procs):
+            stop_node(p)
