@@ -188,3 +188,18 @@ def test_non_onnx_and_missing_folders(tmp_path: Path) -> None:
     with pytest.raises(LiteError):
         q.quantize(tmp_path / "missing.onnx", tmp_path)
     assert np.all([p.name in ("m.param",) for p in tmp_path.iterdir()])
+
+
+@pytest.mark.parametrize(
+    ("first_pass", "top", "expected_tries"),
+    [(0, 9, [0]), (3, 9, [0, 1, 2, 4, 3]), (9, 9, [0, 1, 2, 4, 8, 9]), (None, 5, [0, 1, 2, 4, 5])],
+)
+def test_smallest_passing_depth_search(first_pass: int | None, top: int, expected_tries: list[int]) -> None:
+    tried: list[int] = []
+
+    def ap_of(k: int) -> float:
+        tried.append(k)
+        return 1.0 if first_pass is not None and k >= first_pass else 0.0
+
+    assert q._smallest_passing(ap_of, 0.5, top) == first_pass
+    assert tried == expected_tries

@@ -43,8 +43,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--eval", nargs=2, type=Path, default=None, metavar=("IMAGES", "ANN"),
                    help="evaluation images folder and COCO instances JSON: keep the AP within --max-drop")  # fmt: skip
     p.add_argument("--max-drop", type=float, default=0.01, help="largest COCO AP drop accepted (with --eval)")
-    p.add_argument("--depth", type=int, default=None,
-                   help="float tail depth to use as is (default: measured with --eval, else 1)")  # fmt: skip
+    p.add_argument(
+        "--depth", type=int, default=None, help="float tail depth (default: smallest within --max-drop, else 1)"
+    )
     p.add_argument("--threads", type=int, default=None, help="engine threads for timing and evaluation")
     p.add_argument("--calls", type=int, default=30, help="timed calls per model (alternated)")
     p.add_argument("--force", action="store_true", help="replace existing output files")

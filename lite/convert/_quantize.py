@@ -148,9 +148,9 @@ class QuantizeResult:
             f"{'fp32':<10}{self.fp32_ms:>10.2f}{ap(self.fp32_ap):>9}   ({self.target}; ONNX Runtime fp32: "
             f"{self.ort_fp32_ms:.2f} ms)",
             f"{'int8':<10}{self.int8_ms:>10.2f}{ap(self.int8_ap):>9}",
-            f"int8 is {self.speedup:.2f}x the fp32 speed on {self.target} ({self.speedup_vs_ort:.2f}x ONNX Runtime fp32)"
-            f", {self.threads or 'default'} thread(s); float tail depth {self.depth} "
-            f"({len(self.float_layers)} weighted layers float)",
+            f"int8 is {self.speedup:.2f}x the fp32 speed on {self.target} "
+            f"({self.speedup_vs_ort:.2f}x ONNX Runtime fp32), {self.threads or 'default'} thread(s); "
+            f"float tail depth {self.depth} ({len(self.float_layers)} weighted layers float)",
         ]
         if not self.pays:
             lines.append(
@@ -290,7 +290,9 @@ def _import_nncf() -> Any:
 # ----------------------------------------------------------------------------------------------
 # the two quantizers: one int8 model file per call, in a work folder
 # ----------------------------------------------------------------------------------------------
-def _quantize_openvino(src: Path, tensors: list[np.ndarray], input_name: str, depth: int, work: Path) -> tuple[Path, list[str]]:
+def _quantize_openvino(
+    src: Path, tensors: list[np.ndarray], input_name: str, depth: int, work: Path
+) -> tuple[Path, list[str]]:
     """NNCF post-training quantization (MIXED preset: symmetric weights, asymmetric activations) of the model as
     the OpenVINO backend reads it; the float tail of ``depth`` in NNCF's ignored scope. Returns the IR and the
     weighted layers left float."""
@@ -327,7 +329,9 @@ class _Reader:
         raise NotImplementedError
 
 
-def _quantize_ort(src: Path, tensors: list[np.ndarray], input_name: str, depth: int, work: Path) -> tuple[Path, list[str]]:
+def _quantize_ort(
+    src: Path, tensors: list[np.ndarray], input_name: str, depth: int, work: Path
+) -> tuple[Path, list[str]]:
     """ONNX Runtime static QDQ quantization (per-channel int8 weights, uint8 activations, min-max calibration); the
     float tail of ``depth`` excluded. Returns the ONNX file and the weighted layers left float."""
     import onnx
@@ -453,7 +457,8 @@ def quantize(
         eval_images: Folder of evaluation images (with ``eval_ann``): the float tail is then chosen by measured AP.
         eval_ann: COCO instances JSON of ``eval_images``.
         max_drop: Largest AP drop accepted (absolute; with evaluation images).
-        depth: Float tail depth to use as is (None: measured with evaluation images, else `DEFAULT_DEPTH`).
+        depth: Float tail depth to use as is (None: the smallest that keeps the AP within ``max_drop`` with evaluation
+            images, else `DEFAULT_DEPTH`); with evaluation images its AP is measured and recorded.
         threads: Engine threads for the speed measurement and evaluation (None: the engine's default).
         force: Replace existing output files.
         calls: Timed calls per model (alternated).
@@ -487,55 +492,74 @@ def quantize(
     refuse_overwrite(files, force=force)
     calib_files = _images(calib, "calib", images)
 
-    from lite.backends import create
     from lite.convert._onnx_meta import load_onnx, onnx_meta
     from lite.cv.detector import Detector
 
     ref = Detector.from_file(src, backend="ort", threads=threads, fuse_preprocess=False)
-    with tempfile.TemporaryDirectory(prefix="lite-quantize-", dir=dst.parent if dst.parent.is_dir() else None) as tmp:
-        work = Path(tmp)
-        meta = onnx_meta(src, load_onnx(src))
-        meta_json = {**meta.to_json_dict(), "family": ref.family}
-        say(f"preparing {len(calib_files)} calibration images through {type(ref).__name__}'s preprocessing")
-        tensors = [ref.preprocess(str(p))[0] for p in calib_files]
-        checks = [ref.preprocess(str(p)) for p in (calib_files[:8] if eval_images is None else _images(eval_images, "eval", 8))]
-        result = _search(src, to, ref, tensors, checks, work, meta_json, threads, depth, eval_images, eval_ann,
-                         max_drop, say)  # fmt: skip
-        result.notes = notes
-        result.calib = {"folder": str(calib.resolve()), "images": len(calib_files), "first": calib_files[0].name,
-                        "last": calib_files[-1].name}  # fmt: skip
-        int8_path = result.path
-        say("timing fp32 and int8 (alternated calls)")
-        det = _open(int8_path, to, ref.family, meta_json, threads)
-        fp32_same = ref if to == "ort" else create(src, to, threads=threads)
-        try:
-            feed = {ref.input_name: tensors[0]}
-            ms = time_calls(
-                {
-                    "ort": ref.backend.raw_runner(feed),
-                    "fp32": fp32_same.backend.raw_runner(feed) if to == "ort" else fp32_same.raw_runner(feed),
-                    "int8": det.backend.raw_runner(feed),
-                },
-                calls=calls,
-            )
-        finally:
-            det.close()
-            if fp32_same is not ref:
-                fp32_same.close()
+    try:
+        with tempfile.TemporaryDirectory(prefix="lite-quantize-") as tmp:
+            work = Path(tmp)
+            meta = onnx_meta(src, load_onnx(src))
+            meta_json = {**meta.to_json_dict(), "family": ref.family}
+            say(f"preparing {len(calib_files)} calibration images through {type(ref).__name__}'s preprocessing")
+            tensors = [ref.preprocess(str(p))[0] for p in calib_files]
+            check_files = calib_files[:8] if eval_images is None else _images(eval_images, "eval", 8)
+            checks = [ref.preprocess(str(p)) for p in check_files]
+            result = _search(src, to, ref, tensors, checks, work, meta_json, threads, depth, eval_images, eval_ann,
+                             max_drop, say)  # fmt: skip
+            result.notes = notes
+            result.calib = {"folder": str(calib.resolve()), "images": len(calib_files),
+                            "first": calib_files[0].name, "last": calib_files[-1].name}  # fmt: skip
+            say("timing fp32 and int8 (alternated calls)")
+            _time(result, ref, src, tensors[0], meta_json, threads, calls)
+            made, result.path = result.path, dst
+            say(f"writing {', '.join(f.name for f in files)}")
+            meta.extra["quantization"] = json.dumps(result.record())
+            _write(made, to, files, {**meta.to_json_dict(), "family": ref.family})
+    finally:
         ref.close()
-        result.fp32_ms, result.int8_ms, result.ort_fp32_ms, result.threads = ms["fp32"], ms["int8"], ms["ort"], threads
-        if not result.pays:
-            result.notes.append(f"int8 is not faster on this CPU ({result.speedup:.2f}x): keep the fp32 model")
-        meta.extra["quantization"] = json.dumps(result.record())
-        made = [int8_path, int8_path.with_suffix(".bin")] if to == "openvino" else [int8_path]
-        say(f"writing {', '.join(f.name for f in files)}")
-        final_meta = {**meta.to_json_dict(), "family": ref.family}
-        with OutputSet() as outs:
-            for f, d in zip(made, files, strict=False):
-                shutil.copyfile(f, outs.stage(d))
-            outs.stage(files[-1]).write_text(json.dumps(final_meta, indent=2) + "\n", encoding="utf-8")
-    result.path = dst
     return result
+
+
+def _time(
+    result: QuantizeResult,
+    ref: Any,
+    src: Path,
+    tensor: np.ndarray,
+    meta_json: dict[str, Any],
+    threads: int | None,
+    calls: int,
+) -> None:
+    """Time the fp32 ONNX on ONNX Runtime, the fp32 model on the target engine and the int8 model (bare calls,
+    alternated); fill the result's speeds and say so when int8 does not pay."""
+    from lite.backends import create
+
+    to = result.target
+    feed = {ref.input_name: tensor}
+    det = _open(result.path, to, ref.family, meta_json, threads)
+    same = None if to == "ort" else create(src, to, threads=threads)
+    try:
+        runners = {"ort": ref.backend.raw_runner(feed), "int8": det.backend.raw_runner(feed)}
+        if same is not None:
+            runners["fp32"] = same.raw_runner(feed)
+        ms = time_calls(runners, calls=calls)
+    finally:
+        det.close()
+        if same is not None:
+            same.close()
+    result.ort_fp32_ms, result.int8_ms, result.fp32_ms = ms["ort"], ms["int8"], ms.get("fp32", ms["ort"])
+    result.threads = threads
+    if not result.pays:
+        result.notes.append(f"int8 is not faster on this CPU ({result.speedup:.2f}x): keep the fp32 model")
+
+
+def _write(made: Path, to: str, files: list[Path], sidecar: dict[str, Any]) -> None:
+    """Copy the int8 model (and its ``.bin``) and write its sidecar, all renamed into place together."""
+    sources = [made, made.with_suffix(".bin")] if to == "openvino" else [made]
+    with OutputSet() as outs:
+        for f, d in zip(sources, files, strict=False):
+            shutil.copyfile(f, outs.stage(d))
+        outs.stage(files[-1]).write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
 
 
 def _ops(src: Path) -> set[str]:
@@ -580,34 +604,32 @@ def _search(
         say(f"depth {k}: AP {aps[k]:.4f}")
         return aps[k]  # type: ignore[return-value]
 
+    if depth is not None and int(depth) < 0:
+        raise InputError(f"depth: expected a float tail depth >= 0, got {depth}")
     fp32_ap = None
-    if depth is None and eval_images is not None:
+    if eval_images is not None:
         say("evaluating the fp32 model")
         fp32_ap = _ap(ref, Path(eval_images), Path(eval_ann))
         say(f"fp32: AP {fp32_ap:.4f}")
-        nodes = _onnx_nodes(__import__("onnx").load(os.fspath(src)))
-        lo, hi = 0, _max_depth(nodes)
-        if ap_of(lo) >= fp32_ap - max_drop:
-            chosen = lo
-        elif hi == lo or ap_of(hi) < fp32_ap - max_drop:
+    if depth is not None:
+        chosen = int(depth)
+        if fp32_ap is not None:
+            ap_of(chosen)
+    elif fp32_ap is not None:
+        import onnx
+
+        nodes = _onnx_nodes(onnx.load(os.fspath(src)))
+        found = _smallest_passing(ap_of, fp32_ap - max_drop, _max_depth(nodes))
+        if found is None:
             best = max((v, k) for k, v in aps.items() if v is not None)
             raise QuantizationError(
                 f"no float tail keeps the AP of {src.name} within {max_drop} of fp32 ({fp32_ap:.4f}) while most "
                 f"layers stay int8: depth {best[1]} reached {best[0]:.4f} (tried {_fmt(aps)}). Keep the fp32 model, "
                 "or allow a larger --max-drop"
             )
-        else:
-            while hi - lo > 1:  # invariant: lo fails, hi passes
-                mid = (lo + hi) // 2
-                if ap_of(mid) >= fp32_ap - max_drop:
-                    hi = mid
-                else:
-                    lo = mid
-            chosen = hi
+        chosen = found
     else:
-        chosen = DEFAULT_DEPTH if depth is None else int(depth)
-        if chosen < 0:
-            raise InputError(f"depth: expected a float tail depth >= 0, got {chosen}")
+        chosen = DEFAULT_DEPTH
     path, floats = make(chosen)
     det = _open(path, to, ref.family, meta_json, threads)
     try:
@@ -625,6 +647,29 @@ def _search(
         path=path, target=to, depth=chosen, float_layers=floats, fp32_ms=math.nan, int8_ms=math.nan,
         ort_fp32_ms=math.nan, fp32_ap=fp32_ap, int8_ap=aps.get(chosen), tried=dict(sorted(aps.items())), match=share,
     )  # fmt: skip
+
+
+def _smallest_passing(ap_of: Callable[[int], float], floor: float, top: int) -> int | None:
+    """The smallest depth in ``0..top`` whose AP reaches ``floor``: depths 0, 1, 2, 4, 8 … until one passes, then a
+    binary search between it and the last that failed (AP grows with the float tail, and small tails are the likely
+    answer, so few depths are quantized). None when even ``top`` fails."""
+    if ap_of(0) >= floor:
+        return 0
+    failed, k = 0, 1
+    while True:
+        k = min(k, top)
+        if k <= failed:
+            return None
+        if ap_of(k) >= floor:
+            break
+        failed, k = k, 2 * k
+    while k - failed > 1:  # invariant: failed fails, k passes
+        mid = (failed + k) // 2
+        if ap_of(mid) >= floor:
+            k = mid
+        else:
+            failed = mid
+    return k
 
 
 def _fmt(aps: Mapping[int, float | None]) -> str:
