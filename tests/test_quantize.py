@@ -203,3 +203,13 @@ def test_smallest_passing_depth_search(first_pass: int | None, top: int, expecte
 
     assert q._smallest_passing(ap_of, 0.5, top) == first_pass
     assert tried == expected_tries
+
+
+def test_quantized_path_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert q.quantized_path("a/m.onnx", None, "openvino") == tmp_path / "m.int8.xml"
+    assert q.quantized_path("m.onnx", tmp_path, "ort") == tmp_path / "m.int8.onnx"
+    assert q.quantized_path("m.onnx", "out/", "ort") == Path("out/m.int8.onnx")
+    assert q.quantized_path("m.onnx", "x/fast.xml", "openvino") == Path("x/fast.xml")
+    with pytest.raises(InputError, match=r"\.int8\.onnx file for --to ort"):
+        q.quantized_path("m.onnx", "x/fast.xml", "ort")
