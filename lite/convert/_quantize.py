@@ -325,9 +325,6 @@ class _Reader:
         t = next(self._it, None)
         return None if t is None else {self._name: t}
 
-    def rewind(self) -> None:  # pragma: no cover - part of the protocol, not used by quantize_static
-        raise NotImplementedError
-
 
 def _quantize_ort(
     src: Path, tensors: list[np.ndarray], input_name: str, depth: int, work: Path
