@@ -38,7 +38,13 @@ from typing import Any
 
 import numpy as np
 
-from lite.errors import BackendNotInstalledError, ConversionError, InputError, ModelNotFoundError, VerificationError
+from lite.errors import (
+    BackendNotInstalledError,
+    InputError,
+    ModelNotFoundError,
+    QuantizationError,
+    VerificationError,
+)
 from lite.files import OutputSet, refuse_overwrite
 from lite.metadata import sidecar_path
 
@@ -75,10 +81,6 @@ _OV_WEIGHTED = frozenset({"Convolution", "GroupConvolution", "ConvolutionBackpro
 #: A depth is only tried while at least this share of the weighted layers stays int8 (else int8 cannot pay).
 _MIN_INT8_SHARE = 0.5
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-
-
-class QuantizationError(ConversionError):
-    """Quantization could not produce an int8 model that keeps the accuracy asked for (or could not run)."""
 
 
 @dataclass
