@@ -94,13 +94,19 @@ class LiteSubject:
     """
 
     def __init__(self, model: str, backend: str | None, threads: int, image: str, family: str | None = None,
-                 input_size: int | None = None, fuse: bool | None = None, role: str = "both") -> None:  # fmt: skip
+                 input_size: int | None = None, fuse: bool | None = None, role: str = "both",
+                 options: dict[str, Any] | None = None, cv2_threads: int | None = None) -> None:  # fmt: skip
         sys.path.insert(0, str(REPO))
+        import cv2
+
         from lite.io import load_image
 
+        if cv2_threads is not None:  # OpenCV's own pool (resize) against the engine's threads
+            cv2.setNumThreads(cv2_threads)
         self.img = load_image(image)
         self.role = role
-        self.det = _open(model, backend, threads, family, input_size, fuse=False if role == "floor" else fuse)
+        self.det = _open(model, backend, threads, family, input_size, fuse=False if role == "floor" else fuse,
+                         **(options or {}))  # fmt: skip
         self.floor: Callable[[], Any] | None = None
         if role != "detect":
             # the floor: the engine's bare call on a prepared float tensor (the model as written)
@@ -147,10 +153,10 @@ class LiteSubject:
 
 
 def _open(model: str, backend: str | None, threads: int, family: str | None, input_size: int | None,
-          fuse: bool | None) -> Any:  # fmt: skip
+          fuse: bool | None, **options: Any) -> Any:  # fmt: skip
     from lite.cv.detector import Detector
 
-    kw: dict[str, Any] = {"threads": threads}
+    kw: dict[str, Any] = {"threads": threads, **options}
     if backend:
         kw["backend"] = backend
     if input_size:

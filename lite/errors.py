@@ -19,6 +19,7 @@ __all__ = [
     "ImageNotFoundError",
     "DeviceError",
     "ConversionError",
+    "QuantizationError",
     "VerificationError",
     "ChecksumError",
     "HubError",
@@ -90,6 +91,10 @@ class DeviceError(LiteError, RuntimeError):
 
 class ConversionError(LiteError, RuntimeError):
     """Converting or exporting a model failed (unsupported op, converter error, no output)."""
+
+
+class QuantizationError(ConversionError):
+    """``lite quantize`` could not make an int8 model that keeps the accuracy asked for (``--max-drop``)."""
 
 
 class VerificationError(LiteError, AssertionError):

@@ -352,6 +352,9 @@ class NcnnBackend(Backend):
         verify_bin: Check that the ``.bin`` is exactly as long as the weights the ``.param``
             reads (see ``lite.backends._ncnn_bin``). ``False`` skips the check: only for a
             graph whose layers lite counts wrongly (please report it).
+        openmp_blocktime: Milliseconds NCNN's OpenMP workers spin after a layer before sleeping
+            (None: NCNN's default, 20). 0 frees the cores at once for the caller's pre- and
+            post-processing (see ``benchmarks/bench_overhead.py``).
 
     Raises:
         ModelNotFoundError: The ``.param`` or the ``.bin`` is missing.
@@ -372,6 +375,7 @@ class NcnnBackend(Backend):
         rewrite_1d_conv: bool = True,
         light_mode: bool = True,
         verify_bin: bool = True,
+        openmp_blocktime: int | None = None,
     ) -> None:
         super().__init__(model_path, device=device, threads=threads)
         if device.lower() != "cpu":
@@ -412,6 +416,10 @@ class NcnnBackend(Backend):
         opt.use_bf16_storage = False
         if threads is not None:
             opt.num_threads = int(threads)
+        if openmp_blocktime is not None:
+            if isinstance(openmp_blocktime, bool) or not isinstance(openmp_blocktime, int) or openmp_blocktime < 0:
+                raise InputError(f"openmp_blocktime: expected milliseconds >= 0, got {openmp_blocktime!r}")
+            opt.openmp_blocktime = int(openmp_blocktime)
         with capture_output(what=f"NCNN load of {param_path.name}") as said:
             rc = net.load_param_mem(param.to_text() if self.rewritten else text)
         if rc != 0:

@@ -129,10 +129,12 @@ class OrtBackend(Backend):
         fp16: TensorRT EP only: allow FP16 kernels.
         providers: Explicit provider list, overriding ``device``.
         spinning: Whether idle intra-op threads spin (ONNX Runtime's default, True) or sleep. Spinning
-            is faster for one image at a time; with ``detect_stream`` on a CPU whose cores the engine
-            already fills, ``False`` leaves the decoding thread room (measured on 2 cores, 2 threads:
-            128 COCO images 0.68 s streamed without spinning vs 0.76 s with; one ``detect()`` 5.4 vs
-            4.0 ms).
+            is faster for one image at a time on an idle CPU; with ``detect_stream`` on a CPU whose cores
+            the engine already fills, ``False`` leaves the decoding thread room (measured on 2 cores, 2
+            threads: 128 COCO images 0.68 s streamed without spinning vs 0.76 s with; one ``detect()`` 5.4
+            vs 4.0 ms). On a CPU shared with other work, ``False`` is the faster choice even for one image
+            (Lite-S 320, 2 threads, load average 9-19: ``session.run`` 11 vs 28 ms, ``detect()`` 1.08 vs
+            1.27 times it; ``benchmarks/bench_overhead.py``).
     """
 
     def __init__(

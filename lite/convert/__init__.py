@@ -10,7 +10,8 @@ Output files: by default in the **current directory** (``m.onnx`` → ``./m.ncnn
 comes before any work), and every file is written to a temporary name in the destination folder
 and renamed into place when the whole set is complete.
 
-Targets register with `register_converter` (see ``docs/architecture.md``).
+Targets register with `register_converter` (see ``docs/architecture.md``). `quantize` makes an int8 model for
+the CPU (OpenVINO through NNCF, or ONNX Runtime QDQ), measured against the fp32 one (``docs/quantization.md``).
 
 Example:
     ```python
@@ -43,6 +44,7 @@ __all__ = [
     "onnx_to_mnn",
     "onnx_to_ncnn",
     "output_path",
+    "quantize",
     "register_converter",
 ]
 
@@ -74,7 +76,7 @@ def convert(
     return info.fn(onnx, info.output_path(onnx, out), fp16=fp16, force=force, **options)
 
 
-_LAZY = {"onnx_to_ncnn": "lite.convert.ncnn", "onnx_to_mnn": "lite.convert.mnn"}
+_LAZY = {"onnx_to_ncnn": "lite.convert.ncnn", "onnx_to_mnn": "lite.convert.mnn", "quantize": "lite.convert._quantize"}
 
 
 def __getattr__(name: str) -> Any:
