@@ -200,7 +200,7 @@ def test_84_by_8400_without_metadata_is_yolov8_never_8395_classes(tmp_path):
 
 
 def test_class_count_inconsistent_with_names_is_refused(foreign, tmp_path):
-    with pytest.raises(LayoutError, match="another class count than the 3 names given: pass names="):
+    with pytest.raises(LayoutError, match="another class count than the 3 names from the names= argument: pass names="):
         YOLOv8(foreign / "yolov8" / "yolov8n_int8.onnx", names=["a", "b", "c"])
     thousands = np.zeros((1, 8400, 5005), np.float32)  # "5000 classes" for 8400 rows at 640: not believed
     path = _onnx_model(tmp_path / "wide.onnx", {"output": thousands})

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any, TypeVar
 
 from lite._plugins import import_submodules
 from lite.backends.base import Backend, TensorSpec
-from lite.errors import BackendNotInstalledError, ModelLoadError, ModelNotFoundError, UnknownBackendError
+from lite.errors import BackendNotInstalledError, InputError, ModelLoadError, ModelNotFoundError, UnknownBackendError
 
 __all__ = [
     "Backend",
@@ -60,6 +61,26 @@ class BackendInfo:
     def installed(self) -> bool:
         """True when every engine module the adapter needs can be found (nothing is imported)."""
         return all(_module_exists(m) for m in self.requires)
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The keyword options the adapter accepts (``device``, ``threads`` and its own), read from its ``__init__``."""
+        params = inspect.signature(self.cls.__init__).parameters.values()
+        return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY)
+
+    def check_options(self, options: Any, owner: str = "") -> None:
+        """Refuse keywords the adapter does not accept, listing the ones it does.
+
+        Raises:
+            InputError: An unknown option (``owner`` prefixes the message, e.g. the family's valid keywords).
+        """
+        bad = sorted(k for k in options if k not in self.options)
+        if bad:
+            raise InputError(
+                f"unknown keyword argument{'s' if len(bad) > 1 else ''} {', '.join(bad)}: "
+                + (f"{owner}; " if owner else "")
+                + f"backend {self.name!r} options are {', '.join(self.options)}"
+            )
 
 
 _REGISTRY: dict[str, BackendInfo] = {}
@@ -204,6 +225,7 @@ def create(model_path: str | Path, backend: str | None = None, **options: Any) -
         UnknownBackendError: Unknown backend name or suffix, or a named backend that does not open the
             file's suffix while another backend does (``backend="ncnn"`` on an ``.onnx``).
         BackendNotInstalledError: The engine package is missing (an ``ImportError``).
+        InputError: An option the adapter does not accept (the message lists the ones it does).
     """
     path = Path(model_path)
     _check_path(path)
@@ -212,6 +234,7 @@ def create(model_path: str | Path, backend: str | None = None, **options: Any) -
         _check_backend_opens(info, path)
     else:
         info = get(backend_for_path(path))
+    info.check_options(options)
     return info.cls(path, **options)
 
 

@@ -11,7 +11,6 @@ is mostly data: its preprocessing, default input size, decoder names and default
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -22,14 +21,22 @@ import numpy as np
 from lite import _checks, backends
 from lite.backends.base import Backend
 from lite.coco import COCO_NAMES
-from lite.cv.image_model import ImageModel, InputSizeSource
+from lite.cv.image_model import ImageModel, InputSizeSource, check_backend_options
 from lite.detections import Detections
-from lite.errors import InputError, InputSizeError, LayoutError, ModelOutputError, StreamError
+from lite.errors import (
+    InputError,
+    InputSizeError,
+    LayoutError,
+    ModelOutputError,
+    StreamError,
+    TaskNotSupportedError,
+)
 from lite.io import batch_sources, load_image
 from lite.metadata import parse_value
 from lite.ops.canvas import TensorCache, tensor_into
-from lite.ops.decode import Candidates, DecodeSpec
+from lite.ops.decode import Candidates, DecodeSpec, Layout
 from lite.ops.decoders import Hints, Plan, decoder_names, get_decoder, match_outputs, run_plan
+from lite.ops.decoders.tasks import find_task
 from lite.ops.letterbox import LetterboxTransform
 from lite.ops.options import DetectOptions
 from lite.ops.preprocess import PreprocessConfig
@@ -125,6 +132,8 @@ class Detector(ImageModel):
             box_first=box_first, sigmoid=sigmoid,
         )  # fmt: skip
         # checked before opening: a wrong argument fails before any engine loads
+        self._check_layout_argument(layout)
+        self._user_strides = tuple(int(s) for s in strides) if strides is not None else None
         self._set_options(DetectOptions(conf, iou, max_det, nms, multi_label, pre_nms_topk))
         self._set_layout_hints(box_first=box_first, sigmoid=sigmoid, anchors=anchors, reg_max=reg_max)
         self.plan: Plan | None = None  # set by _setup_outputs, which ImageModel.__init__ calls
@@ -147,6 +156,23 @@ class Detector(ImageModel):
             fuse_preprocess = self.backend.fuse_by_default_for(tuple(self.input_hw))
         #: True when the backend takes the uint8 canvas and normalises it itself (`_feed`).
         self.fused = bool(fuse_preprocess) and self.backend.fuse_preprocess(self.preprocess_config)
+
+    @classmethod
+    def _check_layout_argument(cls, layout: str | None) -> None:
+        """``layout=`` names one of YOLOv6's layouts, and only a family that reads them takes it."""
+        if layout is None:
+            return
+        yolov6 = [m.value for m in Layout]
+        fam = cls.family or "yolov6"
+        if not set(yolov6) & set(cls.decoders):
+            raise InputError(
+                f"layout={layout!r}: layout= chooses among YOLOv6's output layouts {yolov6}; family {fam!r} "
+                f"reads its layouts ({', '.join(cls.decoders)}) from the outputs: leave layout= unset"
+            )
+        try:
+            Layout.parse(layout)
+        except InputError:
+            raise InputError(f"layout: expected one of {yolov6} (family {fam!r}); got {layout!r}") from None
 
     def _set_options(self, options: DetectOptions) -> None:
         """Store the validated detection options as the per-call defaults."""
@@ -186,25 +212,38 @@ class Detector(ImageModel):
             AmbiguousModelError: Several families fit equally (the message names them and says ``family=``).
             LayoutError: No family reads these outputs.
         """
-        from lite.cv.family import detect_family, get_family
+        from lite.cv.family import detect_family, family_knobs, get_family
 
         if family is not None:
             return get_family(family)(model, **kwargs)
         if cls is not Detector and cls.family is not None:
             return cls(model, **kwargs)
+        Detector._check_layout_argument(kwargs.get("layout"))  # YOLOv6's layouts: the only ones layout= names
         source = None if isinstance(model, Backend) else str(model)
+        knobs = family_knobs()
+        every = [k for ks in knobs.values() for k in ks]
+        every = sorted(set(every), key=every.index)
         if isinstance(model, Backend):
             be = model
         else:
-            opts = {k: kwargs.pop(k) for k in list(kwargs) if k not in _DETECTOR_KWARGS}
+            opts = {k: kwargs.pop(k) for k in list(kwargs) if k not in every and k != "backend"}
             if kwargs.get("device") is not None:
                 opts["device"] = kwargs["device"]
-            be = backends.create(
-                ImageModel._resolve(model), kwargs.pop("backend", None), threads=kwargs.get("threads"), **opts
-            )
+            path, backend = ImageModel._resolve(model), kwargs.pop("backend", None)
+            check_backend_options(path, backend, opts, every, "Detector.from_file (any family)")
+            be = backends.create(path, backend, threads=kwargs.get("threads"), **opts)
             kwargs.pop("device", None)
         try:
             fam = detect_family(be, source, kwargs)
+            own = set(fam.knobs())
+            foreign = sorted(k for k in kwargs if k not in own and k not in ("backend", "threads"))
+            if foreign:
+                owners = {k: [n for n, f in knobs.items() if k in f] for k in foreign}
+                raise InputError(
+                    "; ".join(f"{k} is a keyword of family {'/'.join(v)}" for k, v in owners.items())
+                    + f", and {be.model_path.name} was read as family {fam.family!r}, which takes "
+                    f"{', '.join(fam.knobs())}: drop it, or pass family= to open the model as another family"
+                )
             obj = fam.__new__(fam)
             obj._source_name = source
             obj.__init__(be, **{k: v for k, v in kwargs.items() if k not in ("backend", "threads")})
@@ -259,6 +298,22 @@ class Detector(ImageModel):
         ):
             self.input_hw, self.input_size_source = tuple(layout_size), InputSizeSource.LAYOUT  # type: ignore[assignment]
             self.plan = self._choose_plan(self._output_shapes()[0])
+        self._check_strides_used()
+
+    def _check_strides_used(self) -> None:
+        """``strides=`` must be what the outputs are read with (one value: the largest stride); never ignored."""
+        given = self._user_strides
+        if given is None:
+            return
+        used = self.strides
+        if used is None or given == tuple(used) or (len(given) == 1 and given[0] == max(used)):
+            return
+        h, w = self.input_hw
+        raise InputError(
+            f"strides={list(given)}: {self.backend.model_path.name}'s outputs at input {h}x{w} are levels of "
+            f"strides {list(used)} (layout {self.plan.decoder if self.plan else '?'}), not {list(given)}; pass "
+            f"strides={list(used)} or leave strides= unset"
+        )
 
     def _settle_size(self, shapes: Mapping[str, tuple], probed: bool) -> None:
         """Outputs that do not fit the input size: adopt the one size that fits, or refuse."""
@@ -290,6 +345,7 @@ class Detector(ImageModel):
         """This family's most likely reading of the outputs; refuses when none fits or another family fits better."""
         from lite.cv.family import describe_plans
 
+        refuse_other_task(self.backend, shapes, self.meta)
         hints = self._hints()
         reasons: list[str] = []
         own = match_outputs(shapes, hints, self.decoders, reasons)
@@ -301,14 +357,15 @@ class Detector(ImageModel):
             why = f" ({'; '.join(reasons)})" if reasons else ""
             expected = "; or ".join(f"{d} {get_decoder(d).signature}" for d in self.decoders)
             msg = f"{name}: the outputs {desc} fit no {fam} layout{why}; expected {expected}"
-            if hints.num_classes is not None and match_outputs(shapes, replace(hints, num_classes=None), self.decoders):
+            unnamed = replace(hints, num_classes=None)
+            if hints.num_classes is not None and match_outputs(shapes, unnamed, self.decoders):
                 msg += (
-                    f". They do fit with another class count than the {hints.num_classes} names given: "
-                    f"pass names= with one name per class of the model"
+                    f". They do fit with another class count than the {hints.num_classes} names from "
+                    f"{self.meta.source_of('names')}: pass names= with one name per class of the model"
                 )
-            if others:
+            elif others:
                 msg += f". They fit {describe_plans(others)}: open the model with that family (or Detector.from_file)"
-            else:
+            elif not match_outputs(shapes, unnamed):
                 msg += ". No registered family reads them: lite does not support this model"
             raise LayoutError(msg)
         best = own[0]
@@ -368,7 +425,10 @@ class Detector(ImageModel):
         if not plan.resolved or not self._validated:
             dec = get_decoder(plan.decoder)
             if not plan.resolved:
-                plan = self.plan = dec.refine(plan, outputs)
+                try:
+                    plan = self.plan = dec.refine(plan, outputs)
+                except ModelOutputError as e:  # name the model
+                    raise ModelOutputError(f"{self.backend.model_path.name}: {e}") from e
             if not self._validated:
                 why = dec.check(plan, outputs, tuple(transforms[0].dst_shape))
                 if why:
@@ -535,8 +595,22 @@ class Detector(ImageModel):
         )
 
 
-#: Detector's own keyword arguments (everything else `from_file` is given goes to the backend), read from its signature.
-_DETECTOR_KWARGS = frozenset(inspect.signature(Detector.__init__).parameters) - {"self", "model", "backend_options"}
+def refuse_other_task(backend: Backend, shapes: Mapping[str, tuple], meta: Any) -> None:
+    """Refuse outputs of another task (pose, segmentation...) before any detection decoder reads them.
+
+    Raises:
+        TaskNotSupportedError: The metadata or the output signature says the task, and why.
+    """
+    found = find_task(shapes, backend.metadata, len(meta.names) if meta.names is not None else None)
+    if found is None:
+        return
+    task, reason = found
+    raise TaskNotSupportedError(
+        f"{backend.model_path.name}: a {task} model, not a box detector: {reason}. lite's detectors read "
+        f"box-detection outputs only and do not read {task} models yet; use a detection export of the model",
+        task,
+        reason,
+    )
 
 
 def _describe_shapes(shapes: Mapping[str, tuple]) -> str:

@@ -75,6 +75,12 @@ def families_for_decoder(decoder: str) -> tuple[str, ...]:
     return tuple(n for n, cls in _FAMILIES.items() if decoder in cls.decoders)
 
 
+def family_knobs() -> dict[str, tuple[str, ...]]:
+    """Every family's keyword arguments (`ImageModel.knobs`), by family name."""
+    _load()
+    return {n: cls.knobs() for n, cls in _FAMILIES.items()}
+
+
 def describe_plans(plans: Sequence[Plan]) -> str:
     """``family 'yolov8' (yolov8: (B, 4+nc, N) ..., confidence 0.85)`` for each plan."""
     parts = []
@@ -117,6 +123,7 @@ def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any
         AmbiguousModelError: Several families fit equally.
         LayoutError: No family fits.
     """
+    from lite.cv.detector import refuse_other_task
     from lite.metadata import read_model_meta, sidecar_path
 
     _load()
@@ -140,6 +147,8 @@ def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any
 
     # From the outputs: every family reads them as it would; the most confident family wins.
     meta = _meta_with_arguments(read_model_meta(backend.model_path, backend.metadata), kwargs)
+    if all(s.rank_known for s in backend.outputs):
+        refuse_other_task(backend, {s.name: tuple(s.shape) for s in backend.outputs}, meta)
     scores: dict[str, tuple[float, type[Detector]]] = {}
     errors: list[str] = []
     probed: dict[tuple[int, int], dict[str, tuple]] = {}  # one blank inference per input size at most
@@ -148,17 +157,18 @@ def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any
         probe = cls.__new__(cls)
         probe._source_name = source
         try:
-            shapes, plans = _family_plans(probe, backend, meta, kwargs, probed)
+            reasons: list[str] = []
+            shapes, plans = _family_plans(probe, backend, meta, kwargs, probed, reasons)
+            errors += [f"{name}: {r}" for r in reasons if not plans]
         except (LayoutError, InputError) as e:
+            if not isinstance(e, LayoutError) and str(e).startswith(("input_size", "layout:", "strides:")):
+                raise  # the caller's argument is wrong whatever the family: say that first
             errors.append(f"{name}: {e}")
             continue
         if plans:
             scores[name] = (plans[0].confidence, cls)
     if not scores:
-        raise LayoutError(
-            f"{backend.model_path.name}: no registered family reads this model's outputs; "
-            f"known families {list(_FAMILIES)}. Details: " + " | ".join(errors[:3])
-        )
+        raise LayoutError(_no_family_message(backend, meta, errors))
     top = max(c for c, _ in scores.values())
     best = [n for n, (c, _) in scores.items() if abs(c - top) < 1e-9]
     if len(best) > 1:
@@ -172,22 +182,36 @@ def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any
     return _FAMILIES[best[0]]
 
 
+def _no_family_message(backend: Backend, meta: Any, errors: Sequence[str]) -> str:
+    """Why no family reads the outputs: the outputs, what each family expects, and where the class count came from."""
+    from lite.ops.decoders import get_decoder
+
+    outs = ", ".join(f"{s.name}{list(s.shape)}" for s in backend.outputs)
+    msg = f"{backend.model_path.name}: no registered family reads the outputs {outs}"
+    if errors:
+        msg += " (" + " | ".join(errors[:3]) + ")"
+    if meta.names is not None:
+        msg += f"; the class count {len(meta.names)} comes from {meta.source_of('names')}"
+    expected = "; ".join(
+        f"{n}: " + " or ".join(get_decoder(d).signature for d in cls.decoders) for n, cls in _FAMILIES.items()
+    )
+    return msg + f". Known families and the outputs they read: {expected}"
+
+
 def _meta_with_arguments(meta: Any, kwargs: Mapping[str, Any]) -> Any:
     """The model's metadata with the caller's ``names``, ``strides`` and ``layout`` on top."""
     from lite.metadata import ModelMeta
 
-    names, strides = kwargs.get("names"), kwargs.get("strides")
-    return meta.merged(
-        ModelMeta(
-            names=tuple(names) if names is not None else None,
-            strides=tuple(int(s) for s in strides) if strides is not None else None,
-            layout=kwargs.get("layout"),
-        )
-    )
+    return meta.merged(ModelMeta.from_arguments(kwargs.get("names"), kwargs.get("strides"), kwargs.get("layout")))
 
 
 def _family_plans(
-    probe: Detector, backend: Backend, meta: Any, kwargs: Mapping[str, Any], probed: dict | None = None
+    probe: Detector,
+    backend: Backend,
+    meta: Any,
+    kwargs: Mapping[str, Any],
+    probed: dict | None = None,
+    reasons: list[str] | None = None,
 ) -> tuple[dict[str, tuple], list[Plan]]:
     """The plans a family's decoders make for the model, as the family would open it (no side effects)."""
     from lite.cv.image_model import InputSizeSource
@@ -210,7 +234,7 @@ def _family_plans(
         return probed[hw]
 
     shapes = shapes_at(probe.input_hw)
-    plans = match_outputs(shapes, probe._hints(), probe.decoders)
+    plans = match_outputs(shapes, probe._hints(), probe.decoders, reasons)
     if plans and plans[0].size_mismatch and probe.input_size_source == InputSizeSource.DEFAULT and plans[0].fits:
         probe.input_hw = plans[0].fits[0]
         shapes = shapes_at(probe.input_hw)

@@ -7,6 +7,7 @@ a later task (classification, masks) sits beside it on the same base.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,7 +16,7 @@ import numpy as np
 
 from lite import backends
 from lite.backends.base import Backend, TensorSpec
-from lite.errors import InputError
+from lite.errors import InputError, LiteError
 from lite.io import load_image
 from lite.metadata import ModelMeta, read_model_meta
 from lite.ops.letterbox import Letterbox, LetterboxTransform
@@ -132,12 +133,33 @@ class ImageModel:
     ) -> Backend:
         """The opened backend: ``model`` itself when it is one, else the file (or hub name) opened."""
         if isinstance(model, Backend):
+            if backend_options:
+                raise InputError(
+                    f"{', '.join(sorted(backend_options))}: backend options need a model file; the model given is "
+                    f"an opened {model.name!r} backend (set its options when opening it). "
+                    f"{type(self).__name__} takes {', '.join(self.knobs())}"
+                )
             return model
         self._source_name = self._source_name or str(model)
         path = self._resolve(model)
         if device is not None:
             backend_options["device"] = device
+        check_backend_options(path, backend, backend_options, self.knobs(), type(self).__name__)
         return backends.create(path, backend, threads=threads, **backend_options)
+
+    @classmethod
+    def knobs(cls) -> tuple[str, ...]:
+        """The keyword arguments this class takes besides ``model`` and ``backend`` (its own and its bases'),
+        read from the ``__init__`` signatures; anything else is a backend option."""
+        out: list[str] = []
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None or not issubclass(klass, ImageModel):
+                continue
+            for p in inspect.signature(init).parameters.values():
+                if p.kind is p.KEYWORD_ONLY and p.name not in out:
+                    out.append(p.name)
+        return tuple(out)
 
     def _image_input(self) -> TensorSpec:
         """The model's one input (an image model has exactly one)."""
@@ -149,11 +171,7 @@ class ImageModel:
     def _read_meta(self, names: Sequence[str] | None, strides: Sequence[int] | None, layout: str | None) -> ModelMeta:
         """The model's metadata (file, sidecar), overridden by what the caller gave."""
         return read_model_meta(self.backend.model_path, self.backend.metadata).merged(
-            ModelMeta(
-                names=tuple(names) if names is not None else None,
-                strides=tuple(int(s) for s in strides) if strides is not None else None,
-                layout=layout,
-            )
+            ModelMeta.from_arguments(names, strides, layout)
         )
 
     def _check_multiple(self, multiple: int) -> None:
@@ -272,3 +290,20 @@ class ImageModel:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def check_backend_options(
+    path: Path, backend: str | None, options: dict[str, Any], knobs: Sequence[str], owner: str
+) -> None:
+    """Refuse a keyword that is neither one of the model's ``knobs`` nor an option of the backend that opens ``path``.
+
+    Raises:
+        InputError: The message lists the model's keywords and the backend's options.
+    """
+    if not options:
+        return
+    try:
+        info = backends.get(backend) if backend is not None else backends.get(backends.backend_for_path(path))
+    except LiteError:
+        return  # an unknown backend or suffix: backends.create says so with its own message
+    info.check_options(options, owner=f"{owner} takes {', '.join(knobs)}")

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from lite.coco import COCO_NAMES
 from lite.errors import InputError, ModelOutputError
 from lite.ops import grids
 from lite.ops.nms import nms_checked
@@ -190,6 +191,12 @@ def detect_layout(
         chans = {shapes[n][1] for n in four_d}
         if len(chans) != 1 or not isinstance(next(iter(chans)), int) or next(iter(chans)) < 5:
             raise InputError(f"per-level heads must share one channel count 4+nc ≥ 5; got {desc}")
+        if len(four_d) not in RAW_LEVELS:
+            raise InputError(
+                f"YOLOv6 per-level heads come in {' or '.join(map(str, RAW_LEVELS))} levels (strides 8-32 or 8-64); "
+                f"got {len(four_d)} 4-D output{'s' if len(four_d) > 1 else ''} {desc}: a single-level head "
+                f"(e.g. FastestDet's (1, 85, 22, 22)) is no YOLOv6 layout"
+            )
         c = next(iter(chans))
         nc = c - 4
         if num_classes is not None and num_classes != nc:
@@ -210,8 +217,14 @@ def detect_layout(
         if num_classes is not None:
             if c == 5 + num_classes:
                 has_obj = True
-            elif c == 4 + num_classes:
+            elif c == 4 + num_classes and c != 5 + len(COCO_NAMES):
                 has_obj = False
+            elif c == 4 + num_classes:  # 85 columns: COCO's 80 classes after objectness, never 81 without it
+                raise InputError(
+                    f"output {name!r} has {c} columns = cx, cy, w, h, objectness + {c - 5} classes; the "
+                    f"{num_classes} names fit only by reading the objectness column as a class: "
+                    f"pass names= with {c - 5} names, one per class of the model"
+                )
             else:
                 raise InputError(
                     f"output {name!r} has {c} columns; with {num_classes} classes expected "
@@ -228,6 +241,10 @@ def detect_layout(
         f"per-level (B, 4+nc, H/s, W/s) heads, or end-to-end outputs {END2END_NAMES}; "
         f"pass layout= one of {[m.value for m in Layout]}"
     )
+
+
+#: Level counts of YOLOv6's per-level heads (strides 8, 16, 32 and the P6 models' 64).
+RAW_LEVELS = (3, 4)
 
 
 def _area(shape: tuple) -> int:
@@ -276,18 +293,31 @@ def refine_layout(spec: DecodeSpec, outputs: Mapping[str, np.ndarray]) -> Decode
         head, tail = first[:, :4], first[:, c - 4 :]
         box_first = float(head.mean()) > float(tail.mean())
         cls = first[:, 4:] if box_first else first[:, : c - 4]
+        _refuse_saturated(cls, "YOLOv6 per-level heads, class channels")
         sig = bool(cls.min() < 0.0 or cls.max() > 1.0)
         return replace(spec, box_first=box_first, sigmoid=sig, resolved=True)
     if spec.layout in (Layout.DECODED, Layout.ANCHOR_GRID):
         out = np.asarray(outputs[spec.names[0]])
         lo = 4
         scores = out[..., lo:]
+        _refuse_saturated(scores, "YOLOv6 (B, N, 5+nc), columns 4+")
         raw = bool(scores.min() < -1e-3 or scores.max() > 1 + 1e-3)
         layout = Layout.ANCHOR_GRID if raw else Layout.DECODED
         if spec.layout is Layout.ANCHOR_GRID:
             layout = Layout.ANCHOR_GRID
         return replace(spec, layout=layout, sigmoid=layout is Layout.ANCHOR_GRID, resolved=True)
     return replace(spec, resolved=True)
+
+
+def _refuse_saturated(scores: np.ndarray, what: str) -> None:
+    """Scores above 1 that are never negative are neither probabilities nor logits: refuse them (no sigmoid)."""
+    if scores.size and float(scores.max()) > 1 + 1e-3 and float(scores.min()) >= -1e-3:
+        raise ModelOutputError(
+            f"{what}: the scores of the first inference reach {float(scores.max()):.4g} yet are never negative: "
+            f"neither probabilities (at most 1) nor logits (negative for most anchors) but saturated, as a "
+            f"quantized export whose score range overflowed gives; a sigmoid would turn every 0 into 0.5. Export "
+            f"or quantize the model again keeping the detection head in float"
+        )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -19,9 +19,10 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from lite.errors import InputError
+from lite.errors import InputError, ModelOutputError
 from lite.ops import grids
 from lite.ops.decode import Candidates, _select, _sigmoid, _topk, finish
+from lite.ops.decode import _refuse_saturated as refuse_saturated
 from lite.ops.options import DetectOptions
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "topk",
     "sigmoid",
     "scores_are_probabilities",
+    "scores_are_logits",
 ]
 
 Shape = tuple[int | str | None, ...]
@@ -54,6 +56,33 @@ sigmoid = _sigmoid
 def scores_are_probabilities(scores: np.ndarray) -> bool:
     """True when every score lies in ``[0, 1]`` (already through a sigmoid), False for logits."""
     return bool(scores.size == 0 or (scores.min() >= -1e-3 and scores.max() <= 1 + 1e-3))
+
+
+def scores_are_logits(scores: np.ndarray, what: str, *, may_be_logits: bool) -> bool:
+    """Whether ``scores`` are logits (a sigmoid is due), from one inference; refuses values no layout explains.
+
+    Probabilities lie in ``[0, 1]``; logits of a real head go negative (most anchors score low). Scores above 1
+    that are never negative are neither: a quantized export whose score range saturated (e.g. 1.253 at most,
+    0 elsewhere) — a sigmoid would make every 0 a 0.5.
+
+    Args:
+        scores: The score values of the first inference.
+        what: The decoder and columns, for the message (``"decoder 'yolov8', rows 4-83"``).
+        may_be_logits: The decoder's layout allows logits (False: its scores are always probabilities).
+
+    Raises:
+        ModelOutputError: Saturated scores, or logits where the layout has probabilities.
+    """
+    if scores.size == 0 or scores_are_probabilities(scores):
+        return False
+    refuse_saturated(scores, what)
+    lo, hi = float(np.nanmin(scores)), float(np.nanmax(scores))
+    if not may_be_logits:
+        raise ModelOutputError(
+            f"{what}: this layout's scores are probabilities (sigmoid inside the model), but the first inference "
+            f"gives values from {lo:.4g} to {hi:.4g}: the outputs are not this layout, or the export is broken"
+        )
+    return True
 
 
 @dataclass(frozen=True)

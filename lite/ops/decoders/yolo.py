@@ -65,8 +65,9 @@ class YOLOv8Decoder(Decoder):
         return self.match_flat(shapes, hints, extra=4, channels_first=True, confidence=0.8)
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
-        out = outputs[plan.names[0]]
-        return replace(plan.with_options(logits=not base.scores_are_probabilities(out[:, 4:])), resolved=True)
+        out = np.asarray(outputs[plan.names[0]])
+        logits = base.scores_are_logits(out[:, 4:], f"decoder {self.name!r}, rows 4+", may_be_logits=False)
+        return replace(plan.with_options(logits=logits), resolved=True)
 
     def check(self, plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int]) -> str | None:
         out = np.asarray(outputs[plan.names[0]])
@@ -239,7 +240,8 @@ class YOLOv5AnchorDecoder(Decoder):
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
         first = np.asarray(outputs[plan.names[0]])
-        return replace(plan.with_options(logits=not base.scores_are_probabilities(first[..., 4:])), resolved=True)
+        logits = base.scores_are_logits(first[..., 4:], f"decoder {self.name!r}, columns 4+", may_be_logits=True)
+        return replace(plan.with_options(logits=logits), resolved=True)
 
     def describe_options(self, plan: Plan) -> str:
         return "anchors " + " ".join(",".join(f"{w:g}x{h:g}" for w, h in lv) for lv in plan.options["anchors"])
@@ -304,7 +306,8 @@ class YOLOXDecoder(Decoder):
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
         out = np.asarray(outputs[plan.names[0]])
-        return replace(plan.with_options(logits=not base.scores_are_probabilities(out[..., 4:])), resolved=True)
+        logits = base.scores_are_logits(out[..., 4:], f"decoder {self.name!r}, columns 4+", may_be_logits=True)
+        return replace(plan.with_options(logits=logits), resolved=True)
 
     def check(self, plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int]) -> str | None:
         out = np.asarray(outputs[plan.names[0]])
