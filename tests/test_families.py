@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx_models import constant_model as _onnx_model
 
 from lite import backends
 from lite.cv import YOLO11, YOLOX, Detector, NanoDet, YOLOv5, YOLOv6, YOLOv8, family_names, get_family
@@ -14,7 +15,6 @@ from lite.errors import AmbiguousModelError, InputError, InputSizeError, LayoutE
 from lite.ops.preprocess import PreprocessConfig
 
 onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 NCNN = "ncnn" in backends.available()
 V5LITE_PRE = PreprocessConfig(pad_align="topleft")  # YOLOv5-Lite's demo pads right and bottom
@@ -158,27 +158,6 @@ def test_hub_name_uses_the_manifest_size(tmp_path, monkeypatch, ncnn_dir, bus_pa
 
 
 # --------------------------------------------------------------------------- no silent wrong answer
-def _onnx_model(path: Path, outputs: dict[str, np.ndarray], hw=(640, 640), metadata: dict | None = None) -> Path:
-    """A model whose outputs are constants of the given values (the input is multiplied in by zero)."""
-    nodes, outs, inits = [], [], []
-    nodes.append(helper.make_node("ReduceMax", ["images"], ["m"], keepdims=0))
-    nodes.append(helper.make_node("Mul", ["m", "zero"], ["z"]))
-    inits.append(numpy_helper.from_array(np.zeros((1,), np.float32), "zero"))
-    for name, value in outputs.items():
-        inits.append(numpy_helper.from_array(value.astype(np.float32), f"{name}_c"))
-        nodes.append(helper.make_node("Add", [f"{name}_c", "z"], [name]))
-        outs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(value.shape)))
-    graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, *hw])], outs, inits
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    for k, v in (metadata or {}).items():
-        model.metadata_props.add(key=k, value=v)
-    onnx.save(model, path)
-    return path
-
-
 def _yolov8_like(rng) -> np.ndarray:
     out = np.zeros((1, 84, 8400), np.float32)
     out[0, 0:2] = rng.uniform(0, 640, (2, 8400))
