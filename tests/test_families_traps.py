@@ -153,3 +153,35 @@ def test_strides_that_do_not_fit_are_refused_never_ignored(shared):
         YOLOv6(shared / DECODED, strides=[7])
     assert YOLOv6(shared / DECODED, strides=[8, 16, 32, 64]).strides == (8, 16, 32, 64)
     assert YOLOv6(shared / DECODED, strides=[64]).strides == (8, 16, 32, 64)  # one value: the largest stride
+
+
+def _anchor_heads(wh_logit: float) -> dict[str, np.ndarray]:
+    """YOLOv5 raw anchor heads at 320 where many cells fire and every box side is (2·σ(wh_logit))² · anchor."""
+    outs = {}
+    for name, side in (("p3", 40), ("p4", 20), ("p5", 10)):
+        a = np.full((1, 3, side, side, 85), -10.0, np.float32)
+        a[0, :, ::4, ::4, 4] = 5.0  # objectness
+        a[0, :, ::4, ::4, 5] = 5.0  # class 0
+        a[0, :, :, :, 2:4] = wh_logit
+        outs[name] = a
+    return outs
+
+
+def test_default_anchors_are_said_once_and_implausible_boxes_refused(tmp_path):
+    from lite.cv import YOLOv5
+    from lite.errors import AssumedDefaultWarning
+
+    path = _onnx_model(tmp_path / "v5heads.onnx", _anchor_heads(-10.0), hw=(320, 320))
+    with pytest.warns(AssumedDefaultWarning, match=r"default anchors \[\[10.0, 13.0, 16.0, 30.0.*anchors="):
+        det = YOLOv5(path)
+    with pytest.raises(ModelOutputError, match=r"collapsed .*assumed default anchors.*pass anchors="):
+        det.detect(BLANK)
+    given = [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119], [116, 90, 156, 198, 373, 326]]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AssumedDefaultWarning)  # anchors given: no warning, no refusal
+        assert len(YOLOv5(path, anchors=given).detect(BLANK)) > 0
+    plausible = _onnx_model(tmp_path / "v5ok.onnx", _anchor_heads(0.0), hw=(320, 320))
+    with pytest.warns(AssumedDefaultWarning):
+        assert len(YOLOv5(plausible).detect(BLANK)) > 3  # boxes of the anchors' sizes: believed

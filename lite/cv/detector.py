@@ -11,6 +11,7 @@ is mostly data: its preprocessing, default input size, decoder names and default
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,7 @@ from lite.coco import COCO_NAMES
 from lite.cv.image_model import ImageModel, InputSizeSource, check_backend_options
 from lite.detections import Detections
 from lite.errors import (
+    AssumedDefaultWarning,
     InputError,
     InputSizeError,
     LayoutError,
@@ -260,6 +262,7 @@ class Detector(ImageModel):
         anchors = self._anchors
         if anchors is None and meta.extra.get("anchors"):
             anchors = _as_anchors(parse_value(meta.extra["anchors"]), "metadata 'anchors'")
+        assumed = anchors is None
         return Hints(
             input_hw=input_hw or self.input_hw,
             num_classes=len(meta.names) if meta.names is not None else None,
@@ -271,6 +274,7 @@ class Detector(ImageModel):
             default_strides=self.default_strides,
             box_first=self._box_first if self._box_first is not None else meta.flag("box_first"),
             sigmoid=self._sigmoid if self._sigmoid is not None else meta.flag("sigmoid"),
+            anchors_assumed=assumed,
         )
 
     def _output_shapes(self) -> tuple[dict[str, tuple], bool]:
@@ -299,6 +303,15 @@ class Detector(ImageModel):
             self.input_hw, self.input_size_source = tuple(layout_size), InputSizeSource.LAYOUT  # type: ignore[assignment]
             self.plan = self._choose_plan(self._output_shapes()[0])
         self._check_strides_used()
+        if self.plan.options.get("anchors_assumed"):
+            anchors = [[v for wh in lv for v in wh] for lv in self.plan.options["anchors"]]
+            warnings.warn(
+                f"{self.backend.model_path.name}: neither the model's metadata nor anchors= gives the anchors: "
+                f"assuming family {self.family or 'yolov6'}'s default anchors {anchors}. Pass anchors=[[w, h, w, h, "
+                f"w, h], ...] per level if the model was trained with others",
+                AssumedDefaultWarning,
+                stacklevel=3,
+            )
 
     def _check_strides_used(self) -> None:
         """``strides=`` must be what the outputs are read with (one value: the largest stride); never ignored."""
@@ -432,10 +445,10 @@ class Detector(ImageModel):
             if not self._validated:
                 why = dec.check(plan, outputs, tuple(transforms[0].dst_shape))
                 if why:
+                    advice = "" if "pass " in why else ". Open it with its own family (Detector.from_file, or family=)"
                     raise ModelOutputError(
                         f"{self.backend.model_path.name}: the first inference contradicts layout {plan.decoder!r} "
-                        f"of family {self.family or 'yolov6'}: {why}. Open it with its own family "
-                        f"(Detector.from_file, or family=)"
+                        f"of family {self.family or 'yolov6'}: {why}{advice}"
                     )
                 self._validated = True
         hw = transforms[0].dst_shape

@@ -100,6 +100,7 @@ class Hints:
         default_strides: The family's usual strides (first tried).
         box_first: YOLOv6 ``raw`` layout: channel order given by the caller or metadata.
         sigmoid: YOLOv6 ``raw`` layout: whether class outputs are logits, given by the caller or metadata.
+        anchors_assumed: ``anchors`` are a family default, not from the model's metadata or the caller.
     """
 
     input_hw: tuple[int, int] | None = None
@@ -112,6 +113,7 @@ class Hints:
     default_strides: tuple[int, ...] | None = None
     box_first: bool | None = None
     sigmoid: bool | None = None
+    anchors_assumed: bool = False
 
     def stride_sets(self) -> list[tuple[int, ...]]:
         """Stride sets to try: the given ones only, else the family's, then the usual ones."""
