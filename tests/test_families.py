@@ -149,9 +149,13 @@ def test_hub_name_uses_the_manifest_size(tmp_path, monkeypatch, ncnn_dir, bus_pa
         shutil.copy(ncnn_dir / f, home)
     det = YOLOv6("yolov6lite-s", threads=1)
     assert det.input_hw == (320, 320) and det.info()["input_size_source"] == "hub manifest"
-    assert {"bus", "person"} <= set(det.detect(bus_path).labels)
-    by_path = YOLOv6(home / "yolov6-lite-s.param", threads=1)
-    assert by_path.input_hw == (640, 640) and by_path.info()["input_size_source"] == "family default"
+    by_name = det.detect(bus_path)
+    assert {"bus", "person"} <= set(by_name.labels)
+    for path in (home / "yolov6-lite-s.param", ncnn_dir / "yolov6-lite-s.param"):  # the hub's file by path: same size
+        by_path = YOLOv6(path, threads=1)
+        assert by_path.input_hw == (320, 320) and by_path.info()["input_size_source"] == "hub manifest"
+        np.testing.assert_allclose(by_path.detect(bus_path).xyxy, by_name.xyxy)
+        assert Detector.from_file(path, threads=1).input_hw == (320, 320)
     assert YOLOv6("yolov6lite-s", threads=1, input_size=256).info()["input_size_source"] == "input_size argument"
     auto = Detector.from_file("yolov6lite-s", threads=1)
     assert type(auto) is YOLOv6 and auto.input_hw == (320, 320)

@@ -185,3 +185,35 @@ def test_default_anchors_are_said_once_and_implausible_boxes_refused(tmp_path):
     plausible = _onnx_model(tmp_path / "v5ok.onnx", _anchor_heads(0.0), hw=(320, 320))
     with pytest.warns(AssumedDefaultWarning):
         assert len(YOLOv5(plausible).detect(BLANK)) > 3  # boxes of the anchors' sizes: believed
+
+
+def test_family_default_input_size_is_said_once_on_first_detect(tmp_path):
+    from lite.cv import YOLOv8
+    from lite.errors import AssumedDefaultWarning
+
+    dynamic = tmp_path / "dynamic.onnx"
+    import onnx
+
+    model = onnx.load(_onnx_model(tmp_path / "fixed.onnx", {"output0": np.zeros((1, 84, 8400), np.float32)}))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "h", "w"
+    onnx.save(model, dynamic)
+    det = YOLOv8(dynamic)
+    assert det.input_hw == (640, 640) and det.info()["input_size_source"] == "family default"
+    with pytest.warns(AssumedDefaultWarning, match=r"family yolov8's default 640x640.*input_size="):
+        det.detect(BLANK)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AssumedDefaultWarning)
+        det.detect(BLANK)  # once: the second call is quiet
+        YOLOv8(dynamic, input_size=640).detect(BLANK)  # a size given: no warning
+
+
+def test_lite_detect_prints_the_input_size_and_its_source(shared, bus_path, tmp_path, capsys, monkeypatch):
+    from lite.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["detect", str(bus_path), "--model", str(shared / DECODED), "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "yolov6lite_s_320_decoded.onnx: family yolov6, input 320x320 (from model file (fixed input shape))" in out

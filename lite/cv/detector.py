@@ -451,6 +451,15 @@ class Detector(ImageModel):
                         f"of family {self.family or 'yolov6'}: {why}{advice}"
                     )
                 self._validated = True
+                if self.input_size_source == InputSizeSource.DEFAULT:
+                    h, w = self.input_hw
+                    warnings.warn(
+                        f"{self.backend.model_path.name}: the model declares no input size (dynamic H, W, no "
+                        f"metadata, not a hub file): running at family {self.family or 'yolov6'}'s default {h}x{w}. "
+                        f"Pass input_size= (lite: --input-size) with the size the model was trained for",
+                        AssumedDefaultWarning,
+                        stacklevel=3,
+                    )
         hw = transforms[0].dst_shape
         opts = self._options(overrides)
         try:

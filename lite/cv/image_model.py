@@ -194,10 +194,11 @@ class ImageModel:
         return resolve(str(model))
 
     def _hub_input_size(self) -> tuple[int, int] | None:
-        """The hub manifest's input size when the model was given by hub name."""
+        """The hub manifest's input size: the model was given by hub name, or its file is a hub file (same name
+        and sha256), so a model runs at the same size by path and by hub name."""
         name = self._source_name
         if not name or Path(name).exists() or Path(name).suffix:
-            return None
+            return hub_size_of_file(self.backend.model_path)
         from lite.hub import get
 
         try:
@@ -307,3 +308,20 @@ def check_backend_options(
     except LiteError:
         return  # an unknown backend or suffix: backends.create says so with its own message
     info.check_options(options, owner=f"{owner} takes {', '.join(knobs)}")
+
+
+def hub_size_of_file(path: Path) -> tuple[int, int] | None:
+    """The manifest input size of the hub entry whose file ``path`` is (same name, recorded sha256), else None."""
+    from lite.hub import get, list_models, sha256_file
+
+    digest = None
+    for name in list_models():
+        entry = get(name)
+        for fmt in entry.formats.values():
+            for f in fmt.files:
+                if f.file != path.name or not f.sha256 or not path.is_file():
+                    continue
+                digest = digest or sha256_file(path)
+                if digest == f.sha256.lower():
+                    return tuple(entry.input_size)  # type: ignore[return-value]
+    return None
