@@ -9,10 +9,11 @@ from lite.cv.family import register_family
 from lite.ops.preprocess import PreprocessConfig
 
 #: NanoDet's demo preprocessing: BGR, mean / std in BGR order on 0-255 values, centred padding with 0,
-#: square input (NanoDet-Plus); NanoDet-m's per-level layout pads only to the next multiple of 32 (320x256).
+#: square input (NanoDet-Plus); NanoDet-m's per-level layout pads only to the next multiple of 32 (320x256). Both
+#: demos truncate the resized size (``resize_uniform``'s ``floor``, NanoDet-m's ``int`` scale).
 NANODET_PREPROCESS = PreprocessConfig(
     color="bgr", scale=1.0, mean=(103.53, 116.28, 123.675), std=(57.375, 57.12, 58.395), pad_value=0,
-    pad_align="center",
+    pad_align="center", rounding="truncate",
 )  # fmt: skip
 
 

@@ -11,12 +11,13 @@ from lite.cv.detector import Detector
 from lite.cv.family import register_family
 from lite.ops.preprocess import PreprocessConfig
 
-#: YOLOX >= 0.1.1: BGR, 0-255, no normalisation, image at the top-left, padding 114 right and bottom.
-YOLOX_PREPROCESS = PreprocessConfig(color="bgr", scale=1.0, pad_value=114, pad_align="topleft")
+#: YOLOX >= 0.1.1: BGR, 0-255, no normalisation, image at the top-left, padding 114 right and bottom; the demo's
+#: ``preproc`` truncates the resized size (``int(w * r)``).
+YOLOX_PREPROCESS = PreprocessConfig(color="bgr", scale=1.0, pad_value=114, pad_align="topleft", rounding="truncate")
 #: YOLOX before 0.1.1: RGB, /255, ImageNet mean / std (in RGB order), same top-left padding.
 YOLOX_LEGACY_PREPROCESS = PreprocessConfig(
     color="rgb", scale=1 / 255, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), pad_value=114,
-    pad_align="topleft",
+    pad_align="topleft", rounding="truncate",
 )  # fmt: skip
 
 
