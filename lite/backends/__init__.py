@@ -41,6 +41,8 @@ __all__ = [
     "known",
     "register_backend",
     "require",
+    "titles",
+    "format_of",
 ]
 
 DIST_NAME = "lite-detect"
@@ -56,6 +58,7 @@ class BackendInfo:
     default_for: tuple[str, ...]
     requires: tuple[str, ...]
     extra: str
+    title: str = ""
 
     @property
     def installed(self) -> bool:
@@ -96,6 +99,7 @@ def register_backend(
     requires: tuple[str, ...],
     extra: str,
     default_for: tuple[str, ...] | None = None,
+    title: str | None = None,
 ) -> Callable[[B], B]:
     """Class decorator that registers an adapter.
 
@@ -106,6 +110,7 @@ def register_backend(
         extra: The pip extra that installs the engine.
         default_for: Suffixes for which this backend is chosen when none is named
             (default: all of ``suffixes``).
+        title: The engine's display name (``"ONNX Runtime"``), for messages and ``lite info`` (default: ``name``).
     """
 
     def wrap(cls: B) -> B:
@@ -115,8 +120,9 @@ def register_backend(
         cls.suffixes = tuple(suffixes)
         cls.extra = extra
         _REGISTRY[name] = BackendInfo(
-            name, cls, tuple(suffixes), tuple(suffixes if default_for is None else default_for), tuple(requires), extra
-        )
+            name, cls, tuple(suffixes), tuple(suffixes if default_for is None else default_for), tuple(requires), extra,
+            title or name,
+        )  # fmt: skip
         return cls
 
     return wrap
@@ -132,6 +138,27 @@ def _module_exists(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+
+
+def titles() -> dict[str, str]:
+    """Display name of every registered backend (``{"ort": "ONNX Runtime", ...}``), sorted by name."""
+    _discover()
+    return {n: _REGISTRY[n].title for n in sorted(_REGISTRY)}
+
+
+def format_of(path: str | Path) -> str | None:
+    """The model format of ``path`` from its suffix: the one engine that opens it (``".xml"`` → ``"OpenVINO"``;
+    a ``.bin`` beside an NCNN ``.param`` → ``"NCNN"``), the suffix itself when several engines open it
+    (``"ONNX"``), or None when no backend opens it."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".bin" and p.with_suffix(".param").exists():
+        suffix = ".param"
+    _discover()
+    owners = [info.title for info in _REGISTRY.values() if suffix in info.suffixes]
+    if not owners:
+        return None
+    return owners[0] if len(owners) == 1 else suffix.lstrip(".").upper()
 
 
 def known() -> list[str]:

@@ -240,6 +240,7 @@ def _output_allocator(trt: Any, outputs: DynamicOutputs) -> Any:
     "trt",
     suffixes=(".engine", ".plan", ".onnx"),
     default_for=(".engine", ".plan"),
+    title="TensorRT",
     requires=("tensorrt", "cuda"),
     extra="trt",
 )

@@ -99,6 +99,8 @@ class Detector(ImageModel):
     default_anchors: ClassVar[tuple[tuple[tuple[float, float], ...], ...] | None] = None
     #: Input size for dynamic-shape models when nothing else says.
     default_input_size: ClassVar[tuple[int, int]] = (640, 640)
+    #: Why this family was chosen (`Detector.from_file`: metadata key, output signature, tie-break).
+    family_reasons: tuple[str, ...] = ()
     #: Class names when the model carries none and has this many classes.
     default_names: ClassVar[tuple[str, ...]] = COCO_NAMES
 
@@ -236,7 +238,8 @@ class Detector(ImageModel):
             be = backends.create(path, backend, threads=kwargs.get("threads"), **opts)
             kwargs.pop("device", None)
         try:
-            fam = detect_family(be, source, kwargs)
+            reasons: list[str] = []
+            fam = detect_family(be, source, kwargs, reasons)
             own = set(fam.knobs())
             foreign = sorted(k for k in kwargs if k not in own and k not in ("backend", "threads"))
             if foreign:
@@ -249,6 +252,7 @@ class Detector(ImageModel):
             obj = fam.__new__(fam)
             obj._source_name = source
             obj.__init__(be, **{k: v for k, v in kwargs.items() if k not in ("backend", "threads")})
+            obj.family_reasons = tuple(reasons)
         except BaseException:
             if not isinstance(model, Backend):
                 be.close()
@@ -593,6 +597,7 @@ class Detector(ImageModel):
         out.update(
             {
                 "family": self.family or "yolov6",
+                "family_reasons": list(self.family_reasons),
                 "decoder": plan.decoder if plan else None,
                 "layout": spec.describe() if spec else (plan.describe() if plan else None),
                 **{k: base[k] for k in ("input_size", "input_size_source", "dynamic_input", "batch", "preprocess")},

@@ -95,16 +95,19 @@ def _load() -> None:
         import lite.cv  # noqa: F401  (registers the built-in families)
 
 
-def _meta_family(raw: Mapping[str, str], source: str | None) -> str | None:
-    """The family the model's metadata (or hub entry) names, if any."""
+def _meta_family(raw: Mapping[str, str], source: str | None) -> tuple[str, str] | None:
+    """``(family, reason)`` when the model's metadata (or hub entry) names the family, else None."""
     fam = raw.get("family")
     if fam:
-        return str(fam)
+        return str(fam), f"metadata key 'family' = {fam!r}"
     author = str(raw.get("author", "")).lower()
-    if "ultralytics" in author or ("task" in raw and "imgsz" in raw):
-        return "yolov8"
+    if "ultralytics" in author:
+        return "yolov8", f"ultralytics ONNX metadata (key 'author' = {raw['author']!r})"
+    if "task" in raw and "imgsz" in raw:
+        return "yolov8", "ultralytics ONNX metadata (keys 'task' and 'imgsz')"
     if "names" in raw and "stride" in raw and not any(k in raw for k in ("strides", "layout", "task")):
-        return "yolov5"  # ultralytics/yolov5's export writes exactly {stride, names}
+        # ultralytics/yolov5's export writes exactly {stride, names}
+        return "yolov5", "ultralytics/yolov5 export metadata (exactly the keys 'stride' and 'names')"
     if source and "." not in source.rsplit("/", 1)[-1]:
         try:
             from lite.hub import get
@@ -112,12 +115,17 @@ def _meta_family(raw: Mapping[str, str], source: str | None) -> str | None:
             hub_family = get(source).family
         except Exception:  # noqa: BLE001 - not a hub name
             return None
-        return "yolov6" if hub_family in ("yolov6", "yolov6lite", "lite-demo") else hub_family
+        fam = "yolov6" if hub_family in ("yolov6", "yolov6lite", "lite-demo") else hub_family
+        return fam, f"hub manifest entry {source!r} (family {hub_family!r})"
     return None
 
 
-def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any]) -> type[Detector]:
+def detect_family(
+    backend: Backend, source: str | None, kwargs: Mapping[str, Any], reasons: list[str] | None = None
+) -> type[Detector]:
     """The family of an opened model: from its metadata, else from the outputs (see `Detector.from_file`).
+
+    ``reasons`` (when given) receives why: which metadata key, which output signature, which tie-break.
 
     Raises:
         AmbiguousModelError: Several families fit equally.
@@ -141,9 +149,13 @@ def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any
             fam = data.get("family") or (extra.get("family") if isinstance(extra, dict) else None)
             if fam:
                 raw["family"] = fam
+    why = reasons if reasons is not None else []
     named = _meta_family(raw, source)
     if named is not None:
-        return get_family(named)
+        if side.is_file() and "family" in raw and raw["family"] == named[0]:
+            named = (named[0], f"metadata sidecar {side.name} (key 'family' = {named[0]!r})")
+        why.append(f"family {named[0]!r} from {named[1]}")
+        return get_family(named[0])
 
     # From the outputs: every family reads them as it would; the most confident family wins.
     meta = _meta_with_arguments(read_model_meta(backend.model_path, backend.metadata), kwargs)
@@ -171,8 +183,14 @@ def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any
         raise LayoutError(_no_family_message(backend, meta, errors))
     top = max(c for c, _ in scores.values())
     best = [n for n, (c, _) in scores.items() if abs(c - top) < 1e-9]
+    outs = ", ".join(f"{s.name}{list(s.shape)}" for s in backend.outputs)
+    ranked = ", ".join(f"{n} {c:.2f}" for n, (c, _) in sorted(scores.items(), key=lambda kv: -kv[1][0]))
+    why.append(f"no family in the metadata; output signature {outs}: families that read it, by confidence: {ranked}")
     if len(best) > 1:
+        tied = list(best)
         best = _settle_by_values(backend, best, kwargs, source) or best
+        if len(best) == 1:
+            why.append(f"tie {tied} settled by one blank inference: its values contradict all but {best[0]!r}")
     if len(best) != 1:
         raise AmbiguousModelError(
             f"{backend.model_path.name}: the outputs fit several model families equally: {best}; "
