@@ -96,11 +96,9 @@ def test_family_registry():
 
 
 def test_family_preprocessing_is_data():
-    assert YOLOX.preprocess_config == PreprocessConfig(color="bgr", scale=1.0, pad_align="topleft")
+    assert YOLOX.preprocess_config == PreprocessConfig(color="bgr", scale=1.0, pad_align="topleft", rounding="truncate")
     assert NanoDet.preprocess_config.mean == (103.53, 116.28, 123.675) and NanoDet.preprocess_config.pad_value == 0
     assert YOLOv6.preprocess_config == YOLOv8.preprocess_config == PreprocessConfig()
-    legacy = YOLOX.__new__(YOLOX)
-    assert legacy.preprocess_config.color == "bgr"
 
 
 def test_yolox_legacy_normalization_option(foreign, bus_path):

@@ -144,7 +144,7 @@ def test_bad_layout_never_advises_another_family(shared):
         with pytest.raises(InputError, match=r"layout: expected one of \['decoded'") as e:
             opener(shared / DECODED, layout="foo")
         assert "yolox" not in str(e.value).lower() and "nanodet" not in str(e.value).lower()
-    with pytest.raises(InputError, match="family 'yolox' reads its layouts"):
+    with pytest.raises(InputError, match="layout is a keyword of family yolov6, not of family 'yolox'"):
         YOLOX(shared / DECODED, layout="decoded")
 
 
@@ -217,3 +217,14 @@ def test_lite_detect_prints_the_input_size_and_its_source(shared, bus_path, tmp_
     assert main(["detect", str(bus_path), "--model", str(shared / DECODED), "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "yolov6lite_s_320_decoded.onnx: family yolov6, input 320x320 (from model file (fixed input shape))" in out
+
+
+def test_a_family_keyword_given_to_another_family_is_refused(shared):
+    """Knobs belong to their family's record: YOLOX has no anchors, YOLOv6 no reg_max (never silently ignored)."""
+    yolox = shared / "models" / "foreign" / "yolox" / "yolox_nano_416.onnx"
+    with pytest.raises(InputError, match=r"anchors is a keyword of family yolov5, not of family 'yolox'.*legacy_norm"):
+        YOLOX(yolox, anchors=[[10, 13, 16, 30, 33, 23]])
+    with pytest.raises(InputError, match=r"reg_max is a keyword of family nanodet.*read as family 'yolox'"):
+        Detector.from_file(yolox, reg_max=7)
+    with pytest.raises(InputError, match="reg_max is a keyword of family nanodet, not of family 'yolov6'"):
+        YOLOv6(shared / DECODED, reg_max=7)

@@ -23,6 +23,7 @@ from lite import _checks, backends
 from lite.backends.base import Backend
 from lite.coco import COCO_NAMES
 from lite.cv.image_model import ImageModel, InputSizeSource, check_backend_options
+from lite.cv.records import RECORDS, FamilyRecord
 from lite.detections import Detections
 from lite.errors import (
     AssumedDefaultWarning,
@@ -91,6 +92,8 @@ class Detector(ImageModel):
 
     #: Registry name of the family (None: plain Detector, which reads YOLOv6's layouts).
     family: ClassVar[str | None] = None
+    #: The family's data (`lite.cv.records.FamilyRecord`), set by `register_family`; the ClassVars below come from it.
+    record: ClassVar[FamilyRecord | None] = None
     #: Registered decoders (`lite.ops.decoders`) this family's outputs may have, most usual first.
     decoders: ClassVar[tuple[str, ...]] = ("decoded", "anchor_grid", "raw", "end2end")
     #: Strides tried first when the model does not say (None: the usual sets).
@@ -136,6 +139,7 @@ class Detector(ImageModel):
             box_first=box_first, sigmoid=sigmoid,
         )  # fmt: skip
         # checked before opening: a wrong argument fails before any engine loads
+        self._check_family_knobs(layout=layout, box_first=box_first, sigmoid=sigmoid, anchors=anchors, reg_max=reg_max)
         self._check_layout_argument(layout)
         self._user_strides = tuple(int(s) for s in strides) if strides is not None else None
         self._set_options(DetectOptions(conf, iou, max_det, nms, multi_label, pre_nms_topk))
@@ -162,17 +166,39 @@ class Detector(ImageModel):
         self.fused = bool(fuse_preprocess) and self.backend.fuse_preprocess(self.preprocess_config)
 
     @classmethod
+    def _own_record(cls) -> FamilyRecord:
+        """The family's record (a plain ``Detector`` reads YOLOv6's layouts: YOLOv6's)."""
+        return cls.record or RECORDS["yolov6"]
+
+    @classmethod
+    def knobs(cls) -> tuple[str, ...]:
+        """The keywords this family takes: the common ones and its record's own (not another family's)."""
+        own = set(cls._own_record().knob_names())
+        others = {k.name for r in RECORDS.values() for k in r.knobs} - own
+        return tuple(k for k in super().knobs() if k not in others)
+
+    @classmethod
+    def _check_family_knobs(cls, **given: Any) -> None:
+        """A family keyword given to another family is an InputError naming its owner and this family's own."""
+        rec = cls._own_record()
+        foreign = [k for k, v in given.items() if v is not None and k not in rec.knob_names()]
+        if not foreign:
+            return
+        owners = {k: [r.name for r in RECORDS.values() if k in r.knob_names()] for k in foreign}
+        own = "; ".join(k.describe() for k in rec.knobs) or "none"
+        raise InputError(
+            "; ".join(f"{k} is a keyword of family {'/'.join(v)}" for k, v in owners.items())
+            + f", not of family {rec.name!r}, whose own keywords are: {own}. Drop it, or open the model as its "
+            f"family (family=)"
+        )
+
+    @classmethod
     def _check_layout_argument(cls, layout: str | None) -> None:
-        """``layout=`` names one of YOLOv6's layouts, and only a family that reads them takes it."""
+        """``layout=`` names one of YOLOv6's layouts."""
         if layout is None:
             return
         yolov6 = [m.value for m in Layout]
         fam = cls.family or "yolov6"
-        if not set(yolov6) & set(cls.decoders):
-            raise InputError(
-                f"layout={layout!r}: layout= chooses among YOLOv6's output layouts {yolov6}; family {fam!r} "
-                f"reads its layouts ({', '.join(cls.decoders)}) from the outputs: leave layout= unset"
-            )
         try:
             Layout.parse(layout)
         except InputError:

@@ -17,6 +17,7 @@ from lite.errors import AmbiguousModelError, InputError, LayoutError
 if TYPE_CHECKING:
     from lite.backends.base import Backend
     from lite.cv.detector import Detector
+    from lite.cv.records import FamilyRecord
     from lite.ops.decoders import Plan
 
 __all__ = ["register_family", "get_family", "family_names", "families_for_decoder", "detect_family"]
@@ -26,14 +27,37 @@ _ALIASES: dict[str, str] = {}
 F = TypeVar("F", bound="type[Detector]")
 
 
-def register_family(name: str, *, aliases: Sequence[str] = ()) -> Callable[[F], F]:
-    """Class decorator registering a Detector subclass as family ``name`` (plus ``aliases``)."""
+def register_family(
+    name: str | None = None, *, aliases: Sequence[str] = (), record: FamilyRecord | None = None
+) -> Callable[[F], F]:
+    """Class decorator registering a Detector subclass as family ``name`` (plus ``aliases``).
+
+    With a ``record`` (`lite.cv.records.FamilyRecord`) the name, aliases and every default (decoders by priority,
+    preprocessing, input size, strides, anchors) come from it.
+
+    Raises:
+        InputError: ``name`` is already registered by another class.
+    """
 
     def deco(cls: F) -> F:
-        cls.family = name
-        _FAMILIES[name] = cls
-        for a in aliases:
-            _ALIASES[a] = name
+        fam = name or (record.name if record is not None else None)
+        if fam is None:
+            raise InputError("register_family: give a name or a record")
+        old = _FAMILIES.get(fam)
+        if old is not None and old.__qualname__ != cls.__qualname__:
+            raise InputError(f"model family {fam!r} is already registered by {old.__qualname__}")
+        if record is not None:
+            cls.record = record
+            cls.decoders = record.decoder_names
+            cls.preprocess_config = record.preprocess
+            cls.default_input_size = record.input_size
+            cls.default_strides = record.strides
+            cls.default_anchors = record.anchors
+            cls.input_multiple = record.input_multiple
+        cls.family = fam
+        _FAMILIES[fam] = cls
+        for a in (*aliases, *(record.aliases if record is not None else ())):
+            _ALIASES[a] = fam
         return cls
 
     return deco
@@ -100,14 +124,10 @@ def _meta_family(raw: Mapping[str, str], source: str | None) -> tuple[str, str] 
     fam = raw.get("family")
     if fam:
         return str(fam), f"metadata key 'family' = {fam!r}"
-    author = str(raw.get("author", "")).lower()
-    if "ultralytics" in author:
-        return "yolov8", f"ultralytics ONNX metadata (key 'author' = {raw['author']!r})"
-    if "task" in raw and "imgsz" in raw:
-        return "yolov8", "ultralytics ONNX metadata (keys 'task' and 'imgsz')"
-    if "names" in raw and "stride" in raw and not any(k in raw for k in ("strides", "layout", "task")):
-        # ultralytics/yolov5's export writes exactly {stride, names}
-        return "yolov5", "ultralytics/yolov5 export metadata (exactly the keys 'stride' and 'names')"
+    for fam_name, cls in _FAMILIES.items():  # each record's identifying metadata
+        for rule in cls.record.identify if cls.record is not None else ():
+            if rule.matches(raw):
+                return fam_name, rule.describe(raw)
     if source and "." not in source.rsplit("/", 1)[-1]:
         try:
             from lite.hub import get
