@@ -24,6 +24,7 @@ from lite.backends.base import Backend
 from lite.coco import COCO_NAMES
 from lite.cv.image_model import ImageModel, InputSizeSource, check_backend_options
 from lite.cv.records import RECORDS, FamilyRecord
+from lite.cv.resolve import hints_for, parse_anchors
 from lite.detections import Detections
 from lite.errors import (
     AssumedDefaultWarning,
@@ -35,7 +36,6 @@ from lite.errors import (
     TaskNotSupportedError,
 )
 from lite.io import batch_sources, load_image
-from lite.metadata import parse_value
 from lite.ops.canvas import TensorCache, tensor_into
 from lite.ops.decode import Candidates, DecodeSpec, Layout
 from lite.ops.decoders import Hints, Plan, decoder_names, get_decoder, match_outputs, run_plan
@@ -216,7 +216,7 @@ class Detector(ImageModel):
         if reg_max is not None and (not isinstance(reg_max, int) or isinstance(reg_max, bool) or reg_max < 1):
             raise InputError(f"reg_max: expected a positive int (NanoDet: 7), got {reg_max!r}")
         self._box_first, self._sigmoid = box_first, sigmoid
-        self._anchors = _as_anchors(anchors, "anchors") if anchors is not None else None
+        self._anchors = parse_anchors(anchors, "anchors") if anchors is not None else None
         self._reg_max = reg_max
 
     # -- choosing the family -------------------------------------------------------------
@@ -275,9 +275,8 @@ class Detector(ImageModel):
                     + f", and {be.model_path.name} was read as family {fam.family!r}, which takes "
                     f"{', '.join(fam.knobs())}: drop it, or pass family= to open the model as another family"
                 )
-            obj = fam.__new__(fam)
-            obj._source_name = source
-            obj.__init__(be, **{k: v for k, v in kwargs.items() if k not in ("backend", "threads")})
+            # the opened backend is handed over: a hub file's size comes from its name and sha256 (hub_input_size)
+            obj = fam(be, **{k: v for k, v in kwargs.items() if k not in ("backend", "threads")})
             obj.family_reasons = tuple(reasons)
         except BaseException:
             if not isinstance(model, Backend):
@@ -287,24 +286,15 @@ class Detector(ImageModel):
 
     # -- reading the outputs -----------------------------------------------------------------
     def _hints(self, input_hw: tuple[int, int] | None = None) -> Hints:
-        meta = self.meta
-        strides = meta.strides if meta.strides and len(meta.strides) > 1 else None
-        anchors = self._anchors
-        if anchors is None and meta.extra.get("anchors"):
-            anchors = _as_anchors(parse_value(meta.extra["anchors"]), "metadata 'anchors'")
-        assumed = anchors is None
-        return Hints(
-            input_hw=input_hw or self.input_hw,
-            num_classes=len(meta.names) if meta.names is not None else None,
-            strides=strides,
-            layout=meta.layout,
-            anchors=anchors or self.default_anchors,
-            end2end=meta.flag("end2end"),
+        return hints_for(
+            self.meta,
+            input_hw or self.input_hw,
+            anchors=self._anchors,
             reg_max=self._reg_max,
+            box_first=self._box_first,
+            sigmoid=self._sigmoid,
             default_strides=self.default_strides,
-            box_first=self._box_first if self._box_first is not None else meta.flag("box_first"),
-            sigmoid=self._sigmoid if self._sigmoid is not None else meta.flag("sigmoid"),
-            anchors_assumed=assumed,
+            default_anchors=self.default_anchors,
         )
 
     def _output_shapes(self) -> tuple[dict[str, tuple], bool]:
@@ -668,22 +658,3 @@ def refuse_other_task(backend: Backend, shapes: Mapping[str, tuple], meta: Any) 
 
 def _describe_shapes(shapes: Mapping[str, tuple]) -> str:
     return ", ".join(f"{n}{list(s)}" for n, s in shapes.items())
-
-
-def _as_anchors(value: Any, what: str) -> tuple[tuple[tuple[float, float], ...], ...]:
-    """Anchors per level as ``((w, h), ...)``: from ``[[w, h, w, h, ...], ...]`` or ``[[(w, h), ...], ...]``."""
-    try:
-        levels = []
-        for lv in value:
-            flat = np.asarray(lv, dtype=np.float64).ravel()
-            if flat.size < 2 or flat.size % 2 or not np.isfinite(flat).all() or (flat <= 0).any():
-                raise ValueError
-            levels.append(tuple((float(a), float(b)) for a, b in flat.reshape(-1, 2)))
-        if not levels or len({len(lv) for lv in levels}) != 1:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise InputError(
-            f"{what}: expected anchors per level in pixels, e.g. [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119], "
-            f"[116, 90, 156, 198, 373, 326]] (the same count per level); got {value!r}"
-        ) from None
-    return tuple(levels)

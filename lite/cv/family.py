@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from lite.backends.base import Backend
     from lite.cv.detector import Detector
     from lite.cv.records import FamilyRecord
+    from lite.cv.resolve import Resolution
     from lite.ops.decoders import Plan
 
 __all__ = ["register_family", "get_family", "family_names", "families_for_decoder", "detect_family"]
@@ -171,53 +172,69 @@ def detect_family(
                 raw["family"] = fam
     why = reasons if reasons is not None else []
     named = _meta_family(raw, source)
-    if named is not None:
-        if side.is_file() and "family" in raw and raw["family"] == named[0]:
-            named = (named[0], f"metadata sidecar {side.name} (key 'family' = {named[0]!r})")
-        why.append(f"family {named[0]!r} from {named[1]}")
-        return get_family(named[0])
-
-    # From the outputs: every family reads them as it would; the most confident family wins.
+    if named is not None and side.is_file() and raw.get("family") == named[0]:
+        named = (named[0], f"metadata sidecar {side.name} (key 'family' = {named[0]!r})")
     meta = _meta_with_arguments(read_model_meta(backend.model_path, backend.metadata), kwargs)
-    if all(s.rank_known for s in backend.outputs):
-        refuse_other_task(backend, {s.name: tuple(s.shape) for s in backend.outputs}, meta)
-    scores: dict[str, tuple[float, type[Detector]]] = {}
-    errors: list[str] = []
-    probed: dict[tuple[int, int], dict[str, tuple]] = {}  # one blank inference per input size at most
-    for name in family_names():
-        cls = _FAMILIES[name]
-        probe = cls.__new__(cls)
-        probe._source_name = source
-        try:
-            reasons: list[str] = []
-            shapes, plans = _family_plans(probe, backend, meta, kwargs, probed, reasons)
-            errors += [f"{name}: {r}" for r in reasons if not plans]
-        except (LayoutError, InputError) as e:
-            if not isinstance(e, LayoutError) and str(e).startswith(("input_size", "layout:", "strides:")):
-                raise  # the caller's argument is wrong whatever the family: say that first
-            errors.append(f"{name}: {e}")
-            continue
-        if plans:
-            scores[name] = (plans[0].confidence, cls)
-    if not scores:
-        raise LayoutError(_no_family_message(backend, meta, errors))
-    top = max(c for c, _ in scores.values())
-    best = [n for n, (c, _) in scores.items() if abs(c - top) < 1e-9]
-    outs = ", ".join(f"{s.name}{list(s.shape)}" for s in backend.outputs)
-    ranked = ", ".join(f"{n} {c:.2f}" for n, (c, _) in sorted(scores.items(), key=lambda kv: -kv[1][0]))
-    why.append(f"no family in the metadata; output signature {outs}: families that read it, by confidence: {ranked}")
-    if len(best) > 1:
-        tied = list(best)
-        best = _settle_by_values(backend, best, kwargs, source) or best
-        if len(best) == 1:
-            why.append(f"tie {tied} settled by one blank inference: its values contradict all but {best[0]!r}")
-    if len(best) != 1:
+    declared = {s.name: tuple(s.shape) for s in backend.outputs} if all(s.rank_known for s in backend.outputs) else None
+    if declared is not None and named is None:
+        refuse_other_task(backend, declared, meta)
+    res = _resolve_with(backend, source, kwargs, meta, named, declared)
+    why.extend(res.reasons)
+    if res.family is not None:
+        return get_family(res.family)
+    if res.candidates:
+        best = list(res.candidates)
         raise AmbiguousModelError(
             f"{backend.model_path.name}: the outputs fit several model families equally: {best}; "
             f"pass family= one of them (e.g. Detector.from_file(model, family={best[0]!r}))",
             tuple(best),
         )
-    return _FAMILIES[best[0]]
+    raise LayoutError(_no_family_message(backend, meta, res.errors))
+
+
+def _resolve_with(
+    backend: Backend, source: str | None, kwargs: Mapping[str, Any], meta: Any, named: Any, declared: Any
+) -> Resolution:
+    """Run the pure resolver, running for it the blank inferences it asks for (shapes, tie-breaking values)."""
+    from lite.cv.image_model import hub_input_size
+    from lite.cv.resolve import Observed, ResolveHints, parse_anchors, resolve
+    from lite.ops.preprocess import normalize
+
+    if len(backend.inputs) != 1:
+        raise InputError(
+            f"an image model needs a model with one image input; {backend.model_path} has {backend.inputs}"
+        )
+    spec = backend.inputs[0]
+    anchors = kwargs.get("anchors")
+    knobs = {
+        "anchors": parse_anchors(anchors, "anchors") if anchors is not None else None,
+        **{k: kwargs.get(k) for k in ("reg_max", "box_first", "sigmoid")},
+    }
+    fixed = spec.static_hw if spec.rank_known else None
+    hints = ResolveHints(
+        backend.model_path.name,
+        meta,
+        named,
+        fixed_hw=fixed,
+        input_size=kwargs.get("input_size"),
+        hub_size=hub_input_size(source, backend.model_path) if fixed is None else None,
+        knobs={k: v for k, v in knobs.items() if v is not None},
+    )
+    records = {n: cls.record for n, cls in _FAMILIES.items() if cls.record is not None}
+    by_size: dict[tuple[int, int], dict[str, tuple]] = {}
+    values: dict[tuple[str, tuple[int, int]], dict[str, np.ndarray]] = {}
+    while True:
+        res = resolve(Observed(declared, by_size, values), hints, records)
+        for hw in res.needs_shapes:
+            outs = backend.infer({spec.name: np.zeros((1, 3, *hw), np.float32)})
+            by_size[hw] = {k: tuple(v.shape) for k, v in outs.items()}
+        for fam, hw in res.needs_values:  # one blank inference, preprocessed as that family would
+            cfg = records[fam].preprocess
+            canvas = np.empty((*hw, 3), np.uint8)
+            canvas[:] = np.array(cfg.pad_bgr, np.uint8)
+            values[(fam, hw)] = backend.infer({spec.name: normalize(canvas, cfg)})
+        if not res.needs_shapes and not res.needs_values:
+            return res
 
 
 def _no_family_message(backend: Backend, meta: Any, errors: Sequence[str]) -> str:
@@ -241,68 +258,3 @@ def _meta_with_arguments(meta: Any, kwargs: Mapping[str, Any]) -> Any:
     from lite.metadata import ModelMeta
 
     return meta.merged(ModelMeta.from_arguments(kwargs.get("names"), kwargs.get("strides"), kwargs.get("layout")))
-
-
-def _family_plans(
-    probe: Detector,
-    backend: Backend,
-    meta: Any,
-    kwargs: Mapping[str, Any],
-    probed: dict | None = None,
-    reasons: list[str] | None = None,
-) -> tuple[dict[str, tuple], list[Plan]]:
-    """The plans a family's decoders make for the model, as the family would open it (no side effects)."""
-    from lite.cv.image_model import InputSizeSource
-    from lite.ops.decoders import match_outputs
-
-    probe.backend = backend
-    probe.input_spec = backend.inputs[0]
-    probe.input_name = probe.input_spec.name
-    probe.meta = meta
-    probe._anchors = None
-    probe._reg_max = kwargs.get("reg_max")
-    probe._box_first = probe._sigmoid = None
-    probe._fixed_hw = probe._static_hw()
-    probe.input_hw, probe.input_size_source = probe._choose_input_hw(kwargs.get("input_size"))
-    probed = {} if probed is None else probed
-
-    def shapes_at(hw: tuple[int, int]) -> dict[str, tuple]:
-        if hw not in probed:
-            probed[hw] = probe._output_shapes()[0]
-        return probed[hw]
-
-    shapes = shapes_at(probe.input_hw)
-    plans = match_outputs(shapes, probe._hints(), probe.decoders, reasons)
-    if plans and plans[0].size_mismatch and probe.input_size_source == InputSizeSource.DEFAULT and plans[0].fits:
-        probe.input_hw = plans[0].fits[0]
-        shapes = shapes_at(probe.input_hw)
-        plans = match_outputs(shapes, probe._hints(), probe.decoders)
-    return shapes, plans
-
-
-def _settle_by_values(backend: Backend, fams: list[str], kwargs: Mapping[str, Any], source: str | None) -> list[str]:
-    """Families whose layout is not contradicted by the values of one blank inference."""
-    from lite.metadata import read_model_meta
-    from lite.ops.decoders import get_decoder
-
-    meta = _meta_with_arguments(read_model_meta(backend.model_path, backend.metadata), kwargs)
-    keep = []
-    for name in fams:
-        cls = _FAMILIES[name]
-        probe = cls.__new__(cls)
-        probe._source_name = source
-        _, plans = _family_plans(probe, backend, meta, kwargs)
-        if not plans:
-            continue
-        plan = plans[0]
-        outs = backend.infer({probe.input_name: probe._blank()})
-        dec = get_decoder(plan.decoder)
-        try:
-            plan = dec.refine(plan, outs)
-            if dec.check(plan, outs, probe.input_hw) is None and all(
-                np.isfinite(np.asarray(v)).all() for v in outs.values()
-            ):
-                keep.append(name)
-        except (LayoutError, InputError, KeyError, ValueError):
-            continue
-    return keep

@@ -16,6 +16,7 @@ import numpy as np
 
 from lite import backends
 from lite.backends.base import Backend, TensorSpec
+from lite.cv.resolve import SizeSource, as_size, input_size_for
 from lite.errors import InputError, LiteError
 from lite.io import load_image
 from lite.metadata import ModelMeta, read_model_meta
@@ -25,25 +26,9 @@ from lite.ops.preprocess import PreprocessConfig
 __all__ = ["ImageModel", "InputSizeSource"]
 
 
-class InputSizeSource:
-    """Values of ``info()["input_size_source"]``: why a model runs at its input size."""
-
-    FIXED = "model file (fixed input shape)"
-    ARGUMENT = "input_size argument"
-    METADATA = "model metadata"
-    HUB = "hub manifest"
-    LAYOUT = "layout default"
-    INFERRED = "inferred from the output shapes"
-    DEFAULT = "family default"
-
-
-def _size2(size: int | Sequence[int], what: str) -> tuple[int, int]:
-    if isinstance(size, int | np.integer):
-        size = (int(size), int(size))
-    size = tuple(int(s) for s in size)
-    if len(size) != 2 or min(size) <= 0:
-        raise InputError(f"{what}: expected a positive int or (height, width), got {size!r}")
-    return size  # type: ignore[return-value]
+#: Values of ``info()["input_size_source"]``: why a model runs at its input size (`lite.cv.resolve.SizeSource`).
+InputSizeSource = SizeSource
+_size2 = as_size
 
 
 class ImageModel:
@@ -73,7 +58,7 @@ class ImageModel:
     #: Dynamic inputs must be a multiple of this (None: the model's largest stride).
     input_multiple: ClassVar[int | None] = None
 
-    _source_name: str | None = None  # the hub name or path the model came from (set by from_file)
+    _source_name: str | None = None  # the hub name or path the model came from (set by _open)
 
     def __init__(
         self,
@@ -194,17 +179,8 @@ class ImageModel:
         return resolve(str(model))
 
     def _hub_input_size(self) -> tuple[int, int] | None:
-        """The hub manifest's input size: the model was given by hub name, or its file is a hub file (same name
-        and sha256), so a model runs at the same size by path and by hub name."""
-        name = self._source_name
-        if not name or Path(name).exists() or Path(name).suffix:
-            return hub_size_of_file(self.backend.model_path)
-        from lite.hub import get
-
-        try:
-            return tuple(get(name).input_size)  # type: ignore[return-value]
-        except Exception:  # noqa: BLE001 - not a hub name: no manifest size
-            return None
+        """The hub manifest's input size (see `hub_input_size`)."""
+        return hub_input_size(self._source_name, self.backend.model_path)
 
     def _static_hw(self) -> tuple[int, int] | None:
         s = self.input_spec
@@ -218,22 +194,14 @@ class ImageModel:
         return s.static_hw
 
     def _choose_input_hw(self, input_size: int | Sequence[int] | None) -> tuple[tuple[int, int], str]:
-        if self._fixed_hw is not None:
-            if input_size is not None and _size2(input_size, "input_size") != self._fixed_hw:
-                raise InputError(
-                    f"input_size: {self.backend.model_path.name} has a fixed input of "
-                    f"{self._fixed_hw[0]}x{self._fixed_hw[1]}, got input_size={input_size}; "
-                    f"re-export the model with that size or with dynamic H, W"
-                )
-            return self._fixed_hw, InputSizeSource.FIXED
-        if input_size is not None:
-            return _size2(input_size, "input_size"), InputSizeSource.ARGUMENT
-        if self.meta.input_size is not None:
-            return self.meta.input_size, InputSizeSource.METADATA
-        hub = self._hub_input_size()
-        if hub is not None:
-            return hub, InputSizeSource.HUB
-        return tuple(self.default_input_size), InputSizeSource.DEFAULT  # type: ignore[return-value]
+        return input_size_for(
+            self._fixed_hw,
+            input_size,
+            self.meta.input_size,
+            self._hub_input_size() if self._fixed_hw is None and input_size is None else None,
+            tuple(self.default_input_size),  # type: ignore[arg-type]
+            self.backend.model_path.name,
+        )
 
     def _setup_outputs(self) -> None:
         """Hook for the task layer: read the outputs (may change ``input_hw``). Default: nothing."""
@@ -308,6 +276,19 @@ def check_backend_options(
     except LiteError:
         return  # an unknown backend or suffix: backends.create says so with its own message
     info.check_options(options, owner=f"{owner} takes {', '.join(knobs)}")
+
+
+def hub_input_size(source: str | None, path: Path) -> tuple[int, int] | None:
+    """The hub manifest's input size: the model was given by hub name, or its file is a hub file (same name
+    and sha256), so a model runs at the same size by path and by hub name."""
+    if not source or Path(source).exists() or Path(source).suffix:
+        return hub_size_of_file(path)
+    from lite.hub import get
+
+    try:
+        return tuple(get(source).input_size)  # type: ignore[return-value]
+    except Exception:  # noqa: BLE001 - not a hub name: no manifest size
+        return None
 
 
 def hub_size_of_file(path: Path) -> tuple[int, int] | None:
