@@ -87,7 +87,7 @@ def test_bus_box_is_where_every_family_puts_it(foreign, bus_path):
 
 # --------------------------------------------------------------------------- registry, metadata, sizes
 def test_family_registry():
-    assert set(family_names()) == {"yolov5", "yolov6", "yolov8", "yolox", "nanodet"}
+    assert set(family_names()) == {"yolov5", "yolov6", "yolov7", "yolov8", "yolox", "nanodet"}
     assert get_family("yolo11") is YOLOv8 is YOLO11 and get_family("YOLOX") is YOLOX
     with pytest.raises(InputError, match="unknown model family 'yolov99'.*yolov8"):
         get_family("yolov99")
@@ -235,7 +235,7 @@ def test_nanodet_output_given_to_yolov6_is_refused(foreign):
         YOLOv6(foreign / "nanodet_plus" / "nanodet-plus-m_416.param", threads=1)
     with pytest.raises(LayoutError, match="fit no yolov6 layout.*family 'nanodet'"):
         YOLOv6(foreign / "nanodet" / "nanodet-m.param", threads=1)
-    with pytest.raises(LayoutError, match="fit no yolov8 layout.*family 'yolov5'"):
+    with pytest.raises(LayoutError, match="fit no yolov8 layout.*family 'yolov5"):
         YOLOv8(foreign / "yolov5_lite" / "v5lite-s.param", threads=1, input_size=416)
 
 

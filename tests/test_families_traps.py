@@ -222,7 +222,8 @@ def test_lite_detect_prints_the_input_size_and_its_source(shared, bus_path, tmp_
 def test_a_family_keyword_given_to_another_family_is_refused(shared):
     """Knobs belong to their family's record: YOLOX has no anchors, YOLOv6 no reg_max (never silently ignored)."""
     yolox = shared / "models" / "foreign" / "yolox" / "yolox_nano_416.onnx"
-    with pytest.raises(InputError, match=r"anchors is a keyword of family yolov5, not of family 'yolox'.*legacy_norm"):
+    owners = r"anchors is a keyword of family yolov5/yolov7, not of family 'yolox'.*legacy_norm"
+    with pytest.raises(InputError, match=owners):
         YOLOX(yolox, anchors=[[10, 13, 16, 30, 33, 23]])
     with pytest.raises(InputError, match=r"reg_max is a keyword of family nanodet.*read as family 'yolox'"):
         Detector.from_file(yolox, reg_max=7)

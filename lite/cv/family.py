@@ -48,6 +48,9 @@ def register_family(
         if old is not None and old.__qualname__ != cls.__qualname__:
             raise InputError(f"model family {fam!r} is already registered by {old.__qualname__}")
         if record is not None:
+            from lite.cv.records import RECORDS
+
+            RECORDS.setdefault(record.name, record)  # a family defined outside records.py joins the table
             cls.record = record
             cls.decoders = record.decoder_names
             cls.preprocess_config = record.preprocess

@@ -245,6 +245,25 @@ def _contradicted(plan: Plan, values: Mapping[str, np.ndarray], hw: HW) -> bool:
         return True
 
 
+def _decoder_owner(
+    tied: list[str], scores: Mapping[str, tuple[Plan, HW, str]], records: Mapping[str, Any]
+) -> tuple[list[str], str | None]:
+    """Tied families reading the outputs with the same decoder: the family that owns it (its highest priority)
+    wins, since the others only borrow it (YOLOv7's decoded output is YOLOv5's); the reason says so."""
+    decoders = {scores[n][0].decoder for n in tied}
+    if len(decoders) != 1:
+        return tied, None
+    dec = decoders.pop()
+    ranked = sorted(tied, key=lambda n: -records[n].priority(dec))
+    if records[ranked[0]].priority(dec) == records[ranked[1]].priority(dec):
+        return tied, None
+    others = ", ".join(repr(n) for n in ranked[1:])
+    return [ranked[0]], (
+        f"{others} also read{'s' if len(ranked) == 2 else ''} it with decoder {dec!r}, which family "
+        f"{ranked[0]!r} owns (priority {records[ranked[0]].priority(dec)}): {ranked[0]!r}; pass family= for another"
+    )
+
+
 def resolve(observed: Observed, hints: ResolveHints, records: Mapping[str, Any]) -> Resolution:
     """The family of a model from its outputs, metadata and the caller's hints (pure: no engine, no model).
 
@@ -282,6 +301,10 @@ def resolve(observed: Observed, hints: ResolveHints, records: Mapping[str, Any])
     shapes = _shapes(observed, scores[best[0]][1]) or {}
     outs = ", ".join(f"{n}{list(s)}" for n, s in shapes.items())
     reasons = [f"no family in the metadata; output signature {outs}: families that read it, by confidence: {ranked}"]
+    if len(best) > 1:
+        best, shared = _decoder_owner(best, scores, records)
+        if shared:
+            reasons.append(shared)
     if len(best) > 1:
         needed = tuple((n, scores[n][1]) for n in best if (n, scores[n][1]) not in observed.values)
         if needed:
