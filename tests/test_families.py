@@ -87,7 +87,7 @@ def test_bus_box_is_where_every_family_puts_it(foreign, bus_path):
 
 # --------------------------------------------------------------------------- registry, metadata, sizes
 def test_family_registry():
-    assert set(family_names()) == {"yolov5", "yolov6", "yolov7", "yolov8", "yolox", "nanodet"}
+    assert set(family_names()) == {"yolov5", "yolov6", "yolov7", "yolov8", "yolox", "nanodet", "rtdetr"}
     assert get_family("yolo11") is YOLOv8 is YOLO11 and get_family("YOLOX") is YOLOX
     with pytest.raises(InputError, match="unknown model family 'yolov99'.*yolov8"):
         get_family("yolov99")
