@@ -85,3 +85,35 @@ def test_no_probe_models():
 
     for path in Path(lite.cv.__file__).parent.glob("*.py"):
         assert "__new__(" not in path.read_text(encoding="utf-8"), path.name
+
+
+#: Every model file of ../shared/models/foreign and the family it is.
+FOREIGN = {
+    "yolov8/yolov8n_int8.onnx": "yolov8",
+    "yolov8/yolov8n_fp32_from_int8.onnx": "yolov8",
+    "yolov5/yolov5n_int8_640.onnx": "yolov5",
+    "yolox/yolox_nano_416.onnx": "yolox",
+    "yolox/yolox_nano_416_ov_int8_mixed.xml": "yolox",
+    "yolov5_lite/v5lite-s.param": "yolov5",
+    "nanodet_plus/nanodet-plus-m_416.param": "nanodet",
+    "nanodet/nanodet-m.param": "nanodet",
+}
+
+
+def test_every_foreign_file_still_resolves_to_its_family(shared):
+    """With YOLOv7 and RT-DETR registered, each existing family is still found on its own files, with no argument."""
+    import warnings
+
+    from lite import backends
+
+    folder = shared / "models" / "foreign"
+    files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.suffix in (".onnx", ".param", ".xml")}
+    assert files == set(FOREIGN)
+    for rel, fam in FOREIGN.items():
+        if backends.backend_for_path(rel) not in backends.available():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the NCNN files' assumed anchors / input size
+            det = Detector.from_file(folder / rel, threads=1)
+        assert det.family == fam, (rel, det.family_reasons)
+        det.close()
