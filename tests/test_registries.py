@@ -43,3 +43,29 @@ def test_the_family_choice_says_why(shared):
     assert v8.info()["family_reasons"] == [
         "family 'yolov8' from ultralytics ONNX metadata (key 'author' = 'Ultralytics')"
     ]
+
+
+def test_one_registry_mechanism_refuses_a_second_owner_and_lists_known_names():
+    from lite._plugins import Registry
+    from lite.backends import _REGISTRY as BACKENDS
+    from lite.cv.family import _FAMILIES
+    from lite.errors import UnknownBackendError
+    from lite.ops.decoders.base import _REGISTRY as DECODERS
+
+    assert all(isinstance(r, Registry) for r in (BACKENDS, _FAMILIES, DECODERS))
+    reg = Registry("widget", owner=type)
+    reg.add("a", 1)
+    reg.add("a", 2)  # the same owner (int) again: a module imported twice
+    with pytest.raises(InputError, match="widget 'a' is already registered by int"):
+        reg.add("a", "x")
+    with pytest.raises(InputError, match="unknown widget 'b'; registered widgets: a"):
+        reg.lookup("b")
+
+    class Impostor(backends.Backend):
+        pass
+
+    with pytest.raises(InputError, match="backend 'ort' is already registered by OrtBackend"):
+        backends.register_backend("ort", suffixes=(".onnx",), requires=(), extra="ort")(Impostor)
+    assert backends.get("ort").cls.__name__ == "OrtBackend"
+    with pytest.raises(UnknownBackendError, match="known backends: mnn, ncnn, openvino, ort, trt"):
+        backends.get("nope")

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-from lite._plugins import import_submodules
+from lite._plugins import Registry, import_submodules
 from lite.backends.base import Backend, TensorSpec
 from lite.errors import BackendNotInstalledError, InputError, ModelLoadError, ModelNotFoundError, UnknownBackendError
 
@@ -86,7 +86,7 @@ class BackendInfo:
             )
 
 
-_REGISTRY: dict[str, BackendInfo] = {}
+_REGISTRY: Registry[BackendInfo] = Registry("backend", UnknownBackendError, owner=lambda info: info.cls)
 _ALIASES: dict[str, str] = {"onnxruntime": "ort", "tensorrt": "trt"}
 
 B = TypeVar("B", bound=type[Backend])
@@ -114,15 +114,13 @@ def register_backend(
     """
 
     def wrap(cls: B) -> B:
-        if name in _REGISTRY and _REGISTRY[name].cls is not cls:
-            raise ValueError(f"backend {name!r} is already registered by {_REGISTRY[name].cls.__qualname__}")
         cls.name = name
         cls.suffixes = tuple(suffixes)
         cls.extra = extra
-        _REGISTRY[name] = BackendInfo(
+        _REGISTRY.add(name, BackendInfo(
             name, cls, tuple(suffixes), tuple(suffixes if default_for is None else default_for), tuple(requires), extra,
             title or name,
-        )  # fmt: skip
+        ))  # fmt: skip
         return cls
 
     return wrap

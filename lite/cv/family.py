@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from lite._plugins import Registry
 from lite.errors import AmbiguousModelError, InputError, LayoutError
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register_family", "get_family", "family_names", "families_for_decoder", "detect_family"]
 
-_FAMILIES: dict[str, type[Detector]] = {}
+_FAMILIES: Registry[type[Detector]] = Registry("model family", owner=lambda cls: cls.__qualname__)
 _ALIASES: dict[str, str] = {}
 F = TypeVar("F", bound="type[Detector]")
 
@@ -44,9 +45,7 @@ def register_family(
         fam = name or (record.name if record is not None else None)
         if fam is None:
             raise InputError("register_family: give a name or a record")
-        old = _FAMILIES.get(fam)
-        if old is not None and old.__qualname__ != cls.__qualname__:
-            raise InputError(f"model family {fam!r} is already registered by {old.__qualname__}")
+        _FAMILIES.add(fam, cls)  # a name taken by another class is refused
         if record is not None:
             from lite.cv.records import RECORDS
 
@@ -59,7 +58,6 @@ def register_family(
             cls.default_anchors = record.anchors
             cls.input_multiple = record.input_multiple
         cls.family = fam
-        _FAMILIES[fam] = cls
         for a in (*aliases, *(record.aliases if record is not None else ())):
             _ALIASES[a] = fam
         return cls

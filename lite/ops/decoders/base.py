@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from lite._plugins import Registry
 from lite.errors import InputError, ModelOutputError
 from lite.ops import grids
 from lite.ops.decode import Candidates, _select, _sigmoid, _topk, finish
@@ -269,7 +270,7 @@ class Decoder:
         )  # fmt: skip
 
 
-_REGISTRY: dict[str, Decoder] = {}
+_REGISTRY: Registry[Decoder] = Registry("decoder", owner=type)
 D = TypeVar("D", bound=type[Decoder])
 
 
@@ -281,11 +282,8 @@ def register_decoder(name: str) -> Callable[[D], D]:
     """
 
     def deco(cls: D) -> D:
-        old = _REGISTRY.get(name)
-        if old is not None and type(old) is not cls:
-            raise InputError(f"decoder {name!r} is already registered by {type(old).__name__}")
         cls.name = name
-        _REGISTRY[name] = cls()
+        _REGISTRY.add(name, cls())
         return cls
 
     return deco
@@ -297,10 +295,7 @@ def get_decoder(name: str) -> Decoder:
     Raises:
         InputError: Unknown name; the message lists the registered ones.
     """
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise InputError(f"unknown decoder {name!r}; registered decoders: {decoder_names()}") from None
+    return _REGISTRY.lookup(name)
 
 
 def decoder_names() -> tuple[str, ...]:
