@@ -22,8 +22,10 @@ import numpy as np
 from lite._plugins import Registry
 from lite.errors import InputError, ModelOutputError
 from lite.ops import grids
-from lite.ops.decode import Candidates, _select, _sigmoid, _topk, finish
-from lite.ops.decode import _refuse_saturated as refuse_saturated
+from lite.ops.candidates import Candidates, finish, refuse_saturated
+from lite.ops.candidates import select as _select
+from lite.ops.candidates import sigmoid as _sigmoid
+from lite.ops.candidates import topk as _topk
 from lite.ops.options import DetectOptions
 
 __all__ = [
@@ -329,7 +331,7 @@ def match_outputs(
 def postprocess_plan(
     plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int], **options: Any
 ) -> list[Candidates]:
-    """Candidates, then the shared final stage ([`finish`][lite.ops.decode.finish]): per-image final
+    """Candidates, then the shared final stage ([`finish`][lite.ops.candidates.finish]): per-image final
     detections in input pixels, sorted by score.
 
     Args:

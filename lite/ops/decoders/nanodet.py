@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from lite.ops import grids
-from lite.ops.decode import Candidates
+from lite.ops.candidates import Candidates
 from lite.ops.decoders import base
 from lite.ops.decoders.base import Decoder, Hints, Plan, Shape, register_decoder
 

@@ -20,7 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from lite.ops import grids
-from lite.ops.decode import Candidates, finish
+from lite.ops.candidates import Candidates, finish
 from lite.ops.decoders import base
 from lite.ops.decoders.base import Decoder, Hints, Plan, Shape, register_decoder
 from lite.ops.decoders.yolov6 import NEGATIVE_SIZE_LIMIT, negative_size_fraction
