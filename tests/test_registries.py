@@ -69,3 +69,13 @@ def test_one_registry_mechanism_refuses_a_second_owner_and_lists_known_names():
     assert backends.get("ort").cls.__name__ == "OrtBackend"
     with pytest.raises(UnknownBackendError, match="known backends: mnn, ncnn, openvino, ort, trt"):
         backends.get("nope")
+
+
+def test_converters_use_the_same_registry():
+    from lite._plugins import Registry
+    from lite.convert import _registry
+
+    assert isinstance(_registry._REGISTRY, Registry)
+    assert "mnn" in _registry.known() and _registry.get("mnn").name == "mnn"  # imports (registers) it
+    with pytest.raises(InputError, match="converter 'mnn' is already registered by"):
+        _registry.register_converter("mnn", suffixes=(".mnn",))(lambda onnx: onnx)
