@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lite import backends
 from lite.errors import (
     BackendNotInstalledError,
     ClusterError,
@@ -484,7 +485,8 @@ class ResourcePlan:
 
 def _wants_gpu(backend: str | None, device: str | None, model: str) -> bool:
     dev = (device or "").lower()
-    return backend == "trt" or dev.startswith(("cuda", "trt", "gpu")) or Path(model).suffix in (".engine", ".plan")
+    engine_file = Path(model).suffix in backends.get("trt").default_for  # .engine, .plan: from the registry
+    return backend == "trt" or dev.startswith(("cuda", "trt", "gpu")) or engine_file
 
 
 def _share(budget: float, actors: int, cap: float) -> float:

@@ -218,3 +218,22 @@ class UnverifiedModelWarning(LiteWarning):
 
 class MetadataWarning(LiteWarning):
     """A metadata sidecar has a key this version of lite does not know (written by a newer lite?)."""
+
+
+class TaskNotSupportedError(LayoutError):
+    """The model's outputs are another task's (pose keypoints, segmentation masks...) than the one asked for.
+
+    ``task`` is the task found (``"pose"``, ``"segment"``...), ``reason`` what said so (metadata key or output shapes).
+    """
+
+    def __init__(self, message: str, task: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.task = task
+        self.reason = reason
+
+
+class AssumedDefaultWarning(LiteWarning):
+    """lite used a family default (input size, anchors) because the model and the caller said nothing."""
+
+
+__all__ += ["TaskNotSupportedError", "AssumedDefaultWarning"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,16 +43,42 @@ class ModelMeta:
     input_size: tuple[int, int] | None = None
     layout: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: Where each known field came from (``"names"`` → ``"the metadata of m.onnx"``), for messages.
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     def merged(self, other: ModelMeta) -> ModelMeta:
         """A copy where every field ``other`` knows overrides this one's."""
+        fields = ("names", "strides", "input_size", "layout")
+        sources = {
+            f: (other.sources if getattr(other, f) is not None else self.sources).get(f, "")
+            for f in fields
+            if getattr(other, f) is not None or getattr(self, f) is not None
+        }
         return ModelMeta(
             names=other.names if other.names is not None else self.names,
             strides=other.strides if other.strides is not None else self.strides,
             input_size=other.input_size if other.input_size is not None else self.input_size,
             layout=other.layout if other.layout is not None else self.layout,
             extra={**self.extra, **other.extra},
+            sources={k: v for k, v in sources.items() if v},
         )
+
+    @classmethod
+    def from_arguments(
+        cls, names: Sequence[str] | None = None, strides: Sequence[int] | None = None, layout: str | None = None
+    ) -> ModelMeta:
+        """What a caller's ``names=`` / ``strides=`` / ``layout=`` arguments say (their source recorded)."""
+        meta = cls(
+            names=tuple(names) if names is not None else None,
+            strides=tuple(int(s) for s in strides) if strides is not None else None,
+            layout=layout,
+        )
+        meta.sources = {f: f"the {f}= argument" for f in ("names", "strides", "layout") if getattr(meta, f) is not None}
+        return meta
+
+    def source_of(self, name: str) -> str:
+        """Where field ``name`` came from (``"the metadata of m.onnx"``, ``"the names= argument"``...)."""
+        return self.sources.get(name, "the model's metadata")
 
     def flag(self, key: str) -> bool | None:
         """The boolean ``extra[key]`` (read by `parse_bool`), or None when the key is absent.
@@ -71,6 +97,7 @@ class ModelMeta:
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the sidecar format)."""
         d = asdict(self)
+        d.pop("sources")  # where the facts came from is not itself metadata
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items() if v not in (None, {})}
 
     def to_strings(self) -> dict[str, str]:
@@ -226,6 +253,12 @@ def from_mapping(raw: Mapping[str, Any], source: str | None = None, *, strict_ke
     if not isinstance(extra, Mapping):
         raise _bad(source, "extra", "a JSON object of strings", extra)
     meta.extra = {str(k): str(v) for k, v in extra.items()}
+    where = source or "the metadata"
+    meta.sources = {}
+    for f, keys in _KEYS.items():
+        hit = next((k for k in keys if k in used), None)
+        if hit is not None:
+            meta.sources[f] = f"{where} (key {hit!r})"
     rest = {k: v for k, v in raw.items() if k not in used and k != "extra"}
     if strict_keys:
         aliases = {k for keys in _KEYS.values() for k in keys}

@@ -28,11 +28,16 @@ COCO80_TO_91 = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 2
 # fmt: on
 
 
-def letterbox_centre(img: np.ndarray, size: int, pad: int) -> tuple[np.ndarray, float, float, float]:
-    """Ultralytics-style: scale to fit, pad both sides equally. Returns (canvas, r, left, top)."""
+def letterbox_centre(
+    img: np.ndarray, size: int, pad: int, truncate: bool = False
+) -> tuple[np.ndarray, float, float, float]:
+    """Ultralytics-style: scale to fit, pad both sides equally. Returns (canvas, r, left, top).
+
+    ``truncate``: the resized size is ``int(w * r)`` (NanoDet's demo ``resize_uniform`` floors it), not rounded.
+    """
     h, w = img.shape[:2]
     r = min(size / h, size / w)
-    nw, nh = int(round(w * r)), int(round(h * r))
+    nw, nh = (int(w * r), int(h * r)) if truncate else (int(round(w * r)), int(round(h * r)))
     dw, dh = (size - nw) / 2, (size - nh) / 2
     resized = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
     top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
@@ -136,7 +141,7 @@ class NanodetPlus:
         self.net.load_model(str(path.with_suffix(".bin")))
 
     def __call__(self, img: np.ndarray):
-        canvas, r, left, top = letterbox_centre(img, self.size, 0)
+        canvas, r, left, top = letterbox_centre(img, self.size, 0, truncate=True)
         # BGR; contiguous and referenced: Mat(array) borrows the memory until clone() copies it
         x = np.ascontiguousarray(((canvas.astype(np.float32) - self.mean) / self.std).transpose(2, 0, 1))
         ex = self.net.create_extractor()

@@ -215,7 +215,10 @@ def test_unknown_layout_is_a_clear_error():
         detect_layout({"o": (1, 10, 85)}, num_classes=3)
     with pytest.raises(InputError, match="unknown layout"):
         detect_layout({"o": (1, 10, 85)}, layout="nonsense")
-    assert detect_layout({"a": (1, 84, 8, 8)}, layout="raw").layout is Layout.RAW
+    levels = {"a": (1, 84, 8, 8), "b": (1, 84, 4, 4), "c": (1, 84, 2, 2)}
+    assert detect_layout(levels, layout="raw").layout is Layout.RAW
+    with pytest.raises(InputError, match="3 or 4 levels"):  # one level (FastestDet) is never YOLOv6's heads
+        detect_layout({"a": (1, 84, 8, 8)}, layout="raw")
     assert Layout.parse("heads") is Layout.RAW  # the old name: sidecars written before the rename still load
 
 

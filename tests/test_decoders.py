@@ -64,7 +64,8 @@ def test_grids_one_helper():
         ({"output": (1, 3598, 112)}, Hints(input_hw=(416, 416)), "nanodet_plus"),
         ({"cls_pred_stride_8": (1, 1600, 80), "dis_pred_stride_8": (1, 1600, 32)}, Hints(input_hw=(320, 320)),
          "nanodet"),
-        ({"out0": (1, 84, 40, 40), "out1": (1, 84, 20, 20)}, Hints(input_hw=(320, 320)), "raw"),
+        ({"out0": (1, 84, 40, 40), "out1": (1, 84, 20, 20), "out2": (1, 84, 10, 10)}, Hints(input_hw=(320, 320)),
+         "raw"),
     ],
 )  # fmt: skip
 def test_each_signature_has_one_most_confident_decoder(shapes, hints, best):

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-from lite._plugins import import_submodules
+from lite._plugins import Registry, import_submodules
 from lite.backends.base import Backend, TensorSpec
-from lite.errors import BackendNotInstalledError, ModelLoadError, ModelNotFoundError, UnknownBackendError
+from lite.errors import BackendNotInstalledError, InputError, ModelLoadError, ModelNotFoundError, UnknownBackendError
 
 __all__ = [
     "Backend",
@@ -40,6 +41,8 @@ __all__ = [
     "known",
     "register_backend",
     "require",
+    "titles",
+    "format_of",
 ]
 
 DIST_NAME = "lite-detect"
@@ -55,14 +58,35 @@ class BackendInfo:
     default_for: tuple[str, ...]
     requires: tuple[str, ...]
     extra: str
+    title: str = ""
 
     @property
     def installed(self) -> bool:
         """True when every engine module the adapter needs can be found (nothing is imported)."""
         return all(_module_exists(m) for m in self.requires)
 
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The keyword options the adapter accepts (``device``, ``threads`` and its own), read from its ``__init__``."""
+        params = inspect.signature(self.cls.__init__).parameters.values()
+        return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY)
 
-_REGISTRY: dict[str, BackendInfo] = {}
+    def check_options(self, options: Any, owner: str = "") -> None:
+        """Refuse keywords the adapter does not accept, listing the ones it does.
+
+        Raises:
+            InputError: An unknown option (``owner`` prefixes the message, e.g. the family's valid keywords).
+        """
+        bad = sorted(k for k in options if k not in self.options)
+        if bad:
+            raise InputError(
+                f"unknown keyword argument{'s' if len(bad) > 1 else ''} {', '.join(bad)}: "
+                + (f"{owner}; " if owner else "")
+                + f"backend {self.name!r} options are {', '.join(self.options)}"
+            )
+
+
+_REGISTRY: Registry[BackendInfo] = Registry("backend", UnknownBackendError, owner=lambda info: info.cls)
 _ALIASES: dict[str, str] = {"onnxruntime": "ort", "tensorrt": "trt"}
 
 B = TypeVar("B", bound=type[Backend])
@@ -75,6 +99,7 @@ def register_backend(
     requires: tuple[str, ...],
     extra: str,
     default_for: tuple[str, ...] | None = None,
+    title: str | None = None,
 ) -> Callable[[B], B]:
     """Class decorator that registers an adapter.
 
@@ -86,17 +111,17 @@ def register_backend(
         extra: The pip extra that installs the engine.
         default_for: Suffixes for which this backend is chosen when none is named
             (default: all of ``suffixes``).
+        title: The engine's display name (``"ONNX Runtime"``), for messages and ``lite info`` (default: ``name``).
     """
 
     def wrap(cls: B) -> B:
-        if name in _REGISTRY and _REGISTRY[name].cls is not cls:
-            raise ValueError(f"backend {name!r} is already registered by {_REGISTRY[name].cls.__qualname__}")
         cls.name = name
         cls.suffixes = tuple(suffixes)
         cls.extra = extra
-        _REGISTRY[name] = BackendInfo(
-            name, cls, tuple(suffixes), tuple(suffixes if default_for is None else default_for), tuple(requires), extra
-        )
+        _REGISTRY.add(name, BackendInfo(
+            name, cls, tuple(suffixes), tuple(suffixes if default_for is None else default_for), tuple(requires), extra,
+            title or name,
+        ))  # fmt: skip
         return cls
 
     return wrap
@@ -117,6 +142,27 @@ def _module_exists(name: str) -> bool:
         except (ImportError, ValueError):
             continue
     return False
+
+
+def titles() -> dict[str, str]:
+    """Display name of every registered backend (``{"ort": "ONNX Runtime", ...}``), sorted by name."""
+    _discover()
+    return {n: _REGISTRY[n].title for n in sorted(_REGISTRY)}
+
+
+def format_of(path: str | Path) -> str | None:
+    """The model format of ``path`` from its suffix: the one engine that opens it (``".xml"`` → ``"OpenVINO"``;
+    a ``.bin`` beside an NCNN ``.param`` → ``"NCNN"``), the suffix itself when several engines open it
+    (``"ONNX"``), or None when no backend opens it."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".bin" and p.with_suffix(".param").exists():
+        suffix = ".param"
+    _discover()
+    owners = [info.title for info in _REGISTRY.values() if suffix in info.suffixes]
+    if not owners:
+        return None
+    return owners[0] if len(owners) == 1 else suffix.lstrip(".").upper()
 
 
 def known() -> list[str]:
@@ -210,6 +256,7 @@ def create(model_path: str | Path, backend: str | None = None, **options: Any) -
         UnknownBackendError: Unknown backend name or suffix, or a named backend that does not open the
             file's suffix while another backend does (``backend="ncnn"`` on an ``.onnx``).
         BackendNotInstalledError: The engine package is missing (an ``ImportError``).
+        InputError: An option the adapter does not accept (the message lists the ones it does).
     """
     path = Path(model_path)
     _check_path(path)
@@ -218,6 +265,7 @@ def create(model_path: str | Path, backend: str | None = None, **options: Any) -
         _check_backend_opens(info, path)
     else:
         info = get(backend_for_path(path))
+    info.check_options(options)
     return info.cls(path, **options)
 
 

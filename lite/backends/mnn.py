@@ -77,7 +77,7 @@ def import_mnn() -> ModuleType:
     return mnn
 
 
-@register_backend("mnn", suffixes=(".mnn",), requires=("MNN",), extra="mnn")
+@register_backend("mnn", suffixes=(".mnn",), requires=("MNN",), extra="mnn", title="MNN")
 class MnnBackend(Backend):
     """An MNN model on the CPU (MNN's Module API).
 

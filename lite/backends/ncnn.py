@@ -335,7 +335,7 @@ def _default_bin(param_path: Path) -> Path:
     return param_path.with_suffix(".bin")
 
 
-@register_backend("ncnn", suffixes=(".param",), requires=("ncnn",), extra="ncnn")
+@register_backend("ncnn", suffixes=(".param",), requires=("ncnn",), extra="ncnn", title="NCNN")
 class NcnnBackend(Backend):
     """An NCNN network on the CPU.
 

@@ -211,7 +211,7 @@ def read_onnx(core: Any, path: str | Path, *, rewrite: bool = True) -> OnnxRead:
 
 
 @register_backend("openvino", suffixes=(".xml", ".onnx"), requires=("openvino",), extra="openvino",
-                  default_for=(".xml",))  # fmt: skip
+                  default_for=(".xml",), title="OpenVINO")  # fmt: skip
 class OpenVinoBackend(Backend):
     """An OpenVINO compiled model.
 

@@ -109,7 +109,7 @@ def _dist_version(*dists: str) -> str | None:
     return None
 
 
-@register_backend("ort", suffixes=(".onnx",), requires=("onnxruntime",), extra="ort")
+@register_backend("ort", suffixes=(".onnx",), requires=("onnxruntime",), extra="ort", title="ONNX Runtime")
 class OrtBackend(Backend):
     """ONNX Runtime inference session.
 

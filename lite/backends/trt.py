@@ -241,6 +241,7 @@ def _output_allocator(trt: Any, outputs: DynamicOutputs) -> Any:
     "trt",
     suffixes=(".engine", ".plan", ".onnx"),
     default_for=(".engine", ".plan"),
+    title="TensorRT",
     # the real runtime module: a bare ``cuda`` namespace package (cuda-pathfinder alone) is not cuda-python
     requires=("tensorrt", "cuda.bindings.runtime|cuda.cudart"),
     extra="trt",

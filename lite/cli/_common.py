@@ -34,8 +34,22 @@ __all__ = [
 ]
 
 INPUT_SIZE_HELP = "network input N or H W (dynamic-shape models)"
-# lite.cv.family_names(), written out so that ``lite --help`` imports no numpy (a test keeps them equal)
-FAMILIES = ("yolov5", "yolov6", "yolov8", "yolox", "nanodet")
+#: lite.cv's modules that are not a family (every other module of lite.cv is one family, named as the module).
+_NOT_FAMILIES = frozenset({"detector", "family", "image_model", "records", "resolve"})
+
+
+def _family_modules() -> tuple[str, ...]:
+    """lite.cv.family_names() read from lite.cv's module names, so that ``lite --help`` imports no numpy
+    (a test keeps them equal)."""
+    import importlib.util
+    import pkgutil
+
+    spec = importlib.util.find_spec("lite.cv")
+    found = pkgutil.iter_modules(spec.submodule_search_locations if spec else [])
+    return tuple(sorted(m.name for m in found if not m.name.startswith("_") and m.name not in _NOT_FAMILIES))
+
+
+FAMILIES = _family_modules()
 FAMILY_HELP = (
     f"detector family: {', '.join(FAMILIES)} (yolo11 = yolov8); default: read from the model "
     "(metadata, sidecar, or an output only one family has)"

@@ -154,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
     kind, paths = resolve_sources(args.source) if args.source else ("scene", [])
     args.outputs = _plan(kind, paths, args)  # refuses before any work when it could not write or would replace
     det = _open_detector(args)
+    h, w = det.input_hw  # every run says the input size and where it came from
+    print(f"{det.backend.model_path.name}: family {det.family}, input {h}x{w} (from {det.input_size_source})")
     names = det.names
     cats = default_category_ids(names)
     records: list[dict[str, Any]] = []

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lite import backends
 from lite.cli._common import (
     add_command,
     add_engine_arguments,
@@ -24,16 +25,6 @@ from lite.cli._common import (
     add_input_size_argument,
     engine_options,
 )
-
-FORMATS = {
-    ".onnx": "ONNX",
-    ".param": "NCNN",
-    ".bin": "NCNN",
-    ".mnn": "MNN",
-    ".engine": "TensorRT engine",
-    ".plan": "TensorRT engine",
-    ".trt": "TensorRT engine",
-}
 
 
 def register(subparsers: Any) -> None:
@@ -84,7 +75,7 @@ def describe_model(
         )
         info = {
             "model": str(path),
-            "format": FORMATS.get(path.suffix.lower(), path.suffix.lstrip(".").upper() or "unknown"),
+            "format": backends.format_of(path) or path.suffix.lstrip(".").upper() or "unknown",
             "size_bytes": _size(path),
             **{k: v for k, v in info.items() if k != "model"},
             "output_shapes": {k: list(v) for k, v in shapes.items()},
@@ -116,6 +107,7 @@ def _text(info: dict[str, Any]) -> str:
     if info.get("family"):
         source = f" ({info['family_source']})" if info.get("family_source") else ""
         lines.append(f"family     {info['family']}{source}")
+        lines += [f"  because  {r}" for r in info.get("family_reasons") or []]
     lines += [f"input      {s}" for s in info["inputs"]]
     ran = info.get("output_shapes") or {}
     for spec in info["outputs"]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lite._plugins import import_submodules
+from lite._plugins import Registry, import_submodules
 from lite.errors import InputError, UnknownConverterError
 
 __all__ = ["ConverterInfo", "get", "known", "output_path", "register_converter"]
@@ -85,7 +85,7 @@ class ConverterInfo:
         return [primary, *companions, sidecar_path(primary)]
 
 
-_REGISTRY: dict[str, ConverterInfo] = {}
+_REGISTRY: Registry[ConverterInfo] = Registry("converter", owner=lambda info: (info.module, info.function))
 _ALIASES: dict[str, str] = {}
 
 
@@ -112,11 +112,9 @@ def register_converter(
         raise ValueError(f"converter {name!r}: expected at least one suffix")
 
     def wrap(fn: F) -> F:
-        if name in _REGISTRY and (_REGISTRY[name].module, _REGISTRY[name].function) != (fn.__module__, fn.__name__):
-            raise ValueError(f"converter {name!r} is already registered by {_REGISTRY[name].module}")
         ok = tuple(accepts) if accepts else ("." + suffixes[0].rsplit(".", 1)[-1],)
         doc = help or (fn.__doc__ or "").split("\n")[0]
-        _REGISTRY[name] = ConverterInfo(name, fn.__module__, fn.__name__, tuple(suffixes), ok, end2end, doc, fn)
+        _REGISTRY.add(name, ConverterInfo(name, fn.__module__, fn.__name__, tuple(suffixes), ok, end2end, doc, fn))
         for alias in aliases:
             _ALIASES[alias] = name
         return fn

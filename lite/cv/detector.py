@@ -11,7 +11,7 @@ is mostly data: its preprocessing, default input size, decoder names and default
 
 from __future__ import annotations
 
-import inspect
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -22,14 +22,24 @@ import numpy as np
 from lite import _checks, backends
 from lite.backends.base import Backend
 from lite.coco import COCO_NAMES
-from lite.cv.image_model import ImageModel, InputSizeSource
+from lite.cv.image_model import ImageModel, InputSizeSource, check_backend_options
+from lite.cv.records import RECORDS, FamilyRecord
+from lite.cv.resolve import hints_for, parse_anchors
 from lite.detections import Detections
-from lite.errors import InputError, InputSizeError, LayoutError, ModelOutputError, StreamError
+from lite.errors import (
+    AssumedDefaultWarning,
+    InputError,
+    InputSizeError,
+    LayoutError,
+    ModelOutputError,
+    StreamError,
+    TaskNotSupportedError,
+)
 from lite.io import batch_sources, load_image
-from lite.metadata import parse_value
 from lite.ops.canvas import TensorCache, tensor_into
-from lite.ops.decode import Candidates, DecodeSpec
+from lite.ops.decode import Candidates, DecodeSpec, Layout
 from lite.ops.decoders import Hints, Plan, decoder_names, get_decoder, match_outputs, run_plan
+from lite.ops.decoders.tasks import find_task
 from lite.ops.letterbox import LetterboxTransform
 from lite.ops.options import DetectOptions
 from lite.ops.preprocess import PreprocessConfig
@@ -82,6 +92,8 @@ class Detector(ImageModel):
 
     #: Registry name of the family (None: plain Detector, which reads YOLOv6's layouts).
     family: ClassVar[str | None] = None
+    #: The family's data (`lite.cv.records.FamilyRecord`), set by `register_family`; the ClassVars below come from it.
+    record: ClassVar[FamilyRecord | None] = None
     #: Registered decoders (`lite.ops.decoders`) this family's outputs may have, most usual first.
     decoders: ClassVar[tuple[str, ...]] = ("decoded", "anchor_grid", "raw", "end2end")
     #: Strides tried first when the model does not say (None: the usual sets).
@@ -90,6 +102,8 @@ class Detector(ImageModel):
     default_anchors: ClassVar[tuple[tuple[tuple[float, float], ...], ...] | None] = None
     #: Input size for dynamic-shape models when nothing else says.
     default_input_size: ClassVar[tuple[int, int]] = (640, 640)
+    #: Why this family was chosen (`Detector.from_file`: metadata key, output signature, tie-break).
+    family_reasons: tuple[str, ...] = ()
     #: Class names when the model carries none and has this many classes.
     default_names: ClassVar[tuple[str, ...]] = COCO_NAMES
 
@@ -125,6 +139,9 @@ class Detector(ImageModel):
             box_first=box_first, sigmoid=sigmoid,
         )  # fmt: skip
         # checked before opening: a wrong argument fails before any engine loads
+        self._check_family_knobs(layout=layout, box_first=box_first, sigmoid=sigmoid, anchors=anchors, reg_max=reg_max)
+        self._check_layout_argument(layout)
+        self._user_strides = tuple(int(s) for s in strides) if strides is not None else None
         self._set_options(DetectOptions(conf, iou, max_det, nms, multi_label, pre_nms_topk))
         self._set_layout_hints(box_first=box_first, sigmoid=sigmoid, anchors=anchors, reg_max=reg_max)
         self.plan: Plan | None = None  # set by _setup_outputs, which ImageModel.__init__ calls
@@ -148,6 +165,45 @@ class Detector(ImageModel):
         #: True when the backend takes the uint8 canvas and normalises it itself (`_feed`).
         self.fused = bool(fuse_preprocess) and self.backend.fuse_preprocess(self.preprocess_config)
 
+    @classmethod
+    def _own_record(cls) -> FamilyRecord:
+        """The family's record (a plain ``Detector`` reads YOLOv6's layouts: YOLOv6's)."""
+        return cls.record or RECORDS["yolov6"]
+
+    @classmethod
+    def knobs(cls) -> tuple[str, ...]:
+        """The keywords this family takes: the common ones and its record's own (not another family's)."""
+        own = set(cls._own_record().knob_names())
+        others = {k.name for r in RECORDS.values() for k in r.knobs} - own
+        return tuple(k for k in super().knobs() if k not in others)
+
+    @classmethod
+    def _check_family_knobs(cls, **given: Any) -> None:
+        """A family keyword given to another family is an InputError naming its owner and this family's own."""
+        rec = cls._own_record()
+        foreign = [k for k, v in given.items() if v is not None and k not in rec.knob_names()]
+        if not foreign:
+            return
+        owners = {k: [r.name for r in RECORDS.values() if k in r.knob_names()] for k in foreign}
+        own = "; ".join(k.describe() for k in rec.knobs) or "none"
+        raise InputError(
+            "; ".join(f"{k} is a keyword of family {'/'.join(v)}" for k, v in owners.items())
+            + f", not of family {rec.name!r}, whose own keywords are: {own}. Drop it, or open the model as its "
+            f"family (family=)"
+        )
+
+    @classmethod
+    def _check_layout_argument(cls, layout: str | None) -> None:
+        """``layout=`` names one of YOLOv6's layouts."""
+        if layout is None:
+            return
+        yolov6 = [m.value for m in Layout]
+        fam = cls.family or "yolov6"
+        try:
+            Layout.parse(layout)
+        except InputError:
+            raise InputError(f"layout: expected one of {yolov6} (family {fam!r}); got {layout!r}") from None
+
     def _set_options(self, options: DetectOptions) -> None:
         """Store the validated detection options as the per-call defaults."""
         self.conf, self.iou, self.max_det = options.conf, options.iou, options.max_det
@@ -160,7 +216,7 @@ class Detector(ImageModel):
         if reg_max is not None and (not isinstance(reg_max, int) or isinstance(reg_max, bool) or reg_max < 1):
             raise InputError(f"reg_max: expected a positive int (NanoDet: 7), got {reg_max!r}")
         self._box_first, self._sigmoid = box_first, sigmoid
-        self._anchors = _as_anchors(anchors, "anchors") if anchors is not None else None
+        self._anchors = parse_anchors(anchors, "anchors") if anchors is not None else None
         self._reg_max = reg_max
 
     # -- choosing the family -------------------------------------------------------------
@@ -186,28 +242,42 @@ class Detector(ImageModel):
             AmbiguousModelError: Several families fit equally (the message names them and says ``family=``).
             LayoutError: No family reads these outputs.
         """
-        from lite.cv.family import detect_family, get_family
+        from lite.cv.family import detect_family, family_knobs, get_family
 
         if family is not None:
             return get_family(family)(model, **kwargs)
         if cls is not Detector and cls.family is not None:
             return cls(model, **kwargs)
+        Detector._check_layout_argument(kwargs.get("layout"))  # YOLOv6's layouts: the only ones layout= names
         source = None if isinstance(model, Backend) else str(model)
+        knobs = family_knobs()
+        every = [k for ks in knobs.values() for k in ks]
+        every = sorted(set(every), key=every.index)
         if isinstance(model, Backend):
             be = model
         else:
-            opts = {k: kwargs.pop(k) for k in list(kwargs) if k not in _DETECTOR_KWARGS}
+            opts = {k: kwargs.pop(k) for k in list(kwargs) if k not in every and k != "backend"}
             if kwargs.get("device") is not None:
                 opts["device"] = kwargs["device"]
-            be = backends.create(
-                ImageModel._resolve(model), kwargs.pop("backend", None), threads=kwargs.get("threads"), **opts
-            )
+            path, backend = ImageModel._resolve(model), kwargs.pop("backend", None)
+            check_backend_options(path, backend, opts, every, "Detector.from_file (any family)")
+            be = backends.create(path, backend, threads=kwargs.get("threads"), **opts)
             kwargs.pop("device", None)
         try:
-            fam = detect_family(be, source, kwargs)
-            obj = fam.__new__(fam)
-            obj._source_name = source
-            obj.__init__(be, **{k: v for k, v in kwargs.items() if k not in ("backend", "threads")})
+            reasons: list[str] = []
+            fam = detect_family(be, source, kwargs, reasons)
+            own = set(fam.knobs())
+            foreign = sorted(k for k in kwargs if k not in own and k not in ("backend", "threads"))
+            if foreign:
+                owners = {k: [n for n, f in knobs.items() if k in f] for k in foreign}
+                raise InputError(
+                    "; ".join(f"{k} is a keyword of family {'/'.join(v)}" for k, v in owners.items())
+                    + f", and {be.model_path.name} was read as family {fam.family!r}, which takes "
+                    f"{', '.join(fam.knobs())}: drop it, or pass family= to open the model as another family"
+                )
+            # the opened backend is handed over: a hub file's size comes from its name and sha256 (hub_input_size)
+            obj = fam(be, **{k: v for k, v in kwargs.items() if k not in ("backend", "threads")})
+            obj.family_reasons = tuple(reasons)
         except BaseException:
             if not isinstance(model, Backend):
                 be.close()
@@ -216,22 +286,15 @@ class Detector(ImageModel):
 
     # -- reading the outputs -----------------------------------------------------------------
     def _hints(self, input_hw: tuple[int, int] | None = None) -> Hints:
-        meta = self.meta
-        strides = meta.strides if meta.strides and len(meta.strides) > 1 else None
-        anchors = self._anchors
-        if anchors is None and meta.extra.get("anchors"):
-            anchors = _as_anchors(parse_value(meta.extra["anchors"]), "metadata 'anchors'")
-        return Hints(
-            input_hw=input_hw or self.input_hw,
-            num_classes=len(meta.names) if meta.names is not None else None,
-            strides=strides,
-            layout=meta.layout,
-            anchors=anchors or self.default_anchors,
-            end2end=meta.flag("end2end"),
+        return hints_for(
+            self.meta,
+            input_hw or self.input_hw,
+            anchors=self._anchors,
             reg_max=self._reg_max,
+            box_first=self._box_first,
+            sigmoid=self._sigmoid,
             default_strides=self.default_strides,
-            box_first=self._box_first if self._box_first is not None else meta.flag("box_first"),
-            sigmoid=self._sigmoid if self._sigmoid is not None else meta.flag("sigmoid"),
+            default_anchors=self.default_anchors,
         )
 
     def _output_shapes(self) -> tuple[dict[str, tuple], bool]:
@@ -259,6 +322,31 @@ class Detector(ImageModel):
         ):
             self.input_hw, self.input_size_source = tuple(layout_size), InputSizeSource.LAYOUT  # type: ignore[assignment]
             self.plan = self._choose_plan(self._output_shapes()[0])
+        self._check_strides_used()
+        if self.plan.options.get("anchors_assumed"):
+            anchors = [[v for wh in lv for v in wh] for lv in self.plan.options["anchors"]]
+            warnings.warn(
+                f"{self.backend.model_path.name}: neither the model's metadata nor anchors= gives the anchors: "
+                f"assuming family {self.family or 'yolov6'}'s default anchors {anchors}. Pass anchors=[[w, h, w, h, "
+                f"w, h], ...] per level if the model was trained with others",
+                AssumedDefaultWarning,
+                stacklevel=3,
+            )
+
+    def _check_strides_used(self) -> None:
+        """``strides=`` must be what the outputs are read with (one value: the largest stride); never ignored."""
+        given = self._user_strides
+        if given is None:
+            return
+        used = self.strides
+        if used is None or given == tuple(used) or (len(given) == 1 and given[0] == max(used)):
+            return
+        h, w = self.input_hw
+        raise InputError(
+            f"strides={list(given)}: {self.backend.model_path.name}'s outputs at input {h}x{w} are levels of "
+            f"strides {list(used)} (layout {self.plan.decoder if self.plan else '?'}), not {list(given)}; pass "
+            f"strides={list(used)} or leave strides= unset"
+        )
 
     def _settle_size(self, shapes: Mapping[str, tuple], probed: bool) -> None:
         """Outputs that do not fit the input size: adopt the one size that fits, or refuse."""
@@ -290,6 +378,7 @@ class Detector(ImageModel):
         """This family's most likely reading of the outputs; refuses when none fits or another family fits better."""
         from lite.cv.family import describe_plans
 
+        refuse_other_task(self.backend, shapes, self.meta)
         hints = self._hints()
         reasons: list[str] = []
         own = match_outputs(shapes, hints, self.decoders, reasons)
@@ -301,14 +390,15 @@ class Detector(ImageModel):
             why = f" ({'; '.join(reasons)})" if reasons else ""
             expected = "; or ".join(f"{d} {get_decoder(d).signature}" for d in self.decoders)
             msg = f"{name}: the outputs {desc} fit no {fam} layout{why}; expected {expected}"
-            if hints.num_classes is not None and match_outputs(shapes, replace(hints, num_classes=None), self.decoders):
+            unnamed = replace(hints, num_classes=None)
+            if hints.num_classes is not None and match_outputs(shapes, unnamed, self.decoders):
                 msg += (
-                    f". They do fit with another class count than the {hints.num_classes} names given: "
-                    f"pass names= with one name per class of the model"
+                    f". They do fit with another class count than the {hints.num_classes} names from "
+                    f"{self.meta.source_of('names')}: pass names= with one name per class of the model"
                 )
-            if others:
+            elif others:
                 msg += f". They fit {describe_plans(others)}: open the model with that family (or Detector.from_file)"
-            else:
+            elif not match_outputs(shapes, unnamed):
                 msg += ". No registered family reads them: lite does not support this model"
             raise LayoutError(msg)
         best = own[0]
@@ -368,16 +458,28 @@ class Detector(ImageModel):
         if not plan.resolved or not self._validated:
             dec = get_decoder(plan.decoder)
             if not plan.resolved:
-                plan = self.plan = dec.refine(plan, outputs)
+                try:
+                    plan = self.plan = dec.refine(plan, outputs)
+                except ModelOutputError as e:  # name the model
+                    raise ModelOutputError(f"{self.backend.model_path.name}: {e}") from e
             if not self._validated:
                 why = dec.check(plan, outputs, tuple(transforms[0].dst_shape))
                 if why:
+                    advice = "" if "pass " in why else ". Open it with its own family (Detector.from_file, or family=)"
                     raise ModelOutputError(
                         f"{self.backend.model_path.name}: the first inference contradicts layout {plan.decoder!r} "
-                        f"of family {self.family or 'yolov6'}: {why}. Open it with its own family "
-                        f"(Detector.from_file, or family=)"
+                        f"of family {self.family or 'yolov6'}: {why}{advice}"
                     )
                 self._validated = True
+                if self.input_size_source == InputSizeSource.DEFAULT:
+                    h, w = self.input_hw
+                    warnings.warn(
+                        f"{self.backend.model_path.name}: the model declares no input size (dynamic H, W, no "
+                        f"metadata, not a hub file): running at family {self.family or 'yolov6'}'s default {h}x{w}. "
+                        f"Pass input_size= (lite: --input-size) with the size the model was trained for",
+                        AssumedDefaultWarning,
+                        stacklevel=3,
+                    )
         hw = transforms[0].dst_shape
         opts = self._options(overrides)
         try:
@@ -540,6 +642,7 @@ class Detector(ImageModel):
         out.update(
             {
                 "family": self.family or "yolov6",
+                "family_reasons": list(self.family_reasons),
                 "decoder": plan.decoder if plan else None,
                 "layout": spec.describe() if spec else (plan.describe() if plan else None),
                 **{k: base[k] for k in ("input_size", "input_size_source", "dynamic_input", "batch", "preprocess")},
@@ -564,28 +667,23 @@ class Detector(ImageModel):
         )
 
 
-#: Detector's own keyword arguments (everything else `from_file` is given goes to the backend), read from its signature.
-_DETECTOR_KWARGS = frozenset(inspect.signature(Detector.__init__).parameters) - {"self", "model", "backend_options"}
+def refuse_other_task(backend: Backend, shapes: Mapping[str, tuple], meta: Any) -> None:
+    """Refuse outputs of another task (pose, segmentation...) before any detection decoder reads them.
+
+    Raises:
+        TaskNotSupportedError: The metadata or the output signature says the task, and why.
+    """
+    found = find_task(shapes, backend.metadata, len(meta.names) if meta.names is not None else None)
+    if found is None:
+        return
+    task, reason = found
+    raise TaskNotSupportedError(
+        f"{backend.model_path.name}: a {task} model, not a box detector: {reason}. lite's detectors read "
+        f"box-detection outputs only and do not read {task} models yet; use a detection export of the model",
+        task,
+        reason,
+    )
 
 
 def _describe_shapes(shapes: Mapping[str, tuple]) -> str:
     return ", ".join(f"{n}{list(s)}" for n, s in shapes.items())
-
-
-def _as_anchors(value: Any, what: str) -> tuple[tuple[tuple[float, float], ...], ...]:
-    """Anchors per level as ``((w, h), ...)``: from ``[[w, h, w, h, ...], ...]`` or ``[[(w, h), ...], ...]``."""
-    try:
-        levels = []
-        for lv in value:
-            flat = np.asarray(lv, dtype=np.float64).ravel()
-            if flat.size < 2 or flat.size % 2 or not np.isfinite(flat).all() or (flat <= 0).any():
-                raise ValueError
-            levels.append(tuple((float(a), float(b)) for a, b in flat.reshape(-1, 2)))
-        if not levels or len({len(lv) for lv in levels}) != 1:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise InputError(
-            f"{what}: expected anchors per level in pixels, e.g. [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119], "
-            f"[116, 90, 156, 198, 373, 326]] (the same count per level); got {value!r}"
-        ) from None
-    return tuple(levels)

@@ -12,28 +12,54 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from lite._plugins import Registry
 from lite.errors import AmbiguousModelError, InputError, LayoutError
 
 if TYPE_CHECKING:
     from lite.backends.base import Backend
     from lite.cv.detector import Detector
+    from lite.cv.records import FamilyRecord
+    from lite.cv.resolve import Resolution
     from lite.ops.decoders import Plan
 
 __all__ = ["register_family", "get_family", "family_names", "families_for_decoder", "detect_family"]
 
-_FAMILIES: dict[str, type[Detector]] = {}
+_FAMILIES: Registry[type[Detector]] = Registry("model family", owner=lambda cls: cls.__qualname__)
 _ALIASES: dict[str, str] = {}
 F = TypeVar("F", bound="type[Detector]")
 
 
-def register_family(name: str, *, aliases: Sequence[str] = ()) -> Callable[[F], F]:
-    """Class decorator registering a Detector subclass as family ``name`` (plus ``aliases``)."""
+def register_family(
+    name: str | None = None, *, aliases: Sequence[str] = (), record: FamilyRecord | None = None
+) -> Callable[[F], F]:
+    """Class decorator registering a Detector subclass as family ``name`` (plus ``aliases``).
+
+    With a ``record`` (`lite.cv.records.FamilyRecord`) the name, aliases and every default (decoders by priority,
+    preprocessing, input size, strides, anchors) come from it.
+
+    Raises:
+        InputError: ``name`` is already registered by another class.
+    """
 
     def deco(cls: F) -> F:
-        cls.family = name
-        _FAMILIES[name] = cls
-        for a in aliases:
-            _ALIASES[a] = name
+        fam = name or (record.name if record is not None else None)
+        if fam is None:
+            raise InputError("register_family: give a name or a record")
+        _FAMILIES.add(fam, cls)  # a name taken by another class is refused
+        if record is not None:
+            from lite.cv.records import RECORDS
+
+            RECORDS.setdefault(record.name, record)  # a family defined outside records.py joins the table
+            cls.record = record
+            cls.decoders = record.decoder_names
+            cls.preprocess_config = record.preprocess
+            cls.default_input_size = record.input_size
+            cls.default_strides = record.strides
+            cls.default_anchors = record.anchors
+            cls.input_multiple = record.input_multiple
+        cls.family = fam
+        for a in (*aliases, *(record.aliases if record is not None else ())):
+            _ALIASES[a] = fam
         return cls
 
     return deco
@@ -75,6 +101,12 @@ def families_for_decoder(decoder: str) -> tuple[str, ...]:
     return tuple(n for n, cls in _FAMILIES.items() if decoder in cls.decoders)
 
 
+def family_knobs() -> dict[str, tuple[str, ...]]:
+    """Every family's keyword arguments (`ImageModel.knobs`), by family name."""
+    _load()
+    return {n: cls.knobs() for n, cls in _FAMILIES.items()}
+
+
 def describe_plans(plans: Sequence[Plan]) -> str:
     """``family 'yolov8' (yolov8: (B, 4+nc, N) ..., confidence 0.85)`` for each plan."""
     parts = []
@@ -89,16 +121,15 @@ def _load() -> None:
         import lite.cv  # noqa: F401  (registers the built-in families)
 
 
-def _meta_family(raw: Mapping[str, str], source: str | None) -> str | None:
-    """The family the model's metadata (or hub entry) names, if any."""
+def _meta_family(raw: Mapping[str, str], source: str | None) -> tuple[str, str] | None:
+    """``(family, reason)`` when the model's metadata (or hub entry) names the family, else None."""
     fam = raw.get("family")
     if fam:
-        return str(fam)
-    author = str(raw.get("author", "")).lower()
-    if "ultralytics" in author or ("task" in raw and "imgsz" in raw):
-        return "yolov8"
-    if "names" in raw and "stride" in raw and not any(k in raw for k in ("strides", "layout", "task")):
-        return "yolov5"  # ultralytics/yolov5's export writes exactly {stride, names}
+        return str(fam), f"metadata key 'family' = {fam!r}"
+    for fam_name, cls in _FAMILIES.items():  # each record's identifying metadata
+        for rule in cls.record.identify if cls.record is not None else ():
+            if rule.matches(raw):
+                return fam_name, rule.describe(raw)
     if source and "." not in source.rsplit("/", 1)[-1]:
         try:
             from lite.hub import get
@@ -106,17 +137,23 @@ def _meta_family(raw: Mapping[str, str], source: str | None) -> str | None:
             hub_family = get(source).family
         except Exception:  # noqa: BLE001 - not a hub name
             return None
-        return "yolov6" if hub_family in ("yolov6", "yolov6lite", "lite-demo") else hub_family
+        fam = "yolov6" if hub_family in ("yolov6", "yolov6lite", "lite-demo") else hub_family
+        return fam, f"hub manifest entry {source!r} (family {hub_family!r})"
     return None
 
 
-def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any]) -> type[Detector]:
+def detect_family(
+    backend: Backend, source: str | None, kwargs: Mapping[str, Any], reasons: list[str] | None = None
+) -> type[Detector]:
     """The family of an opened model: from its metadata, else from the outputs (see `Detector.from_file`).
+
+    ``reasons`` (when given) receives why: which metadata key, which output signature, which tie-break.
 
     Raises:
         AmbiguousModelError: Several families fit equally.
         LayoutError: No family fits.
     """
+    from lite.cv.detector import refuse_other_task
     from lite.metadata import read_model_meta, sidecar_path
 
     _load()
@@ -134,113 +171,91 @@ def detect_family(backend: Backend, source: str | None, kwargs: Mapping[str, Any
             fam = data.get("family") or (extra.get("family") if isinstance(extra, dict) else None)
             if fam:
                 raw["family"] = fam
+    why = reasons if reasons is not None else []
     named = _meta_family(raw, source)
-    if named is not None:
-        return get_family(named)
-
-    # From the outputs: every family reads them as it would; the most confident family wins.
+    if named is not None and side.is_file() and raw.get("family") == named[0]:
+        named = (named[0], f"metadata sidecar {side.name} (key 'family' = {named[0]!r})")
     meta = _meta_with_arguments(read_model_meta(backend.model_path, backend.metadata), kwargs)
-    scores: dict[str, tuple[float, type[Detector]]] = {}
-    errors: list[str] = []
-    probed: dict[tuple[int, int], dict[str, tuple]] = {}  # one blank inference per input size at most
-    for name in family_names():
-        cls = _FAMILIES[name]
-        probe = cls.__new__(cls)
-        probe._source_name = source
-        try:
-            shapes, plans = _family_plans(probe, backend, meta, kwargs, probed)
-        except (LayoutError, InputError) as e:
-            errors.append(f"{name}: {e}")
-            continue
-        if plans:
-            scores[name] = (plans[0].confidence, cls)
-    if not scores:
-        raise LayoutError(
-            f"{backend.model_path.name}: no registered family reads this model's outputs; "
-            f"known families {list(_FAMILIES)}. Details: " + " | ".join(errors[:3])
-        )
-    top = max(c for c, _ in scores.values())
-    best = [n for n, (c, _) in scores.items() if abs(c - top) < 1e-9]
-    if len(best) > 1:
-        best = _settle_by_values(backend, best, kwargs, source) or best
-    if len(best) != 1:
+    declared = {s.name: tuple(s.shape) for s in backend.outputs} if all(s.rank_known for s in backend.outputs) else None
+    if declared is not None and named is None:
+        refuse_other_task(backend, declared, meta)
+    res = _resolve_with(backend, source, kwargs, meta, named, declared)
+    why.extend(res.reasons)
+    if res.family is not None:
+        return get_family(res.family)
+    if res.candidates:
+        best = list(res.candidates)
         raise AmbiguousModelError(
             f"{backend.model_path.name}: the outputs fit several model families equally: {best}; "
             f"pass family= one of them (e.g. Detector.from_file(model, family={best[0]!r}))",
             tuple(best),
         )
-    return _FAMILIES[best[0]]
+    raise LayoutError(_no_family_message(backend, meta, res.errors))
+
+
+def _resolve_with(
+    backend: Backend, source: str | None, kwargs: Mapping[str, Any], meta: Any, named: Any, declared: Any
+) -> Resolution:
+    """Run the pure resolver, running for it the blank inferences it asks for (shapes, tie-breaking values)."""
+    from lite.cv.image_model import hub_input_size
+    from lite.cv.resolve import Observed, ResolveHints, parse_anchors, resolve
+    from lite.ops.preprocess import normalize
+
+    if len(backend.inputs) != 1:
+        raise InputError(
+            f"an image model needs a model with one image input; {backend.model_path} has {backend.inputs}"
+        )
+    spec = backend.inputs[0]
+    anchors = kwargs.get("anchors")
+    knobs = {
+        "anchors": parse_anchors(anchors, "anchors") if anchors is not None else None,
+        **{k: kwargs.get(k) for k in ("reg_max", "box_first", "sigmoid")},
+    }
+    fixed = spec.static_hw if spec.rank_known else None
+    hints = ResolveHints(
+        backend.model_path.name,
+        meta,
+        named,
+        fixed_hw=fixed,
+        input_size=kwargs.get("input_size"),
+        hub_size=hub_input_size(source, backend.model_path) if fixed is None else None,
+        knobs={k: v for k, v in knobs.items() if v is not None},
+    )
+    records = {n: cls.record for n, cls in _FAMILIES.items() if cls.record is not None}
+    by_size: dict[tuple[int, int], dict[str, tuple]] = {}
+    values: dict[tuple[str, tuple[int, int]], dict[str, np.ndarray]] = {}
+    while True:
+        res = resolve(Observed(declared, by_size, values), hints, records)
+        for hw in res.needs_shapes:
+            outs = backend.infer({spec.name: np.zeros((1, 3, *hw), np.float32)})
+            by_size[hw] = {k: tuple(v.shape) for k, v in outs.items()}
+        for fam, hw in res.needs_values:  # one blank inference, preprocessed as that family would
+            cfg = records[fam].preprocess
+            canvas = np.empty((*hw, 3), np.uint8)
+            canvas[:] = np.array(cfg.pad_bgr, np.uint8)
+            values[(fam, hw)] = backend.infer({spec.name: normalize(canvas, cfg)})
+        if not res.needs_shapes and not res.needs_values:
+            return res
+
+
+def _no_family_message(backend: Backend, meta: Any, errors: Sequence[str]) -> str:
+    """Why no family reads the outputs: the outputs, what each family expects, and where the class count came from."""
+    from lite.ops.decoders import get_decoder
+
+    outs = ", ".join(f"{s.name}{list(s.shape)}" for s in backend.outputs)
+    msg = f"{backend.model_path.name}: no registered family reads the outputs {outs}"
+    if errors:
+        msg += " (" + " | ".join(errors[:3]) + ")"
+    if meta.names is not None:
+        msg += f"; the class count {len(meta.names)} comes from {meta.source_of('names')}"
+    expected = "; ".join(
+        f"{n}: " + " or ".join(get_decoder(d).signature for d in cls.decoders) for n, cls in _FAMILIES.items()
+    )
+    return msg + f". Known families and the outputs they read: {expected}"
 
 
 def _meta_with_arguments(meta: Any, kwargs: Mapping[str, Any]) -> Any:
     """The model's metadata with the caller's ``names``, ``strides`` and ``layout`` on top."""
     from lite.metadata import ModelMeta
 
-    names, strides = kwargs.get("names"), kwargs.get("strides")
-    return meta.merged(
-        ModelMeta(
-            names=tuple(names) if names is not None else None,
-            strides=tuple(int(s) for s in strides) if strides is not None else None,
-            layout=kwargs.get("layout"),
-        )
-    )
-
-
-def _family_plans(
-    probe: Detector, backend: Backend, meta: Any, kwargs: Mapping[str, Any], probed: dict | None = None
-) -> tuple[dict[str, tuple], list[Plan]]:
-    """The plans a family's decoders make for the model, as the family would open it (no side effects)."""
-    from lite.cv.image_model import InputSizeSource
-    from lite.ops.decoders import match_outputs
-
-    probe.backend = backend
-    probe.input_spec = backend.inputs[0]
-    probe.input_name = probe.input_spec.name
-    probe.meta = meta
-    probe._anchors = None
-    probe._reg_max = kwargs.get("reg_max")
-    probe._box_first = probe._sigmoid = None
-    probe._fixed_hw = probe._static_hw()
-    probe.input_hw, probe.input_size_source = probe._choose_input_hw(kwargs.get("input_size"))
-    probed = {} if probed is None else probed
-
-    def shapes_at(hw: tuple[int, int]) -> dict[str, tuple]:
-        if hw not in probed:
-            probed[hw] = probe._output_shapes()[0]
-        return probed[hw]
-
-    shapes = shapes_at(probe.input_hw)
-    plans = match_outputs(shapes, probe._hints(), probe.decoders)
-    if plans and plans[0].size_mismatch and probe.input_size_source == InputSizeSource.DEFAULT and plans[0].fits:
-        probe.input_hw = plans[0].fits[0]
-        shapes = shapes_at(probe.input_hw)
-        plans = match_outputs(shapes, probe._hints(), probe.decoders)
-    return shapes, plans
-
-
-def _settle_by_values(backend: Backend, fams: list[str], kwargs: Mapping[str, Any], source: str | None) -> list[str]:
-    """Families whose layout is not contradicted by the values of one blank inference."""
-    from lite.metadata import read_model_meta
-    from lite.ops.decoders import get_decoder
-
-    meta = _meta_with_arguments(read_model_meta(backend.model_path, backend.metadata), kwargs)
-    keep = []
-    for name in fams:
-        cls = _FAMILIES[name]
-        probe = cls.__new__(cls)
-        probe._source_name = source
-        _, plans = _family_plans(probe, backend, meta, kwargs)
-        if not plans:
-            continue
-        plan = plans[0]
-        outs = backend.infer({probe.input_name: probe._blank()})
-        dec = get_decoder(plan.decoder)
-        try:
-            plan = dec.refine(plan, outs)
-            if dec.check(plan, outs, probe.input_hw) is None and all(
-                np.isfinite(np.asarray(v)).all() for v in outs.values()
-            ):
-                keep.append(name)
-        except (LayoutError, InputError, KeyError, ValueError):
-            continue
-    return keep
+    return meta.merged(ModelMeta.from_arguments(kwargs.get("names"), kwargs.get("strides"), kwargs.get("layout")))

@@ -7,6 +7,7 @@ a later task (classification, masks) sits beside it on the same base.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,7 +16,8 @@ import numpy as np
 
 from lite import backends
 from lite.backends.base import Backend, TensorSpec
-from lite.errors import InputError
+from lite.cv.resolve import SizeSource, as_size, input_size_for
+from lite.errors import InputError, LiteError
 from lite.io import load_image
 from lite.metadata import ModelMeta, read_model_meta
 from lite.ops.letterbox import Letterbox, LetterboxTransform
@@ -24,25 +26,9 @@ from lite.ops.preprocess import PreprocessConfig
 __all__ = ["ImageModel", "InputSizeSource"]
 
 
-class InputSizeSource:
-    """Values of ``info()["input_size_source"]``: why a model runs at its input size."""
-
-    FIXED = "model file (fixed input shape)"
-    ARGUMENT = "input_size argument"
-    METADATA = "model metadata"
-    HUB = "hub manifest"
-    LAYOUT = "layout default"
-    INFERRED = "inferred from the output shapes"
-    DEFAULT = "family default"
-
-
-def _size2(size: int | Sequence[int], what: str) -> tuple[int, int]:
-    if isinstance(size, int | np.integer):
-        size = (int(size), int(size))
-    size = tuple(int(s) for s in size)
-    if len(size) != 2 or min(size) <= 0:
-        raise InputError(f"{what}: expected a positive int or (height, width), got {size!r}")
-    return size  # type: ignore[return-value]
+#: Values of ``info()["input_size_source"]``: why a model runs at its input size (`lite.cv.resolve.SizeSource`).
+InputSizeSource = SizeSource
+_size2 = as_size
 
 
 class ImageModel:
@@ -72,7 +58,7 @@ class ImageModel:
     #: Dynamic inputs must be a multiple of this (None: the model's largest stride).
     input_multiple: ClassVar[int | None] = None
 
-    _source_name: str | None = None  # the hub name or path the model came from (set by from_file)
+    _source_name: str | None = None  # the hub name or path the model came from (set by _open)
 
     def __init__(
         self,
@@ -132,12 +118,33 @@ class ImageModel:
     ) -> Backend:
         """The opened backend: ``model`` itself when it is one, else the file (or hub name) opened."""
         if isinstance(model, Backend):
+            if backend_options:
+                raise InputError(
+                    f"{', '.join(sorted(backend_options))}: backend options need a model file; the model given is "
+                    f"an opened {model.name!r} backend (set its options when opening it). "
+                    f"{type(self).__name__} takes {', '.join(self.knobs())}"
+                )
             return model
         self._source_name = self._source_name or str(model)
         path = self._resolve(model)
         if device is not None:
             backend_options["device"] = device
+        check_backend_options(path, backend, backend_options, self.knobs(), type(self).__name__)
         return backends.create(path, backend, threads=threads, **backend_options)
+
+    @classmethod
+    def knobs(cls) -> tuple[str, ...]:
+        """The keyword arguments this class takes besides ``model`` and ``backend`` (its own and its bases'),
+        read from the ``__init__`` signatures; anything else is a backend option."""
+        out: list[str] = []
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None or not issubclass(klass, ImageModel):
+                continue
+            for p in inspect.signature(init).parameters.values():
+                if p.kind is p.KEYWORD_ONLY and p.name not in out:
+                    out.append(p.name)
+        return tuple(out)
 
     def _image_input(self) -> TensorSpec:
         """The model's one input (an image model has exactly one)."""
@@ -149,11 +156,7 @@ class ImageModel:
     def _read_meta(self, names: Sequence[str] | None, strides: Sequence[int] | None, layout: str | None) -> ModelMeta:
         """The model's metadata (file, sidecar), overridden by what the caller gave."""
         return read_model_meta(self.backend.model_path, self.backend.metadata).merged(
-            ModelMeta(
-                names=tuple(names) if names is not None else None,
-                strides=tuple(int(s) for s in strides) if strides is not None else None,
-                layout=layout,
-            )
+            ModelMeta.from_arguments(names, strides, layout)
         )
 
     def _check_multiple(self, multiple: int) -> None:
@@ -176,16 +179,8 @@ class ImageModel:
         return resolve(str(model))
 
     def _hub_input_size(self) -> tuple[int, int] | None:
-        """The hub manifest's input size when the model was given by hub name."""
-        name = self._source_name
-        if not name or Path(name).exists() or Path(name).suffix:
-            return None
-        from lite.hub import get
-
-        try:
-            return tuple(get(name).input_size)  # type: ignore[return-value]
-        except Exception:  # noqa: BLE001 - not a hub name: no manifest size
-            return None
+        """The hub manifest's input size (see `hub_input_size`)."""
+        return hub_input_size(self._source_name, self.backend.model_path)
 
     def _static_hw(self) -> tuple[int, int] | None:
         s = self.input_spec
@@ -199,22 +194,14 @@ class ImageModel:
         return s.static_hw
 
     def _choose_input_hw(self, input_size: int | Sequence[int] | None) -> tuple[tuple[int, int], str]:
-        if self._fixed_hw is not None:
-            if input_size is not None and _size2(input_size, "input_size") != self._fixed_hw:
-                raise InputError(
-                    f"input_size: {self.backend.model_path.name} has a fixed input of "
-                    f"{self._fixed_hw[0]}x{self._fixed_hw[1]}, got input_size={input_size}; "
-                    f"re-export the model with that size or with dynamic H, W"
-                )
-            return self._fixed_hw, InputSizeSource.FIXED
-        if input_size is not None:
-            return _size2(input_size, "input_size"), InputSizeSource.ARGUMENT
-        if self.meta.input_size is not None:
-            return self.meta.input_size, InputSizeSource.METADATA
-        hub = self._hub_input_size()
-        if hub is not None:
-            return hub, InputSizeSource.HUB
-        return tuple(self.default_input_size), InputSizeSource.DEFAULT  # type: ignore[return-value]
+        return input_size_for(
+            self._fixed_hw,
+            input_size,
+            self.meta.input_size,
+            self._hub_input_size() if self._fixed_hw is None and input_size is None else None,
+            tuple(self.default_input_size),  # type: ignore[arg-type]
+            self.backend.model_path.name,
+        )
 
     def _setup_outputs(self) -> None:
         """Hook for the task layer: read the outputs (may change ``input_hw``). Default: nothing."""
@@ -272,3 +259,50 @@ class ImageModel:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def check_backend_options(
+    path: Path, backend: str | None, options: dict[str, Any], knobs: Sequence[str], owner: str
+) -> None:
+    """Refuse a keyword that is neither one of the model's ``knobs`` nor an option of the backend that opens ``path``.
+
+    Raises:
+        InputError: The message lists the model's keywords and the backend's options.
+    """
+    if not options:
+        return
+    try:
+        info = backends.get(backend) if backend is not None else backends.get(backends.backend_for_path(path))
+    except LiteError:
+        return  # an unknown backend or suffix: backends.create says so with its own message
+    info.check_options(options, owner=f"{owner} takes {', '.join(knobs)}")
+
+
+def hub_input_size(source: str | None, path: Path) -> tuple[int, int] | None:
+    """The hub manifest's input size: the model was given by hub name, or its file is a hub file (same name
+    and sha256), so a model runs at the same size by path and by hub name."""
+    if not source or Path(source).exists() or Path(source).suffix:
+        return hub_size_of_file(path)
+    from lite.hub import get
+
+    try:
+        return tuple(get(source).input_size)  # type: ignore[return-value]
+    except Exception:  # noqa: BLE001 - not a hub name: no manifest size
+        return None
+
+
+def hub_size_of_file(path: Path) -> tuple[int, int] | None:
+    """The manifest input size of the hub entry whose file ``path`` is (same name, recorded sha256), else None."""
+    from lite.hub import get, list_models, sha256_file
+
+    digest = None
+    for name in list_models():
+        entry = get(name)
+        for fmt in entry.formats.values():
+            for f in fmt.files:
+                if f.file != path.name or not f.sha256 or not path.is_file():
+                    continue
+                digest = digest or sha256_file(path)
+                if digest == f.sha256.lower():
+                    return tuple(entry.input_size)  # type: ignore[return-value]
+    return None

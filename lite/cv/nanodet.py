@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from lite.cv.detector import Detector
 from lite.cv.family import register_family
-from lite.ops.preprocess import PreprocessConfig
+from lite.cv.records import NANODET_PREPROCESS, RECORDS
 
-#: NanoDet's demo preprocessing: BGR, mean / std in BGR order on 0-255 values, centred padding with 0,
-#: square input (NanoDet-Plus); NanoDet-m's per-level layout pads only to the next multiple of 32 (320x256).
-NANODET_PREPROCESS = PreprocessConfig(
-    color="bgr", scale=1.0, mean=(103.53, 116.28, 123.675), std=(57.375, 57.12, 58.395), pad_value=0,
-    pad_align="center",
-)  # fmt: skip
+__all__ = ["NanoDet", "NANODET_PREPROCESS"]
 
 
-@register_family("nanodet", aliases=("nanodet_plus", "nanodet-plus"))
+@register_family(record=RECORDS["nanodet"])
 class NanoDet(Detector):
     """NanoDet-Plus (one ``(B, N, nc + 4·(reg_max+1))`` output, priors without offset, 416 by default) and
     NanoDet-m (``cls_pred_stride_*`` / ``dis_pred_stride_*`` per level, centres +0.5, 320 by default).
@@ -35,9 +28,5 @@ class NanoDet(Detector):
         ```
     """
 
-    decoders: ClassVar[tuple[str, ...]] = ("nanodet_plus", "nanodet")
-    default_input_size: ClassVar[tuple[int, int]] = (416, 416)
-    default_strides: ClassVar[tuple[int, ...] | None] = (8, 16, 32, 64)
-    preprocess_config: ClassVar[PreprocessConfig] = NANODET_PREPROCESS
-    #: NanoDet-Plus runs at 416 with a stride-64 level (ceil): inputs need only be multiples of 32.
-    input_multiple: ClassVar[int | None] = 32
+    # Every default (decoders, preprocessing, 416 input, strides 8-64, inputs in multiples of 32: NanoDet-Plus's
+    # stride-64 level is ceil-sized) is in its record, lite.cv.records.RECORDS["nanodet"].

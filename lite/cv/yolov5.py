@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from lite.cv.detector import Detector
 from lite.cv.family import register_family
-from lite.ops.decoders.yolo import YOLOV5_ANCHORS
-from lite.ops.preprocess import PreprocessConfig
+from lite.cv.records import RECORDS
 
 
-@register_family("yolov5")
+@register_family(record=RECORDS["yolov5"])
 class YOLOv5(Detector):
     """YOLOv5 and YOLOv5-Lite: the decoded ``(B, 3·cells, 5+nc)`` output or the raw anchor heads.
 
@@ -37,9 +34,3 @@ class YOLOv5(Detector):
         # Detections(4): person 0.90, person 0.82, bus 0.78, person 0.71
         ```
     """
-
-    decoders: ClassVar[tuple[str, ...]] = ("yolov5", "yolov5_anchors")
-    default_input_size: ClassVar[tuple[int, int]] = (640, 640)
-    default_strides: ClassVar[tuple[int, ...] | None] = (8, 16, 32)
-    default_anchors = YOLOV5_ANCHORS
-    preprocess_config: ClassVar[PreprocessConfig] = PreprocessConfig(color="rgb", scale=1 / 255, pad_value=114)

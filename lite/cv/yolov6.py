@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from lite.cv.detector import Detector
 from lite.cv.family import register_family
-from lite.ops.preprocess import PreprocessConfig
+from lite.cv.records import RECORDS
 
 
-@register_family("yolov6")
+@register_family(record=RECORDS["yolov6"])
 class YOLOv6(Detector):
     """YOLOv6 / YOLOv6Lite on any backend, with no argument saying which export layout it is.
 
@@ -32,8 +30,3 @@ class YOLOv6(Detector):
 
     See [`lite.cv.detector.Detector`][lite.cv.detector.Detector] for the arguments.
     """
-
-    default_input_size: ClassVar[tuple[int, int]] = (640, 640)
-    decoders: ClassVar[tuple[str, ...]] = ("decoded", "anchor_grid", "raw", "end2end")
-    #: RGB, /255, centred letterbox padded with 114 (YOLOv6's ``letterbox``).
-    preprocess_config: ClassVar[PreprocessConfig] = PreprocessConfig()

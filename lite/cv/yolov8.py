@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from lite.cv.detector import Detector
 from lite.cv.family import register_family
-from lite.ops.preprocess import PreprocessConfig
+from lite.cv.records import RECORDS
 
 
-@register_family("yolov8", aliases=("yolo11", "ultralytics"))
+@register_family(record=RECORDS["yolov8"])
 class YOLOv8(Detector):
     """Ultralytics YOLOv8 / YOLO11 (and YOLOv5u, YOLOv9/10 exported by ultralytics' Detect head).
 
@@ -27,11 +25,6 @@ class YOLOv8(Detector):
         # Detections(5): person 0.90, person 0.90, person 0.89, bus 0.83, ...
         ```
     """
-
-    decoders: ClassVar[tuple[str, ...]] = ("yolov8", "yolov8_end2end")
-    default_input_size: ClassVar[tuple[int, int]] = (640, 640)
-    default_strides: ClassVar[tuple[int, ...] | None] = (8, 16, 32)
-    preprocess_config: ClassVar[PreprocessConfig] = PreprocessConfig(color="rgb", scale=1 / 255, pad_value=114)
 
 
 #: YOLO11 exports have the same layout and metadata: the same class.

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from lite.backends.base import Backend
 from lite.cv.detector import Detector
 from lite.cv.family import register_family
+from lite.cv.records import RECORDS, YOLOX_LEGACY_PREPROCESS, YOLOX_PREPROCESS
 from lite.ops.preprocess import PreprocessConfig
 
-#: YOLOX >= 0.1.1: BGR, 0-255, no normalisation, image at the top-left, padding 114 right and bottom.
-YOLOX_PREPROCESS = PreprocessConfig(color="bgr", scale=1.0, pad_value=114, pad_align="topleft")
-#: YOLOX before 0.1.1: RGB, /255, ImageNet mean / std (in RGB order), same top-left padding.
-YOLOX_LEGACY_PREPROCESS = PreprocessConfig(
-    color="rgb", scale=1 / 255, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), pad_value=114,
-    pad_align="topleft",
-)  # fmt: skip
 
-
-@register_family("yolox")
+@register_family(record=RECORDS["yolox"])
 class YOLOX(Detector):
     """YOLOX: the raw grid output ``(B, cells, 5+nc)`` of the official export (``decode_in_inference=False``).
 
@@ -43,11 +36,6 @@ class YOLOX(Detector):
         # Detections(4): bus 0.90, person 0.86, person 0.81, person 0.70
         ```
     """
-
-    decoders: ClassVar[tuple[str, ...]] = ("yolox",)
-    default_input_size: ClassVar[tuple[int, int]] = (640, 640)
-    default_strides: ClassVar[tuple[int, ...] | None] = (8, 16, 32)
-    preprocess_config: ClassVar[PreprocessConfig] = YOLOX_PREPROCESS
 
     def __init__(
         self,

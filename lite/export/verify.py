@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from lite import backends
 from lite.errors import InputError, VerificationError
 from lite.parity import Comparison, diff_outputs, feed_for, run_backend, to_numpy
 
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 #: Display names of lite's backends in reports.
-ENGINE_NAMES = {"ort": "ONNX Runtime", "ncnn": "NCNN", "mnn": "MNN", "trt": "TensorRT"}
+ENGINE_NAMES = backends.titles()  # display name of every registered backend (OpenVINO included)
 
 Sample = tuple[Any, ...]
 

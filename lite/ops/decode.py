@@ -22,7 +22,6 @@ the top-k candidates — no work grows with anchors × classes beyond one compar
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -31,9 +30,19 @@ from typing import Any
 
 import numpy as np
 
-from lite.errors import InputError, ModelOutputError
+from lite.coco import COCO_NAMES
+from lite.errors import InputError
 from lite.ops import grids
-from lite.ops.nms import nms_checked
+from lite.ops.candidates import (  # noqa: F401  (re-exported: the shared machinery's old home)
+    Candidates,
+    _logit,
+    _refuse_saturated,
+    _select,
+    _sigmoid,
+    _topk,
+    check_finite_candidates,
+    finish,
+)
 from lite.ops.options import DetectOptions, check_fraction, check_positive_int
 
 __all__ = [
@@ -117,37 +126,6 @@ class DecodeSpec:
         return ", ".join(parts)
 
 
-@dataclass
-class Candidates:
-    """Per-image detections in input pixels (before or after NMS)."""
-
-    boxes: np.ndarray  # (n, 4) float32 xyxy
-    scores: np.ndarray  # (n,) float32
-    class_ids: np.ndarray  # (n,) int64
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-    @classmethod
-    def empty(cls) -> Candidates:
-        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
-
-    @classmethod
-    def top_of_levels(
-        cls, boxes: Sequence[np.ndarray], scores: Sequence[np.ndarray], class_ids: Sequence[np.ndarray], k: int
-    ) -> Candidates:
-        """One image's candidates from per-level parts: concatenated, then the ``k`` best by score (empty if none)."""
-        if not scores:
-            return cls.empty()
-        sc = np.concatenate(scores)
-        order = _topk(sc, k)
-        return cls(
-            np.concatenate(boxes)[order].astype(np.float32, copy=False),
-            sc[order].astype(np.float32, copy=False),
-            np.concatenate(class_ids)[order].astype(np.int64, copy=False),
-        )
-
-
 Shape = Sequence[int | str | None]
 
 
@@ -190,6 +168,12 @@ def detect_layout(
         chans = {shapes[n][1] for n in four_d}
         if len(chans) != 1 or not isinstance(next(iter(chans)), int) or next(iter(chans)) < 5:
             raise InputError(f"per-level heads must share one channel count 4+nc ≥ 5; got {desc}")
+        if len(four_d) not in RAW_LEVELS:
+            raise InputError(
+                f"YOLOv6 per-level heads come in {' or '.join(map(str, RAW_LEVELS))} levels (strides 8-32 or 8-64); "
+                f"got {len(four_d)} 4-D output{'s' if len(four_d) > 1 else ''} {desc}: a single-level head "
+                f"(e.g. FastestDet's (1, 85, 22, 22)) is no YOLOv6 layout"
+            )
         c = next(iter(chans))
         nc = c - 4
         if num_classes is not None and num_classes != nc:
@@ -210,8 +194,14 @@ def detect_layout(
         if num_classes is not None:
             if c == 5 + num_classes:
                 has_obj = True
-            elif c == 4 + num_classes:
+            elif c == 4 + num_classes and c != 5 + len(COCO_NAMES):
                 has_obj = False
+            elif c == 4 + num_classes:  # 85 columns: COCO's 80 classes after objectness, never 81 without it
+                raise InputError(
+                    f"output {name!r} has {c} columns = cx, cy, w, h, objectness + {c - 5} classes; the "
+                    f"{num_classes} names fit only by reading the objectness column as a class: "
+                    f"pass names= with {c - 5} names, one per class of the model"
+                )
             else:
                 raise InputError(
                     f"output {name!r} has {c} columns; with {num_classes} classes expected "
@@ -228,6 +218,10 @@ def detect_layout(
         f"per-level (B, 4+nc, H/s, W/s) heads, or end-to-end outputs {END2END_NAMES}; "
         f"pass layout= one of {[m.value for m in Layout]}"
     )
+
+
+#: Level counts of YOLOv6's per-level heads (strides 8, 16, 32 and the P6 models' 64).
+RAW_LEVELS = (3, 4)
 
 
 def _area(shape: tuple) -> int:
@@ -276,12 +270,14 @@ def refine_layout(spec: DecodeSpec, outputs: Mapping[str, np.ndarray]) -> Decode
         head, tail = first[:, :4], first[:, c - 4 :]
         box_first = float(head.mean()) > float(tail.mean())
         cls = first[:, 4:] if box_first else first[:, : c - 4]
+        _refuse_saturated(cls, "YOLOv6 per-level heads, class channels")
         sig = bool(cls.min() < 0.0 or cls.max() > 1.0)
         return replace(spec, box_first=box_first, sigmoid=sig, resolved=True)
     if spec.layout in (Layout.DECODED, Layout.ANCHOR_GRID):
         out = np.asarray(outputs[spec.names[0]])
         lo = 4
         scores = out[..., lo:]
+        _refuse_saturated(scores, "YOLOv6 (B, N, 5+nc), columns 4+")
         raw = bool(scores.min() < -1e-3 or scores.max() > 1 + 1e-3)
         layout = Layout.ANCHOR_GRID if raw else Layout.DECODED
         if spec.layout is Layout.ANCHOR_GRID:
@@ -293,96 +289,6 @@ def refine_layout(spec: DecodeSpec, outputs: Mapping[str, np.ndarray]) -> Decode
 # ----------------------------------------------------------------------------------------------
 # decoding
 # ----------------------------------------------------------------------------------------------
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return math.log(p / (1 - p))
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-_NO_INDEX = np.zeros(0, np.int64)
-_NO_SCORE = np.zeros(0, np.float32)
-_NO_INDEX.flags.writeable = _NO_SCORE.flags.writeable = False
-
-
-def _select(
-    cls: np.ndarray,
-    conf: float,
-    multi_label: bool,
-    *,
-    logits: bool = False,
-    classes_first: bool = False,
-    skip: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Threshold a class-score matrix; return anchor indices, class ids and scores.
-
-    Args:
-        cls: ``(N, nc)`` scores, or ``(nc, N)`` with ``classes_first`` (per-level heads, no transpose).
-        conf: Score threshold.
-        multi_label: Every (anchor, class) above the threshold, instead of each anchor's best class.
-        logits: Scores are logits: threshold at logit(conf), sigmoid only the survivors.
-        classes_first: Layout of ``cls``.
-        skip: ``(N, skip + nc)`` rows whose first ``skip`` columns are not scores (box, objectness): the
-            contiguous rows are compared at once, faster than a strided ``rows[:, skip:]`` view; not with
-            ``classes_first``.
-
-    All scores are compared once; the per-anchor max runs only over the few anchors that passed.
-    """
-    thr = _logit(conf) if logits else conf
-    if skip:
-        hit = cls > thr
-        hit[:, :skip] = False
-        idx = np.flatnonzero(hit)
-        cls_all, cls = cls, cls[:, skip:]
-    else:
-        idx = np.flatnonzero(cls > thr)
-    if len(idx) == 0:
-        return _NO_INDEX, _NO_INDEX, _NO_SCORE
-    n = cls.shape[1]
-    if skip:  # indices into the full rows: same order (row-major), columns shifted by skip
-        major, minor = np.divmod(idx, n + skip)
-        if multi_label:
-            a, c, s = major, minor - skip, cls_all[major, minor]
-        else:
-            a = major
-            if len(a) > 1:
-                a = a[np.concatenate(([True], a[1:] != a[:-1]))]
-            sub = cls[a]
-            c = sub.argmax(axis=1)
-            s = sub[np.arange(len(a)), c]
-    elif multi_label:
-        major, minor = np.divmod(idx, n)
-        a, c = (minor, major) if classes_first else (major, minor)
-        s = cls[major, minor]
-    elif classes_first:
-        hit = np.zeros(n, bool)  # idx runs class by class, so anchors repeat out of order: a mask sorts them
-        hit[idx % n] = True
-        a = np.flatnonzero(hit)
-        sub = cls[:, a]
-        c = sub.argmax(axis=0)
-        s = sub[c, np.arange(len(a))]
-    else:
-        a = idx // n  # sorted already (row-major), so dropping repeats needs no sort
-        if len(a) > 1:
-            a = a[np.concatenate(([True], a[1:] != a[:-1]))]
-        sub = cls[a]
-        c = sub.argmax(axis=1)
-        s = sub[np.arange(len(a)), c]
-    if logits:
-        s = _sigmoid(s)
-    return a.astype(np.int64, copy=False), c.astype(np.int64, copy=False), s.astype(np.float32, copy=False)
-
-
-def _topk(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest scores, sorted by score descending (stable for ties)."""
-    if len(scores) > k:
-        part = np.argpartition(-scores, k - 1)[:k]
-        return part[np.argsort(-scores[part], kind="stable")]
-    return np.argsort(-scores, kind="stable")
-
-
 def infer_strides(num_anchors: int, input_hw: tuple[int, int]) -> tuple[int, ...] | None:
     """The usual YOLO stride set whose grids at ``input_hw`` hold exactly ``num_anchors`` cells, or None."""
     return grids.infer_strides(num_anchors, input_hw)
@@ -589,41 +495,6 @@ def _end2end(outputs, spec, conf, k) -> list[Candidates]:
         order = _topk(sc, k)
         results.append(Candidates(bx[order], sc[order], cl[order]))
     return results
-
-
-def check_finite_candidates(cands: Sequence[Candidates]) -> None:
-    """Raise `ModelOutputError` when a candidate box or score is NaN or inf (a broken model, fp16 overflow).
-
-    Runs on the thresholded candidates (at most ``pre_nms_topk`` per image), before NMS.
-    """
-    for i, c in enumerate(cands):
-        if len(c) and not (np.isfinite(c.boxes).all() and np.isfinite(c.scores).all()):
-            raise ModelOutputError(
-                f"the model produced non-finite boxes or scores (NaN/inf) for image {i} of the batch; check the "
-                f"model (e.g. fp16 overflow) or run it with fp16 off"
-            )
-
-
-def finish(cands: Sequence[Candidates], *, iou: float, max_det: int, nms_mode: str, end2end: bool) -> list[Candidates]:
-    """The final stage shared by every layout: refuse NaN/inf, then per-image NMS (or, when ``end2end``:
-    the model ran NMS already, keep the first ``max_det``).
-
-    Raises:
-        ModelOutputError: Non-finite (NaN/inf) boxes or scores among the candidates.
-    """
-    check_finite_candidates(cands)  # NaN/inf is a broken model: say so before NMS sees it
-    if end2end:
-        return [Candidates(c.boxes[:max_det], c.scores[:max_det], c.class_ids[:max_det]) for c in cands]
-    final = []
-    for c in cands:
-        if len(c) == 0:
-            final.append(c)
-            continue
-        boxes, scores, cls = nms_checked(
-            c.boxes, c.scores, c.class_ids, iou_threshold=iou, mode=nms_mode, max_det=max_det
-        )
-        final.append(Candidates(boxes, scores, cls))
-    return final
 
 
 def postprocess(

@@ -7,7 +7,8 @@ YOLOv6's ``yolov6/data/data_augment.py::letterbox``:
 * ``r = min(H / h, W / w)`` for a target ``(H, W)`` and a source ``(h, w)``; with
   ``scaleup=False`` also ``r = min(r, 1.0)`` (only ever shrink).
 * The resized size is ``(int(round(w * r)), int(round(h * r)))`` with Python's ``round``
-  (ties to even). It is clamped to at least 1 pixel, where YOLOv6 would crash on a 0-pixel
+  (ties to even); ``PreprocessConfig(rounding="truncate")`` gives ``int(w * r)`` as the YOLOX and
+  NanoDet demos do. It is clamped to at least 1 pixel, where YOLOv6 would crash on a 0-pixel
   resize (only possible for extreme aspect ratios such as 1 x 2000).
 * The padding is split evenly, the odd pixel going to the bottom / right:
   ``top = int(round(dh / 2 - 0.1))``, ``bottom = int(round(dh / 2 + 0.1))`` (same for left and right).
@@ -70,14 +71,16 @@ class LetterboxTransform:
     src_shape: tuple[int, int]
     dst_shape: tuple[int, int]
     ratio_xy: tuple[float, float] | None = None
+    rounding: str = "round"
 
     @property
     def resized_shape(self) -> tuple[int, int]:
-        """``(h', w')`` of the resized image inside the padding: ``round(h * r)``, ``round(w * r)``."""
+        """``(h', w')`` of the resized image inside the padding: ``round(h * r)``, ``round(w * r)`` (or ``int(...)``
+        with ``rounding="truncate"``)."""
         h, w = self.src_shape
         if self.ratio_xy is not None:
             return _scaled(h, self.ratio_xy[1]), _scaled(w, self.ratio_xy[0])
-        return _scaled(h, self.ratio), _scaled(w, self.ratio)
+        return _scaled(h, self.ratio, self.rounding), _scaled(w, self.ratio, self.rounding)
 
     def to_original(self, xyxy: np.ndarray) -> np.ndarray:
         """Maps boxes from network-input pixels back to original-image pixels.
@@ -133,6 +136,7 @@ def letterbox_geometry(
     dst_shape: Sequence[int] | None = None,
     pad_align: str = "center",
     resize: str = "letterbox",
+    rounding: str = "round",
 ) -> LetterboxTransform:
     """Computes a letterbox's ratio and padding without touching pixels.
 
@@ -146,6 +150,7 @@ def letterbox_geometry(
             give a batch one common shape. It must hold the resized image.
         pad_align: ``"center"`` or ``"topleft"`` (all padding right and bottom).
         resize: ``"letterbox"`` (keep the ratio) or ``"stretch"`` (fill ``size``, no padding).
+        rounding: ``"round"`` (YOLOv6) or ``"truncate"`` (YOLOX, NanoDet) the resized size ``n · r``.
 
     Returns:
         The `LetterboxTransform`.
@@ -160,7 +165,7 @@ def letterbox_geometry(
         bool(auto),
         bool(scaleup),
         None if dst_shape is None else _as_hw(dst_shape, "dst_shape"),
-        *_as_modes(pad_align, resize),
+        *_as_modes(pad_align, resize, rounding),
     )
 
 
@@ -277,7 +282,7 @@ class Letterbox:
         self.auto: bool = bool(auto)
         self.scaleup: bool = bool(scaleup)
         self.fill: tuple[int, int, int] = _as_fill(self.config.pad_bgr if fill is None else fill)
-        self._modes = (self.config.pad_align, self.config.resize)
+        self._modes = (self.config.pad_align, self.config.resize, self.config.rounding)
         self._fill_px = np.array(self.fill, np.uint8)
         self._geometries: dict[tuple[int, int, tuple[int, int] | None], LetterboxTransform] = {}
         self._local = threading.local()
@@ -488,9 +493,9 @@ def letterbox(img: np.ndarray, size: int | Sequence[int], **kw: Any) -> tuple[np
 # --------------------------------------------------------------------------- helpers
 
 
-def _scaled(n: int, r: float) -> int:
-    """YOLOv6's ``int(round(n * r))``, at least 1."""
-    return max(1, int(round(n * r)))
+def _scaled(n: int, r: float, rounding: str = "round") -> int:
+    """YOLOv6's ``int(round(n * r))`` (``rounding="truncate"``: YOLOX's and NanoDet's ``int(n * r)``), at least 1."""
+    return max(1, int(n * r) if rounding == "truncate" else int(round(n * r)))
 
 
 def _geometry(
@@ -502,6 +507,7 @@ def _geometry(
     dst_shape: tuple[int, int] | None,
     pad_align: str = "center",
     resize: str = "letterbox",
+    rounding: str = "round",
 ) -> LetterboxTransform:
     h, w = src_hw
     if resize == "stretch":
@@ -512,7 +518,7 @@ def _geometry(
     r = min(size[0] / h, size[1] / w)
     if not scaleup:
         r = min(r, 1.0)
-    nh, nw = _scaled(h, r), _scaled(w, r)
+    nh, nw = _scaled(h, r, rounding), _scaled(w, r, rounding)
     if dst_shape is not None:
         if dst_shape[0] < nh or dst_shape[1] < nw:
             raise InputError(
@@ -528,7 +534,7 @@ def _geometry(
         top, left = 0, 0
     else:
         top, left = int(round(dh_total / 2 - 0.1)), int(round(dw_total / 2 - 0.1))
-    return LetterboxTransform(r, (left, top), (h, w), (nh + dh_total, nw + dw_total))
+    return LetterboxTransform(r, (left, top), (h, w), (nh + dh_total, nw + dw_total), rounding=rounding)
 
 
 def _positive_int(value: Any) -> int | None:
@@ -560,10 +566,10 @@ def _as_src_hw(value: Any) -> tuple[int, int]:
     raise InputError(f"expected src_hw as an (h, w) pair of positive ints; got {value!r}")
 
 
-def _as_modes(pad_align: Any, resize: Any) -> tuple[str, str]:
-    """Validates ``pad_align`` and ``resize`` through `PreprocessConfig`."""
-    c = PreprocessConfig(pad_align=pad_align, resize=resize)
-    return c.pad_align, c.resize
+def _as_modes(pad_align: Any, resize: Any, rounding: Any = "round") -> tuple[str, str, str]:
+    """Validates ``pad_align``, ``resize`` and ``rounding`` through `PreprocessConfig`."""
+    c = PreprocessConfig(pad_align=pad_align, resize=resize, rounding=rounding)
+    return c.pad_align, c.resize, c.rounding
 
 
 def _as_stride(value: Any) -> int:

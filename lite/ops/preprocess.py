@@ -25,11 +25,13 @@ import numpy as np
 
 from lite.errors import InputError
 
-__all__ = ["PreprocessConfig", "normalize", "normalize_into", "COLORS", "PAD_ALIGNS", "RESIZE_MODES"]
+__all__ = ["PreprocessConfig", "normalize", "normalize_into", "COLORS", "PAD_ALIGNS", "RESIZE_MODES", "ROUNDINGS"]
 
 COLORS = ("rgb", "bgr")
 PAD_ALIGNS = ("center", "topleft")
 RESIZE_MODES = ("letterbox", "stretch")
+#: How the letterbox turns ``n · r`` into a pixel count: YOLOv6/ultralytics ``round``, YOLOX/NanoDet ``truncate``.
+ROUNDINGS = ("round", "truncate")
 
 
 def _triple(value: Any, name: str, *, positive: bool = False) -> tuple[float, float, float] | None:
@@ -88,15 +90,17 @@ class PreprocessConfig:
             size, no padding; the x and y scales differ).
         pad_to_stride: For dynamic-shape models, pad only up to the next multiple of the largest
             stride (a non-square input such as 320×256), instead of to the full input size.
+        rounding: How the resized size ``n · r`` becomes pixels: ``"round"`` (YOLOv6, ultralytics) or
+            ``"truncate"`` (``int(n · r)``: the YOLOX and NanoDet demos).
 
     Example:
         ```python
         from lite.cv import YOLOX, NanoDet
         from lite.ops.preprocess import PreprocessConfig
 
-        yolox = PreprocessConfig(color="bgr", scale=1.0, pad_align="topleft")
+        yolox = PreprocessConfig(color="bgr", scale=1.0, pad_align="topleft", rounding="truncate")
         nanodet = PreprocessConfig(color="bgr", scale=1.0, mean=(103.53, 116.28, 123.675),
-                                   std=(57.375, 57.12, 58.395), pad_value=0)
+                                   std=(57.375, 57.12, 58.395), pad_value=0, rounding="truncate")
         print(yolox)
         # PreprocessConfig(color='bgr', scale=1.0, mean=None, std=None, pad_value=114, pad_align='topleft', ...)
         assert yolox == YOLOX.preprocess_config and nanodet == NanoDet.preprocess_config
@@ -111,6 +115,7 @@ class PreprocessConfig:
     pad_align: str = "center"
     resize: str = "letterbox"
     pad_to_stride: bool = False
+    rounding: str = "round"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "color", _choice(self.color, COLORS, "color"))
@@ -131,6 +136,7 @@ class PreprocessConfig:
         aliases = {"centre": "center", "centred": "center", "top": "topleft"}
         object.__setattr__(self, "pad_align", _choice(self.pad_align, PAD_ALIGNS, "pad_align", aliases))
         object.__setattr__(self, "resize", _choice(self.resize, RESIZE_MODES, "resize"))
+        object.__setattr__(self, "rounding", _choice(self.rounding, ROUNDINGS, "rounding"))
         if not isinstance(self.pad_to_stride, bool | np.bool_):
             raise InputError(f"PreprocessConfig.pad_to_stride: expected True or False; got {self.pad_to_stride!r}")
         object.__setattr__(self, "pad_to_stride", bool(self.pad_to_stride))
@@ -163,6 +169,8 @@ class PreprocessConfig:
             parts.append("std " + ",".join(f"{v:g}" for v in self.std))
         parts.append(f"pad {self.pad_value} {self.pad_align}")
         parts.append(self.resize + (" to stride multiple" if self.pad_to_stride else ""))
+        if self.rounding != "round":
+            parts.append(f"{self.rounding} resized size")
         return ", ".join(parts)
 
 

@@ -16,9 +16,11 @@ name                      outputs
 ``yolox``                 YOLOX raw grid ``(B, cells, 5+nc)``
 ``nanodet_plus``          NanoDet-Plus ``(B, N, nc + 4·(reg_max+1))``
 ``nanodet``               NanoDet ``cls_pred_stride_*`` / ``dis_pred_stride_*``
+``detr``                  RT-DETR / D-FINE ``(B, Q, 4)`` boxes + ``(B, Q, nc)`` logits (no NMS)
 ========================  ==========================================================================
 """
 
+from lite.ops.decoders import detr as _detr  # noqa: F401  (registers)
 from lite.ops.decoders import nanodet as _nanodet  # noqa: F401  (registers)
 from lite.ops.decoders import yolo as _yolo  # noqa: F401  (registers)
 from lite.ops.decoders import yolov6 as _yolov6  # noqa: F401  (registers)

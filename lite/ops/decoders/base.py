@@ -19,9 +19,13 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from lite.errors import InputError
+from lite._plugins import Registry
+from lite.errors import InputError, ModelOutputError
 from lite.ops import grids
-from lite.ops.decode import Candidates, _select, _sigmoid, _topk, finish
+from lite.ops.candidates import Candidates, finish, refuse_saturated
+from lite.ops.candidates import select as _select
+from lite.ops.candidates import sigmoid as _sigmoid
+from lite.ops.candidates import topk as _topk
 from lite.ops.options import DetectOptions
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "topk",
     "sigmoid",
     "scores_are_probabilities",
+    "scores_are_logits",
 ]
 
 Shape = tuple[int | str | None, ...]
@@ -56,6 +61,33 @@ def scores_are_probabilities(scores: np.ndarray) -> bool:
     return bool(scores.size == 0 or (scores.min() >= -1e-3 and scores.max() <= 1 + 1e-3))
 
 
+def scores_are_logits(scores: np.ndarray, what: str, *, may_be_logits: bool) -> bool:
+    """Whether ``scores`` are logits (a sigmoid is due), from one inference; refuses values no layout explains.
+
+    Probabilities lie in ``[0, 1]``; logits of a real head go negative (most anchors score low). Scores above 1
+    that are never negative are neither: a quantized export whose score range saturated (e.g. 1.253 at most,
+    0 elsewhere) — a sigmoid would make every 0 a 0.5.
+
+    Args:
+        scores: The score values of the first inference.
+        what: The decoder and columns, for the message (``"decoder 'yolov8', rows 4-83"``).
+        may_be_logits: The decoder's layout allows logits (False: its scores are always probabilities).
+
+    Raises:
+        ModelOutputError: Saturated scores, or logits where the layout has probabilities.
+    """
+    if scores.size == 0 or scores_are_probabilities(scores):
+        return False
+    refuse_saturated(scores, what)
+    lo, hi = float(np.nanmin(scores)), float(np.nanmax(scores))
+    if not may_be_logits:
+        raise ModelOutputError(
+            f"{what}: this layout's scores are probabilities (sigmoid inside the model), but the first inference "
+            f"gives values from {lo:.4g} to {hi:.4g}: the outputs are not this layout, or the export is broken"
+        )
+    return True
+
+
 @dataclass(frozen=True)
 class Hints:
     """What is known about a model besides its outputs (all optional).
@@ -71,6 +103,7 @@ class Hints:
         default_strides: The family's usual strides (first tried).
         box_first: YOLOv6 ``raw`` layout: channel order given by the caller or metadata.
         sigmoid: YOLOv6 ``raw`` layout: whether class outputs are logits, given by the caller or metadata.
+        anchors_assumed: ``anchors`` are a family default, not from the model's metadata or the caller.
     """
 
     input_hw: tuple[int, int] | None = None
@@ -83,6 +116,7 @@ class Hints:
     default_strides: tuple[int, ...] | None = None
     box_first: bool | None = None
     sigmoid: bool | None = None
+    anchors_assumed: bool = False
 
     def stride_sets(self) -> list[tuple[int, ...]]:
         """Stride sets to try: the given ones only, else the family's, then the usual ones."""
@@ -238,7 +272,7 @@ class Decoder:
         )  # fmt: skip
 
 
-_REGISTRY: dict[str, Decoder] = {}
+_REGISTRY: Registry[Decoder] = Registry("decoder", owner=type)
 D = TypeVar("D", bound=type[Decoder])
 
 
@@ -250,11 +284,8 @@ def register_decoder(name: str) -> Callable[[D], D]:
     """
 
     def deco(cls: D) -> D:
-        old = _REGISTRY.get(name)
-        if old is not None and type(old) is not cls:
-            raise InputError(f"decoder {name!r} is already registered by {type(old).__name__}")
         cls.name = name
-        _REGISTRY[name] = cls()
+        _REGISTRY.add(name, cls())
         return cls
 
     return deco
@@ -266,10 +297,7 @@ def get_decoder(name: str) -> Decoder:
     Raises:
         InputError: Unknown name; the message lists the registered ones.
     """
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise InputError(f"unknown decoder {name!r}; registered decoders: {decoder_names()}") from None
+    return _REGISTRY.lookup(name)
 
 
 def decoder_names() -> tuple[str, ...]:
@@ -303,7 +331,7 @@ def match_outputs(
 def postprocess_plan(
     plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int], **options: Any
 ) -> list[Candidates]:
-    """Candidates, then the shared final stage ([`finish`][lite.ops.decode.finish]): per-image final
+    """Candidates, then the shared final stage ([`finish`][lite.ops.candidates.finish]): per-image final
     detections in input pixels, sorted by score.
 
     Args:

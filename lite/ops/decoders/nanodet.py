@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from lite.ops import grids
-from lite.ops.decode import Candidates
+from lite.ops.candidates import Candidates
 from lite.ops.decoders import base
 from lite.ops.decoders.base import Decoder, Hints, Plan, Shape, register_decoder
 
@@ -70,7 +70,7 @@ class NanoDetPlusDecoder(Decoder):
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
         out = np.asarray(outputs[plan.names[0]])
-        logits = not base.scores_are_probabilities(out[..., : plan.num_classes])
+        logits = base.scores_are_logits(out[..., : plan.num_classes], f"decoder {self.name!r}", may_be_logits=True)
         return replace(plan.with_options(logits=logits), resolved=True)
 
     def describe_options(self, plan: Plan) -> str:
@@ -136,7 +136,9 @@ class NanoDetDecoder(Decoder):
         )  # fmt: skip
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
-        logits = not base.scores_are_probabilities(np.asarray(outputs[plan.names[0]]))
+        logits = base.scores_are_logits(
+            np.asarray(outputs[plan.names[0]]), f"decoder {self.name!r}", may_be_logits=True
+        )
         return replace(plan.with_options(logits=logits), resolved=True)
 
     def describe_options(self, plan: Plan) -> str:

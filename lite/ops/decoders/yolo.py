@@ -20,7 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from lite.ops import grids
-from lite.ops.decode import Candidates
+from lite.ops.candidates import Candidates, finish
 from lite.ops.decoders import base
 from lite.ops.decoders.base import Decoder, Hints, Plan, Shape, register_decoder
 from lite.ops.decoders.yolov6 import NEGATIVE_SIZE_LIMIT, negative_size_fraction
@@ -65,8 +65,9 @@ class YOLOv8Decoder(Decoder):
         return self.match_flat(shapes, hints, extra=4, channels_first=True, confidence=0.8)
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
-        out = outputs[plan.names[0]]
-        return replace(plan.with_options(logits=not base.scores_are_probabilities(out[:, 4:])), resolved=True)
+        out = np.asarray(outputs[plan.names[0]])
+        logits = base.scores_are_logits(out[:, 4:], f"decoder {self.name!r}, rows 4+", may_be_logits=False)
+        return replace(plan.with_options(logits=logits), resolved=True)
 
     def check(self, plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int]) -> str | None:
         out = np.asarray(outputs[plan.names[0]])
@@ -233,13 +234,46 @@ class YOLOv5AnchorDecoder(Decoder):
         conf = 0.3 if mismatch else base.class_confidence(nc, hints, 0.85)
         return self.plan(
             tuple(order), nc, strides=strides or default, confidence=conf,
-            options={"anchors": tuple(tuple(tuple(map(float, p)) for p in lv) for lv in anchors), "rank": rank},
+            options={
+                "anchors": tuple(tuple(tuple(map(float, p)) for p in lv) for lv in anchors),
+                "rank": rank,
+                "anchors_assumed": hints.anchors is None or hints.anchors_assumed,
+            },
             size_mismatch=mismatch, fits=fits,
         )  # fmt: skip
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
         first = np.asarray(outputs[plan.names[0]])
-        return replace(plan.with_options(logits=not base.scores_are_probabilities(first[..., 4:])), resolved=True)
+        logits = base.scores_are_logits(first[..., 4:], f"decoder {self.name!r}, columns 4+", may_be_logits=True)
+        return replace(plan.with_options(logits=logits), resolved=True)
+
+    #: Share of kept boxes, collapsed (a side under 2 px) or duplicated, that says the anchors are wrong.
+    IMPLAUSIBLE_SHARE = 0.5
+
+    def check(self, plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int]) -> str | None:
+        """With assumed (default) anchors: refuse a first inference whose kept boxes are mostly collapsed or
+        duplicated (boxes decoded with another model's anchors shrink to nothing and repeat)."""
+        if not plan.options.get("anchors_assumed"):
+            return None
+        cands = self.candidates(plan, outputs, input_hw, conf=0.25, multi_label=False, pre_nms_topk=1000)
+        kept = finish(cands[:1], iou=0.45, max_det=300, nms_mode="class_aware", end2end=False)[0]
+        if len(kept) < 3:
+            return None
+        b = kept.boxes
+        collapsed = ((b[:, 2] - b[:, 0]) < 2) | ((b[:, 3] - b[:, 1]) < 2)
+        rounded = np.round(b).astype(np.int64)
+        _, inverse, counts = np.unique(rounded, axis=0, return_inverse=True, return_counts=True)
+        duplicated = counts[inverse.ravel()] > 1  # the same box (to the pixel) kept more than once
+        bad = float((collapsed | duplicated).mean())
+        if bad <= self.IMPLAUSIBLE_SHARE:
+            return None
+        anchors = [[v for wh in lv for v in wh] for lv in plan.options["anchors"]]
+        return (
+            f"{bad:.0%} of the {len(b)} boxes kept are collapsed (a side under 2 pixels) or duplicated, which "
+            f"the assumed default anchors {anchors} give when the model was trained with others (YOLOv5-Lite v1.0 "
+            f"files, for example): pass anchors=[[w, h, w, h, w, h], ...] per level, as the model's training config "
+            f"says, or a model whose metadata carries 'anchors'"
+        )
 
     def describe_options(self, plan: Plan) -> str:
         return "anchors " + " ".join(",".join(f"{w:g}x{h:g}" for w, h in lv) for lv in plan.options["anchors"])
@@ -304,7 +338,8 @@ class YOLOXDecoder(Decoder):
 
     def refine(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> Plan:
         out = np.asarray(outputs[plan.names[0]])
-        return replace(plan.with_options(logits=not base.scores_are_probabilities(out[..., 4:])), resolved=True)
+        logits = base.scores_are_logits(out[..., 4:], f"decoder {self.name!r}, columns 4+", may_be_logits=True)
+        return replace(plan.with_options(logits=logits), resolved=True)
 
     def check(self, plan: Plan, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int]) -> str | None:
         out = np.asarray(outputs[plan.names[0]])
