@@ -45,6 +45,12 @@ class Registry(dict[str, V]):
         self[name] = entry
         return entry
 
+    def copy(self) -> Registry[V]:  # type: ignore[override]
+        """A registry with the same rules and entries (e.g. to register throwaway plug-ins and drop them)."""
+        twin: Registry[V] = Registry(self.kind, self.unknown, self.owner)
+        twin.update(self)
+        return twin
+
     def lookup(self, name: str) -> V:
         """The entry of ``name``.
 

@@ -43,7 +43,7 @@ def test_backends_option_rejects_unknown_names(bad, capsys):
 
 
 def test_a_newly_registered_backend_appears_without_edits(monkeypatch):
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # registrations vanish after the test
+    monkeypatch.setattr(registry, "_REGISTRY", registry._REGISTRY.copy())  # registrations vanish after the test
 
     @registry.register_backend("vinolike", suffixes=(".xml", ".onnx"), requires=("vinolike",), extra="vinolike")
     class _OnnxOpener(Backend):
