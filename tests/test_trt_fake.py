@@ -482,3 +482,17 @@ def test_the_fake_is_gone_after_each_test():
 
     names = ("tensorrt", "cuda", "cuda.bindings", "cuda.bindings.runtime")
     assert not [n for n in names if getattr(sys.modules.get(n), "__fake__", False)]
+
+
+def test_a_family_calibrates_int8_through_its_own_preprocessing(fake, shared, tmp_path):
+    """``YOLOX(onnx, backend="trt", int8=True, calib_images=...)``: the calibration feed is YOLOX's (BGR 0-255)."""
+    from lite.cv import YOLOX
+
+    src = shared / "models" / "foreign" / "yolox" / "yolox_nano_416.onnx"
+    model = tmp_path / src.name
+    model.symlink_to(src)
+    det = YOLOX(model, backend="trt", int8=True, calib_images=image_folder(tmp_path / "calib", n=2),
+                calib_cache=tmp_path / "m.calib", cache_dir=tmp_path / "cache")  # fmt: skip
+    calibration = fake_trt.STATE.builds[-1]["calibration"]
+    assert calibration["batches"] == 2 and 200 < calibration["amax"] <= 255, calibration
+    det.close()

@@ -130,6 +130,9 @@ class ImageModel:
         if device is not None:
             backend_options["device"] = device
         check_backend_options(path, backend, backend_options, self.knobs(), type(self).__name__)
+        if backend_options.get("int8") and backend_options.get("calib_images") is not None:
+            # TensorRT INT8 calibration sees images as this model does (YOLOX: BGR 0-255; YOLOv6: RGB /255 ...)
+            backend_options["preprocess"] = self.preprocess_config
         return backends.create(path, backend, threads=threads, **backend_options)
 
     @classmethod
