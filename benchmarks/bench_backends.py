@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from lite import backends as registry  # noqa: E402
 from lite.cv.yolov6 import YOLOv6  # noqa: E402
-from lite.io import load_image  # noqa: E402
+from lite.data.io import load_image  # noqa: E402
 
 #: ONNX Runtime's GPU execution providers, benchmarked as backends of their own: name -> ORT device.
 PROVIDER_VARIANTS = {"ort-cuda": "cuda", "ort-trt": "trt"}

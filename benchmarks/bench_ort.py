@@ -28,8 +28,8 @@ from _shared import shared_root  # noqa: E402  (benchmarks/_shared.py, beside th
 
 sys.path.insert(0, str(REPO))
 
-from lite.bench import BenchResult, benchmark, format_table  # noqa: E402
-from lite.io import load_image  # noqa: E402
+from lite.data.io import load_image  # noqa: E402
+from lite.tools.bench import BenchResult, benchmark, format_table  # noqa: E402
 
 TARGET = 1.10
 

@@ -1,10 +1,10 @@
-"""Throughput of ``lite.distributed`` on a local Ray vs the single-process CLI.
+"""Throughput of ``lite.tools.distributed`` on a local Ray vs the single-process CLI.
 
 On the 128 COCO images (``val2017_128``, optionally repeated ``--repeat`` times), for each backend:
 
 * ``cli``: ``lite detect PATHS --threads 1`` in a fresh process (start, imports, model load, loop);
 * ``loop``: the same detector in this process, a plain ``detect()`` loop (model already open);
-* ``ray Nx1``: :func:`lite.distributed.detect_dataset` with N actors of 1 thread each on a local Ray
+* ``ray Nx1``: :func:`lite.tools.distributed.detect_dataset` with N actors of 1 thread each on a local Ray
   started once (``ray.init(num_cpus=CPUS)``); one run, actors' start included.
 
 Columns: wall seconds and images/s of the whole run, the ratio to ``cli``; then what the detector
@@ -61,7 +61,7 @@ def run_cli(model: Path, options: dict, paths: list[str]) -> tuple[float, float,
 
 def run_loop(model: Path, options: dict, paths: list[str]) -> tuple[float, float, float]:
     """A plain detect() loop, model already open: ``(seconds, busy_rate, cpu_seconds)``."""
-    from lite.distributed import open_detector
+    from lite.tools.distributed import open_detector
 
     with open_detector(str(model), threads=1, **options) as det:
         det.detect(paths[0])
@@ -83,7 +83,7 @@ def _stat_total(stats: str, section: str, name: str) -> float:
 
 def run_ray(model: Path, options: dict, paths: list[str], actors: int, batch_size: int) -> tuple[float, float, float]:
     """One detect_dataset run with ``actors`` actors of one thread each: ``(seconds, busy_rate, cpu_seconds)``."""
-    from lite.distributed import detect_dataset
+    from lite.tools.distributed import detect_dataset
 
     t0 = time.perf_counter()
     out = detect_dataset(paths, str(model), concurrency=actors, threads=1, batch_size=batch_size, **options)

@@ -1,4 +1,4 @@
-"""Throughput of ``lite.distributed`` on one node vs two nodes, and what each fault costs, on this machine.
+"""Throughput of ``lite.tools.distributed`` on one node vs two nodes, and what each fault costs, on this machine.
 
 The cluster is the one docs/distributed.md starts: ``ray start --head`` and a second ``ray start --address``
 raylet, both on this machine (``tests/ray_cluster.py``). Input: the 128 COCO images (``--repeat`` times) read
@@ -49,7 +49,7 @@ def run_job(model: str, paths: list[str], *, reads: bool = True, **kw: object) -
     its seconds; every row checked present."""
     import ray
 
-    from lite.distributed import collect, detect_dataset
+    from lite.tools.distributed import collect, detect_dataset
 
     t0 = time.perf_counter()
     ds = ray.data.read_binary_files(paths, include_paths=True) if reads else paths
@@ -72,8 +72,8 @@ def run_node_killed(cluster: object, model: str, paths: list[str], after: float)
 
 
 def run_model_missing(cluster: object, model: str, paths: list[str]) -> float:
-    from lite.distributed import collect, detect_dataset
-    from lite.errors import ModelNotFoundError
+    from lite.core.errors import ModelNotFoundError
+    from lite.tools.distributed import collect, detect_dataset
 
     link = cluster.head_dir / "m.onnx"
     if not link.exists():
@@ -91,11 +91,11 @@ def run_model_missing(cluster: object, model: str, paths: list[str]) -> float:
 
 
 def run_driver_killed(cluster: object, model: str, paths: list[str]) -> float:
-    from lite.distributed import detect_to_parquet
+    from lite.tools.distributed import detect_to_parquet
 
     out = Path(tempfile.mkdtemp(dir=cluster.root)) / "pq"
     code = (
-        "import ray\nfrom lite.distributed import detect_to_parquet\n"
+        "import ray\nfrom lite.tools.distributed import detect_to_parquet\n"
         f"ray.init(address={cluster.address!r}, log_to_driver=False)\n"
         "ray.data.DataContext.get_current().enable_progress_bars = False\n"
         f"detect_to_parquet({paths!r}, {model!r}, {str(out)!r}, batch_size=8)\n"

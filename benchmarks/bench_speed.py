@@ -99,7 +99,7 @@ class LiteSubject:
         sys.path.insert(0, str(REPO))
         import cv2
 
-        from lite.io import load_image
+        from lite.data.io import load_image
 
         if cv2_threads is not None:  # OpenCV's own pool (resize) against the engine's threads
             cv2.setNumThreads(cv2_threads)

@@ -1,7 +1,7 @@
 """Live streams and tracking cost: prints two tables (not a test).
 
 1. Several RTSP streams (GStreamer's RTSP server, ``tests/rtsp_server.py``, run with the system python, each
-   looping a real image as 10 fps H.264) read together by `lite.sources` (latest-frame mode) and detected with
+   looping a real image as 10 fps H.264) read together by `lite.data.sources` (latest-frame mode) and detected with
    one model, frames of the streams batched per engine call: FPS per stream, latency capture → result p50/p95,
    dropped frames, and the latency of the first and the last fifth of the run (a growing lag shows there).
 2. Tracking cost per frame for N moving objects, the trackers interleaved round by round (median over rounds).
@@ -58,8 +58,8 @@ def _start_servers(images: list[Path], fps: int, tmp: Path) -> tuple[list[subpro
 
 def bench_streams(model: Path, n: int, fps: int, duration: float, threads: int | None) -> None:
     from lite.cv import Detector
-    from lite.sources import open_sources
-    from lite.track import detect_frames
+    from lite.cv.track import detect_frames
+    from lite.data.sources import open_sources
 
     shared = shared_root()
     images = sorted((shared / "images").glob("*.jpg"))[:n]
@@ -106,8 +106,8 @@ def bench_streams(model: Path, n: int, fps: int, duration: float, threads: int |
 
 
 def bench_tracking(objects: int, frames: int, rounds: int) -> None:
-    from lite.detections import Detections
-    from lite.track import TRACKERS, Tracker
+    from lite.cv.track import TRACKERS, Tracker
+    from lite.data.detections import Detections
 
     rng = np.random.default_rng(0)
     start = rng.uniform(0, 1200, (objects, 2))

@@ -17,10 +17,10 @@ import numpy as np
 
 def main() -> None:
     from lite.cv import Detector
+    from lite.cv.track import TRACKERS
     from lite.demo.tracks import write_sequence
     from lite.hub import default_model
-    from lite.mot import track_sequence
-    from lite.track import TRACKERS
+    from lite.tools.mot import track_sequence
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=None, help="where the sequences go (default: a temporary folder)")

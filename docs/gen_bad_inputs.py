@@ -26,7 +26,7 @@ HEADER = """\
 What lite checks, and what it says. Every row is a test (`tests/test_bad_inputs.py`): the code
 runs and must raise exactly the error named, with a message containing the text shown (`…`
 stands for any text, such as a path). Every
-error derives from `lite.errors.LiteError` and from the builtin exception in the third column, so
+error derives from `lite.core.errors.LiteError` and from the builtin exception in the third column, so
 `except TypeError` / `except ValueError` work as well: a wrong *type* is a `TypeError`, a wrong
 *value* a `ValueError`. `MODEL` is a YOLOv6Lite ONNX file, `DET` a detector on it, `IMG` a photo.
 
@@ -39,7 +39,7 @@ FOOTER = """
 
 - A JPEG file that ends before its end-of-image marker (truncated, partly downloaded) decodes with
   a grey lower part: `load_image` returns it and warns with `TruncatedImageWarning`, naming the
-  file. Make it an error with `warnings.simplefilter("error", lite.errors.TruncatedImageWarning)`.
+  file. Make it an error with `warnings.simplefilter("error", lite.core.errors.TruncatedImageWarning)`.
   (Truncated JPEG *bytes* do not decode at all: an `ImageError`, in the table above.)
 - A metadata sidecar (`*.lite.json`) with a key lite does not know (written by a newer lite, or
   misspelt) is read and the key named in a `MetadataWarning`; a known key with a wrong type or
@@ -72,10 +72,10 @@ What goes wrong, and what lite does:
 - One unreadable image among many (`lite detect FOLDER`): its error is recorded, the other images
   are detected and every output is written; at the end "1 of 3 images failed" with each image and
   its error on stderr, exit status 1 (`--fail-fast` stops at the first, exit status 2).
-- An image whose header claims more than `lite.io.MAX_IMAGE_PIXELS` pixels (2**28 by default; set
-  `$LITE_MAX_IMAGE_PIXELS` or `lite.io.MAX_IMAGE_PIXELS = N` to change it): `ImageError` before
+- An image whose header claims more than `lite.data.io.MAX_IMAGE_PIXELS` pixels (2**28 by default; set
+  `$LITE_MAX_IMAGE_PIXELS` or `lite.data.io.MAX_IMAGE_PIXELS = N` to change it): `ImageError` before
   decoding (table above), in `load_image`, `detect`, `detect_batch` and `lite detect`.
-- Metadata (ONNX `metadata_props`, a sidecar) longer than `lite.metadata.MAX_METADATA_CHARS`
+- Metadata (ONNX `metadata_props`, a sidecar) longer than `lite.data.metadata.MAX_METADATA_CHARS`
   (1 MiB) or nested deeper than `MAX_METADATA_DEPTH` (16): `ModelLoadError` naming the file and
   key, before it is parsed (table above).
 - An MNN model converted at a fixed size, run at another: `InputSizeError`, "… is fixed at 320x320

@@ -16,8 +16,8 @@ from typing import Any, NoReturn
 
 import cv2
 
-from lite.errors import LiteError
-from lite.outputs import plan_outputs, write_image
+from lite.core.errors import LiteError
+from lite.data.outputs import plan_outputs, write_image
 
 REPO = Path(__file__).resolve().parents[1]
 #: The shared test assets: ``$LITE_SHARED``, else ``../shared`` next to the repo.

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from lite.convert import onnx_to_mnn, onnx_to_ncnn
-from lite.errors import LiteError
-from lite.parity import compare
+from lite.core.errors import LiteError
+from lite.tools.parity import compare
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LITE_SHARED", REPO.parent / "shared"))

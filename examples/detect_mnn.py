@@ -16,8 +16,8 @@ from pathlib import Path
 
 from _common import RAW_ONNX, detect_and_print, detect_parser, run
 
-from lite.cache import cache_dir
 from lite.convert import onnx_to_mnn
+from lite.core.cache import cache_dir
 from lite.cv import YOLOv6
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from _common import DECODED_ONNX, SHARED, run
 
-from lite.eval import coco
+from lite.tools.eval import coco
 
 SUBSET = SHARED / "coco" / "val2017_128"
 

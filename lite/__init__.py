@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from lite.errors import (
+from lite.core.errors import (
     BackendNotInstalledError,
     DeviceError,
     ImageError,
@@ -31,9 +31,9 @@ from lite.errors import (
 
 __version__ = "0.1.0"
 
-# ``lite.eval`` (COCO evaluation) and ``lite.bench`` load on first use but stay out of ``__all__``:
+# ``lite.tools.eval`` (COCO evaluation) and ``lite.tools.bench`` load on first use but stay out of ``__all__``:
 # ``from lite import *`` must not replace the builtin ``eval``. ``lite.compare`` is always the function
-# (the parity module is ``lite.parity``), whatever was imported before.
+# (the parity module is ``lite.tools.parity``), whatever was imported before.
 __all__ = [
     "BackendNotInstalledError",
     "Detections",
@@ -64,13 +64,20 @@ __all__ = [
 ]
 
 _LAZY_ATTRS = {
-    "Detections": ("lite.detections", "Detections"),
+    "Detections": ("lite.data.detections", "Detections"),
     **{name: ("lite.cv", name) for name in ("Detector", "NanoDet", "YOLO11", "YOLOX", "YOLOv5", "YOLOv6", "YOLOv8")},
-    "compare": ("lite.parity", "compare"),
-    "load_image": ("lite.io", "load_image"),
-    "load_images": ("lite.io", "load_images"),
+    "compare": ("lite.tools.parity", "compare"),
+    "load_image": ("lite.data.io", "load_image"),
+    "load_images": ("lite.data.io", "load_images"),
 }
-_LAZY_MODULES = {"backends", "convert", "cv", "eval", "export", "hub", "ops", "bench", "parity", "stream"}
+#: ``lite.<name>`` → the module it loads (the layer packages and the tools people reach for by name).
+_LAZY_MODULES = {
+    **{name: f"lite.{name}" for name in ("backends", "convert", "core", "cv", "data", "export", "hub", "ops", "tools")},
+    "eval": "lite.tools.eval",
+    "bench": "lite.tools.bench",
+    "parity": "lite.tools.parity",
+    "stream": "lite.data.stream",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -78,7 +85,7 @@ def __getattr__(name: str) -> Any:
         module, attr = _LAZY_ATTRS[name]
         value = getattr(importlib.import_module(module), attr)
     elif name in _LAZY_MODULES:
-        value = importlib.import_module(f"lite.{name}")
+        value = importlib.import_module(_LAZY_MODULES[name])
     else:
         raise AttributeError(f"module 'lite' has no attribute {name!r}")
     globals()[name] = value

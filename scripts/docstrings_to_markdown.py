@@ -1,7 +1,7 @@
 """Rewrite Sphinx-style docstring markup as the Markdown that mkdocstrings renders.
 
-* Sphinx roles (``:class:`~lite.errors.ImageError```, ``:func:`load_image```, ``:meth:``...) become
-  mkdocstrings cross-references (``[ImageError][lite.errors.ImageError]``) when the target is an object
+* Sphinx roles (``:class:`~lite.core.errors.ImageError```, ``:func:`load_image```, ``:meth:``...) become
+  mkdocstrings cross-references (``[ImageError][lite.core.errors.ImageError]``) when the target is an object
   the API reference renders (a module named by a ``::: module`` line in ``docs/reference/*.md``, or
   a public member of one), and plain code (```load_image```) otherwise.
 * ``Example:`` / ``Examples:`` sections written as doctest lines (``>>> ...``) and ``Example::``

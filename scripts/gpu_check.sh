@@ -349,7 +349,7 @@ from pathlib import Path
 import numpy as np
 
 from lite.cv import YOLOv6
-from lite.io import load_image
+from lite.data.io import load_image
 
 det = YOLOv6(sys.argv[1], backend="trt", device="cuda")
 images = [load_image(p) for p in sorted(Path(sys.argv[2]).glob("*.jpg"))]

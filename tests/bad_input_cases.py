@@ -20,7 +20,7 @@ class Case:
     Attributes:
         id: Test id.
         code: The Python expression a user might write (evaluated by the test).
-        error: Name of the lite error class raised (in ``lite.errors``).
+        error: Name of the lite error class raised (in ``lite.core.errors``).
         also: The builtin exception a caller can catch instead.
         message: Text the message contains; ``…`` stands for any text (a path, a list).
         setup: Name of the fixture-like setup in test_bad_inputs.py (None: none).
@@ -139,7 +139,7 @@ CASES: tuple[Case, ...] = (
          "unknown model name 'yolov7'; known names: yolov6n", "a name the hub does not know", needs_model=False),
     # -- issue 20: sizes checked before decoding or parsing
     Case("image-huge-header", "load_image(HUGE_PNG)", "ImageError", "ValueError",
-         "expected an image of at most 268,435,456 pixels (lite.io.MAX_IMAGE_PIXELS); … the header says "
+         "expected an image of at most 268,435,456 pixels (lite.data.io.MAX_IMAGE_PIXELS); … the header says "
          "200000x200000", "a PNG whose header claims 200000×200000 pixels (was a raw cv2.error)",
          setup="huge_png", needs_model=False),
     Case("image-huge-bytes", "load_image(HUGE_PNG.read_bytes())", "ImageError", "ValueError",

@@ -7,6 +7,7 @@ import ast
 import builtins
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,26 +18,110 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 LITE = REPO / "lite"
+ARCHITECTURE = REPO / "docs" / "architecture.md"
 
 ENGINES = {"onnxruntime", "tensorrt", "ncnn", "MNN", "_tools", "torch", "torchvision", "openvino", "onnx",
            "onnxslim", "pnnx", "cuda", "ray"}  # fmt: skip
 
-#: Layer of each part of lite (docs/architecture.md); a module may import only its layer and those below.
-LAYERS = {
-    "lite.errors": 0, "lite._plugins": 0, "lite.files": 0, "lite.progress": 0, "lite.io": 0, "lite.metadata": 0,
-    "lite.cache": 0, "lite.coco": 0, "lite.hub": 0, "lite.demo.scenes": 0, "lite.outputs": 0, "lite._checks": 0,
-    "lite.sources": 0,
-    "lite.ops": 1,
-    "lite.backends": 2,
-    "lite.cv": 3, "lite.detections": 3,
-    "lite.parity": 4, "lite.convert": 4, "lite.export": 4, "lite.eval": 4, "lite.bench": 4, "lite.demo": 4,
-    "lite.distributed": 4, "lite.stream": 3, "lite.track": 3, "lite.mot": 4,
-    "lite.cli": 5, "lite.__main__": 5,
-}  # fmt: skip
-
 #: Imports that break the layering today and are being removed elsewhere, with where. An entry that no
 #: longer applies fails the test too, so that it is deleted when its fix lands.
 KNOWN_VIOLATIONS: set[tuple[str, str]] = set()
+
+
+def layers_from_docs(text: str) -> dict[str, int]:
+    """``{module or package: floor}`` from the "Layers" table of docs/architecture.md (the one source).
+
+    A row is ``| floor | layer | modules | may import |``; every backticked ``lite…`` name in its
+    modules cell belongs to that floor. A name listed twice is an error in the document.
+    """
+    section = text.split("\n## Layers", 1)[1].split("\n## ", 1)[0]
+    layers: dict[str, int] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 4 or not cells[0].isdigit():
+            continue
+        for name in re.findall(r"`(lite(?:\.\w+)*)`", cells[2]):
+            assert name not in layers, f"docs/architecture.md lists {name} on floors {layers[name]} and {cells[0]}"
+            layers[name] = int(cells[0])
+    assert layers, "docs/architecture.md has no Layers table"
+    return layers
+
+
+LAYERS = layers_from_docs(ARCHITECTURE.read_text(encoding="utf-8"))
+
+
+def _lazy_attrs() -> dict[str, str]:
+    """``lite.<name>`` attributes that ``lite/__init__.py`` loads on first use: ``{name: module}``."""
+    import lite
+
+    return {k: v[0] for k, v in lite._LAZY_ATTRS.items()} | dict(lite._LAZY_MODULES)
+
+
+LAZY_ATTRS = _lazy_attrs()
+
+
+def _from_lite(name: str) -> str | None:
+    """The module ``from lite import name`` loads: a lazy attribute's module, or a submodule."""
+    if name in LAZY_ATTRS:
+        return LAZY_ATTRS[name]
+    if (LITE / name).is_dir() or (LITE / f"{name}.py").is_file():
+        return f"lite.{name}"
+    return None
+
+
+def _is_module(name: str) -> bool:
+    """``lite.a.b`` is a module or package of lite/."""
+    if not name.startswith("lite."):
+        return False
+    path = REPO.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _dynamic_target(call: ast.Call) -> str | None:
+    """The module ``importlib.import_module("lite.x")`` or ``__import__("lite.x")`` names (an f-string: its prefix)."""
+    func = call.func
+    fname = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    if fname not in ("import_module", "__import__") or not call.args:
+        return None
+    arg = call.args[0]
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value
+    if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
+        prefix = str(arg.values[0].value).rstrip(".")
+        return prefix if prefix.count(".") >= 1 else None  # f"lite.{name}": the package itself, not a floor
+    return None
+
+
+def _imports_in(source: str, module: str, is_package: bool = False) -> Iterator[tuple[str, int, bool]]:
+    """``(imported module, line, at module level)`` of every import in ``source``: ``import``, ``from … import``
+    (relative and ``from lite import X`` included), ``importlib.import_module`` and ``__import__``."""
+    tree = ast.parse(source)
+    top = {id(n) for n in tree.body}
+    top |= {id(c) for n in tree.body if isinstance(n, ast.If | ast.Try) for c in ast.walk(n)}
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno, id(node) in top
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                anchor = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{anchor}.{base}" if base else anchor
+            if base == "lite":
+                for alias in node.names:
+                    target = _from_lite(alias.name)
+                    if target:
+                        yield target, node.lineno, id(node) in top
+            elif base:
+                for alias in node.names:  # ``from pkg import module`` imports the module
+                    sub = f"{base}.{alias.name}"
+                    yield (sub if _is_module(sub) else base), node.lineno, id(node) in top
+        elif isinstance(node, ast.Call):
+            target = _dynamic_target(node)
+            if target:
+                yield target, node.lineno, False
 
 
 def _module_name(path: Path) -> str:
@@ -45,16 +130,8 @@ def _module_name(path: Path) -> str:
 
 
 def _imports(path: Path) -> Iterator[tuple[str, int, bool]]:
-    """``(imported module, line, at module level)`` of every import in a file, lazy ones included."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    top = {id(n) for n in tree.body}
-    top |= {id(c) for n in tree.body if isinstance(n, ast.If | ast.Try) for c in ast.walk(n)}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name, node.lineno, id(node) in top
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.module, node.lineno, id(node) in top
+    """Every import of a file of lite/ (see `_imports_in`)."""
+    return _imports_in(path.read_text(encoding="utf-8"), _module_name(path), path.name == "__init__.py")
 
 
 def _type_checking_only(path: Path) -> set[int]:
@@ -139,7 +216,7 @@ def test_nothing_outside_the_cli_imports_the_cli():
 def test_engines_are_imported_lazily_and_only_where_they_belong():
     at_top = [f"{where}:{line}: {mod}" for _, mod, where, line, top in EDGES if top and mod.split(".")[0] in ENGINES]
     assert not at_top, "engines imported at module level (import lite must import no engine):\n" + "\n".join(at_top)
-    allowed = ("lite.backends", "lite.convert", "lite.export", "lite.distributed")  # ray: only the Ray runner
+    allowed = ("lite.backends", "lite.convert", "lite.export", "lite.tools.distributed")  # ray: only the Ray runner
     elsewhere = [
         f"{where}:{line}: {mod}"
         for me, mod, where, line, _ in EDGES
@@ -154,16 +231,47 @@ def test_the_scan_sees_lazy_imports():
     assert lazy and not any(top for _, top in lazy)
 
 
+def test_the_scan_catches_every_import_form():
+    """The upward imports a plain ``import`` scan misses: ``from lite import X``, relative, dynamic."""
+    source = (
+        "from lite import cli, Detector\n"
+        "from ..cv import detector\n"
+        "from . import letterbox\n"
+        "def f(name):\n"
+        "    import importlib\n"
+        "    importlib.import_module('lite.tools.eval')\n"
+        "    __import__('lite.convert')\n"
+        "    return importlib.import_module(f'lite.export.{name}')\n"
+    )
+    found = {mod for mod, *_ in _imports_in(source, "lite.ops.nms")}
+    assert {"lite.cli", "lite.cv", "lite.cv.detector", "lite.ops.letterbox", "lite.tools.eval", "lite.convert",
+            "lite.export"} <= found, found  # fmt: skip
+    upward = {mod for mod in found if _layer(mod) is not None and _layer(mod) > _layer("lite.ops.nms")}
+    assert upward == {"lite.cli", "lite.cv", "lite.cv.detector", "lite.tools.eval", "lite.convert", "lite.export"}
+
+
+def test_the_floors_come_from_the_document():
+    """docs/architecture.md's table is the one list: every package of lite/ is on it, each name once."""
+    assert LAYERS["lite.core"] < LAYERS["lite.data"] < LAYERS["lite.ops"] < LAYERS["lite.backends"]
+    assert LAYERS["lite.backends"] < LAYERS["lite.cv"] < LAYERS["lite.tools"] < LAYERS["lite.cli"]
+    packages = sorted(f"lite.{d.name}" for d in LITE.iterdir() if (d / "__init__.py").is_file())
+    assert not [p for p in packages if _layer(p) is None], packages
+    loose = sorted(f.stem for f in LITE.glob("*.py") if f.stem not in ("__init__", "__main__"))
+    assert not loose, f"top-level modules belong in a floor's package: {loose}"
+    with pytest.raises(AssertionError, match="lists lite.x on floors 0 and 1"):
+        layers_from_docs("\n## Layers\n| 0 | a | `lite.x` | - |\n| 1 | b | `lite.x` | - |\n")
+
+
 def test_names_say_what_they_are():
     """``lite.compare`` is the function whatever was imported first; ``from lite import *`` keeps builtin eval."""
     code = (
-        "import lite, lite.parity\n"
-        "assert callable(lite.compare) and lite.compare is lite.parity.compare, lite.compare\n"
+        "import lite, lite.tools.parity\n"
+        "assert callable(lite.compare) and lite.compare is lite.tools.parity.compare, lite.compare\n"
         "ns = {}\n"
         "exec('from lite import *', ns)\n"
-        "assert 'eval' not in ns and 'compare' in ns and ns['compare'] is lite.parity.compare\n"
-        "import lite.eval\n"
-        "assert lite.eval.__name__ == 'lite.eval'\n"
+        "assert 'eval' not in ns and 'compare' in ns and ns['compare'] is lite.tools.parity.compare\n"
+        "import lite.tools.eval\n"
+        "assert lite.tools.eval.__name__ == 'lite.tools.eval'\n"
         "print('ok')\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
@@ -232,8 +340,8 @@ def test_add_a_converter_checklist(copy_converter, tmp_path, monkeypatch, capsys
     from lite.cli import main as cli_main
     from lite.cli.export import _engines
     from lite.convert import convert, get, known, output_path
-    from lite.errors import OutputExistsError
-    from lite.metadata import sidecar_path
+    from lite.core.errors import OutputExistsError
+    from lite.data.metadata import sidecar_path
 
     src = _tiny_onnx(tmp_path / "tiny.onnx")
     # step 2: everything else comes from the registration

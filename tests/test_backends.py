@@ -7,7 +7,7 @@ import pytest
 
 from lite import backends
 from lite.backends.base import Backend, TensorSpec
-from lite.errors import BackendNotInstalledError, DeviceError, InputError, UnknownBackendError
+from lite.core.errors import BackendNotInstalledError, DeviceError, InputError, UnknownBackendError
 
 
 def test_known_and_available():

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from bad_input_cases import CASES, Case
 
-import lite.errors
+import lite.core.errors
 from lite import backends, hub
 from lite.cv import YOLOv6
-from lite.io import load_image, load_images
+from lite.data.io import load_image, load_images
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -160,33 +160,33 @@ def test_bad_input(case: Case, det_model, tmp_path: Path, monkeypatch: pytest.Mo
         "np": np, "MODEL": model, "DET": det, "IMG": img, "TMP": tmp_path,
     }  # fmt: skip
     names.update(_setup(case.setup, tmp_path, model, monkeypatch))
-    error = getattr(lite.errors, case.error)
+    error = getattr(lite.core.errors, case.error)
     also = getattr(builtins, case.also)
     pattern = ".*".join(re.escape(part.strip(" ")) for part in case.message.split("…"))
     with pytest.raises(error, match=pattern) as info:
         eval(case.code, names)  # noqa: S307 - the case's code is the documented user input
-    assert isinstance(info.value, lite.errors.LiteError) and isinstance(info.value, also), type(info.value).__mro__
+    assert isinstance(info.value, lite.core.errors.LiteError) and isinstance(info.value, also), type(info.value).__mro__
     assert type(info.value) is error, f"expected exactly {case.error}, got {type(info.value).__name__}"
 
 
 def test_every_error_class_is_a_lite_error_and_a_builtin():
-    for name in lite.errors.__all__:
-        cls = getattr(lite.errors, name)
+    for name in lite.core.errors.__all__:
+        cls = getattr(lite.core.errors, name)
         if issubclass(cls, Warning):
-            assert issubclass(cls, lite.errors.LiteWarning) or cls is lite.errors.LiteWarning
+            assert issubclass(cls, lite.core.errors.LiteWarning) or cls is lite.core.errors.LiteWarning
             continue
-        assert issubclass(cls, lite.errors.LiteError)
-        if cls is not lite.errors.LiteError:
+        assert issubclass(cls, lite.core.errors.LiteError)
+        if cls is not lite.core.errors.LiteError:
             assert any(b in cls.__mro__ for b in (ValueError, TypeError, OSError, ImportError, RuntimeError,
                                                    LookupError, AssertionError)), name  # fmt: skip
 
 
 def test_type_errors_are_still_input_errors():
     """Code that caught InputError / ImageError before keeps working: the TypeError classes derive from them."""
-    assert issubclass(lite.errors.InputTypeError, lite.errors.InputError)
-    assert issubclass(lite.errors.InputTypeError, TypeError)
-    assert issubclass(lite.errors.ImageTypeError, lite.errors.ImageError)
-    assert issubclass(lite.errors.ImageTypeError, TypeError)
+    assert issubclass(lite.core.errors.InputTypeError, lite.core.errors.InputError)
+    assert issubclass(lite.core.errors.InputTypeError, TypeError)
+    assert issubclass(lite.core.errors.ImageTypeError, lite.core.errors.ImageError)
+    assert issubclass(lite.core.errors.ImageTypeError, TypeError)
 
 
 def test_docs_table_is_current():

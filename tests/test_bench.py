@@ -1,4 +1,4 @@
-"""lite.bench (statistics, real runs, table, JSON, plot) and the benchmark scripts (smoke runs).
+"""lite.tools.bench (statistics, real runs, table, JSON, plot) and the benchmark scripts (smoke runs).
 
 No timing is asserted: only that every stage is measured, reported and written.
 """
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lite.bench import STAGES, BenchResult, Timing, benchmark, format_table, plot, synthetic_image, write_json
 from lite.cli.bench import pairs
-from lite.errors import InputError
+from lite.core.errors import InputError
+from lite.tools.bench import STAGES, BenchResult, Timing, benchmark, format_table, plot, synthetic_image, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 

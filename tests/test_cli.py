@@ -136,8 +136,8 @@ def test_detect_video(s_decoded, bus_path, tmp_path):
 
 def test_detect_synthetic_scene_with_demo_model(tmp_path):
     """No SOURCE: a synthetic scene through the bundled demo model."""
+    from lite.core.errors import HubError
     from lite.demo.scenes import SHAPE_NAMES, make_scene
-    from lite.errors import HubError
     from lite.hub import default_model
 
     try:

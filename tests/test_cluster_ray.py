@@ -1,4 +1,5 @@
-"""lite.distributed on a real two-node Ray cluster: a head and a second raylet started with ``ray start --address``
+"""lite.tools.distributed on a real two-node Ray cluster: a head and a second raylet started with ``ray start
+--address``
 on this machine, as docs/distributed.md shows. Read tasks with the default sizing, a model that one node lacks,
 a wrong token, a driver killed and resumed, a node killed mid-job. The cluster is the processes this module
 starts; teardown ends them (their process groups), pass or fail.
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from lite.detections import Detections
+from lite.data.detections import Detections
 
 ray = pytest.importorskip("ray")
 
@@ -68,7 +69,7 @@ def _check_rows(rows: list[dict], plain_loop: dict[str, Detections]) -> None:
 
 def test_read_tasks_with_default_sizing_finish(two_nodes, model, coco_images, plain_loop) -> None:
     """read_binary_files needs a whole CPU per read task: the default pool must leave one on some node."""
-    from lite.distributed import collect, detect_dataset, plan_resources
+    from lite.tools.distributed import collect, detect_dataset, plan_resources
 
     assert len(alive_nodes()) == 2
     plan = plan_resources(cpus=3, nodes=2)
@@ -80,8 +81,8 @@ def test_read_tasks_with_default_sizing_finish(two_nodes, model, coco_images, pl
 
 
 def test_impossible_sizing_is_refused_on_the_driver(two_nodes, model, coco_images) -> None:
-    from lite.distributed import detect_dataset
-    from lite.errors import InputError
+    from lite.core.errors import InputError
+    from lite.tools.distributed import detect_dataset
 
     with pytest.raises(InputError, match="would hang"):
         detect_dataset([str(p) for p in coco_images], model, concurrency=2, num_cpus=1)
@@ -91,8 +92,8 @@ def test_impossible_sizing_is_refused_on_the_driver(two_nodes, model, coco_image
 
 def test_stalled_job_is_a_lite_error_naming_the_cause(two_nodes, model, coco_images) -> None:
     """Actors that can never be placed (a resource no node has): the watchdog ends the wait with the cause."""
-    from lite.distributed import collect, detect_dataset
-    from lite.errors import StalledJobError
+    from lite.core.errors import StalledJobError
+    from lite.tools.distributed import collect, detect_dataset
 
     out = detect_dataset([str(p) for p in coco_images[:4]], model, concurrency=1,
                          ray_remote_args={"resources": {"lite_test_no_such_resource": 1}})  # fmt: skip
@@ -110,8 +111,8 @@ def test_model_missing_on_one_node(two_nodes, model, coco_images, plain_loop, mo
     folder: the driver's and the head's workers' (``head_dir``, which holds ``m.onnx``), or node 2's (which does
     not) -- a path on storage that one node lacks, on one machine.
     """
-    from lite.distributed import collect, detect_dataset
-    from lite.errors import ModelNotFoundError
+    from lite.core.errors import ModelNotFoundError
+    from lite.tools.distributed import collect, detect_dataset
 
     (two_nodes.head_dir / "m.onnx").symlink_to(model)
     monkeypatch.chdir(two_nodes.head_dir)
@@ -139,8 +140,8 @@ def test_wrong_token_is_a_lite_error_with_the_fix(tmp_path) -> None:
     head = start_node(["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false"], tmp_path,
                   tmp_path / "head.log", auth)  # fmt: skip
     code = (
-        "from lite.distributed import connect, cluster, _ray\n"
-        "from lite.errors import ClusterError\n"
+        "from lite.tools.distributed import connect, cluster, _ray\n"
+        "from lite.core.errors import ClusterError\n"
         "try:\n"
         f"    connect({address!r})\n"
         "    print('nodes:', len(cluster(_ray()).nodes))\n"
@@ -167,13 +168,13 @@ def test_resume_after_a_killed_driver(two_nodes, model, coco_images, plain_loop,
     """A driver killed (SIGKILL) once some Parquet files are written; resume=True detects only the rest."""
     import pyarrow.parquet as pq
 
-    from lite.distributed import detect_to_parquet
+    from lite.tools.distributed import detect_to_parquet
 
     out = tmp_path / "pq"
     paths = [str(p) for p in coco_images]
     code = (
         "import ray\n"
-        "from lite.distributed import detect_to_parquet\n"
+        "from lite.tools.distributed import detect_to_parquet\n"
         f"ray.init(address={two_nodes.address!r}, log_to_driver=False)\n"
         "ray.data.DataContext.get_current().enable_progress_bars = False\n"
         f"detect_to_parquet({paths!r}, {model!r}, {str(out)!r}, concurrency=3, batch_size=2)\n"
@@ -207,7 +208,7 @@ def test_killed_node_mid_job(two_nodes, model, coco_images, plain_loop) -> None:
     """The second node dies while its actors work: the head's actors finish the job, every row once."""
     import threading
 
-    from lite.distributed import collect, detect_dataset
+    from lite.tools.distributed import collect, detect_dataset
 
     paths = [str(p) for p in coco_images]
 

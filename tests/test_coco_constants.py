@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lite.coco import COCO80_TO_91, COCO_NAMES, coco80_to_91
-from lite.errors import InputError
+from lite.core.errors import InputError
+from lite.data.coco import COCO80_TO_91, COCO_NAMES, coco80_to_91
 
 
 def test_shapes_and_ordering():

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lite.detections import Detections
-from lite.errors import InputError, VerificationError
-from lite.parity import array_diff, compare, match_detections, match_outputs
+from lite.core.errors import InputError, VerificationError
+from lite.data.detections import Detections
+from lite.tools.parity import array_diff, compare, match_detections, match_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 needs_engines = pytest.mark.skipif(
@@ -108,7 +108,7 @@ def test_compare_one_file_on_several_backends(onnx_dir, images_dir):
 
 def test_cli_defaults_are_the_api_defaults():
     import lite.cli.compare as cli
-    import lite.parity as api
+    import lite.tools.parity as api
 
     assert (cli.RTOL, cli.ATOL, cli.IOU, cli.SCORE_TOL) == (api.RTOL, api.ATOL, api.IOU, api.SCORE_TOL)
 

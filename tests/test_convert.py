@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from lite.cli import main as cli_main
+from lite.core.errors import ConversionError, InputError, ModelNotFoundError, VerificationError
 from lite.cv.yolov6 import YOLOv6
-from lite.errors import ConversionError, InputError, ModelNotFoundError, VerificationError
-from lite.metadata import read_sidecar, sidecar_path
-from lite.parity import array_diff, match_detections
+from lite.data.metadata import read_sidecar, sidecar_path
+from lite.tools.parity import array_diff, match_detections
 
 pytestmark = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("onnx", "onnxruntime", "ncnn", "pnnx", "MNN")),

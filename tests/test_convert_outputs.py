@@ -11,8 +11,8 @@ import pytest
 
 from lite.cli import main as cli_main
 from lite.convert import convert, get, known, output_path
-from lite.errors import InputError, OutputExistsError, UnknownConverterError
-from lite.files import OutputSet, refuse_overwrite
+from lite.core.errors import InputError, OutputExistsError, UnknownConverterError
+from lite.core.files import OutputSet, refuse_overwrite
 
 needs_mnn = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("onnx", "onnxruntime", "MNN")),

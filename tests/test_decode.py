@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lite.errors import InputError
+from lite.core.errors import InputError
 from lite.ops.decode import Layout, candidates, detect_layout, postprocess, refine_layout
 
 NC = 3

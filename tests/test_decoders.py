@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from lite import backends
-from lite.errors import InputError
+from lite.core.errors import InputError
 from lite.ops import grids
 from lite.ops.decoders import Decoder, Hints, decoder_names, get_decoder, match_outputs, register_decoder
 

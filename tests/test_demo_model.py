@@ -71,7 +71,7 @@ def converted(tmp_path_factory):
 
 
 def test_demo_model_same_detections_on_ort_ncnn_mnn(converted):
-    from lite.parity import compare
+    from lite.tools.parity import compare
 
     ncnn_param, mnn_model = converted
     rng = np.random.default_rng(4242)

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from lite.coco import COCO80_TO_91, COCO_NAMES
-from lite.detections import PALETTE, Detection, Detections
-from lite.errors import BackendNotInstalledError, ImageError, InputError
+from lite.core.errors import BackendNotInstalledError, ImageError, InputError
+from lite.data.coco import COCO80_TO_91, COCO_NAMES
+from lite.data.detections import PALETTE, Detection, Detections
 
 
 @pytest.fixture

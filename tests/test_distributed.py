@@ -1,4 +1,5 @@
-"""lite.distributed on a local Ray (2 CPUs): same detections as a plain loop, bad images, a killed actor, eval --ray."""
+"""lite.tools.distributed on a local Ray (2 CPUs): same detections as a plain loop, bad images, a killed actor, eval
+--ray."""
 
 from __future__ import annotations
 
@@ -11,20 +12,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lite.detections import Detections
-from lite.errors import InputError
+from lite.core.errors import InputError
+from lite.data.detections import Detections
 
 MODEL = "models/yolov6lite/onnx/yolov6lite_s_320_decoded.onnx"
 COCO = "coco/val2017_128"
 
 
 def test_import_lite_does_not_import_ray() -> None:
-    code = "import lite, lite.distributed, lite.cli, sys; assert 'ray' not in sys.modules, 'ray imported'"
+    code = "import lite, lite.tools.distributed, lite.cli, sys; assert 'ray' not in sys.modules, 'ray imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_plan_resources_leaves_a_cpu_to_reads() -> None:
-    from lite.distributed import plan_resources
+    from lite.tools.distributed import plan_resources
 
     p = plan_resources(cpus=2, concurrency=2, threads=1)
     assert (p.actors, p.threads) == (2, 1)
@@ -47,7 +48,7 @@ def test_every_placement_leaves_some_node_a_whole_cpu(node_cpus: tuple[int, ...]
     """Whatever node Ray puts each actor on, some node keeps >= 1 CPU for a read task (the 2+1 and 2x2 hangs)."""
     import itertools
 
-    from lite.distributed import plan_resources
+    from lite.tools.distributed import plan_resources
 
     p = plan_resources(cpus=sum(node_cpus), node_cpus=max(node_cpus), nodes=len(node_cpus), concurrency=actors)
     n = p.max_actors
@@ -64,7 +65,7 @@ def test_every_placement_leaves_some_node_a_whole_cpu(node_cpus: tuple[int, ...]
 
 
 def test_impossible_num_cpus_is_refused() -> None:
-    from lite.distributed import plan_resources
+    from lite.tools.distributed import plan_resources
 
     with pytest.raises(InputError, match="would hang"):
         plan_resources(cpus=2, concurrency=2, num_cpus=1)  # the silent hang of issue 21
@@ -94,11 +95,11 @@ def test_impossible_num_cpus_is_refused() -> None:
 )
 def test_bad_arguments_fail_on_the_driver_before_ray_starts(kwargs: dict, error: str, match: str, shared) -> None:
     """Issue 20: typed lite errors at once, not TypeError/ValueError or ActorDiedError from the workers."""
-    import lite.errors as errors
+    import lite.core.errors as errors
 
     code = (
         "import sys\n"
-        "from lite.distributed import detect_dataset\n"
+        "from lite.tools.distributed import detect_dataset\n"
         f"kw = {kwargs!r}\n"
         f"model = kw.pop('model', {str(shared / MODEL)!r})\n"
         "try:\n"
@@ -169,7 +170,7 @@ def names(model: str) -> tuple[str, ...]:
 
 
 def test_two_actors_match_a_plain_loop_in_order(ray_local, model, coco_images, plain_loop, names, tmp_path) -> None:
-    from lite.distributed import RESULT_COLUMNS, collect, detect_dataset
+    from lite.tools.distributed import RESULT_COLUMNS, collect, detect_dataset
 
     folder = coco_images[0].parent
     out = detect_dataset(folder, model, concurrency=2, threads=1, batch_size=8, preserve_order=True).materialize()
@@ -209,9 +210,9 @@ def _bad_folder(tmp: Path, coco_images: list[Path]) -> tuple[Path, list[Path]]:
 
 
 def test_bad_images_become_failed_rows(ray_local, model, coco_images, plain_loop, names, tmp_path) -> None:
-    from lite.distributed import collect, detect_dataset, write_parquet
-    from lite.errors import ImageError
-    from lite.io import load_image
+    from lite.core.errors import ImageError
+    from lite.data.io import load_image
+    from lite.tools.distributed import collect, detect_dataset, write_parquet
 
     folder, good = _bad_folder(tmp_path, coco_images)
     for bad in ("000000999998.jpg", "000000999999.jpg"):
@@ -240,7 +241,7 @@ def test_bad_images_become_failed_rows(ray_local, model, coco_images, plain_loop
 
 
 def test_killed_actor_still_yields_every_row_once(ray_local, model, coco_images, plain_loop, names, tmp_path) -> None:
-    from lite.distributed import collect, detect_dataset
+    from lite.tools.distributed import collect, detect_dataset
 
     marker = tmp_path / "crashed"
     out = detect_dataset(
@@ -261,7 +262,7 @@ def test_killed_actor_still_yields_every_row_once(ray_local, model, coco_images,
 
 
 def test_input_kinds(ray_local, model, coco_images, plain_loop, names, shared) -> None:
-    from lite.distributed import collect, detect_dataset
+    from lite.tools.distributed import collect, detect_dataset
 
     p = coco_images[:3]
     ds = ray.data.from_items(
@@ -346,7 +347,7 @@ def test_read_images_any_mode_and_truncated_flag(ray_local, model, coco_images, 
     import cv2
 
     from lite.cv.yolov6 import YOLOv6
-    from lite.distributed import collect, detect_dataset
+    from lite.tools.distributed import collect, detect_dataset
 
     bgr = cv2.imread(str(coco_images[0]))
     gray = tmp_path / "gray.png"

@@ -68,6 +68,6 @@ def test_mkdocs_build_strict(tmp_path: Path):
     assert example and "list_models" in re.sub(r"<[^>]+>", "", example.group(0))
     io_ref = (site / "reference" / "io" / "index.html").read_text(encoding="utf-8")
     assert ":class:" not in io_ref and ":func:" not in io_ref
-    assert 'href="../errors/#lite.errors.ImageNotFoundError"' in io_ref  # a cross-reference became a link
+    assert 'href="../errors/#lite.core.errors.ImageNotFoundError"' in io_ref  # a cross-reference became a link
     bad = (site / "bad-inputs" / "index.html").read_text(encoding="utf-8")
     assert "InputTypeError" in bad and "pre_nms_topk" in bad

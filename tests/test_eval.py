@@ -1,4 +1,4 @@
-"""lite.eval: category mapping, the results writer, pycocotools scoring, and real COCO figures."""
+"""lite.tools.eval: category mapping, the results writer, pycocotools scoring, and real COCO figures."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from lite import backends
-from lite.coco import COCO80_TO_91, COCO_NAMES
-from lite.errors import ImageNotFoundError, InputError
-from lite.eval import (
+from lite.core.errors import ImageNotFoundError, InputError
+from lite.data.coco import COCO80_TO_91, COCO_NAMES
+from lite.tools.eval import (
     STAT_NAMES,
     CategoryMap,
     category_map,
@@ -22,7 +22,7 @@ from lite.eval import (
     write_results,
 )
 
-pytest.importorskip("pycocotools", reason="lite.eval needs pycocotools (pip install 'lite-detect[eval]')")
+pytest.importorskip("pycocotools", reason="lite.tools.eval needs pycocotools (pip install 'lite-detect[eval]')")
 
 # AP (0.50:0.95) of the decoded 320 ONNX models on val2017_128 with YOLOv6's evaluation settings.
 EXPECTED_AP = {"s": 0.306, "m": 0.321, "l": 0.348}

@@ -14,10 +14,10 @@ pytest.importorskip("onnxruntime")
 
 from onnx import numpy_helper  # noqa: E402
 
-from lite.errors import ConversionError, InputError, VerificationError  # noqa: E402
+from lite.core.errors import ConversionError, InputError, VerificationError  # noqa: E402
+from lite.data.metadata import ModelMeta, from_mapping  # noqa: E402
 from lite.export import ExportReport, read_onnx_metadata, simplify_onnx, torch_to_onnx, verify_onnx  # noqa: E402
 from lite.export.onnx import onnx_opset  # noqa: E402
-from lite.metadata import ModelMeta, from_mapping  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")

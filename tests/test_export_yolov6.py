@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from lite.errors import InputError  # noqa: E402
+from lite.core.errors import InputError  # noqa: E402
 from lite.export.yolov6 import YOLOv6NotInstalledError, import_yolov6  # noqa: E402
 
 try:
@@ -30,6 +30,7 @@ except YOLOv6NotInstalledError as _e:
 
 import onnxruntime as ort  # noqa: E402
 
+from lite.data.metadata import from_mapping  # noqa: E402
 from lite.export.end2end import reference_end2end  # noqa: E402
 from lite.export.onnx import onnx_opset, read_onnx_metadata  # noqa: E402
 from lite.export.yolov6 import (  # noqa: E402
@@ -40,7 +41,6 @@ from lite.export.yolov6 import (  # noqa: E402
     save_yolov6_checkpoint,
     yolov6_export_module,
 )
-from lite.metadata import from_mapping  # noqa: E402
 from lite.ops.decode import Candidates, Layout, candidates, detect_layout, postprocess, refine_layout  # noqa: E402
 
 # YOLOv6's anchor code calls torch.meshgrid without indexing=

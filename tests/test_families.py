@@ -10,8 +10,8 @@ import pytest
 from onnx_models import constant_model as _onnx_model
 
 from lite import backends
+from lite.core.errors import AmbiguousModelError, InputError, InputSizeError, LayoutError, LiteError, ModelOutputError
 from lite.cv import YOLO11, YOLOX, Detector, NanoDet, YOLOv5, YOLOv6, YOLOv8, family_names, get_family
-from lite.errors import AmbiguousModelError, InputError, InputSizeError, LayoutError, LiteError, ModelOutputError
 from lite.ops.preprocess import PreprocessConfig
 
 onnx = pytest.importorskip("onnx")
@@ -118,7 +118,7 @@ def test_ultralytics_metadata_names_and_size(foreign):
 
 def test_ultralytics_names_literal_is_never_evaluated(tmp_path):
     """``names`` is parsed as a literal: an expression in it is not run, it is just not a dict of names."""
-    from lite.metadata import from_mapping
+    from lite.data.metadata import from_mapping
 
     meta = from_mapping({"names": "{0: 'person', 1: 'bus'}"})
     assert meta.names == ("person", "bus")
@@ -315,7 +315,7 @@ def test_yolox_converted_to_mnn_gives_the_same_boxes(foreign, tmp_path, bus_path
     if importlib.util.find_spec("MNN") is None or "mnn" not in backends.available():
         pytest.skip("MNN is not available")
     from lite.convert.mnn import onnx_to_mnn
-    from lite.parity import match_detections
+    from lite.tools.parity import match_detections
 
     src = foreign / "yolox" / "yolox_nano_416.onnx"
     mnn = onnx_to_mnn(src, tmp_path / "yolox")

@@ -109,7 +109,7 @@ def test_info_says_the_family_and_why_this_input_size(family, foreign):
 
 
 def test_bench_and_compare_take_the_family(foreign, bus_path, tmp_path):
-    from lite.bench import benchmark
+    from lite.tools.bench import benchmark
 
     r = benchmark(foreign / FOREIGN["yolox"], family="yolox", image=bus_path, runs=2, warmup=1, threads=1)
     assert r.num_detections >= 3
@@ -135,8 +135,8 @@ MUST_CONVERT = {("yolox", "mnn")}
 def test_converted_foreign_models_give_the_onnx_boxes(family, target, foreign, bus_path, tmp_path):
     pytest.importorskip({"ncnn": "ncnn", "mnn": "MNN"}[target])
     from lite.convert import convert
-    from lite.errors import ConversionError
-    from lite.parity import compare
+    from lite.core.errors import ConversionError
+    from lite.tools.parity import compare
 
     src = foreign / FOREIGN[family]
     try:

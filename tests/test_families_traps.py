@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from onnx_models import constant_model as _onnx_model
 
+from lite.core.errors import InputError, LayoutError, ModelOutputError, TaskNotSupportedError
 from lite.cv import YOLOX, Detector, YOLOv6
-from lite.errors import InputError, LayoutError, ModelOutputError, TaskNotSupportedError
 
 DECODED = Path("models") / "yolov6lite" / "onnx" / "yolov6lite_s_320_decoded.onnx"
 BLANK = np.zeros((320, 320, 3), np.uint8)
@@ -168,8 +168,8 @@ def _anchor_heads(wh_logit: float) -> dict[str, np.ndarray]:
 
 
 def test_default_anchors_are_said_once_and_implausible_boxes_refused(tmp_path):
+    from lite.core.errors import AssumedDefaultWarning
     from lite.cv import YOLOv5
-    from lite.errors import AssumedDefaultWarning
 
     path = _onnx_model(tmp_path / "v5heads.onnx", _anchor_heads(-10.0), hw=(320, 320))
     with pytest.warns(AssumedDefaultWarning, match=r"default anchors \[\[10.0, 13.0, 16.0, 30.0.*anchors="):
@@ -188,8 +188,8 @@ def test_default_anchors_are_said_once_and_implausible_boxes_refused(tmp_path):
 
 
 def test_family_default_input_size_is_said_once_on_first_detect(tmp_path):
+    from lite.core.errors import AssumedDefaultWarning
     from lite.cv import YOLOv8
-    from lite.errors import AssumedDefaultWarning
 
     dynamic = tmp_path / "dynamic.onnx"
     import onnx

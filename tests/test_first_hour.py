@@ -18,11 +18,11 @@ def _python(code: str) -> str:
 def test_public_api_is_importable_from_the_top_level_and_import_stays_light():
     out = _python(
         "import sys, lite\n"
-        "heavy = [m for m in ('numpy', 'cv2', 'lite.cv', 'lite.io', 'onnxruntime') if m in sys.modules]\n"
+        "heavy = [m for m in ('numpy', 'cv2', 'lite.cv', 'lite.data.io', 'onnxruntime') if m in sys.modules]\n"
         "print('heavy:', heavy)\n"
         "from lite import Detector, YOLOv6, load_image, Detections, compare\n"
-        "import lite.cv, lite.io\n"
-        "assert Detector is lite.cv.Detector and YOLOv6 is lite.cv.YOLOv6 and load_image is lite.io.load_image\n"
+        "import lite.cv, lite.data.io\n"
+        "assert Detector is lite.cv.Detector and YOLOv6 is lite.cv.YOLOv6 and load_image is lite.data.io.load_image\n"
         "missing = [n for n in lite.__all__ if getattr(lite, n, None) is None]\n"
         "print('missing:', missing)\n"
     )
@@ -33,9 +33,9 @@ def test_one_coco_name_list_for_every_family(shared):
     """A model whose metadata spells COCO the Ultralytics way gets lite's one COCO list, as YOLOv6 has by default."""
     import json
 
-    from lite.coco import COCO_NAMES, canonical_names
     from lite.cv import Detector
-    from lite.metadata import from_mapping
+    from lite.data.coco import COCO_NAMES, canonical_names
+    from lite.data.metadata import from_mapping
 
     official = [*COCO_NAMES]
     for darknet, other in (("diningtable", "dining table"), ("tvmonitor", "tv"), ("motorbike", "motorcycle"),
@@ -51,11 +51,11 @@ def test_one_coco_name_list_for_every_family(shared):
 
 
 def test_bench_plot_without_matplotlib_fails_before_the_benchmark(onnx_dir, tmp_path, monkeypatch, capsys):
-    import lite.bench
+    import lite.tools.bench
     from lite.cli import main
 
     ran = []
-    monkeypatch.setattr(lite.bench, "benchmark", lambda *a, **k: ran.append(a))  # must never be reached
+    monkeypatch.setattr(lite.tools.bench, "benchmark", lambda *a, **k: ran.append(a))  # must never be reached
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # what an environment without matplotlib gives
     model = onnx_dir / "yolov6lite_s_320_decoded.onnx"
     code = main(["bench", "-m", str(model), "--runs", "500", "--plot", str(tmp_path / "b.png")])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import lite.hub as hub
-from lite.errors import ChecksumError, HubError
+from lite.core.errors import ChecksumError, HubError
 from lite.hub import manifest as manifest_mod
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Tests of lite.io.load_image / load_images: every accepted input converts right, every bad one raises clearly."""
+"""Tests of lite.data.io.load_image / load_images: every accepted input converts right, every bad one raises clearly."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from lite.errors import ImageError, ImageNotFoundError
-from lite.io import load_image, load_images
+from lite.core.errors import ImageError, ImageNotFoundError
+from lite.data.io import load_image, load_images
 
 RNG = np.random.default_rng(0)
 BGR = RNG.integers(0, 256, (7, 5, 3), dtype=np.uint8)
@@ -234,7 +234,7 @@ def test_pil_file_image(tmp_path: Path):
 def test_no_pil_import_for_other_inputs():
     code = (
         "import sys, numpy as np\n"
-        "from lite.io import load_image\n"
+        "from lite.data.io import load_image\n"
         "load_image(np.zeros((2, 2), np.uint8))\n"
         "try:\n    load_image([1])\nexcept ValueError:\n    pass\n"
         "assert 'PIL' not in sys.modules, 'PIL imported'\n"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lite.errors import ImageError, InputError
+from lite.core.errors import ImageError, InputError
 from lite.ops.letterbox import Letterbox, LetterboxTransform, letterbox, letterbox_geometry, letterbox_image
 
 

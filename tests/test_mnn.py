@@ -14,9 +14,9 @@ import pytest
 
 from lite.backends import create
 from lite.backends.mnn import MnnBackend, capture_stdout
+from lite.core.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError
 from lite.cv.yolov6 import YOLOv6
-from lite.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError
-from lite.parity import array_diff, match_detections
+from lite.tools.parity import array_diff, match_detections
 
 # find_spec, not importorskip: a bare ``import MNN`` prints to stdout, which these tests check lite avoids
 pytestmark = pytest.mark.skipif(

@@ -16,9 +16,9 @@ pytest.importorskip("onnxruntime")
 
 from lite.backends import create  # noqa: E402
 from lite.backends.ncnn import NcnnBackend, parse_param, rewrite_1d_convolutions  # noqa: E402
+from lite.core.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError  # noqa: E402
 from lite.cv.yolov6 import YOLOv6  # noqa: E402
-from lite.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError  # noqa: E402
-from lite.parity import array_diff, match_detections  # noqa: E402
+from lite.tools.parity import array_diff, match_detections  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = ("s", "m", "l")

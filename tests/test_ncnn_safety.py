@@ -23,8 +23,8 @@ pytest.importorskip("ncnn")
 
 from lite.backends._ncnn_bin import TAG_FP16, TAG_FP32_SCALED, TAG_INT8, bin_reads, check_bin  # noqa: E402
 from lite.backends.ncnn import UNSUPPORTED_LAYERS, NcnnBackend, NcnnLayer, parse_param  # noqa: E402
+from lite.core.errors import ModelLoadError  # noqa: E402
 from lite.cv.yolov6 import YOLOv6  # noqa: E402
-from lite.errors import ModelLoadError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -245,7 +245,7 @@ print("extracted", rc, np.array(mat).shape)
 _LITE = """
 import sys
 from lite.cv.yolov6 import YOLOv6
-from lite.errors import ModelLoadError
+from lite.core.errors import ModelLoadError
 try:
     det = YOLOv6(sys.argv[1], threads=1)
     print("loaded", det.spec)

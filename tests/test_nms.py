@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import lite.ops.nms as nms_mod
-from lite.errors import InputError
+from lite.core.errors import InputError
 from lite.ops.nms import NMS_MODES, box_iou, nms, nms_indices
 
 # --------------------------------------------------------------------------- references

@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 from test_cli import lite
 
-from lite.errors import OutputError
-from lite.files import OutputSet, atomic_write_bytes
-from lite.outputs import check_video, write_image
+from lite.core.errors import OutputError
+from lite.core.files import OutputSet, atomic_write_bytes
+from lite.data.outputs import check_video, write_image
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -249,7 +249,7 @@ def test_sigterm_removes_the_partial_video_and_keeps_the_old_one(s_decoded, tmp_
 # ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("umask", [0o022, 0o002])
 def test_written_files_honour_the_umask(tmp_path, umask):
-    from lite.metadata import ModelMeta, write_sidecar
+    from lite.data.metadata import ModelMeta, write_sidecar
 
     old = os.umask(umask)
     try:

@@ -19,12 +19,12 @@ import pytest
 
 from lite import backends
 from lite.backends.openvino import resolve_device
+from lite.core.errors import DeviceError, InputError, ModelNotFoundError, OutputExistsError, VerificationError
 from lite.cv.yolov6 import YOLOv6
-from lite.detections import Detections
-from lite.errors import DeviceError, InputError, ModelNotFoundError, OutputExistsError, VerificationError
+from lite.data.detections import Detections
 from lite.ops.decode import DecodeSpec, Layout, postprocess
 from lite.ops.letterbox import Letterbox
-from lite.parity import array_diff, match_detections
+from lite.tools.parity import array_diff, match_detections
 
 HAVE = {m: importlib.util.find_spec(m) is not None for m in ("openvino", "onnx", "onnxruntime")}
 needs_ov = pytest.mark.skipif(
@@ -441,7 +441,7 @@ def test_cli_convert_and_compare(onnx_dir, bus_path, tmp_path):
 
 @needs_ov
 def test_bench_times_the_openvino_floor(onnx_dir, bus_path):
-    from lite.bench import benchmark
+    from lite.tools.bench import benchmark
 
     r = benchmark(onnx_dir / "yolov6lite_s_320_raw.onnx", backend="openvino", image=bus_path, runs=3, warmup=1,
                   threads=1)  # fmt: skip

@@ -1,4 +1,5 @@
-"""lite.parity, the one comparator, and the utilities lite keeps once (sha256, atomic writes, progress, ONNX reader)."""
+"""lite.tools.parity, the one comparator, and the utilities lite keeps once (sha256, atomic writes, progress, ONNX
+reader)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from lite.errors import VerificationError
-from lite.parity import Boxes, Comparison, OutputDiff, diff_outputs, match_detections
+from lite.core.errors import VerificationError
+from lite.tools.parity import Boxes, Comparison, OutputDiff, diff_outputs, match_detections
 
 
 def test_one_output_diff_and_one_comparison_class():
@@ -74,7 +75,7 @@ def test_comparison_report_uses_the_per_output_verdict():
 def test_one_sha256_helper(tmp_path):
     import lite.hub
     from lite.backends import _trt_cache
-    from lite.files import sha256_file
+    from lite.core.files import sha256_file
 
     p = tmp_path / "f.bin"
     p.write_bytes(b"x" * 3_000_000)
@@ -85,7 +86,7 @@ def test_one_sha256_helper(tmp_path):
 def test_atomic_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     import os
 
-    from lite.files import atomic_write_bytes
+    from lite.core.files import atomic_write_bytes
 
     atomic_write_bytes(tmp_path / "a", b"one")
     monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
@@ -95,7 +96,7 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path, monkeypatch):
 
 
 def test_progress_bar_without_tqdm_prints_lines_for_downloads(monkeypatch, capsys):
-    from lite.progress import ProgressBar, Stages
+    from lite.core.progress import ProgressBar, Stages
 
     monkeypatch.setitem(sys.modules, "tqdm", None)  # `from tqdm import tqdm` fails
     bar = ProgressBar(10_000_000, "model.onnx", unit="B", fallback="lines")
@@ -118,7 +119,7 @@ def test_one_onnx_reader(tmp_path, onnx_dir):
     from lite.backends._onnx import graph_io, load_onnx, metadata_props
     from lite.convert import trt
     from lite.convert._onnx_meta import graph_io as meta_graph_io
-    from lite.errors import ConversionError, ModelNotFoundError
+    from lite.core.errors import ConversionError, ModelNotFoundError
     from lite.export.onnx import read_onnx_metadata
 
     path = onnx_dir / "yolov6lite_s_320_decoded.onnx"

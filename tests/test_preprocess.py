@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lite.errors import InputError, LiteError
+from lite.core.errors import InputError, LiteError
 from lite.ops.letterbox import Letterbox, letterbox_geometry, letterbox_image
 from lite.ops.preprocess import PreprocessConfig, normalize
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lite.errors import InputError, LiteError, OutputExistsError, VerificationError
+from lite.core.errors import InputError, LiteError, OutputExistsError, VerificationError
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

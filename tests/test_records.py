@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
+from lite.core.errors import InputError
 from lite.cv import YOLOX, Detector, NanoDet, YOLOv5, YOLOv6, YOLOv8, family_names, get_family, register_family
 from lite.cv.records import RECORDS, FamilyRecord
-from lite.errors import InputError
 
 
 @pytest.mark.parametrize("cls", [YOLOv5, YOLOv6, YOLOv8, YOLOX, NanoDet])
@@ -54,7 +54,7 @@ def test_resolve_is_pure_and_asks_for_what_only_an_engine_can_tell():
     import numpy as np
 
     from lite.cv.resolve import Observed, ResolveHints, SizeSource, resolve
-    from lite.metadata import ModelMeta
+    from lite.data.metadata import ModelMeta
 
     hints = ResolveHints("m.onnx", ModelMeta(), fixed_hw=(640, 640))
     v8 = resolve(Observed({"output0": (1, 84, 8400)}), hints, RECORDS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lite import backends
-from lite.errors import InputError
+from lite.core.errors import InputError
 
 
 def test_backend_options_are_read_from_the_adapter_and_checked():
@@ -27,7 +27,7 @@ def test_titles_and_formats_come_from_the_registry():
 
 
 def test_distributed_asks_the_registry_which_files_need_a_gpu():
-    from lite.distributed import _wants_gpu
+    from lite.tools.distributed import _wants_gpu
 
     assert _wants_gpu(None, None, "m.engine") and _wants_gpu(None, None, "m.plan")
     assert not _wants_gpu(None, None, "m.onnx") and not _wants_gpu(None, None, "m.xml")
@@ -46,10 +46,10 @@ def test_the_family_choice_says_why(shared):
 
 
 def test_one_registry_mechanism_refuses_a_second_owner_and_lists_known_names():
-    from lite._plugins import Registry
     from lite.backends import _REGISTRY as BACKENDS
+    from lite.core.errors import UnknownBackendError
+    from lite.core.registry import Registry
     from lite.cv.family import _FAMILIES
-    from lite.errors import UnknownBackendError
     from lite.ops.decoders.base import _REGISTRY as DECODERS
 
     assert all(isinstance(r, Registry) for r in (BACKENDS, _FAMILIES, DECODERS))
@@ -72,8 +72,8 @@ def test_one_registry_mechanism_refuses_a_second_owner_and_lists_known_names():
 
 
 def test_converters_use_the_same_registry():
-    from lite._plugins import Registry
     from lite.convert import _registry
+    from lite.core.registry import Registry
 
     assert isinstance(_registry._REGISTRY, Registry)
     assert "mnn" in _registry.known() and _registry.get("mnn").name == "mnn"  # imports (registers) it

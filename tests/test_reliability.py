@@ -16,10 +16,16 @@ from test_cli import lite
 
 import lite.hub as hub_module
 from lite.cli import main
+from lite.core.errors import (
+    ImageError,
+    MetadataWarning,
+    OutputExistsError,
+    TruncatedImageWarning,
+    UnverifiedModelWarning,
+)
 from lite.cv import YOLOv6
-from lite.errors import ImageError, MetadataWarning, OutputExistsError, TruncatedImageWarning, UnverifiedModelWarning
-from lite.io import is_truncated_jpeg, load_image
-from lite.outputs import atomic_path, plan_outputs
+from lite.data.io import is_truncated_jpeg, load_image
+from lite.data.outputs import atomic_path, plan_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -247,7 +253,7 @@ def test_cli_help_prints_each_default_once():
 
 
 def test_bench_calls_sizes_height_by_width(s_decoded):
-    from lite.bench import benchmark, format_table, synthetic_image
+    from lite.tools.bench import benchmark, format_table, synthetic_image
 
     assert synthetic_image().shape[:2] == (480, 640)
     r = benchmark(s_decoded, runs=2, warmup=1, threads=1)

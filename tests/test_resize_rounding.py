@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from lite import backends
+from lite.core.errors import InputError
 from lite.cv import YOLOX, NanoDet, YOLOv5, YOLOv6, YOLOv8
-from lite.errors import InputError
 from lite.ops.letterbox import letterbox_geometry
 from lite.ops.preprocess import PreprocessConfig
 
@@ -69,7 +69,7 @@ def test_ap_matches_the_family_demo_within_0001(shared, family, file, cls):
     pytest.importorskip("pycocotools")
     if family == "nanodet" and "ncnn" not in backends.available():
         pytest.skip("the ncnn backend is not available")
-    from lite.eval import coco, evaluate
+    from lite.tools.eval import coco, evaluate
 
     root = shared / "coco" / "val2017_128"
     ann = json.loads((root / "instances.json").read_text())

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from onnx_models import constant_model
 
+from lite.core.errors import ModelOutputError
 from lite.cv import RTDETR, YOLOX, Detector, NanoDet, YOLOv5, YOLOv6, YOLOv8
-from lite.errors import ModelOutputError
 from lite.ops.decoders import Hints, match_outputs
 
 

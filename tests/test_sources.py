@@ -1,4 +1,5 @@
-"""lite.sources and the live loop of `lite detect`: real RTSP (GStreamer) and HTTP MJPEG servers, files, cameras."""
+"""lite.data.sources and the live loop of `lite detect`: real RTSP (GStreamer) and HTTP MJPEG servers, files,
+cameras."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from stream_servers import mjpeg_server, rtsp_server
 
 from lite.cli import main
-from lite.errors import (
+from lite.core.errors import (
     BackendNotInstalledError,
     ImageNotFoundError,
     InputError,
@@ -25,7 +26,7 @@ from lite.errors import (
     StreamLostError,
     StreamStalledError,
 )
-from lite.sources import mask_url, open_sources, parse_source
+from lite.data.sources import mask_url, open_sources, parse_source
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -93,7 +94,7 @@ def test_credentials_are_masked_in_names_and_errors():
     assert mask_url("rtsp://host/x") == "rtsp://host/x"
     # a real unreachable stream, in a fresh process so FFmpeg's and OpenCV's own logs are seen too
     code = (
-        "from lite.sources import open_sources\n"
+        "from lite.data.sources import open_sources\n"
         "try:\n    list(open_sources('rtsp://user:pa55word@127.0.0.1:1/x', timeout=2, reconnect=0))\n"
         "except Exception as e:\n    print(type(e).__name__, e)\n"
     )

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lite.errors import ImageNotFoundError, InputError, StreamError
-from lite.stream import overlapped
+from lite.core.errors import ImageNotFoundError, InputError, StreamError
+from lite.data.stream import overlapped
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "hub" / "lite-demo-shapes.onnx"

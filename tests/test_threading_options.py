@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lite.errors import InputError
+from lite.core.errors import InputError
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tracking (lite.track over the trackers package) and its evaluation (lite.mot over TrackEval)."""
+"""Tracking (lite.cv.track over the trackers package) and its evaluation (lite.tools.mot over TrackEval)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from lite.cli import main
-from lite.detections import Detections
-from lite.errors import InputError
+from lite.core.errors import InputError
+from lite.data.detections import Detections
 
 pytest.importorskip("trackers")
 pytest.importorskip("trackeval")
@@ -53,7 +53,7 @@ def test_lite_eval_mot_on_the_crossing_set(crossing, tmp_path, capsys):
 
 
 def test_metrics_see_perfect_swapped_and_ignored_results():
-    from lite.mot import evaluate
+    from lite.tools.mot import evaluate
 
     rows = []
     for f in range(1, 11):
@@ -77,7 +77,7 @@ def test_metrics_see_perfect_swapped_and_ignored_results():
 def test_track_gives_ids_on_every_engine(backend, crossing):
     from lite.cv import Detector
     from lite.hub import default_model
-    from lite.mot import track_sequence
+    from lite.tools.mot import track_sequence
 
     pytest.importorskip("openvino" if backend == "openvino" else "onnxruntime")
     with Detector.from_file(default_model(), backend=backend, threads=1) as d:
@@ -108,7 +108,7 @@ def test_tracker_ids_on_detections():
 
 
 def test_unknown_tracker_is_refused():
-    from lite.track import Tracker
+    from lite.cv.track import Tracker
 
     with pytest.raises(InputError, match="bytetrack, sort, ocsort"):
         Tracker("deepsort")
@@ -127,7 +127,7 @@ def test_lite_track_writes_ids_video_and_trails(crossing, tmp_path, capsys):
 
 
 def test_trails_follow_each_track():
-    from lite.track import Trails
+    from lite.cv.track import Trails
 
     trails = Trails(length=3)
     img = np.zeros((100, 100, 3), np.uint8)

@@ -43,7 +43,7 @@ from lite.convert.trt import (
     onnx_inputs,
     precision_name,
 )
-from lite.errors import BackendNotInstalledError, CudaError, DeviceError, InputError, ModelLoadError
+from lite.core.errors import BackendNotInstalledError, CudaError, DeviceError, InputError, ModelLoadError
 from lite.ops.letterbox import Letterbox
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
@@ -326,7 +326,7 @@ def test_dynamic_batch_onnx_helper_is_faithful(onnx_dir, tmp_path):
 
 # --------------------------------------------------------------------------------------- calibration
 def test_calibration_batches_equal_lite_letterbox(images_dir):
-    from lite.io import load_image
+    from lite.data.io import load_image
     from lite.ops.preprocess import PreprocessConfig
 
     batches = CalibrationBatches(images_dir, (2, 3, 320, 320), preprocess=PreprocessConfig())
@@ -344,7 +344,7 @@ def test_calibration_batches_equal_lite_letterbox(images_dir):
 
 
 def test_calibration_batches_non_square_and_coco(shared):
-    from lite.io import load_image
+    from lite.data.io import load_image
 
     folder = shared / "coco" / "val2017_128" / "images"
     if not folder.is_dir():
@@ -383,7 +383,7 @@ def test_precision_names():
 
 def test_build_engine_argument_errors_come_before_tensorrt(onnx_dir, tmp_path):
     from lite.convert.trt import build_engine
-    from lite.errors import ModelNotFoundError
+    from lite.core.errors import ModelNotFoundError
 
     with pytest.raises(ModelNotFoundError):
         build_engine(tmp_path / "missing.onnx")

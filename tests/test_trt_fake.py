@@ -17,7 +17,7 @@ import fake_trt
 import numpy as np
 import pytest
 
-from lite.errors import ConversionError, CudaError, InputError
+from lite.core.errors import ConversionError, CudaError, InputError
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -326,7 +326,7 @@ def test_raw_runner_checks_execute_and_sets_the_device(fake2, tmp_path):
 def test_engine_of_another_tensorrt_is_a_model_load_error_with_its_own_message(fake, tmp_path):
     from lite.backends._trt_build import BuildOptions, build_engine_file
     from lite.backends.trt import TrtBackend
-    from lite.errors import ModelLoadError
+    from lite.core.errors import ModelLoadError
 
     engine = build_engine_file(scale_onnx(tmp_path / "m.onnx", dynamic=False), tmp_path / "m.engine", BuildOptions())
     blob = json.loads(engine.read_bytes())
@@ -388,7 +388,7 @@ def test_missing_tensorrt_error_names_nvidias_index(monkeypatch):
     import sys
 
     from lite.backends._trt_runtime import import_tensorrt
-    from lite.errors import BackendNotInstalledError
+    from lite.core.errors import BackendNotInstalledError
 
     monkeypatch.setitem(sys.modules, "tensorrt", None)
     with pytest.raises(BackendNotInstalledError, match="pypi.nvidia.com"):

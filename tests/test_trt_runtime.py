@@ -34,7 +34,7 @@ from lite.backends._trt_build import (
 from lite.backends._trt_cache import file_lock, files_digest, update_file_locked
 from lite.backends.base import TensorSpec
 from lite.backends.trt import DynamicOutputs, batch_inputs, split_feed
-from lite.errors import ConversionError, InputError
+from lite.core.errors import ConversionError, InputError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -364,7 +364,7 @@ def test_dynamic_outputs_allocate_on_request_and_report_shapes():
 
 
 def test_dynamic_outputs_keep_an_allocation_error():
-    from lite.errors import CudaError
+    from lite.core.errors import CudaError
 
     def no_memory(name):
         raise CudaError(f"cudaMalloc for {name} failed: cudaErrorMemoryAllocation")
@@ -449,7 +449,7 @@ def test_ort_trt_ep_cache_is_namespaced_by_versions(monkeypatch, tmp_path):
 
 def test_verified_engine_is_moved_into_place_with_its_sidecar(tmp_path):
     from lite.convert.trt import _place
-    from lite.metadata import sidecar_path
+    from lite.data.metadata import sidecar_path
 
     final = tmp_path / "m.engine"
     final.write_bytes(b"old engine")

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from test_cli import lite
 
-import lite.io as lite_io
-from lite.errors import ImageError, ModelLoadError
-from lite.io import header_size, load_image
-from lite.metadata import MAX_METADATA_DEPTH, check_metadata_text, from_mapping
+import lite.data.io as lite_io
+from lite.core.errors import ImageError, ModelLoadError
+from lite.data.io import header_size, load_image
+from lite.data.metadata import MAX_METADATA_DEPTH, check_metadata_text, from_mapping
 
 
 def _huge_png(path: Path, w: int = 200_000, h: int = 200_000) -> Path:
@@ -83,8 +83,8 @@ def test_metadata_bounds():
 def test_mnn_model_converted_at_a_fixed_size_says_so(onnx_dir, tmp_path):
     """A decoded graph converted at 320 keeps reshapes for 320: at 640 MNN fails, and lite says why (as NCNN)."""
     from lite.convert import onnx_to_mnn
+    from lite.core.errors import InputSizeError
     from lite.cv import YOLOv6
-    from lite.errors import InputSizeError
 
     mnn = onnx_to_mnn(onnx_dir / "yolov6lite_s_320_decoded.onnx", tmp_path / "d.mnn", verify=False, progress=False)
     with pytest.raises(InputSizeError, match=r"d\.mnn is fixed at 320x320: .* at 640x640: .*input_size=320"):
@@ -139,7 +139,7 @@ def test_output_tolerances_rule():
     import math
 
     import lite.cli.compare as cli
-    from lite.parity import ATOL, QUANTIZED_RTOL, RTOL, output_tolerances
+    from lite.tools.parity import ATOL, QUANTIZED_RTOL, RTOL, output_tolerances
 
     assert output_tolerances(quantized=False) == (RTOL, ATOL)
     assert output_tolerances(quantized=True) == (QUANTIZED_RTOL, math.inf)
@@ -149,7 +149,7 @@ def test_output_tolerances_rule():
 
 def test_convert_and_compare_agree_on_an_int8_model(shared, tmp_path, capfd):
     from lite.convert import convert
-    from lite.parity import compare
+    from lite.tools.parity import compare
 
     src = shared / "models" / "foreign" / "yolov8" / "yolov8n_int8.onnx"
     xml = convert(src, "openvino", tmp_path, progress=True)  # verified against ONNX Runtime

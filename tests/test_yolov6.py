@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from lite import Detections
+from lite.core.errors import ImageError, ImageNotFoundError, InputError, LiteError, ModelLoadError, ModelNotFoundError
 from lite.cv import YOLOv6
-from lite.errors import ImageError, ImageNotFoundError, InputError, LiteError, ModelLoadError, ModelNotFoundError
 from lite.ops.decode import Layout
 from lite.ops.nms import box_iou
 

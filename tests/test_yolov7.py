@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from onnx_models import constant_model
 
+from lite.core.errors import AssumedDefaultWarning
 from lite.cv import Detector, YOLOv5, YOLOv7
 from lite.cv.records import RECORDS
 from lite.cv.yolov7 import YOLOV7_ANCHORS
-from lite.errors import AssumedDefaultWarning
 
 BLANK = np.zeros((320, 320, 3), np.uint8)
 

@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lite.core.files import sha256_file  # noqa: F401  (re-exported for the training script)
 from lite.demo.scenes import SHAPE_NAMES
-from lite.files import sha256_file  # noqa: F401  (re-exported for the training script)
 
 __all__ = [
     "STRIDES",
@@ -540,7 +540,7 @@ def export_onnx(
     ``out0, out1, out2`` (the per-level ``raw`` layout). Metadata props: ``names``,
     ``strides``, ``input_size``, ``layout`` and ``model``. The export is checked, simplified
     with onnxslim (with a warning if that fails) and verified against PyTorch in ONNX Runtime
-    (a mismatch is a :class:`~lite.errors.VerificationError`).
+    (a mismatch is a :class:`~lite.core.errors.VerificationError`).
 
     Args:
         model: The detector (any mode; a copy is exported in eval mode).
@@ -554,8 +554,8 @@ def export_onnx(
     """
     import copy
 
+    from lite.data.metadata import ModelMeta
     from lite.export import torch_to_onnx
-    from lite.metadata import ModelMeta
 
     if layout not in ("decoded", "raw"):
         raise ValueError(f"layout must be 'decoded' or 'raw', got {layout!r}")

@@ -26,9 +26,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-from lite._plugins import Registry, import_submodules
 from lite.backends.base import Backend, TensorSpec
-from lite.errors import BackendNotInstalledError, InputError, ModelLoadError, ModelNotFoundError, UnknownBackendError
+from lite.core.errors import (
+    BackendNotInstalledError,
+    InputError,
+    ModelLoadError,
+    ModelNotFoundError,
+    UnknownBackendError,
+)
+from lite.core.registry import Registry, import_submodules
 
 __all__ = [
     "Backend",

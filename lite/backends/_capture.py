@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from lite.errors import InputError
+from lite.core.errors import InputError
 
 __all__ = ["Captured", "capture_output", "clean_engine_text", "engine_said", "run_captured"]
 

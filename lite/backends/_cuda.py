@@ -2,7 +2,7 @@
 
 Everything here goes through one `CudaRuntime`, which imports ``cuda.bindings.runtime``
 (``cuda.cudart`` on cuda-python older than 12.6) when it is created, never at module import.
-Every runtime call's return code is checked: a failure raises [`CudaError`][lite.errors.CudaError]
+Every runtime call's return code is checked: a failure raises [`CudaError`][lite.core.errors.CudaError]
 whose message carries the CUDA error name (``cudaErrorMemoryAllocation``...) and string.
 
 `HostDeviceBuffer` pairs a pinned (page-locked) host buffer with a device buffer of the
@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from lite.errors import BackendNotInstalledError, CudaError
+from lite.core.errors import BackendNotInstalledError, CudaError
 
 __all__ = [
     "CudaRuntime",

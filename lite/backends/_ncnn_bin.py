@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from lite.errors import ModelLoadError
+from lite.core.errors import ModelLoadError
 
 if TYPE_CHECKING:
     from lite.backends.ncnn import NcnnLayer

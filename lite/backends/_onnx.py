@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lite.errors import BackendNotInstalledError, ConversionError, ModelNotFoundError
+from lite.core.errors import BackendNotInstalledError, ConversionError, ModelNotFoundError
 
 __all__ = ["QUANTIZED_RTOL", "QUANT_OPS", "Dims", "dims", "graph_io", "io_shapes", "is_quantized", "load_onnx",
            "metadata_props"]  # fmt: skip
@@ -26,7 +26,7 @@ QUANT_OPS = frozenset({"DynamicQuantizeLinear", "QuantizeLinear", "DequantizeLin
                        "QLinearConv", "QLinearMatMul"})  # fmt: skip
 #: Relative L2 error allowed between two engines on a quantized graph: engines round quantized activations
 #: differently (measured 4e-3 to 1e-2 on the YOLOv5n/YOLOv8n int8 exports, same detections), and one rounding
-#: step of a box coordinate is whole pixels, so the largest difference is not bounded (`lite.parity`).
+#: step of a box coordinate is whole pixels, so the largest difference is not bounded (`lite.tools.parity`).
 QUANTIZED_RTOL = 3e-2
 
 

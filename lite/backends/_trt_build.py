@@ -5,7 +5,7 @@ an ``.onnx``) and the converter [`lite.convert.trt.build_engine`][lite.convert.t
 classic pitfalls of the PyTorch → ONNX → TensorRT path:
 
 * **Parse errors are never ignored.** The ONNX file is parsed once; a failed parse raises
-  [`ConversionError`][lite.errors.ConversionError] listing every parser error with its node and message.
+  [`ConversionError`][lite.core.errors.ConversionError] listing every parser error with its node and message.
 * **Explicit batch only** (the only mode of TensorRT 10): shapes come from the ONNX inputs.
 * **Optimisation profiles are derived, not guessed.** `compute_profiles` keeps every fixed
   dimension of the ONNX input, maps a symbolic batch to ``batch=(min, opt, max)`` and symbolic
@@ -54,8 +54,8 @@ from lite.backends._trt_runtime import (
     parse_onnx,
     recent_errors,
 )
-from lite.errors import ConversionError, InputError, ModelNotFoundError
-from lite.io import IMAGE_SUFFIXES  # the one list of image suffixes
+from lite.core.errors import ConversionError, InputError, ModelNotFoundError
+from lite.data.io import IMAGE_SUFFIXES  # the one list of image suffixes
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -348,7 +348,7 @@ class CalibrationBatches:
         return len(self.paths) // self.batch_size
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        from lite.io import load_image
+        from lite.data.io import load_image
 
         for i in range(len(self)):
             chunk = self.paths[i * self.batch_size : (i + 1) * self.batch_size]

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lite.errors import InputError, ModelLoadError
-from lite.files import atomic_write_bytes
-from lite.files import sha256_file as file_sha256
+from lite.core.errors import InputError, ModelLoadError
+from lite.core.files import atomic_write_bytes
+from lite.core.files import sha256_file as file_sha256
 
 __all__ = [
     "CACHE_SUBDIR",
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 CACHE_SUBDIR = "trt"
-"""Sub-folder of `lite.cache.cache_dir` holding built engines."""
+"""Sub-folder of `lite.core.cache.cache_dir` holding built engines."""
 
 T = TypeVar("T")
 
@@ -67,11 +67,11 @@ def files_digest(paths: Iterable[str | Path]) -> str:
 
 
 def engine_cache_dir(cache_dir: str | Path | None = None) -> Path:
-    """The engine cache folder: ``cache_dir`` if given, else ``lite.cache.cache_dir() / "trt"``
+    """The engine cache folder: ``cache_dir`` if given, else ``lite.core.cache.cache_dir() / "trt"``
     (``$LITE_CACHE/trt`` when ``LITE_CACHE`` is set)."""
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
-    from lite.cache import cache_dir as lite_cache_dir
+    from lite.core.cache import cache_dir as lite_cache_dir
 
     return lite_cache_dir() / CACHE_SUBDIR
 

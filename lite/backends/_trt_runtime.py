@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lite.errors import BackendNotInstalledError, ConversionError
+from lite.core.errors import BackendNotInstalledError, ConversionError
 
 __all__ = [
     "Dim",
@@ -175,7 +175,7 @@ def init_plugins(trt: Any | None = None) -> Any:
 def _load_onnx_graph(onnx_path: str | Path, *, needed: bool) -> Any:
     """The ONNX model without external weights, or None when ``onnx`` is missing and not ``needed``."""
     from lite.backends._onnx import load_onnx
-    from lite.errors import BackendNotInstalledError
+    from lite.core.errors import BackendNotInstalledError
 
     try:
         return load_onnx(onnx_path, weights=False)

@@ -3,7 +3,7 @@
 An adapter only speaks tensors. It declares its input and output specs and implements
 `Backend._infer`; the base class checks every feed against the input specs (names,
 rank, static dimensions, dtype) before the adapter sees it, so a wrong tensor is a clear
-[`InputError`][lite.errors.InputError], never a crash deep inside an engine.
+[`InputError`][lite.core.errors.InputError], never a crash deep inside an engine.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lite.errors import InputError
+from lite.core.errors import InputError
 
 Dim = int | str | None
 """One dimension of a tensor spec: a fixed size, a symbolic name, or None when unknown."""

@@ -35,11 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from lite._checks import check_threads
 from lite.backends import register_backend, require
 from lite.backends._capture import Captured, capture_output, engine_said, run_captured
 from lite.backends.base import Backend, TensorSpec
-from lite.errors import DeviceError, InputError, InputSizeError, ModelLoadError, ModelNotFoundError
+from lite.core.checks import check_threads
+from lite.core.errors import DeviceError, InputError, InputSizeError, ModelLoadError, ModelNotFoundError
 
 __all__ = ["MnnBackend", "PRECISIONS", "capture_stdout", "import_mnn"]
 

@@ -45,12 +45,12 @@ from typing import Any
 
 import numpy as np
 
-from lite._checks import check_threads
 from lite.backends import register_backend, require
 from lite.backends._capture import capture_output, engine_said, run_captured
 from lite.backends._ncnn_bin import check_bin
 from lite.backends.base import Backend, TensorSpec
-from lite.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError
+from lite.core.checks import check_threads
+from lite.core.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError
 
 __all__ = ["UNSUPPORTED_LAYERS", "NcnnBackend", "NcnnLayer", "NcnnParam", "parse_param", "rewrite_1d_convolutions"]
 

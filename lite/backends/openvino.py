@@ -5,7 +5,8 @@ telemetry), and ``openvino`` is imported without its telemetry (`import_openvino
 sends a usage event and writes a client id under ``~/intel`` unless the user opted out). Models are compiled for one
 device: ``"CPU"`` by default; ``"GPU"``, ``"GPU.1"``, ``"NPU"``, ``"AUTO"``,
 ``"AUTO:GPU,CPU"``, ``"HETERO:…"`` and ``"MULTI:…"`` are passed through to OpenVINO. A device that is not in
-``Core().available_devices`` is a [`DeviceError`][lite.errors.DeviceError] listing the ones that are; nothing falls back
+``Core().available_devices`` is a [`DeviceError`][lite.core.errors.DeviceError] listing the ones that are; nothing
+falls back
 to another device.
 
 Precision is FP32 unless asked: ``INFERENCE_PRECISION_HINT`` is set to ``f32`` explicitly, because OpenVINO's
@@ -23,7 +24,7 @@ files wrongly, 0 of 9 detections on bus.jpg, because of their ``Gather``-based c
   (`rewrite_hard_sigmoids`), which halves Lite-S's inference time on CPU.
 * ``parity_check`` (default: when ONNX Runtime is installed): at load, one probe input (uniform noise, seed 0)
   runs through OpenVINO and through ONNX Runtime on the original file; a disagreement beyond the tolerance is a
-  [`VerificationError`][lite.errors.VerificationError]. An IR file has no ONNX to compare with:
+  [`VerificationError`][lite.core.errors.VerificationError]. An IR file has no ONNX to compare with:
   ``lite convert --to openvino`` runs that check before it writes the IR.
 
 Dynamic batch, height and width are kept as the model declares them (OpenVINO compiles dynamic shapes).
@@ -46,11 +47,11 @@ from typing import Any
 
 import numpy as np
 
-from lite._checks import check_threads
 from lite.backends import register_backend, require
 from lite.backends._onnx import QUANTIZED_RTOL, is_quantized
 from lite.backends.base import Backend, TensorSpec
-from lite.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError, VerificationError
+from lite.core.checks import check_threads
+from lite.core.errors import DeviceError, InputError, ModelLoadError, ModelNotFoundError, VerificationError
 
 __all__ = [
     "PARITY_RTOL",

@@ -3,7 +3,7 @@
 ``device`` picks the execution providers: ``"cpu"``; ``"cuda"`` / ``"cuda:N"`` (CUDA EP, needs
 ``onnxruntime-gpu``); ``"trt"`` / ``"trt:N"`` (TensorRT EP, then CUDA). ONNX Runtime only *warns*
 when it falls back to the CPU; this adapter checks the providers actually running and raises
-[`DeviceError`][lite.errors.DeviceError] instead, unless ``allow_fallback=True``.
+[`DeviceError`][lite.core.errors.DeviceError] instead, unless ``allow_fallback=True``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from lite._checks import check_threads
 from lite.backends import register_backend, require
 from lite.backends.base import Backend, TensorSpec
-from lite.errors import DeviceError, InputError, ModelLoadError
+from lite.core.checks import check_threads
+from lite.core.errors import DeviceError, InputError, ModelLoadError
 
 _ORT_DTYPES = {
     "tensor(float)": np.float32,
@@ -61,7 +61,7 @@ def providers_for_device(device: str, *, fp16: bool = False, cache_dir: str | No
     if kind == "cuda":
         return [("CUDAExecutionProvider", {"device_id": dev_id}), "CPUExecutionProvider"]
     if kind in ("trt", "tensorrt"):
-        from lite.cache import cache_dir as lite_cache_dir
+        from lite.core.cache import cache_dir as lite_cache_dir
 
         folder = Path(cache_dir) if cache_dir else _default_trt_ep_cache_dir(lite_cache_dir() / "ort-trt")
         folder.mkdir(parents=True, exist_ok=True)  # the provider would create only the last level

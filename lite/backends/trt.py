@@ -16,7 +16,7 @@ What the adapter guarantees:
   and get the shape TensorRT reports after the run.
 * I/O tensors in a vectorized (non-LINEAR) memory format are refused at load (lite copies dense
   row-major arrays).
-* A shape outside the engine's optimisation profile is an [`InputError`][lite.errors.InputError]
+* A shape outside the engine's optimisation profile is an [`InputError`][lite.core.errors.InputError]
   naming the allowed range (a batch larger than the profile's maximum is split into chunks;
   only inputs with a batch axis are split).
 * One lock per backend serialises inference, `TrtBackend.raw_runner`'s calls and
@@ -41,7 +41,7 @@ import numpy as np
 
 from lite.backends import register_backend
 from lite.backends.base import Backend, TensorSpec
-from lite.errors import CudaError, DeviceError, InputError, ModelLoadError
+from lite.core.errors import CudaError, DeviceError, InputError, ModelLoadError
 
 __all__ = [
     "TrtBackend",
@@ -375,7 +375,7 @@ class TrtBackend(Backend):
         from lite.backends import _trt_build as build
         from lite.backends import _trt_runtime as rt
         from lite.backends._trt_cache import engine_cache_dir, engine_cache_path, load_or_rebuild
-        from lite.errors import BackendNotInstalledError
+        from lite.core.errors import BackendNotInstalledError
 
         trt = self._trt
         build.BuildOptions(**options).check()  # argument errors before hashing files or building

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from lite import __version__
-from lite.errors import LiteError
+from lite.core.errors import LiteError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 class Terminated(KeyboardInterrupt):
     """Raised in the main thread when the process gets SIGTERM, so that it unwinds as on Ctrl-C.
 
-    Every ``finally`` and every cleanup of a partial output (`lite.outputs.atomic_path`,
-    `lite.files.OutputSet`) runs before the process exits with status 143 (128 + SIGTERM).
+    Every ``finally`` and every cleanup of a partial output (`lite.data.outputs.atomic_path`,
+    `lite.core.files.OutputSet`) runs before the process exits with status 143 (128 + SIGTERM).
     """
 
 

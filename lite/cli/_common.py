@@ -3,8 +3,8 @@
 Not a subcommand (the dispatcher skips modules starting with ``_``). The ``add_*`` functions
 define an option the same way (name, default, help) in every subcommand that has it; the
 ``*_options`` functions turn the parsed values back into keyword arguments of the library
-(`lite.cv.Detector`, [`lite.eval.coco`][lite.eval.coco], [`lite.bench.benchmark`][lite.bench.benchmark] …), which take
-them under the same names.
+(`lite.cv.Detector`, [`lite.tools.eval.coco`][lite.tools.eval.coco],
+[`lite.tools.bench.benchmark`][lite.tools.bench.benchmark] …), which take them under the same names.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lite.errors import InputError
+from lite.core.errors import InputError
 
 __all__ = [
     "add_command",
@@ -76,12 +76,12 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def model_files(model: str | None) -> list[Path]:
     """The model file, its companion weights (``.bin`` of a ``.param`` / ``.xml``) and its sidecar.
 
-    Commands pass them to `lite.outputs.plan_outputs` as inputs, so no output ever replaces them.
+    Commands pass them to `lite.data.outputs.plan_outputs` as inputs, so no output ever replaces them.
     A hub name or the bundled demo model (``None``) gives no path.
     """
     if model is None or not Path(model).exists():
         return []
-    from lite.metadata import sidecar_path
+    from lite.data.metadata import sidecar_path
 
     p = Path(model)
     files = [p, sidecar_path(p)]

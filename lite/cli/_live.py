@@ -1,6 +1,6 @@
 """The frame loop of ``lite detect`` / ``lite track`` on cameras, streams, the screen and source lists.
 
-Frames come from `lite.sources` (latest frame for live sources, every frame for files); frames of
+Frames come from `lite.data.sources` (latest frame for live sources, every frame for files); frames of
 several sources that are ready together run as one batch when the engine takes a batch. Outputs:
 ``--jsonl`` (one JSON line per frame, a file or ``-`` for stdout), ``--save DIR`` (annotated video per
 source, split every ``--split`` seconds), ``--show`` (an OpenCV window) and a status line (FPS,
@@ -50,7 +50,7 @@ def wants_live(args: argparse.Namespace) -> bool:
         return True
     if getattr(args, "max_frames", None) is not None or getattr(args, "duration", None) is not None:
         return True
-    from lite.sources import is_source_list, parse_sources
+    from lite.data.sources import is_source_list, parse_sources
 
     if not args.source:
         return False
@@ -61,8 +61,8 @@ def wants_live(args: argparse.Namespace) -> bool:
 
 def refuse_live_on_ray(args: argparse.Namespace) -> None:
     """``--ray`` runs on image files: refuse cameras, streams, the screen and the live-only options, saying why."""
-    from lite.errors import InputError
-    from lite.sources import parse_sources
+    from lite.core.errors import InputError
+    from lite.data.sources import parse_sources
 
     if not args.source:
         return
@@ -87,8 +87,8 @@ class _JsonLines:
         if target == "-":
             self._f = sys.stdout
             return
-        from lite.files import temp_path_beside
-        from lite.outputs import plan_outputs
+        from lite.core.files import temp_path_beside
+        from lite.data.outputs import plan_outputs
 
         plan_outputs([Path(target)], exist_ok=exist_ok, flag="--exist-ok")
         self._tmp = temp_path_beside(target)
@@ -144,14 +144,14 @@ class _VideoSink:
         self.part += 1
         self.final = self.folder / f"{self.stem}_{self.part:03d}.mp4"
         if self.final.exists() and not self.exist_ok:
-            from lite.errors import OutputExistsError
+            from lite.core.errors import OutputExistsError
 
             raise OutputExistsError(f"{self.final} exists; pass --exist-ok to replace it, or choose another --save")
         self.tmp = self.final.with_name(f".{self.final.stem}.partial.mp4")
         h, w = self.pending[0][0].shape[:2]
         self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self._rate(), (w, h))
         if not self.writer.isOpened():
-            from lite.errors import OutputError
+            from lite.core.errors import OutputError
 
             raise OutputError(f"OpenCV cannot write the video {self.final} (mp4v codec unavailable)")
         self.started = self.pending[0][1]
@@ -174,7 +174,7 @@ def _check_display() -> None:
     """Refuse ``--show`` up front where no window can open, saying why."""
     import cv2
 
-    from lite.errors import OutputError
+    from lite.core.errors import OutputError
 
     gui = re.search(r"GUI:\s*(\S+)", cv2.getBuildInformation())
     if gui is not None and gui.group(1).upper() == "NONE":
@@ -233,23 +233,23 @@ def run_live(args: argparse.Namespace, det: Any, *, tracker: str | None = None) 
         SourceError: A source failed (after every frame before the failure was written).
         OutputError: ``--show`` without a display, or an output that cannot be written.
     """
-    from lite.sources import open_sources
-    from lite.track import detect_frames
+    from lite.cv.track import detect_frames
+    from lite.data.sources import open_sources
 
     if args.show:
         _check_display()
     if getattr(args, "json", None) is not None:
-        from lite.errors import InputError
+        from lite.core.errors import InputError
 
         raise InputError("--json writes COCO results of image files; for cameras and streams use --jsonl FILE")
     tracks = trails = None
     if tracker is not None:
-        from lite.track import TrackerSet
+        from lite.cv.track import TrackerSet
 
         tracks = TrackerSet(tracker)
         trails = {}
     if args.save is not None:
-        from lite.outputs import plan_outputs
+        from lite.data.outputs import plan_outputs
 
         plan_outputs([args.save / ".lite-check"], exist_ok=True)  # creates the folder, checks it is writable
     reader = open_sources(args.source, timeout=args.timeout, reconnect=args.reconnect, stall=args.stall)
@@ -294,7 +294,7 @@ def run_live(args: argparse.Namespace, det: Any, *, tracker: str | None = None) 
 
 
 def _trails() -> Any:
-    from lite.track import Trails
+    from lite.cv.track import Trails
 
     return Trails()
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lite.cli._common import detector_options
-from lite.errors import InputError
+from lite.core.errors import InputError
 
 
 def add_ray_arguments(p: argparse.ArgumentParser, *, outputs: bool = True) -> None:
@@ -94,7 +94,7 @@ def _sizing(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _start(args: argparse.Namespace) -> Any:
-    from lite.distributed import _ray, connect
+    from lite.tools.distributed import _ray, connect
 
     ray = _ray()
     if not ray.is_initialized():
@@ -114,10 +114,10 @@ def _check_detect_args(args: argparse.Namespace) -> None:
 def run_detect(args: argparse.Namespace) -> int:
     """``lite detect SOURCE --ray``: detections from the cluster; ``--json`` / ``--parquet`` outputs; summary."""
     from lite.cli.detect import _image_id
-    from lite.distributed import collect, detect_dataset, detect_to_parquet, model_info, write_parquet
-    from lite.eval import coco_results, default_category_ids, write_results
-    from lite.io import resolve_sources
-    from lite.outputs import atomic_path, plan_outputs
+    from lite.data.io import resolve_sources
+    from lite.data.outputs import atomic_path, plan_outputs
+    from lite.tools.distributed import collect, detect_dataset, detect_to_parquet, model_info, write_parquet
+    from lite.tools.eval import coco_results, default_category_ids, write_results
 
     _check_detect_args(args)
     uris = [s for s in args.source if "://" in str(s)]
@@ -183,11 +183,11 @@ def run_detect(args: argparse.Namespace) -> int:
 
 
 def coco_from_args(args: argparse.Namespace) -> Callable[..., Any]:
-    """``lite eval --ray``: [`coco_eval`][lite.distributed.coco_eval] with the cluster options of ``args``.
+    """``lite eval --ray``: [`coco_eval`][lite.tools.distributed.coco_eval] with the cluster options of ``args``.
 
-    Takes the arguments [`lite.eval.coco`][lite.eval.coco] takes, so ``lite eval`` calls it in its place.
+    Takes the arguments [`lite.tools.eval.coco`][lite.tools.eval.coco] takes, so ``lite eval`` calls it in its place.
     """
-    from lite.distributed import coco_eval
+    from lite.tools.distributed import coco_eval
 
     _needs_ray(args)
     _start(args)

@@ -62,7 +62,7 @@ def pairs(models: list[str], backends: list[str] | None) -> list[tuple[str, str 
     Raises:
         InputError: Several models and several backends in different numbers.
     """
-    from lite.errors import InputError
+    from lite.core.errors import InputError
 
     if not backends:
         return [(m, None) for m in models]
@@ -80,9 +80,9 @@ def pairs(models: list[str], backends: list[str] | None) -> list[tuple[str, str 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lite bench``; returns the exit code."""
-    from lite.bench import benchmark, format_table, plot, require_matplotlib, write_json
-    from lite.io import load_image
-    from lite.outputs import plan_outputs
+    from lite.data.io import load_image
+    from lite.data.outputs import plan_outputs
+    from lite.tools.bench import benchmark, format_table, plot, require_matplotlib, write_json
 
     options = detector_options(args)  # its backend (the --backend list) is replaced per run, from pairs()
     runs = pairs(args.model, args.backend)

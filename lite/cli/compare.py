@@ -24,7 +24,7 @@ from lite.cli._common import (
     engine_options,
 )
 
-# lite.parity's defaults, repeated so that ``lite --help`` does not import numpy (a test keeps them equal)
+# lite.tools.parity's defaults, repeated so that ``lite --help`` does not import numpy (a test keeps them equal)
 RTOL, ATOL, IOU, SCORE_TOL, QUANTIZED_RTOL = 1e-3, 5e-2, 0.99, 0.01, 3e-2
 
 
@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compare; print the table (or JSON); 0 when everything agrees, 1 otherwise."""
-    from lite.parity import compare
+    from lite.tools.parity import compare
 
     report = compare(
         args.models,

@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from lite.cli._common import add_command
-from lite.errors import InputError
+from lite.core.errors import InputError
 
 #: Command-line flag of each converter option (for "applies to --to X only" messages).
 _FLAGS = {

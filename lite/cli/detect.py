@@ -34,9 +34,9 @@ from lite.cli._common import (
 )
 from lite.cli._live import add_live_arguments, refuse_live_on_ray, run_live, wants_live
 from lite.cli._ray import add_ray_arguments, ray_requested
+from lite.core.progress import ProgressBar
+from lite.data.outputs import annotated_name, atomic_path, check_video, plan_outputs, write_image
 from lite.ops.options import DetectOptions
-from lite.outputs import annotated_name, atomic_path, check_video, plan_outputs, write_image
-from lite.progress import ProgressBar
 
 __all__ = ["describe", "register", "run"]
 
@@ -148,8 +148,8 @@ def run(args: argparse.Namespace) -> int:
             return run_live(args, det)
         finally:
             det.close()
-    from lite.eval import default_category_ids, write_results
-    from lite.io import resolve_sources  # sources: images, folders, globs, videos (lite.io imports OpenCV)
+    from lite.data.io import resolve_sources  # sources: images, folders, globs, videos (lite.data.io imports OpenCV)
+    from lite.tools.eval import default_category_ids, write_results
 
     kind, paths = resolve_sources(args.source) if args.source else ("scene", [])
     args.outputs = _plan(kind, paths, args)  # refuses before any work when it could not write or would replace
@@ -195,7 +195,7 @@ def _detect_timed(det: Any, img: Any) -> tuple[Any, float]:
 
 
 def _records(d: Any, image_id: int | str, file_name: str, cats: Sequence[int], names: Sequence[str]) -> list[dict]:
-    from lite.eval import coco_results
+    from lite.tools.eval import coco_results
 
     return coco_results(image_id, d.xyxy, d.scores, d.class_ids, cats, file_name=file_name, names=names)
 
@@ -225,7 +225,7 @@ def _run_images(
     bar = ProgressBar(len(paths), kind, enabled=not single and not args.no_progress)
     total_ms, all_cls, failed = 0.0, [], []
     t_start = time.perf_counter()
-    # several images: the next one is read and letterboxed while the engine runs this one (lite.stream);
+    # several images: the next one is read and letterboxed while the engine runs this one (lite.data.stream);
     # with -v (or one image) they run one by one, so each line shows that image's own time
     results = _timed_each(det, paths) if single or args.verbose else _timed_stream(det, paths)
     try:
@@ -263,10 +263,10 @@ def _run_images(
 def _timed_each(det: Any, paths: Sequence[Path]) -> Iterator[tuple[float, Any, Any] | BaseException]:
     """``(ms, detections, image)`` per image, read and detected one by one (the time is that image's own).
 
-    An image that cannot be read or detected gives its error (a `lite.errors.LiteError`) in its place.
+    An image that cannot be read or detected gives its error (a `lite.core.errors.LiteError`) in its place.
     """
-    from lite.errors import LiteError
-    from lite.io import load_image
+    from lite.core.errors import LiteError
+    from lite.data.io import load_image
 
     for path in paths:
         t0 = time.perf_counter()
@@ -282,10 +282,10 @@ def _timed_each(det: Any, paths: Sequence[Path]) -> Iterator[tuple[float, Any, A
 def _timed_stream(det: Any, sources: Sequence[Any]) -> Iterator[tuple[float, Any, Any] | BaseException]:
     """``(ms since the previous result, detections, image)`` from `Detector.detect_stream`.
 
-    A failing item gives its `lite.errors.StreamError` in its place, and the stream starts again
+    A failing item gives its `lite.core.errors.StreamError` in its place, and the stream starts again
     after it, so one unreadable image does not stop the others.
     """
-    from lite.errors import StreamError
+    from lite.core.errors import StreamError
 
     start = 0
     while start < len(sources):
@@ -330,7 +330,7 @@ def _frames(cap: Any) -> Iterator[Any]:
 def _run_video(det: Any, path: Path, args: argparse.Namespace, records: list, cats: Sequence[int]) -> None:
     import cv2
 
-    from lite.errors import ImageError
+    from lite.core.errors import ImageError
 
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
@@ -355,7 +355,7 @@ def _run_video(det: Any, path: Path, args: argparse.Namespace, records: list, ca
                         h, w = frame.shape[:2]
                         writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
                         if not writer.isOpened():
-                            from lite.errors import OutputError
+                            from lite.core.errors import OutputError
 
                             raise OutputError(f"OpenCV cannot write the video {out_path} (mp4v codec unavailable)")
                     writer.write(d.draw(frame))

@@ -62,9 +62,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lite eval``; returns the exit code."""
-    from lite.errors import InputError
-    from lite.eval import coco
-    from lite.outputs import plan_outputs
+    from lite.core.errors import InputError
+    from lite.data.outputs import plan_outputs
+    from lite.tools.eval import coco
 
     if args.mot is not None:
         return _run_mot(args)
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if r.predictions is not None:
         print(f"predictions: {r.predictions}")
     if args.json is not None:
-        from lite.files import atomic_write_bytes
+        from lite.core.files import atomic_write_bytes
 
         atomic_write_bytes(args.json, json.dumps(r.to_dict(), indent=1).encode("utf-8"))
         print(f"metrics: {args.json}")
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_mot(args: argparse.Namespace) -> int:
     """``lite eval --mot SEQ``: track the sequence (or read --tracks) and print MOTA, IDF1, HOTA."""
-    from lite.mot import evaluate, track_sequence
+    from lite.tools.mot import evaluate, track_sequence
 
     if args.tracks is not None:
         r = evaluate(args.mot / "gt" / "gt.txt", args.tracks)

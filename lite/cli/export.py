@@ -80,7 +80,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lite export``; returns the exit code."""
-    from lite.errors import InputError
+    from lite.core.errors import InputError
     from lite.export.yolov6 import export_yolov6
 
     if len(args.img) not in (1, 2):

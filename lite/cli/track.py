@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``lite track``; returns the exit code."""
     from lite.cli.detect import _open_detector
-    from lite.track import TrackerSet
+    from lite.cv.track import TrackerSet
 
     TrackerSet(args.tracker)  # a missing trackers package fails before the model loads
     det = _open_detector(args)

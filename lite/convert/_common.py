@@ -24,10 +24,10 @@ from typing import Any
 from lite.backends._capture import clean_engine_text
 from lite.convert._onnx_meta import input_shape_for, load_onnx, onnx_meta, verify_conversion
 from lite.convert._registry import get, known
-from lite.errors import ConversionError, ModelNotFoundError
-from lite.files import OutputSet, check_writable_folder, refuse_overwrite
-from lite.metadata import sidecar_path
-from lite.progress import Stages
+from lite.core.errors import ConversionError, ModelNotFoundError
+from lite.core.files import OutputSet, check_writable_folder, refuse_overwrite
+from lite.core.progress import Stages
+from lite.data.metadata import sidecar_path
 
 __all__ = ["VERIFY_RTOL", "Conversion", "dist_version", "onnx_nodes", "prepare_outputs"]
 
@@ -167,7 +167,7 @@ class Conversion:
         """Check the converted model against ONNX Runtime (when verifying), then write every output atomically.
 
         The converted files and the ``.lite.json`` sidecar are copied to temporary names in the
-        destination folder and renamed into place together (`lite.files.OutputSet`):
+        destination folder and renamed into place together (`lite.core.files.OutputSet`):
         an error or an interrupt leaves no output, complete or partial.
 
         Args:
@@ -178,7 +178,7 @@ class Conversion:
             output_names: Converted output name → ONNX output name (recorded in the sidecar).
             extra: More sidecar entries.
             rtol: Relative L2 error allowed against ONNX Runtime (default: `VERIFY_RTOL` for ``fp16``).
-            quantized: The ONNX graph is quantized: the tolerance is `lite.parity.output_tolerances`'s
+            quantized: The ONNX graph is quantized: the tolerance is `lite.tools.parity.output_tolerances`'s
                 for quantized models, the one `lite compare` applies to the same pair.
 
         Raises:
@@ -189,7 +189,7 @@ class Conversion:
             tol = VERIFY_RTOL[bool(fp16)] if rtol is None else rtol
             how = f"rel L2 <= {tol:g}"
             if quantized:
-                from lite.parity import QUANTIZED_HINT, output_tolerances
+                from lite.tools.parity import QUANTIZED_HINT, output_tolerances
 
                 tol = max(tol, output_tolerances(quantized=True)[0])
                 how = f"rel L2 <= {tol:g}; {QUANTIZED_HINT}"

@@ -6,7 +6,8 @@
   from its ``metadata_props`` (and its own sidecar) and from its graph, for the sidecar of the
   converted model.
 * `verify_conversion` — run the converted model and the ONNX model (ONNX Runtime) on the
-  same test tensor and compare their outputs with [`lite.parity`][lite.parity]. It runs in a child process: a badly
+  same test tensor and compare their outputs with [`lite.tools.parity`][lite.tools.parity]. It runs in a child process:
+  a badly
   converted graph can crash the engine (a segmentation fault in NCNN, for instance), and that must not
   take the caller down.
 
@@ -27,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from lite.backends._capture import clean_engine_text
 from lite.backends._onnx import Dims, graph_io, load_onnx
-from lite.errors import ConversionError, InputError, VerificationError
-from lite.metadata import ModelMeta, read_model_meta
+from lite.core.errors import ConversionError, InputError, VerificationError
+from lite.data.metadata import ModelMeta, read_model_meta
 
 if TYPE_CHECKING:
-    from lite.parity import OutputDiff
+    from lite.tools.parity import OutputDiff
 
 __all__ = [
     "graph_io",
@@ -127,12 +128,13 @@ def verify_conversion(
     """Run the converted model and the ONNX model on one test tensor and compare, in a child process.
 
     The test tensor is uniform noise in [0, 1) (seed 0) of ``input_shape``. The comparison is
-    [`lite.parity.diff_outputs`][lite.parity.diff_outputs] (outputs paired as in
-    [`lite.parity.match_outputs`][lite.parity.match_outputs]), with the relative L2 error as the verdict. Without
+    [`lite.tools.parity.diff_outputs`][lite.tools.parity.diff_outputs] (outputs paired as in
+    [`lite.tools.parity.match_outputs`][lite.tools.parity.match_outputs]), with the relative L2 error as the verdict.
+    Without
     ONNX Runtime the converted model is only run, not compared.
 
     Returns:
-        One [`OutputDiff`][lite.parity.OutputDiff] per ONNX output (empty when ONNX Runtime is not installed).
+        One [`OutputDiff`][lite.tools.parity.OutputDiff] per ONNX output (empty when ONNX Runtime is not installed).
 
     Raises:
         ConversionError: The converted model does not load, crashes the engine, or cannot run.
@@ -161,7 +163,7 @@ def verify_conversion(
     line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith(_VERIFY_TAG)), None)
     if line is None:
         raise ConversionError(f"verifying {name} printed no result (stdout: {proc.stdout[-300:]!r})")
-    from lite.parity import OutputDiff
+    from lite.tools.parity import OutputDiff
 
     result = json.loads(line[len(_VERIFY_TAG) :])
     diffs = [OutputDiff(**{**d, "shape": tuple(d["shape"])}) for d in result["diffs"]]
@@ -188,7 +190,7 @@ def _verify_child() -> None:
     import numpy as np
 
     from lite import backends
-    from lite.parity import diff_outputs, run_backend
+    from lite.tools.parity import diff_outputs, run_backend
 
     onnx_path, model_path, backend, shape_json, rtol = sys.argv[1:6]
     shape = tuple(json.loads(shape_json))

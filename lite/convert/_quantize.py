@@ -2,7 +2,7 @@
 
 `quantize` calibrates on real images prepared exactly as the detector prepares them (the model's own
 `PreprocessConfig` and letterbox, read from the opened fp32 detector), keeps the end of the network in float, checks
-the int8 model's detections against the fp32 model's (`lite.parity.match_detections`), measures both models' speed
+the int8 model's detections against the fp32 model's (`lite.tools.parity.match_detections`), measures both models' speed
 on this CPU (bare engine calls, alternated) and, given evaluation images, both COCO APs. The int8 model and its
 ``.lite.json`` sidecar (the model's metadata plus a ``quantization`` record: calibration set, settings, APs, speeds)
 are written atomically, never over an existing file unless ``force``.
@@ -38,15 +38,15 @@ from typing import Any
 
 import numpy as np
 
-from lite.errors import (
+from lite.core.errors import (
     BackendNotInstalledError,
     InputError,
     ModelNotFoundError,
     QuantizationError,
     VerificationError,
 )
-from lite.files import OutputSet, refuse_overwrite
-from lite.metadata import sidecar_path
+from lite.core.files import OutputSet, refuse_overwrite
+from lite.data.metadata import sidecar_path
 
 __all__ = [
     "DEFAULT_DEPTH",
@@ -65,7 +65,7 @@ __all__ = [
 TARGETS = {"openvino": ".int8.xml", "ort": ".int8.onnx"}
 #: Float tail depth used when no evaluation images are given (decoding arithmetic + each branch's last layer).
 DEFAULT_DEPTH = 1
-#: How int8 detections must agree with fp32 ones (`lite.parity.match_detections`): same class, IoU ≥ ``iou``,
+#: How int8 detections must agree with fp32 ones (`lite.tools.parity.match_detections`): same class, IoU ≥ ``iou``,
 #: score within ``score_tol``, and over the checked images at least ``fraction`` of the detections matched.
 #: Measured (score threshold 0.25, 8 images of val2017_128): YOLOv8n OpenVINO int8 matched 0.86-0.95 of its
 #: detections at IoU 0.6 with scores within 0.15; a broken calibration (all-zero images) matched under 0.3.
@@ -374,14 +374,14 @@ def _open(path: Path, to: str, family: str, meta_json: dict[str, Any], threads: 
 
 
 def _ap(det: Any, images: Path, ann: Path) -> float:
-    from lite.eval import coco
+    from lite.tools.eval import coco
 
     return float(coco(det, images, ann, progress=False).AP)
 
 
 def _match(ref: Any, det: Any, tensors: list[tuple[np.ndarray, Any]]) -> float:
     """Mean share of the fp32 detections the int8 model matches (`INT8_MATCH`) over prepared inputs."""
-    from lite.parity import match_detections
+    from lite.tools.parity import match_detections
 
     shares = []
     for tensor, transform in tensors:

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lite._plugins import Registry, import_submodules
-from lite.errors import InputError, UnknownConverterError
+from lite.core.errors import InputError, UnknownConverterError
+from lite.core.registry import Registry, import_submodules
 
 __all__ = ["ConverterInfo", "get", "known", "output_path", "register_converter"]
 
@@ -78,7 +78,7 @@ class ConverterInfo:
 
     def outputs(self, primary: str | Path) -> list[Path]:
         """Every file a conversion to ``primary`` writes: the model, its companions, its ``.lite.json`` sidecar."""
-        from lite.metadata import sidecar_path
+        from lite.data.metadata import sidecar_path
 
         primary = Path(primary)
         companions = [primary.with_suffix("." + s.rsplit(".", 1)[-1]) for s in self.suffixes[1:]]

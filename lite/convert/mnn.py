@@ -25,7 +25,7 @@ from pathlib import Path
 from lite.convert._common import Conversion, onnx_nodes
 from lite.convert._onnx_meta import graph_io
 from lite.convert._registry import register_converter
-from lite.errors import BackendNotInstalledError
+from lite.core.errors import BackendNotInstalledError
 
 __all__ = ["onnx_to_mnn", "rejected_ops"]
 

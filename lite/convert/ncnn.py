@@ -33,7 +33,7 @@ from lite.backends._onnx_rewrite import rewrite_channel_selects, rewrite_channel
 from lite.convert._common import Conversion, onnx_nodes
 from lite.convert._onnx_meta import graph_io
 from lite.convert._registry import register_converter
-from lite.errors import BackendNotInstalledError
+from lite.core.errors import BackendNotInstalledError
 
 __all__ = ["onnx_to_ncnn", "pnnx_executable", "prepare_for_pnnx"]
 

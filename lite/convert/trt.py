@@ -5,7 +5,7 @@
 merged timing cache), writes a ``.lite.json`` sidecar with the ONNX metadata (an engine file
 cannot hold it), then runs the engine and the ONNX model (ONNX Runtime) on the same letterboxed
 images and compares outputs and detections (`verify_engine`; INT8: the detections only). A disagreement
-beyond the precision's tolerances is a [`VerificationError`][lite.errors.VerificationError]. An ONNX with
+beyond the precision's tolerances is a [`VerificationError`][lite.core.errors.VerificationError]. An ONNX with
 TensorRT plugin ops (``EfficientNMS_TRT``) cannot run in ONNX Runtime: its engine is kept unverified, with
 a warning that says so.
 
@@ -40,8 +40,8 @@ from lite.backends._trt_build import (
 )
 from lite.backends._trt_runtime import import_tensorrt, onnx_inputs, onnx_metadata
 from lite.convert._registry import register_converter
-from lite.errors import InputError
-from lite.metadata import sidecar_path
+from lite.core.errors import InputError
+from lite.data.metadata import sidecar_path
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -67,7 +67,8 @@ __all__ = [
 
 log = logging.getLogger("lite.convert.trt")
 
-#: Tolerances of `verify_engine` per precision (keyword arguments of [`lite.parity.compare`][lite.parity.compare]):
+#: Tolerances of `verify_engine` per precision (keyword arguments of
+#: [`lite.tools.parity.compare`][lite.tools.parity.compare]):
 #: relative L2 and largest absolute output difference (outputs hold box coordinates in input pixels),
 #: IoU a detection needs with its ONNX Runtime counterpart, and score difference. ESTIMATES from the
 #: precisions' known error sizes, not yet measured on a GPU (nothing here has run on one):
@@ -136,7 +137,7 @@ def build_engine(
         verbose: TensorRT's verbose log (to the ``lite.trt`` logger).
         device: GPU to build on, ``"cuda"`` or ``"cuda:N"`` (default ``cuda:0``); an engine only runs on GPUs
             of the architecture it was built on. Verification opens the engine with the default device
-            (``cuda:0``, as `lite.parity.compare` does): on a machine whose GPUs differ in architecture,
+            (``cuda:0``, as `lite.tools.parity.compare` does): on a machine whose GPUs differ in architecture,
             pass ``verify=False`` and check the engine on its GPU.
         family: Model family (``"yolox"``...) whose preprocessing INT8 calibration feeds and verification uses
             (default: the ``family`` of the ONNX metadata / sidecar).
@@ -253,7 +254,7 @@ def verify_engine(
     kept, unverified.
 
     Returns:
-        One [`lite.parity.CompareReport`][lite.parity.CompareReport] per image (empty when not verified).
+        One [`lite.tools.parity.CompareReport`][lite.tools.parity.CompareReport] per image (empty when not verified).
 
     Raises:
         VerificationError: A disagreement; the message is the comparison table.
@@ -271,8 +272,8 @@ def verify_engine(
             Path(onnx_path).name, plugins, engine_path,
         )  # fmt: skip
         return []
-    from lite.errors import VerificationError
-    from lite.parity import compare
+    from lite.core.errors import VerificationError
+    from lite.tools.parity import compare
 
     int8 = "int8" in precision
     key = "int8" if int8 else "fp16" if precision == "fp32+tf32" else precision
@@ -329,7 +330,7 @@ def calibration_preprocess(onnx_path: Path, family: str | None) -> Any:
     Raises:
         InputError: No family given or recorded.
     """
-    from lite.metadata import read_sidecar
+    from lite.data.metadata import read_sidecar
 
     name = family or onnx_metadata(onnx_path).get("family") or (read_sidecar(onnx_path).extra or {}).get("family")
     if not name:
@@ -346,7 +347,7 @@ def calibration_preprocess(onnx_path: Path, family: str | None) -> Any:
 def _use_device(index: int) -> None:
     """Make ``cuda:index`` current for the build (TensorRT builds on the calling thread's current device)."""
     from lite.backends._cuda import CudaRuntime
-    from lite.errors import DeviceError
+    from lite.core.errors import DeviceError
 
     rt = CudaRuntime()
     count = rt.device_count()
@@ -368,7 +369,7 @@ def _place(staged: Path, engine_path: Path) -> None:
 
 
 def _write_engine_sidecar(onnx_path: Path, engine_path: Path) -> None:
-    from lite.metadata import ModelMeta, from_mapping, read_sidecar, write_sidecar
+    from lite.data.metadata import ModelMeta, from_mapping, read_sidecar, write_sidecar
 
     meta = from_mapping(onnx_metadata(onnx_path)).merged(read_sidecar(onnx_path))
     if meta == ModelMeta():

@@ -19,14 +19,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lite import _checks, backends
+from lite import backends
 from lite.backends.base import Backend
-from lite.coco import COCO_NAMES
-from lite.cv.image_model import ImageModel, InputSizeSource, check_backend_options
-from lite.cv.records import RECORDS, FamilyRecord
-from lite.cv.resolve import hints_for, parse_anchors
-from lite.detections import Detections
-from lite.errors import (
+from lite.core import checks as _checks
+from lite.core.errors import (
     AssumedDefaultWarning,
     InputError,
     InputSizeError,
@@ -35,7 +31,12 @@ from lite.errors import (
     StreamError,
     TaskNotSupportedError,
 )
-from lite.io import batch_sources, load_image
+from lite.cv.image_model import ImageModel, InputSizeSource, check_backend_options
+from lite.cv.records import RECORDS, FamilyRecord
+from lite.cv.resolve import hints_for, parse_anchors
+from lite.data.coco import COCO_NAMES
+from lite.data.detections import Detections
+from lite.data.io import batch_sources, load_image
 from lite.ops.canvas import TensorCache, tensor_into
 from lite.ops.decode import Candidates, DecodeSpec, Layout
 from lite.ops.decoders import Hints, Plan, decoder_names, get_decoder, match_outputs, run_plan
@@ -585,25 +586,25 @@ class Detector(ImageModel):
 
         A generator over any iterable (paths, arrays, video frames): a worker thread reads and
         letterboxes ahead, the engine runs in the calling thread, a second worker post-processes
-        behind it (see [`lite.stream`][lite.stream]). Results come in input order; a failing item raises
-        [`StreamError`][lite.errors.StreamError] (index, source, stage) after every earlier result, and
+        behind it (see [`lite.data.stream`][lite.data.stream]). Results come in input order; a failing item raises
+        [`StreamError`][lite.core.errors.StreamError] (index, source, stage) after every earlier result, and
         closing the generator stops and joins the workers.
 
         Args:
-            images: Anything `detect` takes, one per item; or one source string as `lite.sources`
+            images: Anything `detect` takes, one per item; or one source string as `lite.data.sources`
                 reads it (a folder, a glob, a video, a camera index, an ``rtsp://`` / ``http://`` stream,
                 a ``.txt`` list of sources). A source that fails ends the stream with `StreamError`
-                whose ``__cause__`` is the [`SourceError`][lite.errors.SourceError].
+                whose ``__cause__`` is the [`SourceError`][lite.core.errors.SourceError].
             depth: Items allowed to wait between two stages.
             return_images: Yield ``(image, detections)`` with the loaded BGR image (for drawing).
             on_error: A failing item: ``"raise"``, ``"skip"`` or ``"record"`` (yield its `StreamError`).
             **overrides: Per-call options as for `detect`.
         """
-        from lite.stream import overlapped
+        from lite.data.stream import overlapped
 
         self._options(dict(overrides))  # a bad option fails here, not in a worker thread
         if isinstance(images, str | Path) or isinstance(images, int) and not isinstance(images, bool):
-            from lite.sources import open_sources  # one source string: a folder, glob, video, camera, stream, list
+            from lite.data.sources import open_sources  # one source string: a folder, glob, video, camera, stream, list
 
             images = (frame.image for frame in open_sources(images))
 
@@ -621,15 +622,15 @@ class Detector(ImageModel):
     def track(self, source: Any, *, tracker: str = "bytetrack", **options: Any) -> Iterator[tuple[Any, Detections]]:
         """Detect and track objects in a source: ``(frame, detections with tracker_id)`` per frame.
 
-        Delegates to [`lite.track.track_source`][lite.track.track_source] (one tracker state per source;
+        Delegates to [`lite.cv.track.track_source`][lite.cv.track.track_source] (one tracker state per source;
         the ``trackers`` package's ByteTrack, SORT or OC-SORT).
 
         Args:
-            source: A source string as `lite.sources` reads it (video, folder, camera index, stream URL, list).
+            source: A source string as `lite.data.sources` reads it (video, folder, camera index, stream URL, list).
             tracker: ``"bytetrack"`` (default), ``"sort"`` or ``"ocsort"``.
-            **options: ``tracker_options`` (dict for the tracker) and `lite.sources.open_sources` options.
+            **options: ``tracker_options`` (dict for the tracker) and `lite.data.sources.open_sources` options.
         """
-        from lite.track import track_source
+        from lite.cv.track import track_source
 
         return track_source(self, source, tracker=tracker, **options)
 

@@ -1,7 +1,7 @@
 """The model-family registry and how `Detector.from_file` tells a model's family.
 
 A family is a [`Detector`][lite.cv.detector.Detector] subclass registered with `register_family`;
-`get_family` looks one up by name or alias (unknown: [`InputError`][lite.errors.InputError] listing
+`get_family` looks one up by name or alias (unknown: [`InputError`][lite.core.errors.InputError] listing
 them), `family_names` lists them.
 """
 
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from lite._plugins import Registry
-from lite.errors import AmbiguousModelError, InputError, LayoutError
+from lite.core.errors import AmbiguousModelError, InputError, LayoutError
+from lite.core.registry import Registry
 
 if TYPE_CHECKING:
     from lite.backends.base import Backend
@@ -154,7 +154,7 @@ def detect_family(
         LayoutError: No family fits.
     """
     from lite.cv.detector import refuse_other_task
-    from lite.metadata import read_model_meta, sidecar_path
+    from lite.data.metadata import read_model_meta, sidecar_path
 
     _load()
     raw = dict(backend.metadata)
@@ -256,6 +256,6 @@ def _no_family_message(backend: Backend, meta: Any, errors: Sequence[str]) -> st
 
 def _meta_with_arguments(meta: Any, kwargs: Mapping[str, Any]) -> Any:
     """The model's metadata with the caller's ``names``, ``strides`` and ``layout`` on top."""
-    from lite.metadata import ModelMeta
+    from lite.data.metadata import ModelMeta
 
     return meta.merged(ModelMeta.from_arguments(kwargs.get("names"), kwargs.get("strides"), kwargs.get("layout")))

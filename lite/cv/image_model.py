@@ -16,10 +16,10 @@ import numpy as np
 
 from lite import backends
 from lite.backends.base import Backend, TensorSpec
+from lite.core.errors import InputError, LiteError
 from lite.cv.resolve import SizeSource, as_size, input_size_for
-from lite.errors import InputError, LiteError
-from lite.io import load_image
-from lite.metadata import ModelMeta, read_model_meta
+from lite.data.io import load_image
+from lite.data.metadata import ModelMeta, read_model_meta
 from lite.ops.letterbox import Letterbox, LetterboxTransform
 from lite.ops.preprocess import PreprocessConfig
 

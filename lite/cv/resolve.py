@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from lite.errors import InputError, LayoutError
-from lite.metadata import ModelMeta
+from lite.core.errors import InputError, LayoutError
+from lite.data.metadata import ModelMeta
 from lite.ops.decoders import Hints, Plan, get_decoder, match_outputs
 
 __all__ = [
@@ -121,7 +121,7 @@ def hints_for(
     """
     strides = meta.strides if meta.strides and len(meta.strides) > 1 else None
     if anchors is None and meta.extra.get("anchors"):
-        from lite.metadata import parse_value
+        from lite.data.metadata import parse_value
 
         anchors = parse_anchors(parse_value(meta.extra["anchors"]), "metadata 'anchors'")
     return Hints(

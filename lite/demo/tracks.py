@@ -5,7 +5,7 @@
 across, so their paths cross; later objects pass in front of earlier ones. Each ground-truth row
 is the box of the object's *visible* pixels; an object less than ``min_visible`` visible is written
 with the "consider" flag 0 (MOTChallenge's convention: neither a miss nor, when matched, a false
-positive; `lite.mot.evaluate` reads it so).
+positive; `lite.tools.mot.evaluate` reads it so).
 
 Example:
     ```python

@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from lite.errors import ConversionError, InputError, VerificationError
+from lite.core.errors import ConversionError, InputError, VerificationError
 from lite.export.verify import median_ms, normalize_samples, run_reference
-from lite.parity import Boxes, Comparison, OutputDiff, match_detections, to_numpy
+from lite.tools.parity import Boxes, Comparison, OutputDiff, match_detections, to_numpy
 
 __all__ = ["END2END_OUTPUTS", "add_onnx_nms", "reference_end2end", "verify_end2end"]
 
@@ -280,7 +280,8 @@ def _read_end2end(outputs: dict[str, np.ndarray]) -> list[Boxes]:
 
 
 def _match(ref: Boxes, got: Boxes, rtol: float, atol: float) -> tuple[bool, float, float, float, float, int, str]:
-    """Pair the detections one to one ([`lite.parity.match_detections`][lite.parity.match_detections], any overlap
+    """Pair the detections one to one ([`lite.tools.parity.match_detections`][lite.tools.parity.match_detections], any
+    overlap
     within a class) and check each pair's box and score element-wise;
     ``(ok, max box diff, max score diff, sse, ref_sq, bad, why)``."""
     if len(ref.scores) != len(got.scores):

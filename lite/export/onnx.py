@@ -13,7 +13,7 @@ file at a known opset, so:
   the legacy exporter fails or is gone;
 * ``exporter="dynamo"`` always passes ``external_data=False`` (one file);
 * whatever the exporter, the written ``opset_import`` is checked against the request: a
-  mismatch is a [`ConversionError`][lite.errors.ConversionError] (``"auto"`` first tries the other exporter).
+  mismatch is a [`ConversionError`][lite.core.errors.ConversionError] (``"auto"`` first tries the other exporter).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lite.backends._onnx import io_shapes, metadata_props
-from lite.errors import ConversionError, InputError
+from lite.core.errors import ConversionError, InputError
+from lite.data.metadata import ModelMeta
 from lite.export.report import ExportReport
 from lite.export.verify import normalize_samples, random_samples, run_reference, verify_onnx
-from lite.metadata import ModelMeta
 
 __all__ = [
     "Exporter",
@@ -223,7 +223,7 @@ def _meta_strings(metadata: ModelMeta | Mapping[str, Any] | None) -> dict[str, s
         return metadata.to_strings()
     if isinstance(metadata, Mapping):
         return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
-    raise InputError(f"metadata: expected a lite.metadata.ModelMeta or a mapping, got {type(metadata).__name__}")
+    raise InputError(f"metadata: expected a lite.data.metadata.ModelMeta or a mapping, got {type(metadata).__name__}")
 
 
 def write_onnx_metadata(model: Any, metadata: ModelMeta | Mapping[str, Any]) -> Any:
@@ -231,7 +231,7 @@ def write_onnx_metadata(model: Any, metadata: ModelMeta | Mapping[str, Any]) -> 
 
     Args:
         model: ``onnx.ModelProto`` (modified in place) or a path (rewritten).
-        metadata: A [`ModelMeta`][lite.metadata.ModelMeta] (written as ``to_strings()``) or a mapping
+        metadata: A [`ModelMeta`][lite.data.metadata.ModelMeta] (written as ``to_strings()``) or a mapping
             (non-string values JSON-encoded).
 
     Returns:
@@ -297,7 +297,7 @@ def torch_to_onnx(
         output_names: Names of the outputs (flattened ``forward`` result order); default ``output``
             or ``output0, output1, …``.
         simplify: Run onnxslim.
-        metadata: [`ModelMeta`][lite.metadata.ModelMeta] (class names, strides, input size, layout) or a
+        metadata: [`ModelMeta`][lite.data.metadata.ModelMeta] (class names, strides, input size, layout) or a
             mapping, written to ``metadata_props``.
         verify: Compare ONNX Runtime with PyTorch; out of tolerance is a `VerificationError`.
         rtol: Relative tolerance of the verification.

@@ -1,6 +1,6 @@
 """What an export did and how closely the exported model matches the original.
 
-The comparisons themselves are `lite.parity.Comparison` (lite's one comparator); this
+The comparisons themselves are `lite.tools.parity.Comparison` (lite's one comparator); this
 module adds the export around them.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lite.parity import Comparison, OutputDiff, _ms, _sci, format_table
+from lite.tools.parity import Comparison, OutputDiff, _ms, _sci, format_table
 
 __all__ = ["OutputDiff", "Comparison", "ExportReport", "format_table"]
 

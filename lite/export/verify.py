@@ -1,8 +1,10 @@
 """Export checks: run a reference (a PyTorch module) and an exported model on the same inputs and compare.
 
-The PyTorch side of [`lite.parity`][lite.parity] (lite's one comparator): the exported model runs through
-lite's own backends ([`lite.parity.run_backend`][lite.parity.run_backend]), so the same check covers ONNX Runtime,
-NCNN and MNN, and the outputs are compared by [`lite.parity.diff_outputs`][lite.parity.diff_outputs] element-wise
+The PyTorch side of [`lite.tools.parity`][lite.tools.parity] (lite's one comparator): the exported model runs through
+lite's own backends ([`lite.tools.parity.run_backend`][lite.tools.parity.run_backend]), so the same check covers ONNX
+Runtime,
+NCNN and MNN, and the outputs are compared by [`lite.tools.parity.diff_outputs`][lite.tools.parity.diff_outputs]
+element-wise
 (``|target − ref| <= atol + rtol·|ref|``); latencies are the median of a few runs on the first sample.
 """
 
@@ -17,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from lite import backends
-from lite.errors import InputError, VerificationError
-from lite.parity import Comparison, diff_outputs, feed_for, run_backend, to_numpy
+from lite.core.errors import InputError, VerificationError
+from lite.tools.parity import Comparison, diff_outputs, feed_for, run_backend, to_numpy
 
 __all__ = [
     "ENGINE_NAMES",

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from lite.errors import BackendNotInstalledError, InputError, ModelLoadError, ModelNotFoundError
+from lite.core.errors import BackendNotInstalledError, InputError, ModelLoadError, ModelNotFoundError
 from lite.export.report import ExportReport
 
 __all__ = [
@@ -373,7 +373,7 @@ def _class_names(model: Any, nc: int, names: Sequence[str] | None) -> tuple[str,
         if found is not None and len(found) == nc:
             names = tuple(str(n) for n in found)
         elif nc == 80:
-            from lite.coco import COCO_NAMES
+            from lite.data.coco import COCO_NAMES
 
             names = tuple(COCO_NAMES)
         else:
@@ -391,7 +391,7 @@ def _sample_tensor(sample: Any, hw: tuple[int, int], batch: int, seed: int) -> A
         return torch.rand((batch, 3, *hw), generator=g)
     if isinstance(sample, torch.Tensor):
         return sample.float()
-    from lite.io import load_image
+    from lite.data.io import load_image
     from lite.ops.letterbox import Letterbox
 
     img = load_image(sample)
@@ -501,7 +501,7 @@ class ExportOptions:
 
 def _metadata(model: Any, opt: ExportOptions) -> Any:
     """The metadata the exported file carries (names, strides, input size, layout, NMS settings)."""
-    from lite.metadata import ModelMeta
+    from lite.data.metadata import ModelMeta
 
     strides = tuple(int(s) for s in model.detect.stride.tolist())
     hw = opt.hw

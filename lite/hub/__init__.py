@@ -1,6 +1,6 @@
 """Model hub: short names (``"yolov6lite-s"``) for known models, resolved to files on disk.
 
-A name resolves to a file in the local model folder, `lite.cache.home_dir`
+A name resolves to a file in the local model folder, `lite.core.cache.home_dir`
 (``$LITE_HOME``, default ``<user cache dir>/lite/models``). A file already there is checked
 against the sha256 the manifest records; a missing file with a known URL is downloaded
 (streamed to a temporary file, checked, then renamed). Without network access the error
@@ -31,8 +31,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from lite.cache import home_dir
-from lite.errors import ChecksumError, HubError, UnverifiedModelWarning
+from lite.core.cache import home_dir
+from lite.core.errors import ChecksumError, HubError, UnverifiedModelWarning
 from lite.hub.download import download, sha256_file
 from lite.hub.manifest import ModelEntry, ModelFile, ModelFormat, entries, load_manifest, normalize
 

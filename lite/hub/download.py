@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lite.errors import ChecksumError, HubError
-from lite.files import sha256_file, temp_path_beside
-from lite.progress import ProgressBar
+from lite.core.errors import ChecksumError, HubError
+from lite.core.files import sha256_file, temp_path_beside
+from lite.core.progress import ProgressBar
 
 __all__ = ["download", "sha256_file"]
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lite.errors import HubError
+from lite.core.errors import HubError
 
 __all__ = ["ModelFile", "ModelFormat", "ModelEntry", "MANIFEST_PATH", "load_manifest", "entries", "normalize"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lite.errors import ModelOutputError
+from lite.core.errors import ModelOutputError
 from lite.ops.nms import nms_checked
 
 __all__ = ["Candidates", "select", "topk", "sigmoid", "logit", "refuse_saturated", "check_finite_candidates", "finish"]

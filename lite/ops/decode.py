@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from lite.coco import COCO_NAMES
-from lite.errors import InputError
+from lite.core.errors import InputError
+from lite.data.coco import COCO_NAMES
 from lite.ops import grids
 from lite.ops.candidates import (  # noqa: F401  (re-exported: the shared machinery's old home)
     Candidates,

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from lite.errors import InputError
+from lite.core.errors import InputError
 
 __all__ = [
     "STRIDE_SETS",

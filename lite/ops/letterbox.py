@@ -42,7 +42,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lite.errors import ImageError, InputError
+from lite.core.errors import ImageError, InputError
 from lite.ops.preprocess import DEFAULT_CONFIG, PreprocessConfig, normalize_into
 
 __all__ = ["LetterboxTransform", "letterbox_geometry", "letterbox_image", "Letterbox", "letterbox"]
@@ -187,7 +187,8 @@ def letterbox_image(
     drawing, calibration data and as the reference of `Letterbox`.
 
     Args:
-        img: BGR ``uint8`` image ``(h, w, 3)`` (see [`lite.io.load_image`][lite.io.load_image] for other inputs).
+        img: BGR ``uint8`` image ``(h, w, 3)`` (see [`lite.data.io.load_image`][lite.data.io.load_image] for other
+        inputs).
         size: Requested network input size, an ``int`` or ``(H, W)``.
         stride: The model's largest stride; only used with ``auto``.
         auto: Pad only to the smallest multiple of ``stride`` holding the resized image.
@@ -621,7 +622,8 @@ def _check_bgr(img: Any) -> np.ndarray:
         got = f"array of shape {img.shape}, dtype {img.dtype}" if isinstance(img, np.ndarray) else type(img).__name__
         raise ImageError(
             f"expected a BGR uint8 array of shape (H, W, 3); got {got}. "
-            "Convert the input with lite.io.load_image() first (it accepts paths, gray, BGRA, float and PIL images)."
+            "Convert the input with lite.data.io.load_image() first "
+            "(it accepts paths, gray, BGRA, float and PIL images)."
         )
     if not img.flags.c_contiguous:
         img = np.ascontiguousarray(img)

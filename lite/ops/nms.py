@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from lite.errors import InputError
+from lite.core.errors import InputError
 from lite.ops.options import NMS_MODES, DetectOptions, NmsMode, check_fraction, check_nms_mode, check_positive_int
 
 __all__ = ["NmsMode", "NMS_MODES", "box_iou", "nms_indices", "nms"]

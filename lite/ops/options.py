@@ -26,7 +26,7 @@ import numbers
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, get_args
 
-from lite.errors import InputError, InputTypeError
+from lite.core.errors import InputError, InputTypeError
 
 __all__ = ["DetectOptions", "NMS_MODES", "NmsMode", "check_fraction", "check_positive_int", "check_nms_mode"]
 

@@ -23,7 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lite.errors import InputError
+from lite.core.errors import InputError
 
 __all__ = ["PreprocessConfig", "normalize", "normalize_into", "COLORS", "PAD_ALIGNS", "RESIZE_MODES", "ROUNDINGS"]
 

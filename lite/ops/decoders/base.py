@@ -8,7 +8,7 @@ whether scores are logits) and `Decoder.check` refuses values that contradict th
 shared threshold / top-k helpers and the shared NMS (`postprocess_plan`) are the same for all.
 
 Register a decoder with `register_decoder`; `get_decoder` raises
-[`InputError`][lite.errors.InputError] listing the known names; `match_outputs` runs them all.
+[`InputError`][lite.core.errors.InputError] listing the known names; `match_outputs` runs them all.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from lite._plugins import Registry
-from lite.errors import InputError, ModelOutputError
+from lite.core.errors import InputError, ModelOutputError
+from lite.core.registry import Registry
 from lite.ops import grids
 from lite.ops.candidates import Candidates, finish, refuse_saturated
 from lite.ops.candidates import select as _select
@@ -313,7 +313,7 @@ def match_outputs(
 ) -> list[Plan]:
     """Every decoder's plan for these outputs (of ``decoders``, default all), most confident first.
 
-    A decoder that refuses with an [`InputError`][lite.errors.InputError] adds its message to ``reasons``.
+    A decoder that refuses with an [`InputError`][lite.core.errors.InputError] adds its message to ``reasons``.
     """
     plans = []
     for name in decoders or decoder_names():
@@ -430,7 +430,7 @@ def runtime_strides(plan: Plan, rows: int, input_hw: tuple[int, int], per_cell: 
         return plan.strides
     found = grids.infer_strides(rows, input_hw, sets or ([plan.strides] if plan.strides else None), per_cell)
     if found is None:
-        from lite.errors import ModelOutputError
+        from lite.core.errors import ModelOutputError
 
         h, w = input_hw
         raise ModelOutputError(

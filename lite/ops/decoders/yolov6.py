@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from lite.errors import InputError
+from lite.core.errors import InputError
 from lite.ops import grids
 from lite.ops.decode import END2END_NAMES, DecodeSpec, Layout, decode_checked, detect_layout, refine_layout
 from lite.ops.decoders import base

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lite.errors import InputError
+from lite.core.errors import InputError
 
 __all__ = ["COCO_NAMES", "COCO80_TO_91", "COCO_NAME_ALIASES", "canonical_names", "coco80_to_91", "name_key"]
 

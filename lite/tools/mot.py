@@ -12,7 +12,7 @@ themselves are TrackEval's (``CLEAR`` for MOTA, ``Identity`` for IDF1, ``HOTA``)
 Example:
     ```python
     from lite.cv import Detector
-    from lite.mot import track_sequence
+    from lite.tools.mot import track_sequence
 
     det = Detector.from_file("lite-demo-shapes.onnx")
     r = track_sequence(det, "crossing")   # a lite.demo.tracks.write_sequence folder
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from lite.errors import BackendNotInstalledError, ImageNotFoundError, InputError
+from lite.core.errors import BackendNotInstalledError, ImageNotFoundError, InputError
 
 __all__ = ["MotResult", "evaluate", "read_mot", "track_sequence", "write_mot"]
 
@@ -169,14 +169,14 @@ def track_sequence(
     Args:
         detector: A `lite.cv.Detector`.
         sequence: The folder with ``img1/`` and ``gt/gt.txt``.
-        tracker: Tracker name (`lite.track.TRACKERS`).
+        tracker: Tracker name (`lite.cv.track.TRACKERS`).
         results: Also write the results here (MOTChallenge rows).
         tracker_options: Passed to the tracker.
 
     Raises:
         ImageNotFoundError: ``img1/`` or ``gt/gt.txt`` is missing.
     """
-    from lite.track import track_source
+    from lite.cv.track import track_source
 
     seq = Path(sequence)
     gt_path = seq / "gt" / "gt.txt"

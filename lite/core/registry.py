@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
-from lite.errors import InputError, LiteError
+from lite.core.errors import InputError, LiteError
 
 __all__ = ["Registry", "import_submodules"]
 

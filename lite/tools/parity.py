@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from lite.backends._onnx import QUANTIZED_RTOL
-from lite.errors import InputError, VerificationError
+from lite.core.errors import InputError, VerificationError
 
 __all__ = [
     "ATOL",

@@ -27,8 +27,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lite.detections import PALETTE, Detections
-from lite.errors import BackendNotInstalledError, InputError
+from lite.core.errors import BackendNotInstalledError, InputError
+from lite.data.detections import PALETTE, Detections
 
 __all__ = ["TRACKERS", "Tracker", "TrackerSet", "Trails", "detect_frames", "track_source"]
 
@@ -105,7 +105,7 @@ class Tracker:
 
 
 class TrackerSet:
-    """One `Tracker` per source, made on first use (the sources read together by `lite.sources`).
+    """One `Tracker` per source, made on first use (the sources read together by `lite.data.sources`).
 
     Args:
         tracker: Tracker name for every source.
@@ -179,19 +179,19 @@ def track_source(
 
     Args:
         detector: A `lite.cv.Detector` (any family, any engine).
-        source: A source string as `lite.sources` reads it, a camera index, or a list of them.
+        source: A source string as `lite.data.sources` reads it, a camera index, or a list of them.
         tracker: ``"bytetrack"``, ``"sort"`` or ``"ocsort"``.
         tracker_options: Passed to the tracker (`Tracker`).
-        **reader_options: `lite.sources.open_sources` options (``timeout``, ``reconnect``, ``stall``...).
+        **reader_options: `lite.data.sources.open_sources` options (``timeout``, ``reconnect``, ``stall``...).
 
     Yields:
-        ``(frame, detections)``: the `lite.sources.Frame` and its tracked `Detections` (with ``tracker_id``),
+        ``(frame, detections)``: the `lite.data.sources.Frame` and its tracked `Detections` (with ``tracker_id``),
         one tracker state per source.
 
     Raises:
         SourceError: A source failed, after every frame before the failure was yielded.
     """
-    from lite.sources import open_sources
+    from lite.data.sources import open_sources
 
     tracks = TrackerSet(tracker, **(tracker_options or {}))
     with open_sources(source, **reader_options) as reader:

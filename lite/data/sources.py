@@ -50,7 +50,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lite.errors import (
+from lite.core.errors import (
     BackendNotInstalledError,
     ImageNotFoundError,
     InputError,
@@ -59,7 +59,7 @@ from lite.errors import (
     StreamLostError,
     StreamStalledError,
 )
-from lite.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_image, resolve_source
+from lite.data.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, load_image, resolve_source
 
 __all__ = [
     "Frame",

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from lite.errors import InputError, StreamError
+from lite.core.errors import InputError, StreamError
 
 __all__ = ["ON_ERROR", "overlapped", "StreamError", "describe_source"]
 

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from lite.errors import LiteError, OutputError, OutputExistsError
+from lite.core.errors import LiteError, OutputError, OutputExistsError
 
 __all__ = [
     "OutputSet",
@@ -190,7 +190,7 @@ class OutputSet:
         import tempfile
         from pathlib import Path
 
-        from lite.files import OutputSet
+        from lite.core.files import OutputSet
 
         param = Path(tempfile.mkdtemp()) / "model.param"
         with OutputSet() as out:

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lite.coco import canonical_names
-from lite.errors import InputError, MetadataWarning, ModelLoadError
-from lite.files import atomic_write_bytes
+from lite.core.errors import InputError, MetadataWarning, ModelLoadError
+from lite.core.files import atomic_write_bytes
+from lite.data.coco import canonical_names
 
 SIDECAR_SUFFIX = ".lite.json"
 #: Longest metadata text lite parses (a value, or a whole sidecar file), in characters.
@@ -318,7 +318,8 @@ def read_sidecar(model_path: str | Path) -> ModelMeta:
 
 
 def write_sidecar(model_path: str | Path, meta: ModelMeta) -> Path:
-    """Write ``meta`` as the model's sidecar JSON, atomically (`lite.files.atomic_write_bytes`); returns its path."""
+    """Write ``meta`` as the model's sidecar JSON, atomically (`lite.core.files.atomic_write_bytes`); returns its
+    path."""
     return atomic_write_bytes(sidecar_path(model_path), (json.dumps(meta.to_json_dict(), indent=2) + "\n").encode())
 
 

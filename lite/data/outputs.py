@@ -15,7 +15,7 @@ Example:
     import tempfile
     from pathlib import Path
 
-    from lite.outputs import annotated_name, atomic_path, plan_outputs
+    from lite.data.outputs import annotated_name, atomic_path, plan_outputs
 
     out = Path(tempfile.mkdtemp())
     target = out / annotated_name("bus.jpg")          # bus_detections.jpg
@@ -34,8 +34,8 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from lite.errors import OutputError, OutputExistsError
-from lite.files import atomic_write_bytes, check_writable_folder, write_error
+from lite.core.errors import OutputError, OutputExistsError
+from lite.core.files import atomic_write_bytes, check_writable_folder, write_error
 
 __all__ = [
     "ANNOTATED_TAG",
@@ -198,4 +198,4 @@ def write_image(path: str | os.PathLike, img: object) -> Path:
     ok, buf = cv2.imencode(path.suffix or ".jpg", img)
     if not ok:
         raise OutputError(f"cannot encode an image as {path.suffix!r} for {path} (use .jpg or .png)")
-    return atomic_write_bytes(path, buf)  # the bytes are ready: lite.files owns the atomic write (OutputError)
+    return atomic_write_bytes(path, buf)  # the bytes are ready: lite.core.files owns the atomic write (OutputError)

@@ -6,8 +6,8 @@ OpenCV's BGR channel order. What it accepts:
 
 * ``str`` / `os.PathLike`: read with OpenCV (``cv2.IMREAD_COLOR``: gray and 16-bit files
   become 8-bit BGR, alpha is dropped, EXIF orientation is applied). A missing path raises
-  [`ImageNotFoundError`][lite.errors.ImageNotFoundError]; a directory or a file OpenCV cannot decode raises
-  [`ImageError`][lite.errors.ImageError]. URLs are not fetched.
+  [`ImageNotFoundError`][lite.core.errors.ImageNotFoundError]; a directory or a file OpenCV cannot decode raises
+  [`ImageError`][lite.core.errors.ImageError]. URLs are not fetched.
 * ``bytes`` / ``bytearray`` / ``memoryview``: the *encoded* contents of an image file (JPEG, PNG,
   ...), decoded with ``cv2.imdecode``. Raw pixel buffers are not guessed: wrap them with
   ``np.frombuffer(data, np.uint8).reshape(H, W, 3)``.
@@ -35,7 +35,7 @@ A JPEG file that ends before its end-of-image marker -- a truncated or partly do
 which libjpeg decodes anyway with the missing part grey -- gives the image and a
 `TruncatedImageWarning` through `warnings` naming the file. It is a warning rather than an error
 because such a file may still be mostly usable; make it an error with
-``warnings.simplefilter("error", lite.errors.TruncatedImageWarning)``. Truncated JPEG *bytes*
+``warnings.simplefilter("error", lite.core.errors.TruncatedImageWarning)``. Truncated JPEG *bytes*
 cannot be decoded by OpenCV at all: they raise `ImageError` saying the data is truncated.
 
 Sources for batch work (`resolve_source`, `image_paths`, `batch_sources`): an image path, a
@@ -45,7 +45,7 @@ Size limit: before a file or encoded bytes are decoded, the width and height in 
 PNG, GIF, BMP, WebP, PNM) are checked against `MAX_IMAGE_PIXELS` (default 2**28 = 268,435,456
 pixels, about 16384 x 16384; a BGR image that size takes 768 MiB). A larger header (a damaged file
 or a "decompression bomb" claiming 200000 x 200000 pixels) raises `ImageError` before any memory is
-allocated. Override it with ``lite.io.MAX_IMAGE_PIXELS = N`` (``None``: no limit of lite's own) or
+allocated. Override it with ``lite.data.io.MAX_IMAGE_PIXELS = N`` (``None``: no limit of lite's own) or
 the environment variable ``LITE_MAX_IMAGE_PIXELS``. OpenCV keeps its own limit of 2**30 pixels
 (``OPENCV_IO_MAX_IMAGE_PIXELS``, read when cv2 is imported); an image over it is an `ImageError` too.
 """
@@ -64,7 +64,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lite.errors import ImageError, ImageNotFoundError, ImageTypeError, InputError, TruncatedImageWarning
+from lite.core.errors import ImageError, ImageNotFoundError, ImageTypeError, InputError, TruncatedImageWarning
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -271,9 +271,9 @@ def _check_pixels(head: bytes, what: str) -> None:
     w, h = size
     if w * h > limit:
         raise ImageError(
-            f"expected an image of at most {limit:,} pixels (lite.io.MAX_IMAGE_PIXELS); {what}: the header "
+            f"expected an image of at most {limit:,} pixels (lite.data.io.MAX_IMAGE_PIXELS); {what}: the header "
             f"says {w}x{h} = {w * h:,} pixels (a damaged file, or an image made to exhaust memory). If the image "
-            "is real, raise the limit: lite.io.MAX_IMAGE_PIXELS = N or $LITE_MAX_IMAGE_PIXELS."
+            "is real, raise the limit: lite.data.io.MAX_IMAGE_PIXELS = N or $LITE_MAX_IMAGE_PIXELS."
         )
 
 
@@ -418,7 +418,7 @@ def _warn_if_truncated(data: np.ndarray, what: str) -> None:
             f"{what}: the JPEG data ends before its end-of-image marker (a truncated or partly downloaded file); "
             "the decoder filled the missing part of the image with grey, so detections there are meaningless. "
             "Re-download or re-encode the file; to make this an error use "
-            "warnings.simplefilter('error', lite.errors.TruncatedImageWarning).",
+            "warnings.simplefilter('error', lite.core.errors.TruncatedImageWarning).",
             TruncatedImageWarning,
             stacklevel=4,
         )

@@ -6,7 +6,7 @@ threshold for an anchor), score = objectness x class score, boxes mapped back to
 image and clipped to it. Model class ids are mapped to the dataset's category ids:
 
 * COCO annotations (the 80 category ids 1..90 of COCO) and an 80-class model: the standard
-  80 -> 91 table (`lite.coco.COCO80_TO_91`);
+  80 -> 91 table (`lite.data.coco.COCO80_TO_91`);
 * otherwise by class name (case, spaces and the COCO spelling variants such as
   ``motorbike``/``motorcycle`` ignored), else by order when the counts match (category ids
   sorted ascending = model classes 0..nc-1, e.g. the synthetic shapes of
@@ -16,7 +16,7 @@ pycocotools is imported only inside the functions that need it (``pip install 'l
 
 Example:
     ```python
-    from lite.eval import coco
+    from lite.tools.eval import coco
 
     r = coco("yolov6lite_s_320_decoded.onnx", "val2017_128/images", "val2017_128/instances.json")
     print(round(r.AP, 3))
@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from lite.coco import COCO80_TO_91, name_key
-from lite.errors import BackendNotInstalledError, ImageNotFoundError, InputError
-from lite.progress import ProgressBar
+from lite.core.errors import BackendNotInstalledError, ImageNotFoundError, InputError
+from lite.core.progress import ProgressBar
+from lite.data.coco import COCO80_TO_91, name_key
 
 __all__ = [
     "EvalResult",
@@ -155,7 +155,7 @@ class CategoryMap:
 
 
 def _norm(name: str) -> str:
-    return name_key(name)  # lite.coco's one list of spellings
+    return name_key(name)  # lite.data.coco's one list of spellings
 
 
 def _is_coco_categories(categories: Sequence[Mapping[str, Any]]) -> bool:
@@ -204,7 +204,7 @@ def default_category_ids(names: Sequence[str]) -> tuple[int, ...]:
     COCO's 91-slot ids for a COCO-80 model (so the file can be scored against COCO
     annotations), else ``class_id + 1`` (the convention of `lite.demo.scenes.write_dataset`).
     """
-    from lite.coco import COCO_NAMES
+    from lite.data.coco import COCO_NAMES
 
     if len(names) == len(COCO_NAMES) and [_norm(n) for n in names] == [_norm(n) for n in COCO_NAMES]:
         return tuple(COCO80_TO_91)
@@ -271,7 +271,7 @@ def write_results(results: Iterable[Mapping[str, Any]], path: str | Path) -> Pat
     Raises:
         OutputError: The file cannot be written (a full disk...); an earlier file under that name is kept.
     """
-    from lite.outputs import write_json
+    from lite.data.outputs import write_json
 
     return write_json(path, list(results))
 
@@ -417,7 +417,7 @@ def coco(
         results: list[dict[str, Any]] = []
         bar = ProgressBar(len(records), "eval", enabled=progress, dynamic_ncols=True, leave=False)
         t0 = time.perf_counter()
-        # the next image is read and letterboxed while the engine runs this one (lite.stream)
+        # the next image is read and letterboxed while the engine runs this one (lite.data.stream)
         stream = det.detect_stream(
             [str(folder / rec["file_name"]) for rec in records],
             conf=conf,
@@ -456,7 +456,7 @@ def annotated_images(
 ) -> tuple[dict[str, Any], Path, list[dict[str, Any]]]:
     """The annotations, the image folder and the image records to evaluate (the first ``limit``), checked.
 
-    Shared by `coco` and the Ray runner's `lite.distributed.coco_eval`; fails before any detection runs.
+    Shared by `coco` and the Ray runner's `lite.tools.distributed.coco_eval`; fails before any detection runs.
 
     Raises:
         BackendNotInstalledError: pycocotools is missing.
@@ -494,7 +494,7 @@ def score_results(
 ) -> EvalResult:
     """Score COCO-style ``results`` on the annotated ``records`` (pycocotools) and build the `EvalResult`.
 
-    Shared by `coco` and the Ray runner's `lite.distributed.coco_eval`, so both report alike.
+    Shared by `coco` and the Ray runner's `lite.tools.distributed.coco_eval`, so both report alike.
     """
     path = write_results(results, out_json) if out_json is not None else None
     stats, summary = evaluate(data, results, image_ids=[r["id"] for r in records])

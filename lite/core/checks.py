@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from lite.errors import InputError, InputTypeError
+from lite.core.errors import InputError, InputTypeError
 
 __all__ = [
     "check_detector_args",

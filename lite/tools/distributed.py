@@ -4,7 +4,7 @@ One detector per Ray actor, built once per actor from a model path or hub name (
 pickled); images stream through `ray.data.Dataset.map_batches` and come out as one row per image::
 
     import ray
-    from lite.distributed import detect_dataset
+    from lite.tools.distributed import detect_dataset
 
     ds = ray.data.read_binary_files("s3://bucket/frames/", include_paths=True)   # or a folder / a list of paths
     out = detect_dataset(ds, "yolov6lite_s_320_decoded.onnx", backend="ort", concurrency=8, batch_size=16, conf=0.25)
@@ -24,7 +24,7 @@ row still comes out exactly once, through a killed actor or a killed node. On cl
 the model's bytes go through the object store (`ship_model`), the pool always leaves some node a whole CPU
 for read tasks (`plan_resources`), and `detect_to_parquet` resumes a job cut off with its driver.
 
-``import lite.distributed`` does not import Ray; the functions do, when called.
+``import lite.tools.distributed`` does not import Ray; the functions do, when called.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lite import backends
-from lite.errors import (
+from lite.core.errors import (
     BackendNotInstalledError,
     ClusterError,
     ImageNotFoundError,
@@ -51,14 +51,14 @@ from lite.errors import (
     ModelNotFoundError,
     StalledJobError,
 )
-from lite.io import IMAGE_SUFFIXES, image_paths
+from lite.data.io import IMAGE_SUFFIXES, image_paths
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
     import ray.data
 
     from lite.cv.detector import Detector
-    from lite.eval import EvalResult
+    from lite.tools.eval import EvalResult
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -193,8 +193,8 @@ def _load(source: Any) -> tuple[np.ndarray, bool]:
     """The BGR image of one row and whether its file or bytes were a truncated JPEG (decoded in part)."""
     import warnings
 
-    from lite.errors import TruncatedImageWarning
-    from lite.io import load_image
+    from lite.core.errors import TruncatedImageWarning
+    from lite.data.io import load_image
 
     if isinstance(source, tuple) and source[0] == "rgb":
         return _from_ray_image(source[1]), False
@@ -232,7 +232,7 @@ class ModelRef:
 
         import ray
 
-        from lite.files import atomic_write_bytes
+        from lite.core.files import atomic_write_bytes
 
         folder = Path(tempfile.gettempdir()) / "lite-ray-models" / self.digest[:24]
         target = folder / self.name
@@ -264,7 +264,7 @@ def _find_model(model: str | os.PathLike, working_dir: str | None) -> tuple[str,
     Raises:
         ModelNotFoundError: Neither an existing file (here, or inside ``working_dir``) nor a hub name.
     """
-    from lite._checks import check_model
+    from lite.core.checks import check_model
 
     check_model(model)
     text = os.fspath(model)
@@ -275,7 +275,7 @@ def _find_model(model: str | os.PathLike, working_dir: str | None) -> tuple[str,
             return text, None  # relative to the job's working_dir on every node: kept as given
     if p.is_file():  # absolute, symlinks kept (the same link may lead elsewhere on another node)
         return str(p.absolute()), p.absolute()
-    from lite.errors import HubError
+    from lite.core.errors import HubError
     from lite.hub import get as hub_get
     from lite.hub import resolve as hub_resolve
 
@@ -640,7 +640,7 @@ def connect(address: str | None = None) -> None:
     given = address if address is not None else os.environ.get("RAY_ADDRESS")
     if given is not None and str(given).startswith("ray://"):
         raise InputError(
-            f"address: {given} is a Ray Client address, which lite.distributed does not support (Ray Data jobs "
+            f"address: {given} is a Ray Client address, which lite.tools.distributed does not support (Ray Data jobs "
             "need the driver inside the cluster). Run the driver on a cluster node with address='auto' "
             "(lite detect ... --ray --address auto), or submit it as a Ray job; see docs/distributed.md"
         )
@@ -780,7 +780,7 @@ def check_job_args(
     """
     from dataclasses import fields
 
-    from lite._checks import check_detector_args
+    from lite.core.checks import check_detector_args
     from lite.ops.options import DetectOptions, check_positive_int
 
     check_positive_int(batch_size, "batch_size")
@@ -1059,7 +1059,7 @@ def _lite_error_in(e: BaseException) -> LiteError | None:
 
 def _node_error(kind: str, message: str) -> LiteError:
     """The lite error an actor raised on its node, rebuilt on the driver (same class, same message)."""
-    import lite.errors as errors
+    import lite.core.errors as errors
 
     cls = getattr(errors, kind, None)
     if not (isinstance(cls, type) and issubclass(cls, LiteError)):
@@ -1370,9 +1370,11 @@ def coco_eval(
     progress: bool = True,
     **detector_kw: Any,
 ) -> EvalResult:
-    """[`lite.eval.coco`][lite.eval.coco] with the predictions made on a Ray cluster and scored on the driver.
+    """[`lite.tools.eval.coco`][lite.tools.eval.coco] with the predictions made on a Ray cluster and scored on the
+    driver.
 
-    Same settings, same category mapping and the same pycocotools call as [`lite.eval.coco`][lite.eval.coco],
+    Same settings, same category mapping and the same pycocotools call as
+    [`lite.tools.eval.coco`][lite.tools.eval.coco],
     so the metrics are the single-process ones exactly. An image that fails is an error here
     (an evaluation with a missing prediction would be wrong).
 
@@ -1402,7 +1404,7 @@ def coco_eval(
         InputError: Bad annotations, unmappable classes, or images that failed on the workers.
         ImageNotFoundError: An annotated image is missing from ``images``.
     """
-    from lite.eval import annotated_images, category_map, coco_results, score_results
+    from lite.tools.eval import annotated_images, category_map, coco_results, score_results
 
     ray = _ray()
     data, folder, records = annotated_images(images, ann, limit)

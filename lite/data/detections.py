@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
-from lite.errors import BackendNotInstalledError, ImageError, InputError
+from lite.core.errors import BackendNotInstalledError, ImageError, InputError
 
 __all__ = ["Detection", "Detections"]
 
@@ -113,10 +113,10 @@ class Detections:
         class_ids: ``(n,)`` int64 class ids (``>= 0``).
         names: Class names indexed by class id; empty when unknown.
         tracker_id: ``(n,)`` int64 track ids (supervision's convention) when a tracker made them
-            (`lite.track`), else None.
+            (`lite.cv.track`), else None.
 
     Construction accepts lists or any numeric arrays and converts them; it raises
-    [`InputError`][lite.errors.InputError] on wrong shapes, mismatched lengths, non-finite
+    [`InputError`][lite.core.errors.InputError] on wrong shapes, mismatched lengths, non-finite
     values, ``x2 < x1`` / ``y2 < y1``, negative or non-integral class ids. The stored
     arrays are read-only copies.
     """
@@ -342,7 +342,7 @@ class Detections:
 
     @classmethod
     def from_record(cls, row: Mapping[str, Any], names: Sequence[str] | None = None) -> Detections:
-        """Read one result row of [`detect_dataset`][lite.distributed.detect_dataset] (from Parquet, JSON or Ray).
+        """Read one result row of [`detect_dataset`][lite.tools.distributed.detect_dataset] (from Parquet, JSON or Ray).
 
         Args:
             row: A mapping with ``boxes`` (``[x1, y1, x2, y2]`` per detection), ``scores``,
@@ -380,7 +380,7 @@ class Detections:
         Args:
             image_id: The image's id in the COCO annotation file.
             category_ids: Class id -> COCO category id, as a sequence indexed by class id
-                (e.g. `lite.coco.COCO80_TO_91`) or a mapping. Default: the class id.
+                (e.g. `lite.data.coco.COCO80_TO_91`) or a mapping. Default: the class id.
 
         Returns:
             ``[{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, ...]`` with the

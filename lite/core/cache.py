@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from lite.errors import HubError
+from lite.core.errors import HubError
 
 
 def _user_cache_root() -> Path:

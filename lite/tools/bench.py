@@ -17,7 +17,7 @@ median raw call (the library's overhead; 1.0 = none).
 
 Example:
     ```python
-    from lite.bench import benchmark, format_table
+    from lite.tools.bench import benchmark, format_table
 
     r = benchmark("yolov6lite_s_320_decoded.onnx", image="bus.jpg", threads=2, runs=20)
     print(format_table([r]))
@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from lite.errors import BackendNotInstalledError, InputError
-from lite.progress import ProgressBar
+from lite.core.errors import BackendNotInstalledError, InputError
+from lite.core.progress import ProgressBar
 
 __all__ = ["STAGES", "Timing", "BenchResult", "benchmark", "format_table", "write_json", "plot", "require_matplotlib",
            "synthetic_image"]  # fmt: skip
@@ -187,7 +187,7 @@ def benchmark(
             `lite.cv.Detector` (used as is; ``backend``, ``threads``, ``device``,
             ``input_size`` and ``detector_kw`` are then ignored).
         backend: Backend name (None: from the suffix).
-        image: The image (anything [`lite.io.load_image`][lite.io.load_image] takes); default a synthetic
+        image: The image (anything [`lite.data.io.load_image`][lite.data.io.load_image] takes); default a synthetic
             480x640 scene (`synthetic_image`).
         runs: Timed iterations (each runs raw, staged and end-to-end once).
         warmup: Untimed iterations first.
@@ -206,7 +206,7 @@ def benchmark(
         InputError: ``runs`` < 1 or ``warmup`` < 0.
     """
     from lite.cv.detector import Detector
-    from lite.io import load_image
+    from lite.data.io import load_image
 
     if runs < 1:
         raise InputError(f"runs: expected a positive integer, got {runs}")
