@@ -719,9 +719,14 @@ class Detections:
             raise BackendNotInstalledError(
                 "Detections.to_supervision_keypoints() needs the supervision package: pip install supervision"
             ) from e
+        import inspect
+
+        # supervision >= 0.29 names the per-keypoint scores keypoint_confidence (confidence is deprecated)
+        params = inspect.signature(sv.KeyPoints).parameters
+        score_kw = "keypoint_confidence" if "keypoint_confidence" in params else "confidence"
         return sv.KeyPoints(
             xy=self.keypoints[:, :, :2].copy(),
-            confidence=self.keypoints[:, :, 2].copy(),
             class_id=self.class_ids.copy(),
             data={"class_name": np.array(self.labels, dtype=str)},
+            **{score_kw: self.keypoints[:, :, 2].copy()},
         )

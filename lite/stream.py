@@ -161,9 +161,7 @@ def overlapped(
     return _overlapped(items, prepare, run, finish, depth)
 
 
-def _overlapped(
-    items: Iterable[Any], prepare: Callable, run: Callable, finish: Callable, depth: int
-) -> Iterator[Any]:
+def _overlapped(items: Iterable[Any], prepare: Callable, run: Callable, finish: Callable, depth: int) -> Iterator[Any]:
     stop = threading.Event()
     prepared_q: queue.Queue = queue.Queue(maxsize=depth)
     to_finish: queue.Queue = queue.Queue()  # bounded by `pending` below

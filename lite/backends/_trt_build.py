@@ -339,8 +339,6 @@ class CalibrationBatches:
         return calibration_digest(self.paths)
 
 
-
-
 class _NoBatches(CalibrationBatches):
     """Calibration from an existing cache only: the shape, but no images."""
 
