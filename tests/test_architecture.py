@@ -27,7 +27,7 @@ LAYERS = {
     "lite.cache": 0, "lite.coco": 0, "lite.hub": 0, "lite.demo.scenes": 0, "lite.outputs": 0, "lite._checks": 0,
     "lite.ops": 1,
     "lite.backends": 2,
-    "lite.cv": 3, "lite.detections": 3,
+    "lite.cv": 3, "lite.detections": 3, "lite.classifications": 3,
     "lite.parity": 4, "lite.convert": 4, "lite.export": 4, "lite.eval": 4, "lite.bench": 4, "lite.demo": 4,
     "lite.distributed": 4, "lite.stream": 3,
     "lite.cli": 5, "lite.__main__": 5,
