@@ -111,6 +111,8 @@ def test_prototype_masks_edge_cases():
     assert half[0, :, :100].all() and not half[0, :, 100:].any()
     with pytest.raises(ModelOutputError, match="coefficients"):
         prototype_masks(protos, np.ones((1, 5)), np.zeros((1, 4)), t)
+    with pytest.raises(ModelOutputError, match="NaN"):
+        prototype_masks(np.full((4, 16, 16), np.nan, np.float32), np.ones((1, 4)), np.array([[0, 16, 8, 24.0]]), t)
     with pytest.raises(InputError, match="space"):
         prototype_masks(protos, np.ones((1, 4)), np.zeros((1, 4)), t, space="canvas")
     with pytest.raises(ModelOutputError, match="4 box \\+ 79 classes \\+ 32"):

@@ -60,8 +60,8 @@ def _check_protos(protos: np.ndarray, coefficients: np.ndarray, boxes: np.ndarra
     b = np.asarray(boxes, dtype=np.float64)
     if b.shape != (c.shape[0], 4):
         raise InputError(f"boxes: expected shape ({c.shape[0]}, 4) (one per coefficient row), got {b.shape}")
-    if not (np.isfinite(p).all() and np.isfinite(c).all() and np.isfinite(b).all()):
-        raise ModelOutputError("mask prototypes, coefficients or boxes: got NaN or inf")
+    if not (np.isfinite(c).all() and np.isfinite(b).all()):
+        raise ModelOutputError("mask coefficients or boxes: got NaN or inf")
     return p.astype(np.float32, copy=False), c, b
 
 
@@ -120,6 +120,8 @@ def prototype_masks(
     if n == 0:
         return out
     logits = (c @ p.reshape(nm, -1)).reshape(n, hp, wp)
+    if not np.isfinite(np.add.reduce(logits, axis=None, dtype=np.float64)):  # NaN / inf in the prototypes used
+        raise ModelOutputError("mask prototypes: got NaN or inf (a broken export or input)")
     crop = (b if space == "input" else transform.to_original(b)).astype(np.float32)
     x_lo, y_lo = np.ceil(crop[:, 0]), np.ceil(crop[:, 1])  # first kept column / row: j >= x1
     x_hi, y_hi = np.ceil(crop[:, 2]), np.ceil(crop[:, 3])  # end (exclusive): j < x2
