@@ -148,3 +148,39 @@ def test_topk_accuracy_and_label_sources(tmp_path):
     labels.write_text("square/0.png\n")
     with pytest.raises(InputError, match="expected '<image> <label>'"):
         images_from_labels_file(labels)
+
+
+def test_cli_scores_a_results_file(tmp_path, capsys):
+    from lite.cli import main
+
+    data, masks = _square_dataset(2)
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(data))
+    results = []
+    for a, m in zip(data["annotations"], masks, strict=True):
+        x, y, w, h = a["bbox"]
+        results += coco_results(a["image_id"], np.array([[x, y, x + w, y + h]]), np.array([0.8]), np.array([0]),
+                                [1], masks=m[None])  # fmt: skip
+    res = tmp_path / "res.json"
+    res.write_text(json.dumps(results))
+    out = tmp_path / "m.json"
+    assert main(["eval", "--results", str(res), "--ann", str(ann), "--iou-type", "segm", "--json", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["iou_type"] == "segm" and metrics["AP"] == pytest.approx(1.0)
+    assert main(["eval", "--results", str(res), "--ann", str(ann), "--iou-type", "keypoints"]) == 2
+    assert "pose model" in capsys.readouterr().err
+    assert main(["eval", "--ann", str(ann)]) == 2
+    assert "either --model" in capsys.readouterr().err
+
+
+def test_cli_refuses_segm_for_a_box_model(tmp_path, capsys):
+    from lite.cli import main
+    from lite.demo.scenes import write_dataset
+    from lite.hub import default_model
+
+    ann = write_dataset(tmp_path / "scenes", 1, seed=5)
+    code = main(["eval", "--model", str(default_model()), "--images", str(ann.parent / "images"), "--ann", str(ann),
+                 "--iou-type", "segm", "--no-progress"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "boxes only" in err and "segment" in err

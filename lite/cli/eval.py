@@ -1,9 +1,13 @@
-"""``lite eval``: COCO bbox mAP of a model on an annotated image folder (pycocotools).
+"""``lite eval``: COCO mAP of a model on an annotated image folder (pycocotools), or of a results file.
 
 Defaults follow YOLOv6's evaluator (conf 0.03, IoU 0.65, 300 detections per image, multi-label)::
 
     lite eval --model yolov6lite_s_320_decoded.onnx --images val2017/images --ann instances.json
     lite eval --model yolov6-lite-s.param --backend ncnn --input-size 320 --images ... --ann ...
+    lite eval --results predictions.json --ann instances.json --iou-type segm   # score a results file
+
+``--iou-type segm`` scores instance masks (results with COCO RLE ``segmentation``), ``--iou-type keypoints``
+scores keypoints; a model that gives boxes only is refused for them with a message naming the task to use.
 """
 
 from __future__ import annotations
@@ -30,9 +34,22 @@ def register(subparsers: Any) -> None:
             "dataset's categories by name or order."
         ),
     )
-    p.add_argument("-m", "--model", required=True, help="model file or hub name")
-    p.add_argument("--images", required=True, type=Path, help="folder of the annotated images")
+    p.add_argument("-m", "--model", default=None, help="model file or hub name (or --results)")
+    p.add_argument("--images", type=Path, default=None, help="folder of the annotated images (with --model)")
     p.add_argument("--ann", required=True, type=Path, help="COCO instances JSON")
+    p.add_argument(
+        "--iou-type",
+        choices=("bbox", "segm", "keypoints"),
+        default="bbox",
+        help="what to score: boxes (default), instance masks or keypoints",
+    )
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="score this COCO results JSON (e.g. from lite detect --json) instead of running a model",
+    )
     add_detector_arguments(p, conf=0.03, iou=0.65, max_det=300)
     p.add_argument("--single-label", action="store_true", help="only the best class per anchor (default: multi-label)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
@@ -44,12 +61,24 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lite eval``; returns the exit code."""
+    from lite.errors import InputError
     from lite.eval import coco
 
+    if (args.model is None) == (args.results is None):
+        raise InputError("lite eval: expected either --model (with --images) or --results, not both or neither")
+    if args.results is not None:
+        return _score_file(args)
+    if args.images is None:
+        raise InputError("lite eval --model: expected --images, the folder of the annotated images")
+    extra = {}
     if ray_requested(args):  # predictions from a Ray cluster, scored here
         from lite.cli._ray import coco_from_args
 
+        if args.iou_type != "bbox":
+            raise InputError(f"lite eval --ray scores boxes only; got --iou-type {args.iou_type} (run without --ray)")
         coco = coco_from_args(args)
+    else:
+        extra["iou_type"] = args.iou_type
     r = coco(
         args.model,
         args.images,
@@ -59,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         out_json=args.predictions,
         progress=not args.no_progress,
         limit=args.limit,
+        **extra,
     )
     s = r.settings
     print(
@@ -74,5 +104,30 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(r.to_dict(), indent=1), encoding="utf-8")
+        print(f"metrics: {args.json}")
+    return 0
+
+
+def _score_file(args: argparse.Namespace) -> int:
+    """``lite eval --results FILE --ann ANN``: pycocotools on a results JSON, no model."""
+    from lite.errors import InputError
+    from lite.eval import evaluate, stat_names
+
+    if not args.results.is_file():
+        raise InputError(f"--results: file not found: {args.results} (expected a COCO results JSON list)")
+    try:
+        results = json.loads(args.results.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise InputError(f"--results: {args.results} is not valid JSON ({e})") from e
+    if not isinstance(results, list):
+        raise InputError(f"--results: expected a JSON list of COCO result records, got {type(results).__name__}")
+    stats, summary = evaluate(args.ann, results, iou_type=args.iou_type)
+    metrics = {"iou_type": args.iou_type, **dict(zip(stat_names(args.iou_type), stats, strict=True))}
+    print(f"{args.results.name}: {len(results)} results, iou type {args.iou_type}")
+    print(summary)
+    print("  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "iou_type"))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(metrics, indent=1), encoding="utf-8")
         print(f"metrics: {args.json}")
     return 0
