@@ -9,10 +9,10 @@ Example:
     import numpy as np
 
     from lite.classifications import Classifications
-    from lite.ops.classify import top_k
+    from lite.ops.classify import to_probabilities, top_k
 
     logits = np.array([[0.1, 2.0, -1.0, 1.5]], np.float32)
-    ids, scores = top_k(logits[0], k=2)
+    ids, scores = top_k(to_probabilities(logits)[0], k=2)
     c = Classifications(ids, scores, names=["cat", "dog", "bird", "fox"])
     print(c)  # Classifications(2): dog 0.55, fox 0.34
     print(c.top1.name, c.to_json())

@@ -10,6 +10,7 @@ each engine with PyTorch as well.
 
 Example:
     ```python
+    # not run: needs a trained torch classifier (resnet50) and its class names
     from lite.export.classifier import export_classifier
 
     report = export_classifier(resnet50, "resnet50.onnx", img_size=224, names=imagenet_names)
