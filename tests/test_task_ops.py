@@ -228,3 +228,20 @@ def test_mobilenetv2_top5(shared):
     # README: bus top-1 golf cart (575) or minibus (654), tied; zidane top-1 stage (819) and the same top-5 set.
     assert tops["bus"][0] in (575, 654) and {575, 654, 408} <= set(tops["bus"])
     assert tops["zidane"][0] == 819 and set(tops["zidane"]) == {819, 722, 834, 768, 752}
+
+
+def test_degenerate_pose_export_finds_nothing(shared):
+    """The README's broken YOLO11n-pose int8 file: its rows split by its kpt_shape; the score channel is constant 0."""
+    import json as _json
+
+    path = shared / "models/foreign_tasks/pose/yolo11n-pose_int8_degenerate.onnx"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    s = _session(path)
+    meta = s.get_modelmeta().custom_metadata_map
+    assert meta["task"] == "pose"
+    x, t = Letterbox(640)(cv2.imread(str(shared / "images/bus.jpg")))
+    out = s.run(None, {s.get_inputs()[0].name: x})[0]
+    cxcywh, cls, kpts = split_pose_rows(out[0].T, 1, _json.loads(meta["kpt_shape"]))
+    assert kpts.shape == (out.shape[2], 17, 3)
+    assert np.ptp(cls) == 0.0 and (cls <= 0.25).all()  # constant score channel: 0 detections at conf 0.25
