@@ -12,7 +12,8 @@ Each ONNX file carries ultralytics-style metadata (``task``, ``names`` as ``{0: 
 ``stride``, ``kpt_shape`` for pose) plus lite's ``model``; a JSON record beside it holds the sha256, the command,
 the seed and the validation figures measured with lite's own ops (`lite.ops.masks`, `lite.ops.keypoints`,
 `lite.ops.classify`) on ONNX Runtime outputs of held-out scenes. The networks are small plain convolution stacks
-defined here (no torchvision). The training scenes are drawn once from ``--seed`` (a pool reused every epoch).
+defined here (no torchvision). The segmentation and pose scenes are drawn once from ``--seed`` (a pool reused
+every epoch); the classifier's images are drawn fresh for every batch.
 
 Example:
     python examples/demo_training/train_demo_tasks.py --task segment --minutes 8 --export hub/lite-demo-shapes-seg.onnx
@@ -337,7 +338,7 @@ def export(task: str, net: nn.Module, path: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--task", choices=sorted(NAMES), required=True)
-    ap.add_argument("--pool", type=int, default=3000, help="training scenes drawn once")
+    ap.add_argument("--pool", type=int, default=3000, help="training scenes drawn once (segment, pose)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--minutes", type=float, default=10.0, help="the cosine schedule ends by then")
@@ -352,7 +353,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     task = args.task
     t0 = time.time()
-    pool = make_pool(task, args.pool, args.seed)
+    # a classifier over-fits a fixed pool: its batches are drawn fresh (a single shape is cheap to draw)
+    pool = make_pool(task, 0 if task == "classify" else args.pool, args.seed)
     print(f"{len(pool)} training scenes in {time.time() - t0:.0f} s", flush=True)
     net: nn.Module = ClassNet(len(SHAPE_NAMES)) if task == "classify" else TaskNet(task, len(NAMES[task]))
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -366,8 +368,10 @@ def main() -> None:
             break
         for g in opt.param_groups:
             g["lr"] = args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
-        idx = rng.choice(len(pool), args.batch, replace=False)
-        batch = [pool[i] for i in idx]
+        if task == "classify":
+            batch = [make_single_shape(rng, (CLS_SIZE, CLS_SIZE)) for _ in range(args.batch)]
+        else:
+            batch = [pool[i] for i in rng.choice(len(pool), args.batch, replace=False)]
         if task == "classify":
             x = to_tensor([b[0] for b in batch])
             loss = F.cross_entropy(net.logits(x), torch.tensor([b[1] for b in batch]))
