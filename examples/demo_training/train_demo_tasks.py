@@ -216,7 +216,7 @@ def det_loss(net: TaskNet, batch: list[Any], outputs: tuple[torch.Tensor, ...]) 
 # --------------------------------------------------------------------------- evaluation (lite's ops on ORT)
 
 
-def evaluate(task: str, onnx_path: Path, n: int, seed: int) -> dict[str, float]:
+def evaluate(task: str, onnx_path: Path, n: int, seed: int, conf: float = 0.25) -> dict[str, float]:
     """Figures on ``n`` held-out scenes, decoded with lite's ops from ONNX Runtime outputs."""
     import onnxruntime as ort
 
@@ -230,7 +230,7 @@ def evaluate(task: str, onnx_path: Path, n: int, seed: int) -> dict[str, float]:
             probs = to_probabilities(sess.run(None, {"images": to_tensor([img]).numpy()})[0])
             hits += int(top_k(probs[0], 1)[0][0] == cid)
         return {"images": n, "top1": hits / n}
-    return evaluate_instances(task, sess, pool)
+    return evaluate_instances(task, sess, pool, conf)
 
 
 def decode_instances(task: str, outputs: list[np.ndarray], nc: int, conf: float = 0.25) -> dict[str, np.ndarray]:
@@ -277,12 +277,12 @@ def match(pred_boxes: np.ndarray, gt_boxes: np.ndarray, thr: float = 0.5) -> lis
     return pairs
 
 
-def evaluate_instances(task: str, sess: Any, pool: list[Any]) -> dict[str, float]:
+def evaluate_instances(task: str, sess: Any, pool: list[Any], conf: float = 0.25) -> dict[str, float]:
     nc = len(NAMES[task])
     values, n_gt, n_found, n_wrong_class = [], 0, 0, 0
     for scene in pool:
         outs = sess.run(None, {"images": to_tensor([scene.image]).numpy()})
-        res = decode_instances(task, outs, nc)
+        res = decode_instances(task, outs, nc, conf)
         pairs = match(res["boxes"], scene.boxes)
         n_gt += len(scene.boxes)
         n_found += len(pairs)
@@ -302,7 +302,7 @@ def evaluate_instances(task: str, sess: Any, pool: list[Any]) -> dict[str, float
                 size = float(np.linalg.norm(scene.corners[j, 0] - scene.corners[j, 2]))  # corner to corner
                 err = np.linalg.norm(res["keypoints"][i, :, :2] - scene.corners[j], axis=1).mean()
                 values.append(float(err / size))
-    out = {"images": len(pool), "instances": n_gt, "recall@0.5": n_found / max(n_gt, 1),
+    out = {"images": len(pool), "conf": conf, "instances": n_gt, "recall@0.5": n_found / max(n_gt, 1),
            "class_errors": n_wrong_class}  # fmt: skip
     key = "mean_mask_iou" if task == "segment" else "mean_corner_error_rel"
     out[key] = float(np.mean(values)) if values else 0.0
@@ -347,11 +347,25 @@ def main() -> None:
     ap.add_argument("--val", type=int, default=200)
     ap.add_argument("--val-seed", type=int, default=777)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--val-conf", type=float, default=0.25, help="score threshold of the validation decode")
+    ap.add_argument("--eval-only", type=Path, default=None, metavar="ONNX",
+                    help="only validate this exported model and update its record's val")  # fmt: skip
     ap.add_argument("--export", type=Path, required=True)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     task = args.task
+    if args.eval_only is not None:
+        val = evaluate(task, args.eval_only, args.val, args.val_seed, args.val_conf)
+        rec_path = args.eval_only.with_suffix(".json")
+        record = json.loads(rec_path.read_text())
+        record["val"] = {"seed": args.val_seed, **val}
+        record["val_command"] = "python " + " ".join(
+            shlex.quote(a) for a in [Path(sys.argv[0]).as_posix(), *sys.argv[1:]]
+        )
+        rec_path.write_text(json.dumps(record, indent=2) + "\n")
+        print(json.dumps(val))
+        return
     t0 = time.time()
     # a classifier over-fits a fixed pool: its batches are drawn fresh (a single shape is cheap to draw)
     pool = make_pool(task, 0 if task == "classify" else args.pool, args.seed)
@@ -387,7 +401,7 @@ def main() -> None:
                   f"{time.time() - start:.0f} s", flush=True)  # fmt: skip
     train_s = time.time() - start
     path = export(task, net, args.export)
-    val = evaluate(task, path, args.val, args.val_seed)
+    val = evaluate(task, path, args.val, args.val_seed, args.val_conf)
     print(json.dumps(val), flush=True)
     from lite.files import sha256_file
 
