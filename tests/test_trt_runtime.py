@@ -446,7 +446,6 @@ def test_ort_trt_ep_cache_is_namespaced_by_versions(monkeypatch, tmp_path):
     assert providers_for_device("trt", cache_dir=str(given))[0][1]["trt_engine_cache_path"] == str(given)
     assert given.is_dir()
 
-
 def test_verified_engine_is_moved_into_place_with_its_sidecar(tmp_path):
     from lite.convert.trt import _place
     from lite.data.metadata import sidecar_path

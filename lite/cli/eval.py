@@ -1,4 +1,4 @@
-"""``lite eval``: COCO bbox mAP of a model on an annotated image folder (pycocotools).
+"""``lite eval``: COCO mAP of a model on an annotated image folder (pycocotools), or of a results file.
 
 Defaults follow YOLOv6's evaluator (conf 0.03, IoU 0.65, 300 detections per image, multi-label)::
 
@@ -10,6 +10,13 @@ Tracking (MOTChallenge sequence folder: img1/ + gt/gt.txt), MOTA / IDF1 / HOTA w
     lite eval --mot crossing                          # the demo model + ByteTrack
     lite eval --mot MOT17-02 --model yolov6lite_s_320_decoded.onnx --tracker sort
     lite eval --mot MOT17-02 --tracks my_results.txt  # score a results file
+
+A results file, no model::
+
+    lite eval --results predictions.json --ann instances.json --iou-type segm
+
+``--iou-type segm`` scores instance masks (results with COCO RLE ``segmentation``), ``--iou-type keypoints``
+scores keypoints; a model that gives boxes only is refused for them with a message naming the task to use.
 """
 
 from __future__ import annotations
@@ -43,8 +50,21 @@ def register(subparsers: Any) -> None:
         ),
     )
     p.add_argument("-m", "--model", default=None, help="model file or hub name (--mot: default the demo model)")
-    p.add_argument("--images", type=Path, default=None, help="folder of the annotated images")
+    p.add_argument("--images", type=Path, default=None, help="folder of the annotated images (with --model)")
     p.add_argument("--ann", type=Path, default=None, help="COCO instances JSON")
+    p.add_argument(
+        "--iou-type",
+        choices=("bbox", "segm", "keypoints"),
+        default="bbox",
+        help="what to score: boxes (default), instance masks or keypoints",
+    )
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="score this COCO results JSON (e.g. from lite detect --json) instead of running a model",
+    )
     g = p.add_argument_group("tracking (MOTChallenge format)")
     g.add_argument("--mot", type=Path, default=None, metavar="SEQ",
                    help="a sequence folder (img1/, gt/gt.txt): MOTA, IDF1, HOTA of --model + --tracker")  # fmt: skip
@@ -68,16 +88,27 @@ def run(args: argparse.Namespace) -> int:
 
     if args.mot is not None:
         return _run_mot(args)
-    if args.model is None or args.images is None or args.ann is None:
-        raise InputError("lite eval: expected --model, --images and --ann (COCO), or --mot SEQ (tracking)")
-
+    if args.ann is None:
+        raise InputError("lite eval: expected --ann (COCO instances JSON) with --model/--images or --results, "
+                         "or --mot SEQ (tracking)")  # fmt: skip
+    if (args.model is None) == (args.results is None):
+        raise InputError("lite eval: expected either --model (with --images) or --results, not both or neither")
+    if args.results is not None:
+        return _score_file(args)
+    if args.images is None:
+        raise InputError("lite eval --model: expected --images, the folder of the annotated images")
     outputs = [p for p in (args.predictions, args.json) if p is not None]
     # before the evaluation: never onto the annotations, the model or its files (replacing an earlier output is fine)
     plan_outputs(outputs, inputs=[args.ann, *model_files(args.model)], exist_ok=True)
+    extra = {}
     if ray_requested(args):  # predictions from a Ray cluster, scored here
         from lite.cli._ray import coco_from_args
 
+        if args.iou_type != "bbox":
+            raise InputError(f"lite eval --ray scores boxes only; got --iou-type {args.iou_type} (run without --ray)")
         coco = coco_from_args(args)
+    else:
+        extra["iou_type"] = args.iou_type
     r = coco(
         args.model,
         args.images,
@@ -87,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         out_json=args.predictions,
         progress=not args.no_progress,
         limit=args.limit,
+        **extra,
     )
     s = r.settings
     print(
@@ -126,7 +158,34 @@ def _run_mot(args: argparse.Namespace) -> int:
     print(f"{args.mot.name}: {what}")
     print(str(r))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(r.to_dict(), indent=1), encoding="utf-8")
+        from lite.core.files import atomic_write_bytes
+
+        atomic_write_bytes(args.json, json.dumps(r.to_dict(), indent=1).encode("utf-8"))
+        print(f"metrics: {args.json}")
+    return 0
+
+
+def _score_file(args: argparse.Namespace) -> int:
+    """``lite eval --results FILE --ann ANN``: pycocotools on a results JSON, no model."""
+    from lite.core.errors import InputError
+    from lite.tools.eval import evaluate, stat_names
+
+    if not args.results.is_file():
+        raise InputError(f"--results: file not found: {args.results} (expected a COCO results JSON list)")
+    try:
+        results = json.loads(args.results.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise InputError(f"--results: {args.results} is not valid JSON ({e})") from e
+    if not isinstance(results, list):
+        raise InputError(f"--results: expected a JSON list of COCO result records, got {type(results).__name__}")
+    stats, summary = evaluate(args.ann, results, iou_type=args.iou_type)
+    metrics = {"iou_type": args.iou_type, **dict(zip(stat_names(args.iou_type), stats, strict=True))}
+    print(f"{args.results.name}: {len(results)} results, iou type {args.iou_type}")
+    print(summary)
+    print("  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "iou_type"))
+    if args.json is not None:
+        from lite.core.files import atomic_write_bytes
+
+        atomic_write_bytes(args.json, json.dumps(metrics, indent=1).encode("utf-8"))
         print(f"metrics: {args.json}")
     return 0

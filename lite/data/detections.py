@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import colorsys
 import json
+import operator
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ import cv2
 import numpy as np
 
 from lite.core.errors import BackendNotInstalledError, ImageError, InputError
+from lite.data import rle
 
 __all__ = ["Detection", "Detections"]
 
@@ -103,6 +105,80 @@ def _coerce_names(names: Any) -> tuple[str, ...]:
     return tuple(map(str, out))  # plain str, also for numpy string arrays
 
 
+def _coerce_masks(masks: Any, n: int) -> np.ndarray | None:
+    """``None`` or a read-only boolean ``(n, H, W)`` array (0/1 numbers accepted)."""
+    if masks is None:
+        return None
+    m = np.asarray(masks)
+    if m.ndim != 3 or m.shape[0] != n:
+        raise InputError(f"masks: expected a boolean (n, H, W) array with n = {n} (one per box), got shape {m.shape}")
+    if m.dtype != bool and (m.dtype.kind not in "iuf" or not np.isin(m, (0, 1)).all()):
+        raise InputError(f"masks: expected booleans (or 0/1 values), got dtype {m.dtype} with other values")
+    return np.array(m, dtype=bool)
+
+
+def _coerce_keypoints(keypoints: Any, n: int) -> np.ndarray | None:
+    """``None`` or a float32 ``(n, K, 3)`` array of finite ``x, y, score`` rows."""
+    if keypoints is None:
+        return None
+    k = np.asarray(keypoints)
+    if k.dtype.kind not in "fiu":
+        raise InputError(f"keypoints: expected a numeric (n, K, 3) array, got dtype {k.dtype}")
+    if k.ndim != 3 or k.shape[0] != n or k.shape[2] != 3 or k.shape[1] < 1:
+        raise InputError(
+            f"keypoints: expected shape (n, K, 3) = x, y, score with n = {n} and K >= 1, got shape {k.shape}"
+        )
+    if not _in_float32_range(k).all():
+        raise InputError("keypoints: expected finite float32 values, got NaN or inf")
+    return np.array(k, dtype=np.float32)
+
+
+def _coerce_skeleton(skeleton: Any, k: int | None) -> tuple[tuple[int, int], ...]:
+    try:
+        pairs = tuple((operator.index(a), operator.index(b)) for a, b in skeleton)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"skeleton: expected (i, j) pairs of keypoint indices, got {skeleton!r:.80}") from e
+    if pairs and k is None:
+        raise InputError("skeleton: given without keypoints; pass keypoints=(n, K, 3) too")
+    bad = [p for p in pairs if not (0 <= p[0] < (k or 0) and 0 <= p[1] < (k or 0))]
+    if bad:
+        raise InputError(f"skeleton: expected keypoint indices in [0, {k}), got the pair {bad[0]}")
+    return pairs
+
+
+def _optional_equal(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+
+
+def _masks_from_rle(rles: Any, shape: Any, n: int) -> np.ndarray | None:
+    """Masks from a list of COCO RLE dicts (``to_dict``'s ``masks``); None when absent."""
+    if rles is None:
+        return None
+    if isinstance(rles, Mapping) or not isinstance(rles, Sequence | np.ndarray):
+        raise InputError(f"masks: expected a list of COCO RLE dicts (one per detection), got {type(rles).__name__}")
+    if len(rles) != n:
+        raise InputError(f"masks: expected {n} RLE dicts (one per detection), got {len(rles)}")
+    if n == 0:
+        h, w = (int(v) for v in shape) if shape is not None else (0, 0)
+        return np.zeros((0, h, w), bool)
+    decoded = [rle.decode(r) for r in rles]
+    if len({m.shape for m in decoded}) != 1:
+        raise InputError(f"masks: expected RLEs of one image size, got sizes {sorted({m.shape for m in decoded})}")
+    return np.stack(decoded)
+
+
+def _keypoints_from_lists(kpts: Any, k: Any, n: int) -> np.ndarray | None:
+    """Keypoints from ``[[x, y, score], ...]`` lists (``to_dict``'s ``keypoints``); None when absent."""
+    if kpts is None:
+        return None
+    if n == 0:
+        return np.zeros((0, int(k or 1), 3), np.float32)
+    try:
+        return np.asarray(kpts, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"keypoints: expected [[x, y, score], ...] per detection, got {kpts!r:.80}") from e
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Detections:
     """Detections of one image.
@@ -112,6 +188,11 @@ class Detections:
         scores: ``(n,)`` float32 confidences.
         class_ids: ``(n,)`` int64 class ids (``>= 0``).
         names: Class names indexed by class id; empty when unknown.
+        masks: Optional ``(n, H, W)`` boolean instance masks in original-image pixels (None: the model
+            gives none). JSON and Parquet carry them as COCO RLE (`masks_rle`, `lite.data.rle`).
+        keypoints: Optional ``(n, K, 3)`` float32 keypoints ``x, y, score`` in original-image pixels.
+        keypoint_names: Names of the ``K`` keypoints, when the model says them (else empty).
+        skeleton: Pairs of keypoint indices to join when drawing (else empty).
         tracker_id: ``(n,)`` int64 track ids (supervision's convention) when a tracker made them
             (`lite.cv.track`), else None.
 
@@ -125,6 +206,10 @@ class Detections:
     scores: np.ndarray
     class_ids: np.ndarray
     names: tuple[str, ...] = ()
+    masks: np.ndarray | None = None
+    keypoints: np.ndarray | None = None
+    keypoint_names: tuple[str, ...] = ()
+    skeleton: tuple[tuple[int, int], ...] = ()
     tracker_id: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -176,6 +261,16 @@ class Detections:
         object.__setattr__(self, "scores", _readonly(scores))
         object.__setattr__(self, "class_ids", _readonly(cls))
         object.__setattr__(self, "names", _coerce_names(self.names))
+        masks = _coerce_masks(self.masks, n)
+        kpts = _coerce_keypoints(self.keypoints, n)
+        object.__setattr__(self, "masks", None if masks is None else _readonly(masks))
+        object.__setattr__(self, "keypoints", None if kpts is None else _readonly(kpts))
+        k = None if kpts is None else kpts.shape[1]
+        kn = _coerce_names(self.keypoint_names)
+        if kn and len(kn) != k:
+            raise InputError(f"keypoint_names: expected {k} names (one per keypoint), got {len(kn)}")
+        object.__setattr__(self, "keypoint_names", kn)
+        object.__setattr__(self, "skeleton", _coerce_skeleton(self.skeleton, k))
         if self.tracker_id is not None:
             tid = np.asarray(self.tracker_id)
             if tid.shape != (n,) or (n and tid.dtype.kind not in "iu"):
@@ -184,7 +279,15 @@ class Detections:
 
     @classmethod
     def _trusted(
-        cls, xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, names: tuple[str, ...]
+        cls,
+        xyxy: np.ndarray,
+        scores: np.ndarray,
+        class_ids: np.ndarray,
+        names: tuple[str, ...],
+        masks: np.ndarray | None = None,
+        keypoints: np.ndarray | None = None,
+        keypoint_names: tuple[str, ...] = (),
+        skeleton: tuple[tuple[int, int], ...] = (),
     ) -> Detections:
         """Build from arrays known to be valid (e.g. a subset of a valid object); no checks."""
         self = object.__new__(cls)
@@ -192,6 +295,10 @@ class Detections:
         object.__setattr__(self, "scores", _readonly(scores))
         object.__setattr__(self, "class_ids", _readonly(class_ids))
         object.__setattr__(self, "names", names)
+        object.__setattr__(self, "masks", None if masks is None else _readonly(masks))
+        object.__setattr__(self, "keypoints", None if keypoints is None else _readonly(keypoints))
+        object.__setattr__(self, "keypoint_names", keypoint_names)
+        object.__setattr__(self, "skeleton", skeleton)
         return self
 
     @classmethod
@@ -242,7 +349,14 @@ class Detections:
                     f"got {type(key).__name__} {getattr(arr, 'dtype', '')}"
                 )
         out = Detections._trusted(
-            self.xyxy[sel].copy(), self.scores[sel].copy(), self.class_ids[sel].copy(), self.names
+            self.xyxy[sel].copy(),
+            self.scores[sel].copy(),
+            self.class_ids[sel].copy(),
+            self.names,
+            None if self.masks is None else self.masks[sel].copy(),
+            None if self.keypoints is None else self.keypoints[sel].copy(),
+            self.keypoint_names,
+            self.skeleton,
         )
         if self.tracker_id is not None:
             object.__setattr__(out, "tracker_id", _readonly(self.tracker_id[sel].copy()))
@@ -256,6 +370,10 @@ class Detections:
             and np.array_equal(self.xyxy, other.xyxy)
             and np.array_equal(self.scores, other.scores)
             and np.array_equal(self.class_ids, other.class_ids)
+            and _optional_equal(self.masks, other.masks)
+            and _optional_equal(self.keypoints, other.keypoints)
+            and self.keypoint_names == other.keypoint_names
+            and self.skeleton == other.skeleton
             and (self.tracker_id is None) == (other.tracker_id is None)
             and (self.tracker_id is None or np.array_equal(self.tracker_id, other.tracker_id))
         )
@@ -269,6 +387,30 @@ class Detections:
         """Class name of each detection (``"class_<id>"`` when the name is unknown)."""
         names = self.names
         return [_label(c, names) for c in self.class_ids.tolist()]
+
+    @property
+    def mask_areas(self) -> np.ndarray:
+        """``(n,)`` int64 pixel count of each mask.
+
+        Raises:
+            InputError: These detections have no masks.
+        """
+        return self._need_masks("mask_areas").sum(axis=(1, 2), dtype=np.int64)
+
+    def masks_rle(self) -> list[dict[str, Any]]:
+        """The masks as COCO RLE dicts (pycocotools' compressed string form), one per detection.
+
+        Raises:
+            InputError: These detections have no masks.
+        """
+        return [rle.encode(m) for m in self._need_masks("masks_rle")]
+
+    def _need_masks(self, what: str) -> np.ndarray:
+        if self.masks is None:
+            raise InputError(
+                f"{what}: these detections have no masks (the model gives boxes only); use a segmentation model"
+            )
+        return self.masks
 
     @property
     def wh(self) -> np.ndarray:
@@ -302,18 +444,28 @@ class Detections:
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-serialisable lists: ``xyxy``, ``scores``, ``class_ids``, ``names``.
 
-        Float32 values become the Python floats they equal exactly, so
-        `from_dict` restores an identical object. Tracked detections add ``tracker_id``.
+        With masks, ``masks`` holds one COCO RLE dict per detection (compressed counts string); with
+        keypoints, ``keypoints`` holds ``[[x, y, score], ...]`` per detection, plus ``keypoint_names`` and
+        ``skeleton``. Float32 values become the Python floats they equal exactly, so `from_dict` restores
+        an identical object. Tracked detections add ``tracker_id``.
         """
-        out = {
+        d: dict[str, Any] = {
             "xyxy": self.xyxy.tolist(),
             "scores": self.scores.tolist(),
             "class_ids": self.class_ids.tolist(),
             "names": list(self.names),
         }
+        if self.masks is not None:
+            d["masks"] = self.masks_rle()
+            d["mask_shape"] = list(self.masks.shape[1:])
+        if self.keypoints is not None:
+            d["keypoints"] = self.keypoints.tolist()
+            d["num_keypoints"] = int(self.keypoints.shape[1])
+            d["keypoint_names"] = list(self.keypoint_names)
+            d["skeleton"] = [list(p) for p in self.skeleton]
         if self.tracker_id is not None:
-            out["tracker_id"] = self.tracker_id.tolist()
-        return out
+            d["tracker_id"] = self.tracker_id.tolist()
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Detections:
@@ -329,7 +481,18 @@ class Detections:
             raise InputError(
                 f"expected keys xyxy, scores, class_ids (names optional), got {sorted(d)}; missing {missing}"
             )
-        return cls(d["xyxy"], d["scores"], d["class_ids"], tuple(d.get("names", ())), d.get("tracker_id"))
+        n = len(d["scores"]) if isinstance(d["scores"], Sequence | np.ndarray) else -1
+        return cls(
+            d["xyxy"],
+            d["scores"],
+            d["class_ids"],
+            tuple(d.get("names", ())),
+            masks=_masks_from_rle(d.get("masks"), d.get("mask_shape"), n),
+            keypoints=_keypoints_from_lists(d.get("keypoints"), d.get("num_keypoints"), n),
+            keypoint_names=tuple(d.get("keypoint_names") or ()),
+            skeleton=tuple(tuple(p) for p in d.get("skeleton") or ()),
+            tracker_id=d.get("tracker_id"),
+        )
 
     def to_json(self, **json_kw: Any) -> str:
         """`to_dict` as a JSON string; keyword arguments go to `json.dumps`."""
@@ -370,7 +533,15 @@ class Detections:
             table = {int(c): str(n) for c, n in zip(class_ids.tolist(), labels, strict=False)}
             top = max(table, default=-1)
             names = [table.get(i, f"class_{i}") for i in range(top + 1)]
-        return cls(xyxy, np.asarray(row["scores"], dtype=np.float64).reshape(-1), class_ids, tuple(names))
+        n = xyxy.shape[0]
+        return cls(
+            xyxy,
+            np.asarray(row["scores"], dtype=np.float64).reshape(-1),
+            class_ids,
+            tuple(names),
+            masks=_masks_from_rle(row.get("masks"), row.get("mask_shape"), n),
+            keypoints=_keypoints_from_lists(row.get("keypoints"), row.get("num_keypoints"), n),
+        )
 
     def to_coco(
         self, image_id: int | str, category_ids: Sequence[int] | Mapping[int, int] | None = None
@@ -384,7 +555,9 @@ class Detections:
 
         Returns:
             ``[{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, ...]`` with the
-            bbox rounded to 3 decimals and the score to 5.
+            bbox rounded to 3 decimals and the score to 5; with masks also ``"segmentation"`` (COCO RLE,
+            compressed), with keypoints also ``"keypoints"`` ``[x1, y1, s1, x2, ...]`` (the model's score as
+            COCO's third value; pycocotools' keypoint scoring ignores it).
 
         Raises:
             InputError: If ``image_id`` is not an int or str, or a class id has no category.
@@ -409,9 +582,18 @@ class Detections:
                 )
             cats = [int(lookup[c]) for c in cats]
         out = []
-        for (x1, y1, x2, y2), score, cat in zip(self.xyxy.tolist(), self.scores.tolist(), cats, strict=True):
+        rles = self.masks_rle() if self.masks is not None else None
+        kpts = None if self.keypoints is None else np.round(self.keypoints.astype(np.float64), 3)
+        for i, ((x1, y1, x2, y2), score, cat) in enumerate(
+            zip(self.xyxy.tolist(), self.scores.tolist(), cats, strict=True)
+        ):
             bbox = [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)]
-            out.append({"image_id": image_id, "category_id": cat, "bbox": bbox, "score": round(score, 5)})
+            rec = {"image_id": image_id, "category_id": cat, "bbox": bbox, "score": round(score, 5)}
+            if rles is not None:
+                rec["segmentation"] = rles[i]
+            if kpts is not None:
+                rec["keypoints"] = kpts[i].reshape(-1).tolist()
+            out.append(rec)
         return out
 
     # ------------------------------------------------------------------ drawing / interop
@@ -419,10 +601,12 @@ class Detections:
     def draw(
         self, img: np.ndarray, *, thickness: int = 2, font_scale: float = 0.5, show_scores: bool = True
     ) -> np.ndarray:
-        """Draw the boxes and labels on a copy of ``img``.
+        """Draw the boxes and labels (and masks and keypoints, when present) on a copy of ``img``.
 
         Each class has a fixed colour (`PALETTE`); labels ("name 0.93") sit on a filled
-        background above the box, or just inside it at the top edge of the image.
+        background above the box, or just inside it at the top edge of the image. Masks are
+        blended in the class colour (40 %) under the boxes; keypoints with a score >= 0.5 are
+        dots joined by the skeleton's lines.
 
         Args:
             img: BGR ``uint8`` image ``(H, W, 3)``; a grey ``(H, W)`` image is converted.
@@ -455,6 +639,8 @@ class Detections:
             raise InputError(f"font_scale: expected a number > 0, got {font_scale!r}")
 
         h, w = out.shape[:2]
+        if self.masks is not None:
+            self._draw_masks(out)
         font = cv2.FONT_HERSHEY_SIMPLEX
         text_thick = max(1, int(thickness) // 2)
         boxes = np.clip(np.rint(self.xyxy), [0, 0, 0, 0], [w - 1, h - 1, w - 1, h - 1]).astype(int).tolist()
@@ -475,10 +661,47 @@ class Detections:
             cv2.rectangle(out, (x1, top), (x1 + tw + 2, top + th + base + 2), color, cv2.FILLED)
             ink = (0, 0, 0) if 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2] > 140 else (255, 255, 255)
             cv2.putText(out, text, (x1 + 1, top + th + 1), font, font_scale, ink, text_thick, cv2.LINE_AA)
+        if self.keypoints is not None:
+            self._draw_keypoints(out, int(thickness))
         return out
+
+    def _draw_masks(self, out: np.ndarray) -> None:
+        """Blend each mask in its class colour into ``out`` (in place), lowest score first."""
+        masks = self.masks
+        assert masks is not None
+        if masks.shape[1:] != out.shape[:2]:
+            raise ImageError(
+                f"img: expected the image the masks belong to, of size {masks.shape[1:]} (H, W), got {out.shape[:2]}"
+            )
+        for m, cid in reversed(list(zip(masks, self.class_ids.tolist(), strict=True))):
+            ys, xs = np.nonzero(m)
+            if ys.size == 0:
+                continue
+            color = np.asarray(PALETTE[cid % len(PALETTE)], np.float32)
+            px = out[ys, xs].astype(np.float32)
+            out[ys, xs] = np.rint(px * 0.6 + color * 0.4).astype(np.uint8)
+
+    def _draw_keypoints(self, out: np.ndarray, thickness: int, min_score: float = 0.5) -> None:
+        """Draw visible keypoints (score >= ``min_score``) and the skeleton's lines into ``out``."""
+        kpts = self.keypoints
+        assert kpts is not None
+        radius = max(2, thickness + 1)
+        for person, cid in zip(kpts.tolist(), self.class_ids.tolist(), strict=True):
+            color = PALETTE[cid % len(PALETTE)]
+            pts = [(round(x), round(y)) if s >= min_score else None for x, y, s in person]
+            for a, b in self.skeleton:
+                if pts[a] is not None and pts[b] is not None:
+                    cv2.line(out, pts[a], pts[b], color, thickness, cv2.LINE_AA)
+            for p in pts:
+                if p is not None:
+                    cv2.circle(out, p, radius, (255, 255, 255), cv2.FILLED, cv2.LINE_AA)
+                    cv2.circle(out, p, radius, color, 1, cv2.LINE_AA)
 
     def to_supervision(self) -> Any:
         """Convert to ``supervision.Detections`` (class names in ``data["class_name"]``).
+
+        Masks become its ``mask``; keypoints go to ``data["keypoints"]`` (``(n, K, 3)``) — see
+        `to_supervision_keypoints` for supervision's own key-point type.
 
         Raises:
             BackendNotInstalledError: If the ``supervision`` package is not installed.
@@ -489,10 +712,41 @@ class Detections:
             raise BackendNotInstalledError(
                 "Detections.to_supervision() needs the supervision package: pip install supervision"
             ) from e
+        data: dict[str, np.ndarray] = {"class_name": np.array(self.labels, dtype=str)}
+        if self.keypoints is not None:
+            data["keypoints"] = self.keypoints.copy()
         return sv.Detections(
             xyxy=self.xyxy.copy(),
+            mask=None if self.masks is None else self.masks.copy(),
             confidence=self.scores.copy(),
             class_id=self.class_ids.copy(),
             tracker_id=None if self.tracker_id is None else self.tracker_id.copy(),
+            data=data,
+        )
+
+    def to_supervision_keypoints(self) -> Any:
+        """Convert the keypoints to ``supervision.KeyPoints`` (``xy``, ``confidence``, ``class_id``).
+
+        Raises:
+            InputError: These detections have no keypoints.
+            BackendNotInstalledError: If the ``supervision`` package is not installed.
+        """
+        if self.keypoints is None:
+            raise InputError("to_supervision_keypoints: these detections have no keypoints; use a pose model")
+        try:
+            import supervision as sv
+        except ImportError as e:
+            raise BackendNotInstalledError(
+                "Detections.to_supervision_keypoints() needs the supervision package: pip install supervision"
+            ) from e
+        import inspect
+
+        # supervision >= 0.29 names the per-keypoint scores keypoint_confidence (confidence is deprecated)
+        params = inspect.signature(sv.KeyPoints).parameters
+        score_kw = "keypoint_confidence" if "keypoint_confidence" in params else "confidence"
+        return sv.KeyPoints(
+            xy=self.keypoints[:, :, :2].copy(),
+            class_id=self.class_ids.copy(),
             data={"class_name": np.array(self.labels, dtype=str)},
+            **{score_kw: self.keypoints[:, :, 2].copy()},
         )

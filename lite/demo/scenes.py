@@ -27,12 +27,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-__all__ = ["SHAPE_NAMES", "make_scene", "write_dataset", "scene_to_coco"]
+__all__ = [
+    "SHAPE_NAMES",
+    "DIAMOND_KEYPOINTS",
+    "InstanceScene",
+    "make_scene",
+    "make_instance_scene",
+    "make_diamond_scene",
+    "make_single_shape",
+    "write_dataset",
+    "scene_to_coco",
+]
 
 SHAPE_NAMES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring")
 """Class names, index ``i`` is class id ``i`` (COCO category id ``i + 1``)."""
@@ -290,6 +302,144 @@ def make_scene(
         np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
         np.asarray(ids, dtype=np.int64).reshape(-1),
     )
+
+
+# --------------------------------------------------------------------------- task scenes
+#: Keypoint names of the pose demo: the corners of a diamond (a square within 35° of standing on a corner).
+DIAMOND_KEYPOINTS: tuple[str, ...] = ("top", "right", "bottom", "left")
+
+
+@dataclass(frozen=True)
+class InstanceScene:
+    """One scene of separate (non-overlapping) shapes with per-instance truth.
+
+    Attributes:
+        image: BGR ``uint8`` ``(H, W, 3)``.
+        boxes: ``(n, 4)`` float32 tight boxes ``x1, y1, x2, y2`` of each mask.
+        class_ids: ``(n,)`` int64 indices into `SHAPE_NAMES`.
+        masks: ``(n, H, W)`` bool: the pixels of each shape (its anti-aliased coverage >= 50 %).
+        corners: ``(n, K, 2)`` float32 polygon corners ``x, y`` (only for `make_diamond_scene`: top, right,
+            bottom, left); ``(n, 0, 2)`` otherwise.
+    """
+
+    image: np.ndarray
+    boxes: np.ndarray
+    class_ids: np.ndarray
+    masks: np.ndarray
+    corners: np.ndarray
+
+
+def _place_instances(
+    rng: np.random.Generator,
+    size: tuple[int, int],
+    classes: Sequence[int],
+    count: tuple[int, int],
+    radius: tuple[float, float],
+    polygons: Any,
+) -> InstanceScene:
+    """Draw ``count`` shapes that do not touch (2 px apart) on a background with clutter."""
+    h, w = int(size[0]), int(size[1])
+    img = _background(rng, h, w)
+    _clutter(rng, img, int(rng.integers(0, 5)), max_thickness=3)
+    taken = np.zeros((h, w), bool)
+    masks, ids, corners = [], [], []
+    for _ in range(int(rng.integers(count[0], count[1] + 1))):
+        for _attempt in range(10):
+            cls = int(rng.choice(np.asarray(classes)))
+            r = float(np.exp(rng.uniform(np.log(radius[0]), np.log(min(radius[1], min(h, w) / 2 - 2)))))
+            cx, cy = float(rng.uniform(r + 1, w - r - 1)), float(rng.uniform(r + 1, h - r - 1))
+            fill, holes, pts = polygons(cls, r, rng)
+            alpha = np.zeros((h, w), np.uint8)
+            off = np.array([cx, cy])
+            cv2.fillPoly(alpha, [np.round((p + off) * _SCALE).astype(np.int32) for p in fill], 255, cv2.LINE_AA, _SHIFT)
+            for p in holes:
+                cv2.fillPoly(alpha, [np.round((p + off) * _SCALE).astype(np.int32)], 0, cv2.LINE_AA, _SHIFT)
+            solid = alpha >= 128
+            if solid.sum() < 12 or (cv2.dilate(alpha, np.ones((5, 5), np.uint8)) > 0)[taken].any():
+                continue
+            colour = _contrasting_colour(rng, img[solid].mean(axis=0))
+            paint = _fill_texture(rng, colour, h, w)
+            a = alpha.astype(np.float32)[..., None] / 255.0
+            img = img * (1 - a) + paint * a
+            taken |= alpha > 0
+            masks.append(solid)
+            ids.append(cls)
+            corners.append(pts + off)
+            break
+    if rng.random() < 0.5:
+        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.3, 0.8)))
+    if rng.random() < 0.7:
+        img = img + rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(1, 5))
+    image = np.clip(np.round(img), 0, 255).astype(np.uint8)
+    m = np.asarray(masks, bool).reshape(-1, h, w)
+    boxes = np.zeros((len(m), 4), np.float32)
+    for i, mi in enumerate(m):
+        ys, xs = np.nonzero(mi)
+        boxes[i] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    k = corners[0].shape[0] if corners else 0
+    return InstanceScene(
+        image, boxes, np.asarray(ids, np.int64), m, np.asarray(corners, np.float32).reshape(len(m), k, 2)
+    )
+
+
+def make_instance_scene(
+    rng: np.random.Generator,
+    size: tuple[int, int] = (160, 160),
+    *,
+    count: tuple[int, int] = (1, 4),
+    radius: tuple[float, float] = (16.0, 56.0),
+) -> InstanceScene:
+    """A segmentation scene: 1-4 separate shapes of all six classes with their masks (the segmentation demo's data).
+
+    Args:
+        rng: The random generator; the scene depends only on its state.
+        size: ``(H, W)``.
+        count: Fewest and most shapes.
+        radius: Smallest and largest circumradius in pixels.
+    """
+
+    def polygons(cls: int, r: float, g: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        fill, holes = _shape_polygons(cls, r, g)
+        return fill, holes, np.zeros((0, 2))
+
+    return _place_instances(rng, size, range(len(SHAPE_NAMES)), count, radius, polygons)
+
+
+def make_diamond_scene(
+    rng: np.random.Generator,
+    size: tuple[int, int] = (160, 160),
+    *,
+    count: tuple[int, int] = (1, 3),
+    radius: tuple[float, float] = (16.0, 56.0),
+) -> InstanceScene:
+    """A pose scene: 1-3 separate diamonds (squares turned 10-80° from axis-aligned) and their four corners.
+
+    Within 35° of standing on a corner, each diamond has one top-most, right-most, bottom-most and left-most
+    corner, so the keypoints `DIAMOND_KEYPOINTS` are well defined. Class id 1 (``"square"``).
+    """
+
+    def polygons(cls: int, r: float, g: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        theta = float(g.uniform(-35.0, 35.0)) * np.pi / 180.0
+        a = theta + np.array([1.5, 0.0, 0.5, 1.0]) * np.pi  # angles of the top, right, bottom, left corners
+        pts = np.stack([np.cos(a) * r, np.sin(a) * r], axis=1)
+        return [pts], [], pts
+
+    return _place_instances(rng, size, (SHAPE_NAMES.index("square"),), count, radius, polygons)
+
+
+def make_single_shape(
+    rng: np.random.Generator, size: tuple[int, int] = (64, 64), radius: tuple[float, float] = (12.0, 30.0)
+) -> tuple[np.ndarray, int]:
+    """A classification image: one shape of a random class; returns ``(image, class_id)``."""
+    scene = _place_instances(rng, size, range(len(SHAPE_NAMES)), (1, 1), radius, _classify_polygons)
+    return scene.image, int(scene.class_ids[0])
+
+
+def _classify_polygons(
+    cls: int, r: float, rng: np.random.Generator
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    fill, holes = _shape_polygons(cls, r, rng)
+    return fill, holes, np.zeros((0, 2))
 
 
 # --------------------------------------------------------------------------- COCO

@@ -5,6 +5,8 @@
 * `verify_onnx` / `verify_backend`: the same check for an existing file (any lite backend).
 * `export_yolov6`: a meituan/YOLOv6 training checkpoint → ``decoded``, ``raw`` (decode-free
   per-level heads for NCNN/MNN) or ``end2end`` (ONNX NonMaxSuppression inside) ONNX.
+* `export_classifier`: any PyTorch image classifier (ResNet, MobileNet...) → ONNX with ``task: classify``
+  metadata and its preprocessing (ImageNet's by default), verified against PyTorch (and each ``to`` engine).
 * `add_onnx_nms`: append YOLOv6's ``--end2end --ort`` NMS tail to any decoded ONNX model.
 
 Nothing heavy is imported until a function is called.
@@ -21,6 +23,7 @@ __all__ = [
     "OutputDiff",
     "YOLOv6NotInstalledError",
     "add_onnx_nms",
+    "export_classifier",
     "export_yolov6",
     "import_yolov6",
     "load_yolov6_checkpoint",
@@ -45,6 +48,7 @@ _WHERE = {
     "verify_backend": "lite.export.verify",
     "verify_end2end": "lite.export.end2end",
     "add_onnx_nms": "lite.export.end2end",
+    "export_classifier": "lite.export.classifier",
     "export_yolov6": "lite.export.yolov6",
     "import_yolov6": "lite.export.yolov6",
     "load_yolov6_checkpoint": "lite.export.yolov6",

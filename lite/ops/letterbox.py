@@ -14,7 +14,10 @@ YOLOv6's ``yolov6/data/data_augment.py::letterbox``:
   ``top = int(round(dh / 2 - 0.1))``, ``bottom = int(round(dh / 2 + 0.1))`` (same for left and right).
 * ``pad_align="topleft"`` puts the image at the top-left corner (all padding right and bottom, as
   YOLOX does); ``resize="stretch"`` resizes to the input size without keeping the ratio (no padding;
-  `LetterboxTransform.ratio_xy` holds the two scales).
+  `LetterboxTransform.ratio_xy` holds the two scales); ``resize="center_crop"`` (classifiers) resizes the
+  short side to ``short_side`` (torchvision's ``Resize``: the long side ``int(short_side * long / short)``) and
+  cuts the input size out of the centre (``CenterCrop``: ``top = int(round((h' - H) / 2))``); the transform's
+  ``pad`` is then negative (the crop offset), so `LetterboxTransform.to_original` still maps back.
 * ``auto=True`` (rectangular inference) pads only up to the smallest multiple of ``stride`` that
   holds the resized image in each dimension: ``H' = ceil(round(h * r) / stride) * stride``. When
   the requested size is a multiple of the stride this is what YOLOv6's ``np.mod(dw, stride)``
@@ -59,7 +62,7 @@ class LetterboxTransform:
 
     Attributes:
         ratio: Scale factor ``r`` applied to the original image (YOLOv6's ``r``).
-        pad: ``(left, top)`` padding in input pixels.
+        pad: ``(left, top)`` padding in input pixels (negative: the offset of a centre crop).
         src_shape: ``(h, w)`` of the original image.
         dst_shape: ``(H, W)`` of the network input.
         ratio_xy: ``(rx, ry)`` when the two axes are scaled differently (``resize="stretch"``);
@@ -137,6 +140,7 @@ def letterbox_geometry(
     pad_align: str = "center",
     resize: str = "letterbox",
     rounding: str = "round",
+    short_side: int | None = None,
 ) -> LetterboxTransform:
     """Computes a letterbox's ratio and padding without touching pixels.
 
@@ -149,7 +153,9 @@ def letterbox_geometry(
         dst_shape: Pad to this ``(H, W)`` instead (the ratio still comes from ``size``); used to
             give a batch one common shape. It must hold the resized image.
         pad_align: ``"center"`` or ``"topleft"`` (all padding right and bottom).
-        resize: ``"letterbox"`` (keep the ratio) or ``"stretch"`` (fill ``size``, no padding).
+        resize: ``"letterbox"`` (keep the ratio), ``"stretch"`` (fill ``size``, no padding) or
+            ``"center_crop"`` (resize the short side to ``short_side``, cut ``size`` out of the centre).
+        short_side: The short side before the centre crop (None: the smallest resize covering ``size``).
         rounding: ``"round"`` (YOLOv6) or ``"truncate"`` (YOLOX, NanoDet) the resized size ``n · r``.
 
     Returns:
@@ -165,7 +171,7 @@ def letterbox_geometry(
         bool(auto),
         bool(scaleup),
         None if dst_shape is None else _as_hw(dst_shape, "dst_shape"),
-        *_as_modes(pad_align, resize, rounding),
+        *_as_modes(pad_align, resize, rounding, short_side),
     )
 
 
@@ -180,6 +186,7 @@ def letterbox_image(
     dst_shape: Sequence[int] | None = None,
     pad_align: str = "center",
     resize: str = "letterbox",
+    short_side: int | None = None,
 ) -> tuple[np.ndarray, LetterboxTransform]:
     """Letterboxes an image and returns it as a padded BGR ``uint8`` image.
 
@@ -196,7 +203,8 @@ def letterbox_image(
         fill: Padding value, one ``int`` or a BGR triple.
         dst_shape: Pad to this ``(H, W)`` instead of the computed shape (see `letterbox_geometry`).
         pad_align: ``"center"`` or ``"topleft"``.
-        resize: ``"letterbox"`` or ``"stretch"``.
+        resize: ``"letterbox"``, ``"stretch"`` or ``"center_crop"``.
+        short_side: The short side before a centre crop (see `letterbox_geometry`).
 
     Returns:
         ``(padded, transform)``: a new ``(H, W, 3)`` ``uint8`` BGR image and its transform.
@@ -216,11 +224,14 @@ def letterbox_image(
         dst_shape=dst_shape,
         pad_align=pad_align,
         resize=resize,
+        short_side=short_side,
     )
     nh, nw = t.resized_shape
     if (nh, nw) != img.shape[:2]:
         img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
     (left, top), (dh, dw) = t.pad, t.dst_shape
+    if left < 0 or top < 0:  # centre crop
+        return img[-top : -top + dh, -left : -left + dw].copy(), t
     padded = cv2.copyMakeBorder(
         img, top, dh - nh - top, left, dw - nw - left, cv2.BORDER_CONSTANT, value=tuple(float(v) for v in fill3)
     )
@@ -283,7 +294,7 @@ class Letterbox:
         self.auto: bool = bool(auto)
         self.scaleup: bool = bool(scaleup)
         self.fill: tuple[int, int, int] = _as_fill(self.config.pad_bgr if fill is None else fill)
-        self._modes = (self.config.pad_align, self.config.resize, self.config.rounding)
+        self._modes = (self.config.pad_align, self.config.resize, self.config.rounding, self.config.short_side)
         self._fill_px = np.array(self.fill, np.uint8)
         self._geometries: dict[tuple[int, int, tuple[int, int] | None], LetterboxTransform] = {}
         self._local = threading.local()
@@ -443,6 +454,11 @@ class Letterbox:
         canvas = self._canvas_for(t)
         nh, nw = t.resized_shape
         left, top = t.pad
+        if left < 0 or top < 0:  # centre crop: the resized image is larger than the canvas
+            dh, dw = t.dst_shape
+            res = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nh, nw) != img.shape[:2] else img
+            np.copyto(canvas, res[-top : -top + dh, -left : -left + dw])
+            return canvas
         view = canvas[top : top + nh, left : left + nw]
         if img.shape[0] == nh and img.shape[1] == nw:
             np.copyto(view, img)
@@ -465,7 +481,7 @@ class Letterbox:
             entry = canvases[t.dst_shape] = [np.empty((*t.dst_shape, 3), np.uint8), None]
         canvas = entry[0]
         rect = (*t.pad, *t.resized_shape)  # left, top, h', w'
-        if entry[1] != rect:
+        if entry[1] != rect and rect[0] >= 0 and rect[1] >= 0:  # (a centre crop covers the whole canvas)
             # Paint everything outside the new image rectangle; the inside is overwritten by the resize.
             left, top, nh, nw = rect
             fill = self._fill_px
@@ -509,8 +525,13 @@ def _geometry(
     pad_align: str = "center",
     resize: str = "letterbox",
     rounding: str = "round",
+    short_side: int | None = None,
 ) -> LetterboxTransform:
     h, w = src_hw
+    if resize == "center_crop":
+        if dst_shape is not None and dst_shape != size:
+            raise InputError(f"resize='center_crop' cuts the input size {size}; got dst_shape={dst_shape}")
+        return _center_crop(src_hw, size, short_side)
     if resize == "stretch":
         hh, ww = dst_shape or size
         if dst_shape is not None and dst_shape != size:
@@ -536,6 +557,26 @@ def _geometry(
     else:
         top, left = int(round(dh_total / 2 - 0.1)), int(round(dw_total / 2 - 0.1))
     return LetterboxTransform(r, (left, top), (h, w), (nh + dh_total, nw + dw_total), rounding=rounding)
+
+
+def _center_crop(src_hw: tuple[int, int], size: tuple[int, int], short_side: int | None) -> LetterboxTransform:
+    """torchvision's ``Resize(short_side)`` then ``CenterCrop(size)``, as a transform with a negative pad."""
+    h, w = src_hw
+    hh, ww = size
+    if short_side is None:  # the smallest resize that covers the crop
+        r = max(hh / h, ww / w)
+        nh, nw = max(hh, _scaled(h, r)), max(ww, _scaled(w, r))
+    elif h <= w:
+        nh, nw = short_side, max(1, int(short_side * w / h))
+    else:
+        nh, nw = max(1, int(short_side * h / w)), short_side
+    if nh < hh or nw < ww:
+        raise InputError(
+            f"center crop: the image resized to short side {short_side} is {nh}x{nw} (h x w), smaller than the "
+            f"crop {hh}x{ww}; expected short_side >= the crop size (ImageNet: 256 for 224)"
+        )
+    top, left = int(round((nh - hh) / 2.0)), int(round((nw - ww) / 2.0))
+    return LetterboxTransform(min(nh / h, nw / w), (-left, -top), (h, w), (hh, ww), (nw / w, nh / h))
 
 
 def _positive_int(value: Any) -> int | None:
@@ -567,10 +608,12 @@ def _as_src_hw(value: Any) -> tuple[int, int]:
     raise InputError(f"expected src_hw as an (h, w) pair of positive ints; got {value!r}")
 
 
-def _as_modes(pad_align: Any, resize: Any, rounding: Any = "round") -> tuple[str, str, str]:
-    """Validates ``pad_align``, ``resize`` and ``rounding`` through `PreprocessConfig`."""
-    c = PreprocessConfig(pad_align=pad_align, resize=resize, rounding=rounding)
-    return c.pad_align, c.resize, c.rounding
+def _as_modes(
+    pad_align: Any, resize: Any, rounding: Any = "round", short_side: Any = None
+) -> tuple[str, str, str, int | None]:
+    """Validates ``pad_align``, ``resize``, ``rounding`` and ``short_side`` through `PreprocessConfig`."""
+    c = PreprocessConfig(pad_align=pad_align, resize=resize, rounding=rounding, short_side=short_side)
+    return c.pad_align, c.resize, c.rounding, c.short_side
 
 
 def _as_stride(value: Any) -> int:

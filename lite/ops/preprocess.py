@@ -25,11 +25,24 @@ import numpy as np
 
 from lite.core.errors import InputError
 
-__all__ = ["PreprocessConfig", "normalize", "normalize_into", "COLORS", "PAD_ALIGNS", "RESIZE_MODES", "ROUNDINGS"]
+__all__ = [
+    "PreprocessConfig",
+    "normalize",
+    "normalize_into",
+    "COLORS",
+    "PAD_ALIGNS",
+    "RESIZE_MODES",
+    "ROUNDINGS",
+    "IMAGENET_CONFIG",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+]
 
 COLORS = ("rgb", "bgr")
 PAD_ALIGNS = ("center", "topleft")
-RESIZE_MODES = ("letterbox", "stretch")
+RESIZE_MODES = ("letterbox", "stretch", "center_crop")
+#: Spellings accepted for `RESIZE_MODES` (a plain resize is ``"stretch"``).
+_RESIZE_ALIASES = {"resize": "stretch", "plain": "stretch", "centercrop": "center_crop"}
 #: How the letterbox turns ``n · r`` into a pixel count: YOLOv6/ultralytics ``round``, YOLOX/NanoDet ``truncate``.
 ROUNDINGS = ("round", "truncate")
 
@@ -86,8 +99,12 @@ class PreprocessConfig:
         pad_value: Letterbox padding, one int in ``[0, 255]`` or a BGR triple (raw pixel value).
         pad_align: ``"center"`` (padding split evenly, odd pixel bottom/right) or ``"topleft"``
             (the image at the top-left corner, padding at the right and bottom).
-        resize: ``"letterbox"`` (keep the aspect ratio, pad) or ``"stretch"`` (resize to the input
-            size, no padding; the x and y scales differ).
+        resize: ``"letterbox"`` (keep the aspect ratio, pad), ``"stretch"`` (a plain resize to the input
+            size, no padding; the x and y scales differ; ``"resize"`` is accepted for it) or
+            ``"center_crop"`` (classifiers: resize the short side to ``short_side``, keeping the ratio, then
+            cut the input size out of the centre; torchvision's ``Resize(short_side)`` + ``CenterCrop``).
+        short_side: With ``"center_crop"``: the short side after resizing (ImageNet: 256 for a 224 crop).
+            None: the smallest resize that covers the input size (no margin cropped on the short side).
         pad_to_stride: For dynamic-shape models, pad only up to the next multiple of the largest
             stride (a non-square input such as 320×256), instead of to the full input size.
         rounding: How the resized size ``n · r`` becomes pixels: ``"round"`` (YOLOv6, ultralytics) or
@@ -116,6 +133,7 @@ class PreprocessConfig:
     resize: str = "letterbox"
     pad_to_stride: bool = False
     rounding: str = "round"
+    short_side: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "color", _choice(self.color, COLORS, "color"))
@@ -135,13 +153,24 @@ class PreprocessConfig:
         object.__setattr__(self, "pad_value", pv[0] if pv[0] == pv[1] == pv[2] else pv)
         aliases = {"centre": "center", "centred": "center", "top": "topleft"}
         object.__setattr__(self, "pad_align", _choice(self.pad_align, PAD_ALIGNS, "pad_align", aliases))
-        object.__setattr__(self, "resize", _choice(self.resize, RESIZE_MODES, "resize"))
+        object.__setattr__(self, "resize", _choice(self.resize, RESIZE_MODES, "resize", _RESIZE_ALIASES))
         object.__setattr__(self, "rounding", _choice(self.rounding, ROUNDINGS, "rounding"))
         if not isinstance(self.pad_to_stride, bool | np.bool_):
             raise InputError(f"PreprocessConfig.pad_to_stride: expected True or False; got {self.pad_to_stride!r}")
         object.__setattr__(self, "pad_to_stride", bool(self.pad_to_stride))
-        if self.resize == "stretch" and self.pad_to_stride:
-            raise InputError("PreprocessConfig: resize='stretch' has no padding; pad_to_stride must be False")
+        if self.resize != "letterbox" and self.pad_to_stride:
+            raise InputError(f"PreprocessConfig: resize={self.resize!r} has no padding; pad_to_stride must be False")
+        if self.short_side is not None:
+            bad_type = isinstance(self.short_side, bool) or not isinstance(self.short_side, int | np.integer)
+            if bad_type or self.short_side < 1:
+                raise InputError(
+                    f"PreprocessConfig.short_side: expected a positive int or None; got {self.short_side!r}"
+                )
+            if self.resize != "center_crop":
+                raise InputError(
+                    f"PreprocessConfig.short_side: only used with resize='center_crop'; got resize={self.resize!r}"
+                )
+            object.__setattr__(self, "short_side", int(self.short_side))
 
     @property
     def pad_bgr(self) -> tuple[int, int, int]:
@@ -168,7 +197,10 @@ class PreprocessConfig:
         if self.std is not None:
             parts.append("std " + ",".join(f"{v:g}" for v in self.std))
         parts.append(f"pad {self.pad_value} {self.pad_align}")
-        parts.append(self.resize + (" to stride multiple" if self.pad_to_stride else ""))
+        if self.resize == "center_crop":
+            parts[-1] = "center crop" + (f" of short side {self.short_side}" if self.short_side else "")
+        else:
+            parts.append(self.resize + (" to stride multiple" if self.pad_to_stride else ""))
         if self.rounding != "round":
             parts.append(f"{self.rounding} resized size")
         return ", ".join(parts)
@@ -176,6 +208,14 @@ class PreprocessConfig:
 
 #: YOLOv6's (and ultralytics') preprocessing: RGB, /255, centred letterbox padded with 114.
 DEFAULT_CONFIG = PreprocessConfig()
+
+#: ImageNet's per-channel mean and std of RGB pixels in ``[0, 1]``.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: The ImageNet classification preset (torchvision / ONNX Model Zoo ResNet, MobileNet...): RGB, short side
+#: resized to 256, the 224 × 224 centre (the model's input size) cut out, /255, ImageNet mean / std.
+IMAGENET_CONFIG = PreprocessConfig(mean=IMAGENET_MEAN, std=IMAGENET_STD, resize="center_crop", short_side=256)
 
 
 def normalize_into(canvas: np.ndarray, config: PreprocessConfig, out_chw: np.ndarray) -> np.ndarray:
