@@ -217,19 +217,20 @@ def test_metadata_props_win_over_the_graph(tmp_path):
     nodes = [
         helper.make_node("Conv", ["x", "w"], ["a"], name="c8", strides=[8, 8], kernel_shape=[1, 1]),
         helper.make_node("Conv", ["x", "w"], ["b"], name="c16", strides=[16, 16], kernel_shape=[1, 1]),
-    ]
+        helper.make_node("Conv", ["x", "w"], ["c"], name="c32", strides=[32, 32], kernel_shape=[1, 1]),
+    ]  # YOLOv6 heads have 3 or 4 levels
     props = {"names": json.dumps(["cat", "dog", "fox"]), "author": "someone"}
     path = _tiny(
         tmp_path / "heads.onnx",
         nodes,
         [_vi("x", [1, 3, 64, 96])],
-        [_vi("a", [1, 7, 8, 12]), _vi("b", [1, 7, 4, 6])],
+        [_vi("a", [1, 7, 8, 12]), _vi("b", [1, 7, 4, 6]), _vi("c", [1, 7, 2, 3])],
         [w],
         props=props,
     )
     meta = onnx_meta(path)
     assert meta.names == ("cat", "dog", "fox")
-    assert meta.layout == "raw" and meta.strides == (8, 16) and meta.input_size == (64, 96)
+    assert meta.layout == "raw" and meta.strides == (8, 16, 32) and meta.input_size == (64, 96)
     assert meta.extra == {"author": "someone"}
 
 

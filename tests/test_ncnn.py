@@ -63,7 +63,8 @@ def test_official_ncnn_matches_onnx_in_ort(pair, images_dir, image):
 
 def test_official_ncnn_needs_no_arguments(ncnn_dir, bus_path):
     det = YOLOv6(ncnn_dir / "yolov6-lite-s.param", threads=1)  # no size, no layout, no names
-    assert det.backend.name == "ncnn" and det.input_hw == (640, 640)  # YOLOv6's default for shape-free models
+    # the official file is the hub entry yolov6lite-s (same name and sha256): the same size by path as by name
+    assert det.backend.name == "ncnn" and det.input_hw == (320, 320) and det.input_size_source == "hub manifest"
     assert det.spec.layout.value == "raw" and det.spec.strides == ()
     assert det.max_stride == 64
     assert not det.spec.box_first and not det.spec.sigmoid  # classes first, already sigmoided

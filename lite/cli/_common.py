@@ -35,7 +35,7 @@ __all__ = [
 
 INPUT_SIZE_HELP = "network input N or H W (dynamic-shape models)"
 #: lite.cv's modules that are not a family (every other module of lite.cv is one family, named as the module).
-_NOT_FAMILIES = frozenset({"detector", "family", "image_model", "records", "resolve"})
+_NOT_FAMILIES = frozenset({"detector", "family", "image_model", "records", "resolve", "track"})
 
 
 def _family_modules() -> tuple[str, ...]:

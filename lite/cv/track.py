@@ -10,6 +10,7 @@ One `Tracker` holds the state of one source: `TrackerSet` keeps one per source.
 
 Example:
     ```python
+    # not run: needs a video file (tests/test_track.py tracks real frames)
     from lite.cv import Detector
 
     det = Detector.from_file("yolov6lite_s_320_decoded.onnx")

@@ -194,8 +194,8 @@ def letterbox_image(
     drawing, calibration data and as the reference of `Letterbox`.
 
     Args:
-        img: BGR ``uint8`` image ``(h, w, 3)`` (see [`lite.data.io.load_image`][lite.data.io.load_image] for other
-        inputs).
+        img: BGR ``uint8`` image ``(h, w, 3)`` (see [`lite.data.io.load_image`][lite.data.io.load_image] for
+            other inputs).
         size: Requested network input size, an ``int`` or ``(H, W)``.
         stride: The model's largest stride; only used with ``auto``.
         auto: Pad only to the smallest multiple of ``stride`` holding the resized image.

@@ -11,6 +11,7 @@ themselves are TrackEval's (``CLEAR`` for MOTA, ``Identity`` for IDF1, ``HOTA``)
 
 Example:
     ```python
+    # not run: needs a sequence folder (lite.demo.tracks.write_sequence; tests/test_track.py runs it)
     from lite.cv import Detector
     from lite.tools.mot import track_sequence
 
