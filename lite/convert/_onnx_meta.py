@@ -55,11 +55,11 @@ def _static_hw(dims: Dims) -> tuple[int, int] | None:
 def graph_meta(model: Any, names: Sequence[str] | None = None) -> ModelMeta:
     """Input size, output layout and strides read from an ONNX graph.
 
-    The layout comes from [`lite.ops.decode.detect_layout`][lite.ops.decode.detect_layout] on the output shapes; strides
+    The layout comes from YOLOv6's `detect_layout` on the output shapes; strides
     from the feature-map sizes (per-level heads) or from the anchor count (flat outputs).
     A graph whose outputs match no detector layout gets only its input size.
     """
-    from lite.ops.decode import detect_layout, spec_strides
+    from lite.ops.decoders.yolov6 import detect_layout, spec_strides
 
     ins, outs = graph_io(model)
     hw = _static_hw(ins[0][1]) if ins else None

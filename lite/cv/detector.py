@@ -36,10 +36,11 @@ from lite.errors import (
     TaskNotSupportedError,
 )
 from lite.io import batch_sources, load_image
+from lite.ops.candidates import Candidates
 from lite.ops.canvas import TensorCache, tensor_into
-from lite.ops.decode import Candidates, DecodeSpec, Layout
 from lite.ops.decoders import Hints, Plan, decoder_names, get_decoder, match_outputs, run_plan
 from lite.ops.decoders.tasks import find_task
+from lite.ops.decoders.yolov6 import DecodeSpec, Layout
 from lite.ops.letterbox import LetterboxTransform
 from lite.ops.options import DetectOptions
 from lite.ops.preprocess import PreprocessConfig
@@ -413,7 +414,7 @@ class Detector(ImageModel):
 
     @property
     def spec(self) -> DecodeSpec | None:
-        """YOLOv6 layouts: the [`DecodeSpec`][lite.ops.decode.DecodeSpec] (None for other decoders)."""
+        """YOLOv6 layouts: the [`DecodeSpec`][lite.ops.decoders.yolov6.DecodeSpec] (None for other decoders)."""
         return self.plan.options.get("spec") if self.plan is not None else None
 
     def _max_stride(self) -> int:
