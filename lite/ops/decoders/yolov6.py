@@ -47,7 +47,7 @@ from lite.ops.candidates import (
     finish,
 )
 from lite.ops.decoders import base
-from lite.ops.decoders.base import Decoder, Hints, Plan, register_decoder
+from lite.ops.decoders.base import Decoder, Hints, Plan, Shape, register_decoder
 from lite.ops.options import DetectOptions, check_fraction, check_positive_int
 
 __all__ = [
@@ -133,9 +133,6 @@ class DecodeSpec:
         if self.num_classes is not None:
             parts.append(f"{self.num_classes} classes")
         return ", ".join(parts)
-
-
-Shape = Sequence[int | str | None]
 
 
 # ----------------------------------------------------------------------------------------------
