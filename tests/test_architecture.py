@@ -272,3 +272,22 @@ def test_add_a_converter_checklist(copy_converter, tmp_path, monkeypatch, capsys
     with pytest.raises(SystemExit):
         cli_main(["convert", "--help"])
     assert "--to onnxcopy only:\n  --label TEXT" in capsys.readouterr().out
+
+
+def test_converter_flags_are_added_only_for_lite_convert():
+    """Building the ``lite`` parser, or parsing another command, imports no converter module."""
+    code = (
+        "import sys\n"
+        "from lite.cli import build_parser\n"
+        "p = build_parser()\n"
+        "p.parse_args(['info', 'm.onnx'])\n"
+        "assert not [m for m in sys.modules if m.startswith('lite.convert.') and m != 'lite.convert._registry'], "
+        "sorted(sys.modules)\n"
+        "args = p.parse_args(['convert', 'm.onnx', '--to', 'trt', '--int8', '--workspace', '2'])\n"
+        "assert (args.int8, args.workspace_gb) == (True, '2'), args\n"
+    )
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
