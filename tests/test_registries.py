@@ -96,5 +96,6 @@ def test_converter_options_are_declared_by_their_registration():
         @register_converter("never", suffixes=(".never",), options=(ConverterOption("nope", "on", "x"),))
         def f(onnx, out=None, fp16=False):
             return out
+
     with pytest.raises(ValueError, match="type must be one of"):
         ConverterOption("x", "bool", "x")

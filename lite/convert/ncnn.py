@@ -103,7 +103,10 @@ def _unsupported(log: str, param_text: str, model: Any) -> list[str]:
     help="NCNN .param + .bin with pnnx",
     options=(
         ConverterOption(
-            "input_shape", "ints", "shape to trace a dynamic-shape ONNX with, e.g. 1,3,640,640", metavar="N,C,H,W",
+            "input_shape",
+            "ints",
+            "shape to trace a dynamic-shape ONNX with, e.g. 1,3,640,640",
+            metavar="N,C,H,W",
             count=4,
         ),
     ),
