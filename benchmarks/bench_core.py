@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lite.data.detections import Detections  # noqa: E402
-from lite.ops.decode import detect_layout, postprocess, refine_layout  # noqa: E402
+from lite.ops.decoders.yolov6 import detect_layout, postprocess, refine_layout  # noqa: E402
 from lite.ops.letterbox import Letterbox  # noqa: E402
 
 TARGET_MS = 2.0

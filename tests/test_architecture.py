@@ -294,10 +294,15 @@ def copy_converter():
     """Steps 1-4 of the checklist: one function, registered; Conversion; check_and_place; finish."""
     from lite.convert import _registry
     from lite.convert._common import Conversion
-    from lite.convert._registry import register_converter
+    from lite.convert._registry import ConverterOption, register_converter
 
-    @register_converter("onnxcopy", suffixes=(".copy.onnx",), help="a byte copy of the ONNX file (test only)")
-    def onnx_to_onnxcopy(onnx, out=None, fp16=False, *, force=False, verify=True, progress=None):
+    @register_converter(
+        "onnxcopy",
+        suffixes=(".copy.onnx",),
+        help="a byte copy of the ONNX file (test only)",
+        options=(ConverterOption("label", "str", "a label for the copy (test only)", metavar="TEXT"),),
+    )
+    def onnx_to_onnxcopy(onnx, out=None, fp16=False, *, force=False, verify=True, progress=None, label=None):
         job = Conversion("onnxcopy", onnx, out, force=force, stages=3, verify=verify, progress=progress, backend="ort")
         job.stage("copying")  # the "tool": a copy, in a work folder like a real converter's
         work = job.dst.parent / f".work-{os.getpid()}"
@@ -368,3 +373,29 @@ def test_add_a_converter_checklist(copy_converter, tmp_path, monkeypatch, capsys
     # options of another target are refused, naming the target that takes them
     assert cli_main(["convert", str(src), "--to", "onnxcopy", "--int8", "--force"]) == 2
     assert "--int8 apply to --to trt only" in capsys.readouterr().err
+    # its own options: declared by the registration, offered as flags, refused for other targets
+    assert cli_main(["convert", str(src), "--to", "onnxcopy", "--quiet", "--force", "--label", "x"]) == 0
+    assert cli_main(["convert", str(src), "--to", "mnn", "--label", "x"]) == 2
+    assert "--label apply to --to onnxcopy only, not --to mnn" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli_main(["convert", "--help"])
+    assert "--to onnxcopy only:\n  --label TEXT" in capsys.readouterr().out
+
+
+def test_converter_flags_are_added_only_for_lite_convert():
+    """Building the ``lite`` parser, or parsing another command, imports no converter module."""
+    code = (
+        "import sys\n"
+        "from lite.cli import build_parser\n"
+        "p = build_parser()\n"
+        "p.parse_args(['info', 'm.onnx'])\n"
+        "assert not [m for m in sys.modules if m.startswith('lite.convert.') and m != 'lite.convert._registry'], "
+        "sorted(sys.modules)\n"
+        "args = p.parse_args(['convert', 'm.onnx', '--to', 'trt', '--int8', '--workspace', '2'])\n"
+        "assert (args.int8, args.workspace_gb) == (True, '2'), args\n"
+    )
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -117,7 +117,7 @@ def test_bench_core_output_is_realistic():
         import bench_core
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
-    from lite.ops.decode import detect_layout, postprocess, refine_layout
+    from lite.ops.decoders.yolov6 import detect_layout, postprocess, refine_layout
 
     out = bench_core.decoded_output(objects=12, per_object=4)
     assert out.shape == (1, 8400, 85)

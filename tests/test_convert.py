@@ -86,6 +86,8 @@ def test_sidecar_carries_the_metadata(ncnn_s, mnn_s):
         assert meta.strides == (8, 16, 32, 64)
         assert meta.input_size == (320, 320)
         assert meta.layout == "raw"
+        raw = json.loads(sidecar_path(model).read_text())
+        assert (raw["family"], raw["decoder"]) == ("yolov6", "raw")  # top-level keys: the resolved ones
         assert meta.extra["source"] == RAW_S
         assert json.loads(meta.extra["output_names"]) == {f"out{i}": f"out{i}" for i in range(4)}
 
@@ -204,8 +206,10 @@ def test_onnx_meta_of_the_other_layouts(onnx_dir):
 
     decoded = onnx_meta(onnx_dir / "yolov6lite_s_320_decoded.onnx")
     assert (decoded.layout, decoded.strides, decoded.input_size) == ("decoded", (8, 16, 32, 64), (320, 320))
+    assert (decoded.extra["family"], decoded.extra["decoder"]) == ("yolov6", "decoded")
     e2e = onnx_meta(onnx_dir / "yolov6lite_s_320_end2end_ort.onnx")
     assert (e2e.layout, e2e.strides, e2e.input_size) == ("end2end", None, (320, 320))
+    assert (e2e.extra["family"], e2e.extra["decoder"]) == ("yolov6", "end2end")
 
 
 def test_metadata_props_win_over_the_graph(tmp_path):
@@ -215,23 +219,70 @@ def test_metadata_props_win_over_the_graph(tmp_path):
 
     w = numpy_helper.from_array(np.zeros((7, 3, 1, 1), np.float32), "w")
     nodes = [
-        helper.make_node("Conv", ["x", "w"], ["a"], name="c8", strides=[8, 8], kernel_shape=[1, 1]),
-        helper.make_node("Conv", ["x", "w"], ["b"], name="c16", strides=[16, 16], kernel_shape=[1, 1]),
-        helper.make_node("Conv", ["x", "w"], ["c"], name="c32", strides=[32, 32], kernel_shape=[1, 1]),
-    ]  # YOLOv6 heads have 3 or 4 levels
+        helper.make_node("Conv", ["x", "w"], [f"h{s}"], name=f"c{s}", strides=[s, s], kernel_shape=[1, 1])
+        for s in (8, 16, 32)
+    ]
     props = {"names": json.dumps(["cat", "dog", "fox"]), "author": "someone"}
     path = _tiny(
         tmp_path / "heads.onnx",
         nodes,
         [_vi("x", [1, 3, 64, 96])],
-        [_vi("a", [1, 7, 8, 12]), _vi("b", [1, 7, 4, 6]), _vi("c", [1, 7, 2, 3])],
+        [_vi("h8", [1, 7, 8, 12]), _vi("h16", [1, 7, 4, 6]), _vi("h32", [1, 7, 2, 3])],
         [w],
         props=props,
     )
     meta = onnx_meta(path)
     assert meta.names == ("cat", "dog", "fox")
     assert meta.layout == "raw" and meta.strides == (8, 16, 32) and meta.input_size == (64, 96)
-    assert meta.extra == {"author": "someone"}
+    assert meta.extra == {"author": "someone", "family": "yolov6", "decoder": "raw"}
+
+
+def test_no_layout_without_a_family(tmp_path):
+    from onnx import helper, numpy_helper
+
+    from lite.convert._onnx_meta import onnx_meta
+
+    w = numpy_helper.from_array(np.zeros((7, 3, 1, 1), np.float32), "w")
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], [f"h{s}"], name=f"c{s}", strides=[s, s], kernel_shape=[1, 1])
+        for s in (8, 16)
+    ]
+    path = _tiny(
+        tmp_path / "two.onnx",
+        nodes,
+        [_vi("x", [1, 3, 64, 96])],
+        [_vi("h8", [1, 7, 8, 12]), _vi("h16", [1, 7, 4, 6])],
+        [w],
+    )
+    meta = onnx_meta(path)  # two per-level heads: no family reads them, so nothing about decoding is recorded
+    assert meta.input_size == (64, 96)
+    assert meta.layout is None and "family" not in meta.extra and "decoder" not in meta.extra
+
+
+@pytest.mark.parametrize(
+    ("rel", "target", "family", "decoder"),
+    [("yolov8/yolov8n_fp32_from_int8.onnx", "openvino", "yolov8", "yolov8"),
+     ("yolox/yolox_nano_416.onnx", "mnn", "yolox", "yolox")],
+)  # fmt: skip
+def test_sidecar_records_the_resolved_family_and_decoder(shared, tmp_path, rel, target, family, decoder):
+    from lite.convert import convert
+    from lite.cv import Detector
+
+    src = shared / "models" / "foreign" / rel
+    if not src.is_file():
+        pytest.skip(f"{src} not in the shared assets")
+    if importlib.util.find_spec({"openvino": "openvino", "mnn": "MNN"}[target]) is None:
+        pytest.skip(f"{target} not installed")
+    out = convert(src, target, tmp_path, progress=False)
+    raw = json.loads(sidecar_path(out).read_text())
+    assert (raw["family"], raw["decoder"]) == (family, decoder)
+    assert "layout" not in raw  # YOLOv6's layout names mean nothing for this family
+    det = Detector.from_file(out, threads=1)  # no family=: the sidecar names it
+    try:
+        assert det.family == family and det.plan is not None and det.plan.decoder == decoder
+        assert any("sidecar" in r for r in det.family_reasons)
+    finally:
+        det.close()
 
 
 def test_cli_convert_to_mnn(tmp_path, capsys):

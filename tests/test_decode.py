@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lite.core.errors import InputError
-from lite.ops.decode import Layout, candidates, detect_layout, postprocess, refine_layout
+from lite.ops.decoders.yolov6 import Layout, candidates, detect_layout, postprocess, refine_layout
 
 NC = 3
 

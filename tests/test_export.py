@@ -310,7 +310,7 @@ def _demo():
 
 def test_demo_detector_export(tmp_path):
     dd = _demo()
-    from lite.ops.decode import DecodeSpec, Layout, candidates
+    from lite.ops.decoders.yolov6 import DecodeSpec, Layout, candidates
 
     torch.manual_seed(0)
     size = 128

@@ -41,7 +41,8 @@ from lite.export.yolov6 import (  # noqa: E402
     save_yolov6_checkpoint,
     yolov6_export_module,
 )
-from lite.ops.decode import Candidates, Layout, candidates, detect_layout, postprocess, refine_layout  # noqa: E402
+from lite.ops.candidates import Candidates  # noqa: E402
+from lite.ops.decoders.yolov6 import Layout, candidates, detect_layout, postprocess, refine_layout  # noqa: E402
 
 # YOLOv6's anchor code calls torch.meshgrid without indexing=
 pytestmark = pytest.mark.filterwarnings("ignore:torch.meshgrid:UserWarning")

@@ -22,7 +22,7 @@ from lite.backends.openvino import resolve_device
 from lite.core.errors import DeviceError, InputError, ModelNotFoundError, OutputExistsError, VerificationError
 from lite.cv.yolov6 import YOLOv6
 from lite.data.detections import Detections
-from lite.ops.decode import DecodeSpec, Layout, postprocess
+from lite.ops.decoders.yolov6 import DecodeSpec, Layout, postprocess
 from lite.ops.letterbox import Letterbox
 from lite.tools.parity import array_diff, match_detections
 

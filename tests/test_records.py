@@ -117,3 +117,22 @@ def test_every_foreign_file_still_resolves_to_its_family(shared):
             det = Detector.from_file(folder / rel, threads=1)
         assert det.family == fam, (rel, det.family_reasons)
         det.close()
+
+
+def test_knob_range_is_enforced_before_any_engine(tmp_path):
+    from lite.cv.records import Knob
+
+    reg_max = next(k for k in RECORDS["nanodet"].knobs if k.name == "reg_max")
+    assert reg_max.range == (1, None)
+    missing = tmp_path / "absent.onnx"  # never opened: the range is checked first
+    for bad in (0, -3, 2.5, True, "7"):
+        with pytest.raises(InputError, match=r"reg_max: expected an int >= 1 \(family 'nanodet'"):
+            NanoDet(missing, reg_max=bad)
+        with pytest.raises(InputError, match=r"reg_max: expected an int >= 1"):
+            Detector.from_file(missing, reg_max=bad)
+    reg_max.check(1, "nanodet")  # the lowest allowed value passes
+    reg_max.check(None, "nanodet")  # not given
+    ratio = Knob("ratio", "float in [0, 1]", "a fraction", range=(0.0, 1.0))
+    with pytest.raises(InputError, match=r"ratio: expected a number >= 0 and <= 1 .*got 1.5"):
+        ratio.check(1.5, "x")
+    ratio.check(0.5, "x")

@@ -79,3 +79,23 @@ def test_converters_use_the_same_registry():
     assert "mnn" in _registry.known() and _registry.get("mnn").name == "mnn"  # imports (registers) it
     with pytest.raises(InputError, match="converter 'mnn' is already registered by"):
         _registry.register_converter("mnn", suffixes=(".mnn",))(lambda onnx: onnx)
+
+
+def test_converter_options_are_declared_by_their_registration():
+    from lite.convert import ConverterOption, declared_options, register_converter
+
+    opts = declared_options()
+    assert opts["int8"][1] == ("trt",) and opts["int8"][0].flag == "--int8"
+    assert opts["tf32"][0].flag == "--no-tf32" and opts["tf32"][0].value(True) is False
+    assert opts["workspace_gb"][0].flag == "--workspace" and opts["workspace_gb"][0].value("2") == 2.0
+    assert opts["input_shape"][1] == ("ncnn",) and opts["input_shape"][0].value("1,3,64,64") == (1, 3, 64, 64)
+    with pytest.raises(InputError, match="--batch: expected 3 positive comma-separated integers"):
+        opts["batch"][0].value("1,2")
+    with pytest.raises(ValueError, match=r"options \['nope'\] are not parameters of f"):
+
+        @register_converter("never", suffixes=(".never",), options=(ConverterOption("nope", "on", "x"),))
+        def f(onnx, out=None, fp16=False):
+            return out
+
+    with pytest.raises(ValueError, match="type must be one of"):
+        ConverterOption("x", "bool", "x")

@@ -461,7 +461,7 @@ def test_device_strings():
 
 def test_end2end_int32_outputs_decode():
     """EfficientNMS_TRT's outputs (int32 num_dets/det_classes) go through the core's end-to-end decode."""
-    from lite.ops.decode import Layout, detect_layout, postprocess
+    from lite.ops.decoders.yolov6 import Layout, detect_layout, postprocess
 
     k = 100
     outs = {

@@ -12,7 +12,7 @@ import pytest
 from lite import Detections
 from lite.core.errors import ImageError, ImageNotFoundError, InputError, LiteError, ModelLoadError, ModelNotFoundError
 from lite.cv import YOLOv6
-from lite.ops.decode import Layout
+from lite.ops.decoders.yolov6 import Layout
 from lite.ops.nms import box_iou
 
 pytest.importorskip("onnxruntime")

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from lite import __version__
+from lite.cli._common import CommandParser
 from lite.core.errors import LiteError
 
 
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every discovered subcommand."""
     parser = argparse.ArgumentParser(prog="lite", description="One object detector, every inference engine.")
     parser.add_argument("--version", action="version", version=f"lite {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if not mod.name.startswith("_"):
             importlib.import_module(f"{__name__}.{mod.name}").register(sub)

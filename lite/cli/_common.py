@@ -95,6 +95,39 @@ def plain(text: str) -> str:
     return re.sub(r"``(.+?)``|`([^`]+)`", lambda m: m.group(1) or m.group(2), text, flags=re.DOTALL)
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: arguments whose list needs imports (`defer_arguments`) are added on first use
+    (parsing its arguments, showing its help or usage), so that building the ``lite`` parser stays cheap."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deferred: list[Callable[[argparse.ArgumentParser], None]] = []
+
+    def _add_deferred(self) -> None:
+        while self._deferred:
+            self._deferred.pop(0)(self)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # noqa: D102
+        self._add_deferred()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:  # noqa: D102
+        self._add_deferred()
+        return super().format_help()
+
+    def format_usage(self) -> str:  # noqa: D102
+        self._add_deferred()
+        return super().format_usage()
+
+
+def defer_arguments(p: argparse.ArgumentParser, add: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Have ``add(p)`` add arguments when ``p`` is first used (a `CommandParser`), else now."""
+    if isinstance(p, CommandParser):
+        p._deferred.append(add)
+    else:
+        add(p)
+
+
 def add_command(
     subparsers: Any, name: str, run: Callable[[argparse.Namespace], int], *, help: str, description: str
 ) -> argparse.ArgumentParser:

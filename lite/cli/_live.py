@@ -274,8 +274,10 @@ def run_live(args: argparse.Namespace, det: Any, *, tracker: str | None = None) 
                     quit_ = _output(args, frame, img, sinks, reader) or quit_
             status.update(len(batch), latencies, reader.dropped)
             total += len(batch)
-            if quit_ or (args.max_frames is not None and total >= args.max_frames) or (
-                args.duration is not None and time.perf_counter() - started >= args.duration
+            if (
+                quit_
+                or (args.max_frames is not None and total >= args.max_frames)
+                or (args.duration is not None and time.perf_counter() - started >= args.duration)
             ):
                 break
     finally:

@@ -66,7 +66,7 @@ def describe_model(
         path = det.backend.model_path
         spec = det.spec
         if not info.get("strides") and spec is not None:
-            from lite.ops.decode import spec_strides
+            from lite.ops.decoders.yolov6 import spec_strides
 
             info["strides"] = list(spec_strides(spec, shapes, (h, w)) or [])
         info.setdefault("family", getattr(det, "family", None))

@@ -33,11 +33,22 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from lite.convert._registry import ConverterInfo, check_options, get, known, output_path, register_converter
+from lite.convert._registry import (
+    ConverterInfo,
+    ConverterOption,
+    check_options,
+    declared_options,
+    get,
+    known,
+    output_path,
+    register_converter,
+)
 
 __all__ = [
     "ConverterInfo",
+    "ConverterOption",
     "check_options",
+    "declared_options",
     "convert",
     "get",
     "known",

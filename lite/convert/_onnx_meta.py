@@ -2,9 +2,9 @@
 
 (The steps around the converter tool itself are in `lite.convert._common`.)
 
-* `onnx_meta` — class names, strides, input size and output layout of an ONNX model,
-  from its ``metadata_props`` (and its own sidecar) and from its graph, for the sidecar of the
-  converted model.
+* `onnx_meta` — class names, strides, input size, family and decoder of an ONNX model (and the
+  output layout of a YOLOv6 one), from its ``metadata_props`` (and its own sidecar), from its graph and
+  from the family resolver, for the sidecar of the converted model.
 * `verify_conversion` — run the converted model and the ONNX model (ONNX Runtime) on the
   same test tensor and compare their outputs with [`lite.tools.parity`][lite.tools.parity]. It runs in a child process:
   a badly
@@ -54,13 +54,14 @@ def _static_hw(dims: Dims) -> tuple[int, int] | None:
 
 
 def graph_meta(model: Any, names: Sequence[str] | None = None) -> ModelMeta:
-    """Input size, output layout and strides read from an ONNX graph.
+    """Input size, YOLOv6 output layout and strides read from an ONNX graph.
 
-    The layout comes from [`lite.ops.decode.detect_layout`][lite.ops.decode.detect_layout] on the output shapes; strides
-    from the feature-map sizes (per-level heads) or from the anchor count (flat outputs).
+    The layout comes from YOLOv6's `detect_layout` on the output shapes (which family the model is, and so
+    whether that layout means anything, is the resolver's answer: see `onnx_meta`); strides from the
+    feature-map sizes (per-level heads) or from the anchor count (flat outputs).
     A graph whose outputs match no detector layout gets only its input size.
     """
-    from lite.ops.decode import detect_layout, spec_strides
+    from lite.ops.decoders.yolov6 import detect_layout, spec_strides
 
     ins, outs = graph_io(model)
     hw = _static_hw(ins[0][1]) if ins else None
@@ -73,10 +74,36 @@ def graph_meta(model: Any, names: Sequence[str] | None = None) -> ModelMeta:
     return ModelMeta(strides=strides, input_size=hw, layout=spec.layout.value)
 
 
+def resolved_family(path: str | Path) -> tuple[str, str, str | None] | None:
+    """``(family, decoder, YOLOv6 layout or None)`` of an ONNX detector, as `Detector.from_file` resolves it.
+
+    The file is opened with ONNX Runtime (the resolver may run a blank inference to settle a tie). None when
+    ONNX Runtime is not installed, or when the model is no detector lite reads (no family fits, several fit
+    equally, or its outputs are another task's): the converted model is then resolved when it is opened.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        return None
+    from lite.core.errors import AmbiguousModelError, LayoutError, TaskNotSupportedError
+    from lite.cv.detector import Detector
+
+    try:
+        det = Detector.from_file(path, backend="ort", threads=1, fuse_preprocess=False)
+    except (LayoutError, AmbiguousModelError, TaskNotSupportedError):
+        return None
+    if det.family is None or det.plan is None:
+        return None
+    spec = det.spec
+    return det.family, det.plan.decoder, spec.layout.value if spec is not None else None
+
+
 def onnx_meta(path: str | Path, model: Any | None = None) -> ModelMeta:
     """Everything a converted model should carry, from an ONNX file.
 
-    ``metadata_props`` and the ONNX file's own sidecar win over what the graph says.
+    ``metadata_props`` and the ONNX file's own sidecar win over what the graph says. The ``family`` and
+    ``decoder`` (in ``extra``) are the resolver's (`resolved_family`); a ``layout`` read from the graph is kept
+    only when the model is read by one of YOLOv6's layouts (a declared one is kept as declared).
 
     Args:
         path: The ONNX file.
@@ -85,7 +112,14 @@ def onnx_meta(path: str | Path, model: Any | None = None) -> ModelMeta:
     model = load_onnx(path) if model is None else model
     props = {p.key: p.value for p in model.metadata_props}
     declared = read_model_meta(path, props)
-    return graph_meta(model, declared.names).merged(declared)
+    meta = graph_meta(model, declared.names)
+    found = resolved_family(path)
+    meta.layout = found[2] if found is not None else None
+    meta.sources.pop("layout", None)
+    meta = meta.merged(declared)
+    if found is not None:
+        meta.extra.update(family=found[0], decoder=found[1])
+    return meta
 
 
 def input_shape_for(model: Any, input_shape: Sequence[int] | None, meta: ModelMeta) -> tuple[int, ...]:

@@ -499,7 +499,7 @@ def quantize(
         with tempfile.TemporaryDirectory(prefix="lite-quantize-") as tmp:
             work = Path(tmp)
             meta = onnx_meta(src, load_onnx(src))
-            meta_json = {**meta.to_json_dict(), "family": ref.family}
+            meta_json = meta.to_json_dict()
             say(f"preparing {len(calib_files)} calibration images through {type(ref).__name__}'s preprocessing")
             tensors = [ref.preprocess(str(p))[0] for p in calib_files]
             check_files = calib_files[:8] if eval_images is None else _images(eval_images, "eval", 8)
@@ -514,7 +514,7 @@ def quantize(
             made, result.path = result.path, dst
             say(f"writing {', '.join(f.name for f in files)}")
             meta.extra["quantization"] = json.dumps(result.record())
-            _write(made, to, files, {**meta.to_json_dict(), "family": ref.family})
+            _write(made, to, files, meta.to_json_dict())
     finally:
         ref.close()
     return result

@@ -26,9 +26,78 @@ from typing import Any, TypeVar
 from lite.core.errors import InputError, UnknownConverterError
 from lite.core.registry import Registry, import_submodules
 
-__all__ = ["ConverterInfo", "get", "known", "output_path", "register_converter"]
+__all__ = ["ConverterInfo", "ConverterOption", "declared_options", "get", "known", "output_path", "register_converter"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+#: `ConverterOption.type` values: how the command-line flag reads.
+OPTION_TYPES = ("on", "off", "str", "float", "ints")
+
+
+@dataclass(frozen=True)
+class ConverterOption:
+    """One option of a converter that the command line offers as a flag (declared by its registration).
+
+    Attributes:
+        name: The converter's keyword argument (``"workspace_gb"``).
+        type: ``"on"``: a switch that passes True (``--int8``); ``"off"``: a switch that passes False
+            (``--no-tf32``); ``"str"``, ``"float"``: one value; ``"ints"``: ``count`` comma-separated positive ints.
+        help: One line for ``lite convert --help``.
+        flag: The command-line flag (default ``--<name>`` with dashes, ``--no-<name>`` for ``"off"``).
+        metavar: How the value is shown in the help (``"GB"``).
+        count: ``"ints"``: how many.
+    """
+
+    name: str
+    type: str
+    help: str
+    flag: str = ""
+    metavar: str | None = None
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        if self.type not in OPTION_TYPES:
+            raise ValueError(f"converter option {self.name!r}: type must be one of {OPTION_TYPES}, got {self.type!r}")
+        if self.type == "ints" and self.count < 1:
+            raise ValueError(f"converter option {self.name!r}: type 'ints' needs count >= 1, got {self.count}")
+        if not self.flag:
+            dashed = self.name.replace("_", "-")
+            object.__setattr__(self, "flag", f"--no-{dashed}" if self.type == "off" else f"--{dashed}")
+
+    @property
+    def switch(self) -> bool:
+        """Whether the flag takes no value."""
+        return self.type in ("on", "off")
+
+    def value(self, given: Any) -> Any:
+        """The converter's argument from what the command line parsed (None: not given).
+
+        Raises:
+            InputError: An ``"ints"`` or ``"float"`` value that is not one.
+        """
+        if given is None or given is False:
+            return None
+        if self.type in ("on", "off"):
+            return self.type == "on"
+        if self.type == "float":
+            try:
+                return float(given)
+            except ValueError:
+                raise InputError(f"{self.flag}: expected a number, got {given!r}") from None
+        if self.type == "ints":
+            return _ints(str(given), self.flag, self.count)
+        return given
+
+
+def _ints(text: str, what: str, count: int) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError as e:
+        raise InputError(f"{what}: expected {count} comma-separated integers, got {text!r}") from e
+    if len(values) != count or min(values) <= 0:
+        raise InputError(f"{what}: expected {count} positive comma-separated integers, got {text!r}")
+    return values
 
 
 @dataclass(frozen=True)
@@ -44,6 +113,7 @@ class ConverterInfo:
         accepts: Suffixes an ``out`` file path may end with (default: the last part of the first suffix).
         end2end: The target runs end-to-end models (ONNX NonMaxSuppression inside).
         help: One line for ``lite convert --help``.
+        options: The converter's own options the command line offers (``--int8``...).
     """
 
     name: str
@@ -53,6 +123,7 @@ class ConverterInfo:
     accepts: tuple[str, ...]
     end2end: bool
     help: str
+    options: tuple[ConverterOption, ...] = ()
     registered: Callable[..., Path] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -97,6 +168,7 @@ def register_converter(
     aliases: Sequence[str] = (),
     end2end: bool = False,
     help: str = "",
+    options: Sequence[ConverterOption] = (),
 ) -> Callable[[F], F]:
     """Function decorator that registers a converter for the target ``name``.
 
@@ -107,6 +179,11 @@ def register_converter(
         aliases: Other names of the target (``"tensorrt"`` for ``"trt"``).
         end2end: The target runs models with ONNX NonMaxSuppression inside.
         help: One line for the command line's help.
+        options: The converter's own options that ``lite convert`` offers as flags (each a keyword argument
+            of the function); the flags, and the "applies to --to X only" check, come from these.
+
+    Raises:
+        ValueError: No suffix, or an option the function does not take.
     """
     if not suffixes:
         raise ValueError(f"converter {name!r}: expected at least one suffix")
@@ -114,7 +191,14 @@ def register_converter(
     def wrap(fn: F) -> F:
         ok = tuple(accepts) if accepts else ("." + suffixes[0].rsplit(".", 1)[-1],)
         doc = help or (fn.__doc__ or "").split("\n")[0]
-        _REGISTRY.add(name, ConverterInfo(name, fn.__module__, fn.__name__, tuple(suffixes), ok, end2end, doc, fn))
+        params = inspect.signature(fn).parameters
+        untaken = [o.name for o in options if o.name not in params]
+        if untaken:
+            raise ValueError(f"converter {name!r}: options {untaken} are not parameters of {fn.__name__}")
+        info = ConverterInfo(
+            name, fn.__module__, fn.__name__, tuple(suffixes), ok, end2end, doc, tuple(options), registered=fn
+        )
+        _REGISTRY.add(name, info)
         for alias in aliases:
             _ALIASES[alias] = name
         return fn
@@ -153,6 +237,30 @@ def get(name: str) -> ConverterInfo:
     if key not in _REGISTRY:
         raise UnknownConverterError(f"unknown target {name!r} for conversion; known targets: {', '.join(known())}")
     return _REGISTRY[key]
+
+
+def declared_options() -> dict[str, tuple[ConverterOption, tuple[str, ...]]]:
+    """Every converter option a registration declares: name → (the option, the targets declaring it), in
+    target then declaration order (imports every converter module).
+
+    Raises:
+        ValueError: Two converters declare the same option name with different flags or types.
+    """
+    _discover()
+    found: dict[str, tuple[ConverterOption, tuple[str, ...]]] = {}
+    for target in sorted(_REGISTRY):
+        for opt in _REGISTRY[target].options:
+            if opt.name in found:
+                first, targets = found[opt.name]
+                if (first.flag, first.type, first.count) != (opt.flag, opt.type, opt.count):
+                    raise ValueError(
+                        f"converter option {opt.name!r}: --to {target} declares it as {opt.flag} ({opt.type}), "
+                        f"--to {'/'.join(targets)} as {first.flag} ({first.type})"
+                    )
+                found[opt.name] = (first, (*targets, target))
+            else:
+                found[opt.name] = (opt, (target,))
+    return found
 
 
 def output_path(onnx: str | Path, out: str | Path | None, to: str) -> Path:

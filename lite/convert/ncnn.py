@@ -32,7 +32,7 @@ from typing import Any
 from lite.backends._onnx_rewrite import rewrite_channel_selects, rewrite_channel_shuffles
 from lite.convert._common import Conversion, onnx_nodes
 from lite.convert._onnx_meta import graph_io
-from lite.convert._registry import register_converter
+from lite.convert._registry import ConverterOption, register_converter
 from lite.core.errors import BackendNotInstalledError
 
 __all__ = ["onnx_to_ncnn", "pnnx_executable", "prepare_for_pnnx"]
@@ -97,7 +97,20 @@ def _unsupported(log: str, param_text: str, model: Any) -> list[str]:
     return [f"op {t!r} ({onnx_nodes(model, t)}{layers.get(t, '')})" for t in types]
 
 
-@register_converter("ncnn", suffixes=(".ncnn.param", ".ncnn.bin"), help="NCNN .param + .bin with pnnx")
+@register_converter(
+    "ncnn",
+    suffixes=(".ncnn.param", ".ncnn.bin"),
+    help="NCNN .param + .bin with pnnx",
+    options=(
+        ConverterOption(
+            "input_shape",
+            "ints",
+            "shape to trace a dynamic-shape ONNX with, e.g. 1,3,640,640",
+            metavar="N,C,H,W",
+            count=4,
+        ),
+    ),
+)
 def onnx_to_ncnn(
     onnx: str | Path,
     out: str | Path | None = None,

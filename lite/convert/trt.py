@@ -39,7 +39,7 @@ from lite.backends._trt_build import (
     precision_name,
 )
 from lite.backends._trt_runtime import import_tensorrt, onnx_inputs, onnx_metadata
-from lite.convert._registry import register_converter
+from lite.convert._registry import ConverterOption, register_converter
 from lite.core.errors import InputError
 from lite.data.metadata import sidecar_path
 
@@ -93,6 +93,18 @@ VERIFY_MAX_IMAGES = 4
 @register_converter(
     "trt", suffixes=(".engine",), accepts=(".engine", ".plan"), aliases=("tensorrt",), end2end=True,
     help="TensorRT engine (needs an NVIDIA GPU)",
+    options=(
+        ConverterOption("int8", "on", "INT8 with entropy calibration (needs --calib-images)"),
+        ConverterOption("calib_images", "str", "folder of calibration images", metavar="DIR"),
+        ConverterOption("batch", "ints", "batch profile of a dynamic-batch ONNX", metavar="MIN,OPT,MAX", count=3),
+        ConverterOption("workspace_gb", "float", "workspace memory limit in GiB", flag="--workspace", metavar="GB"),
+        ConverterOption("timing_cache", "str", "TensorRT timing cache file", metavar="FILE"),
+        ConverterOption("tf32", "off", "no TF32 kernels for FP32 layers (FP32 parity; TensorRT allows TF32 by "
+                        "default on Ampere+)"),
+        ConverterOption("device", "str", "GPU to build on (default cuda:0)", metavar="cuda:N"),
+        ConverterOption("family", "str", "model family whose preprocessing INT8 calibration uses (default: the "
+                        "model's metadata)", metavar="NAME"),
+    ),
 )  # fmt: skip
 def build_engine(
     onnx_path: str | Path,

@@ -37,10 +37,11 @@ from lite.cv.resolve import hints_for, parse_anchors
 from lite.data.coco import COCO_NAMES
 from lite.data.detections import Detections
 from lite.data.io import batch_sources, load_image
+from lite.ops.candidates import Candidates
 from lite.ops.canvas import TensorCache, tensor_into
-from lite.ops.decode import Candidates, DecodeSpec, Layout
 from lite.ops.decoders import Hints, Plan, decoder_names, get_decoder, match_outputs, run_plan
 from lite.ops.decoders.tasks import find_task
+from lite.ops.decoders.yolov6 import DecodeSpec, Layout
 from lite.ops.letterbox import LetterboxTransform
 from lite.ops.options import DetectOptions
 from lite.ops.preprocess import PreprocessConfig
@@ -184,6 +185,8 @@ class Detector(ImageModel):
         rec = cls._own_record()
         foreign = [k for k, v in given.items() if v is not None and k not in rec.knob_names()]
         if not foreign:
+            for knob in rec.knobs:  # each keyword's range, from the record
+                knob.check(given.get(knob.name), rec.name)
             return
         owners = {k: [r.name for r in RECORDS.values() if k in r.knob_names()] for k in foreign}
         own = "; ".join(k.describe() for k in rec.knobs) or "none"
@@ -214,8 +217,6 @@ class Detector(ImageModel):
         self, *, box_first: bool | None, sigmoid: bool | None, anchors: Sequence[Any] | None, reg_max: int | None
     ) -> None:
         """Check and store the caller's layout settings (read by `_hints` when the outputs are matched)."""
-        if reg_max is not None and (not isinstance(reg_max, int) or isinstance(reg_max, bool) or reg_max < 1):
-            raise InputError(f"reg_max: expected a positive int (NanoDet: 7), got {reg_max!r}")
         self._box_first, self._sigmoid = box_first, sigmoid
         self._anchors = parse_anchors(anchors, "anchors") if anchors is not None else None
         self._reg_max = reg_max
@@ -250,6 +251,9 @@ class Detector(ImageModel):
         if cls is not Detector and cls.family is not None:
             return cls(model, **kwargs)
         Detector._check_layout_argument(kwargs.get("layout"))  # YOLOv6's layouts: the only ones layout= names
+        for rec in RECORDS.values():  # a keyword out of its range, before any engine or resolver sees it
+            for knob in rec.knobs:
+                knob.check(kwargs.get(knob.name), rec.name)
         source = None if isinstance(model, Backend) else str(model)
         knobs = family_knobs()
         every = [k for ks in knobs.values() for k in ks]
@@ -414,7 +418,7 @@ class Detector(ImageModel):
 
     @property
     def spec(self) -> DecodeSpec | None:
-        """YOLOv6 layouts: the [`DecodeSpec`][lite.ops.decode.DecodeSpec] (None for other decoders)."""
+        """YOLOv6 layouts: the [`DecodeSpec`][lite.ops.decoders.yolov6.DecodeSpec] (None for other decoders)."""
         return self.plan.options.get("spec") if self.plan is not None else None
 
     def _max_stride(self) -> int:

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
+
+from lite.core.errors import InputError
 from lite.ops.decoders.yolo import YOLOV5_ANCHORS
 from lite.ops.preprocess import PreprocessConfig
 
@@ -28,15 +32,42 @@ class Knob:
         name: The keyword.
         type: Its type, as written in the docs (``"bool"``, ``"int >= 1"``...).
         doc: What it does.
+        range: A numeric keyword's ``(lowest, highest)`` allowed values, both included (None: no bound on that
+            side); `check` enforces it, and that the value is an int (or a float when a bound is one).
+            None: not a numeric keyword.
     """
 
     name: str
     type: str
     doc: str
+    range: tuple[float | None, float | None] | None = None
 
     def describe(self) -> str:
         """``name (type): doc``."""
         return f"{self.name} ({self.type}): {self.doc}"
+
+    def check(self, value: Any, family: str) -> None:
+        """Refuse a value outside the keyword's `range` (or not a number, for a numeric keyword).
+
+        Raises:
+            InputError: The value is not a number in range; the message gives the range and the family.
+        """
+        if self.range is None or value is None:
+            return
+        lo, hi = self.range
+        whole = all(b is None or isinstance(b, int) for b in (lo, hi))
+        kinds = (int, np.integer) if whole else (int, float, np.integer, np.floating)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, kinds)
+            or (lo is not None and value < lo)
+            or (hi is not None and value > hi)
+        ):
+            bounds = " and ".join(f"{op} {b:g}" for op, b in ((">=", lo), ("<=", hi)) if b is not None)
+            raise InputError(
+                f"{self.name}: expected {'an int' if whole else 'a number'} {bounds} (family {family!r}: "
+                f"{self.doc}), got {value!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -120,7 +151,9 @@ _YOLOV6_LAYOUT = Knob("layout", "str", "force the output layout: 'decoded', 'anc
 _BOX_FIRST = Knob("box_first", "bool", "'raw' heads: the channel order (True: l,t,r,b then classes)")
 _SIGMOID = Knob("sigmoid", "bool", "'raw' heads: the class outputs are logits needing a sigmoid")
 _ANCHORS = Knob("anchors", "[[w, h, ...] per level]", "anchor sizes in pixels (default: YOLOv5's standard anchors)")
-_REG_MAX = Knob("reg_max", "int >= 1", "distribution bins minus one (default: from the outputs, else 7)")
+_REG_MAX = Knob(
+    "reg_max", "int >= 1", "distribution bins minus one (default: from the outputs, else 7)", range=(1, None)
+)
 _LEGACY = Knob("legacy_normalization", "bool", "the pre-0.1.1 models' RGB, /255, ImageNet mean/std")
 
 #: RGB, /255, centred letterbox padded with 114, rounded resized size (YOLOv6's and ultralytics' ``letterbox``).

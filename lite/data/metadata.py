@@ -21,6 +21,8 @@ from lite.core.files import atomic_write_bytes
 from lite.data.coco import canonical_names
 
 SIDECAR_SUFFIX = ".lite.json"
+#: Keys kept in `ModelMeta.extra` that a sidecar writes at its top level: the resolved family and its decoder.
+TOP_EXTRA_KEYS = ("family", "decoder")
 #: Longest metadata text lite parses (a value, or a whole sidecar file), in characters.
 MAX_METADATA_CHARS = 1 << 20
 #: Deepest nesting of brackets in a metadata value lite parses (class names need 2).
@@ -95,14 +97,18 @@ class ModelMeta:
         return flag
 
     def to_json_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (the sidecar format)."""
+        """JSON-ready dict (the sidecar format): ``extra``'s ``family`` and ``decoder`` are top-level keys."""
         d = asdict(self)
         d.pop("sources")  # where the facts came from is not itself metadata
+        extra = dict(d.pop("extra"))
+        d.update({k: extra.pop(k) for k in TOP_EXTRA_KEYS if k in extra})
+        d["extra"] = extra
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items() if v not in (None, {})}
 
     def to_strings(self) -> dict[str, str]:
         """String values for ONNX ``metadata_props`` (JSON-encoded)."""
-        out = {k: json.dumps(v) for k, v in self.to_json_dict().items() if k not in ("extra", "layout")}
+        skip = ("extra", "layout", *TOP_EXTRA_KEYS)
+        out = {k: json.dumps(v) for k, v in self.to_json_dict().items() if k not in skip}
         if self.layout:
             out["layout"] = self.layout
         out.update(self.extra)
@@ -175,7 +181,7 @@ def parse_bool(value: Any) -> bool | None:
 
 
 # Keys a sidecar may carry at the top level besides the aliases in _KEYS ("extra" holds free-form strings).
-KNOWN_KEYS = frozenset({"extra", "box_first", "sigmoid", "family"})
+KNOWN_KEYS = frozenset({"extra", "box_first", "sigmoid", "family", "decoder"})
 _BOOL_KEYS = ("box_first", "sigmoid")
 
 

@@ -245,7 +245,7 @@ def reference_end2end(
     Returns:
         Per image ``(boxes xyxy (n, 4), scores (n,), class ids (n,))`` sorted by score.
     """
-    from lite.ops.decode import DecodeSpec, Layout, candidates
+    from lite.ops.decoders.yolov6 import DecodeSpec, Layout, candidates
     from lite.ops.nms import nms
 
     decoded = np.asarray(decoded, np.float32)

@@ -15,7 +15,7 @@ blocks re-parameterised (``switch_to_deploy``), Conv+BN fused, ``nn.SiLU`` repla
   ``[cx, cy, w, h, obj=1, class scores…]`` in input pixels;
 * ``raw``: the decode-free head for NCNN/MNN: per level ``out{i}`` ``(B, nc+4, H/s, W/s)``,
   sigmoided class scores first, then l, t, r, b distances in stride units from the cell centre
-  (the layout of the official YOLOv6Lite NCNN models; [`lite.ops.decode`][lite.ops.decode] reads it as ``raw``);
+  (the layout of the official YOLOv6Lite NCNN models; YOLOv6's decoders read it as ``raw``);
 * ``end2end``: ``decoded`` + ONNX NonMaxSuppression with the outputs of YOLOv6's
   ``export_onnx.py --end2end --ort`` (see [`lite.export.end2end`][lite.export.end2end]).
 """

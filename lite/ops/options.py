@@ -2,7 +2,7 @@
 
 `DetectOptions` is the one place where these options have their defaults and their checks.
 `lite.cv.Detector` holds one (constructor arguments) and derives a copy per call (``detect(img, conf=0.5)``);
-`lite.ops.decode` and `lite.ops.nms` check their arguments with the same validators, so every entry point
+`lite.ops.decoders` and `lite.ops.nms` check their arguments with the same validators, so every entry point
 rejects the same values with the same messages.
 
 A wrong *type* (``conf="0.5"``, ``conf=None``, ``max_det=2.5``) raises
@@ -155,7 +155,7 @@ class DetectOptions:
         return replace(self, **changes) if changes else self
 
     def as_kwargs(self) -> dict[str, Any]:
-        """The options by name: the keyword arguments of `lite.ops.decode.postprocess` and `postprocess_plan`."""
+        """The options by name: the keyword arguments of YOLOv6's `postprocess` and `postprocess_plan`."""
         return {name: getattr(self, name) for name in _NAMES}
 
 

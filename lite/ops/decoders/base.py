@@ -338,7 +338,7 @@ def postprocess_plan(
         plan: The decoder's plan (see `match_outputs`).
         outputs: Output name → array from one inference (a batch).
         input_hw: Network input (H, W).
-        **options: `DetectOptions` fields, as for [`lite.ops.decode.postprocess`][lite.ops.decode.postprocess].
+        **options: `DetectOptions` fields, as for YOLOv6's `postprocess`.
 
     Raises:
         InputError: An output the plan reads is missing, or an option with a wrong name, value or type.
