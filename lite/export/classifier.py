@@ -129,34 +129,11 @@ def export_classifier(
                                output_names=["output0"], simplify=simplify, metadata=meta, verify=verify,
                                rtol=rtol, atol=atol, exporter=exporter)  # type: ignore[arg-type]  # fmt: skip
         if to:
-            _convert_and_compare(report, net, sample, to, verify=verify, rtol=rtol, atol=atol)
+            from lite.export.verify import convert_and_verify
+
+            files, comparisons = convert_and_verify(report.path, net, sample, to, verify=verify, rtol=rtol, atol=atol)
+            report.files += files
+            report.comparisons += comparisons
     finally:
         net.train(was_training)
     return report
-
-
-def _convert_and_compare(
-    report: ExportReport, net: Any, sample: Any, engines: Sequence[str], *, verify: bool, rtol: float, atol: float
-) -> None:
-    """Convert the ONNX file to each engine (`lite.convert`) and compare it with PyTorch (reported, not raised)."""
-    from lite.convert import convert, get
-    from lite.export.verify import ENGINE_NAMES, random_samples, verify_backend
-
-    for engine in engines:
-        kwargs = {"verify": False} if "verify" in get(engine).parameters() else {}  # compared with PyTorch below
-        converted = Path(convert(report.path, engine, report.path.parent, force=True, **kwargs))
-        report.files.append(converted)
-        if verify:
-            samples = [(sample,), *random_samples((sample,), 2, seed=0)]
-            report.comparisons.append(
-                verify_backend(
-                    net,
-                    converted,
-                    samples,
-                    backend=engine,
-                    rtol=rtol,
-                    atol=atol,
-                    target_name=ENGINE_NAMES.get(engine, engine),
-                    raise_on_failure=False,
-                )  # fmt: skip
-            )

@@ -23,6 +23,7 @@ from lite.core.errors import InputError, VerificationError
 from lite.tools.parity import Comparison, diff_outputs, feed_for, run_backend, to_numpy
 
 __all__ = [
+    "convert_and_verify",
     "ENGINE_NAMES",
     "flatten_outputs",
     "median_ms",
@@ -244,3 +245,42 @@ def verify_onnx(
         raise_on_failure=raise_on_failure,
         **kwargs,
     )
+
+
+def convert_and_verify(
+    onnx_path: Path,
+    reference: Callable[..., Any],
+    sample: Any,
+    engines: Sequence[str],
+    *,
+    verify: bool = True,
+    n_random: int = 2,
+    seed: int = 0,
+    rtol: float = 1e-2,
+    atol: float = 1e-2,
+    runs: int = 5,
+) -> tuple[list[Path], list[Comparison]]:
+    """Convert an exported ONNX file to each engine (`lite.convert`, into its folder, replacing an earlier
+    conversion as the export replaced the ONNX) and compare each with the PyTorch ``reference``.
+
+    The converter's own check against ONNX Runtime is skipped: the converted model is compared with PyTorch here
+    instead, on ``sample`` and ``n_random`` random inputs, and reported (``raise_on_failure=False``), not raised.
+
+    Returns:
+        The converted files and, with ``verify``, one `Comparison` per engine.
+    """
+    from lite.convert import convert, get
+
+    files: list[Path] = []
+    comparisons: list[Comparison] = []
+    for engine in engines:
+        kwargs = {"verify": False} if "verify" in get(engine).parameters() else {}
+        converted = Path(convert(onnx_path, engine, onnx_path.parent, force=True, **kwargs))
+        files.append(converted)
+        if verify:
+            samples = [(sample,), *random_samples((sample,), n_random, seed=seed)]
+            comparisons.append(
+                verify_backend(reference, converted, samples, backend=engine, rtol=rtol, atol=atol, runs=runs,
+                               target_name=ENGINE_NAMES.get(engine, engine), raise_on_failure=False)  # fmt: skip
+            )
+    return files, comparisons

@@ -399,17 +399,6 @@ def _sample_tensor(sample: Any, hw: tuple[int, int], batch: int, seed: int) -> A
     return torch.from_numpy(np.repeat(x, batch, axis=0))
 
 
-def _convert(onnx_path: Path, engine: str) -> Path:
-    """Convert the exported ONNX with ``lite.convert`` into its folder (replacing an earlier conversion, as the
-    export replaces the ONNX file)."""
-    from lite.convert import convert, get
-
-    # lite.convert checks the conversion against ONNX Runtime with its own tolerance; here the
-    # converted model is compared with PyTorch instead, and reported rather than refused
-    kwargs = {"verify": False} if "verify" in get(engine).parameters() else {}
-    return Path(convert(onnx_path, engine, onnx_path.parent, force=True, **kwargs))
-
-
 @dataclass(frozen=True)
 class ExportOptions:
     """How `export_yolov6` exports and checks a model (every field is also a keyword of that function).
@@ -564,30 +553,6 @@ def _export_end2end(net: Any, x: Any, out: Path, meta: Any, opt: ExportOptions, 
     return report
 
 
-def _convert_and_compare(report: ExportReport, net: Any, x: Any, engines: Sequence[str], opt: ExportOptions) -> None:
-    """Convert the exported ONNX to each target and compare it with PyTorch (reported, not raised)."""
-    from lite.export.verify import ENGINE_NAMES, random_samples, verify_backend
-
-    for engine in engines:
-        converted = _convert(report.path, engine)
-        report.files.append(converted)
-        if opt.verify:
-            samples = [(x,), *random_samples((x,), opt.n_random, seed=opt.seed)]
-            report.comparisons.append(
-                verify_backend(
-                    net,
-                    converted,
-                    samples,
-                    backend=engine,
-                    rtol=opt.engine_rtol,
-                    atol=opt.engine_atol,
-                    runs=opt.runs,
-                    target_name=ENGINE_NAMES.get(engine, engine),
-                    raise_on_failure=False,
-                )
-            )
-
-
 def export_yolov6(
     checkpoint: str | Path | Any,
     out: str | Path | None = None,
@@ -642,5 +607,10 @@ def export_yolov6(
         report = _export_end2end(net, x, out, meta, opt, common)
     else:
         report = torch_to_onnx(net, x, out, **common)
-    _convert_and_compare(report, net, x, engines, opt)
+    from lite.export.verify import convert_and_verify
+
+    files, comparisons = convert_and_verify(report.path, net, x, engines, verify=opt.verify, n_random=opt.n_random,
+                                            seed=opt.seed, rtol=opt.engine_rtol, atol=opt.engine_atol, runs=opt.runs)
+    report.files += files
+    report.comparisons += comparisons
     return report
