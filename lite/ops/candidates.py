@@ -41,7 +41,7 @@ class Candidates:
         if not scores:
             return cls.empty()
         sc = np.concatenate(scores)
-        order = _topk(sc, k)
+        order = topk(sc, k)
         return cls(
             np.concatenate(boxes)[order].astype(np.float32, copy=False),
             sc[order].astype(np.float32, copy=False),
@@ -49,7 +49,7 @@ class Candidates:
         )
 
 
-def _refuse_saturated(scores: np.ndarray, what: str) -> None:
+def refuse_saturated(scores: np.ndarray, what: str) -> None:
     """Scores above 1 that are never negative are neither probabilities nor logits: refuse them (no sigmoid)."""
     if scores.size and float(scores.max()) > 1 + 1e-3 and float(scores.min()) >= -1e-3:
         raise ModelOutputError(
@@ -60,12 +60,12 @@ def _refuse_saturated(scores: np.ndarray, what: str) -> None:
         )
 
 
-def _logit(p: float) -> float:
+def logit(p: float) -> float:
     p = min(max(p, 1e-12), 1 - 1e-12)
     return math.log(p / (1 - p))
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
@@ -74,7 +74,7 @@ _NO_SCORE = np.zeros(0, np.float32)
 _NO_INDEX.flags.writeable = _NO_SCORE.flags.writeable = False
 
 
-def _select(
+def select(
     cls: np.ndarray,
     conf: float,
     multi_label: bool,
@@ -97,7 +97,7 @@ def _select(
 
     All scores are compared once; the per-anchor max runs only over the few anchors that passed.
     """
-    thr = _logit(conf) if logits else conf
+    thr = logit(conf) if logits else conf
     if skip:
         hit = cls > thr
         hit[:, :skip] = False
@@ -138,11 +138,11 @@ def _select(
         c = sub.argmax(axis=1)
         s = sub[np.arange(len(a)), c]
     if logits:
-        s = _sigmoid(s)
+        s = sigmoid(s)
     return a.astype(np.int64, copy=False), c.astype(np.int64, copy=False), s.astype(np.float32, copy=False)
 
 
-def _topk(scores: np.ndarray, k: int) -> np.ndarray:
+def topk(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k largest scores, sorted by score descending (stable for ties)."""
     if len(scores) > k:
         part = np.argpartition(-scores, k - 1)[:k]
@@ -184,9 +184,3 @@ def finish(cands: Sequence[Candidates], *, iou: float, max_det: int, nms_mode: s
         final.append(Candidates(boxes, scores, cls))
     return final
 
-
-select = _select
-topk = _topk
-sigmoid = _sigmoid
-logit = _logit
-refuse_saturated = _refuse_saturated

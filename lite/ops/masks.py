@@ -27,12 +27,11 @@ follows torchvision's ``paste_masks_in_image``: each mask padded by one zero pix
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 
 from lite.core.errors import InputError, ModelOutputError
+from lite.ops.candidates import logit
 from lite.ops.letterbox import LetterboxTransform
 
 __all__ = ["prototype_masks", "paste_masks", "split_seg_rows", "MASK_SPACES"]
@@ -41,9 +40,10 @@ MASK_SPACES = ("image", "input")
 
 
 def _logit(threshold: float) -> float:
+    """The mask threshold as a logit (`lite.ops.candidates.logit`), checked to be a probability."""
     if not 0.0 < float(threshold) < 1.0:
         raise InputError(f"threshold: expected a probability in (0, 1), got {threshold!r}")
-    return math.log(threshold / (1.0 - threshold))
+    return logit(float(threshold))
 
 
 def _check_protos(protos: np.ndarray, coefficients: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, ...]:

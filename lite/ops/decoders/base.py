@@ -22,10 +22,7 @@ import numpy as np
 from lite.core.errors import InputError, ModelOutputError
 from lite.core.registry import Registry
 from lite.ops import grids
-from lite.ops.candidates import Candidates, finish, refuse_saturated
-from lite.ops.candidates import select as _select
-from lite.ops.candidates import sigmoid as _sigmoid
-from lite.ops.candidates import topk as _topk
+from lite.ops.candidates import Candidates, finish, refuse_saturated, select, sigmoid, topk
 from lite.ops.options import DetectOptions
 
 __all__ = [
@@ -39,7 +36,7 @@ __all__ = [
     "match_outputs",
     "postprocess_plan",
     "run_plan",
-    "select_scores",
+    "select",
     "topk",
     "sigmoid",
     "scores_are_probabilities",
@@ -50,11 +47,6 @@ Shape = tuple[int | str | None, ...]
 
 #: Above this many classes a model's class count is not believed without names saying so.
 MAX_PLAUSIBLE_CLASSES = 2000
-
-select_scores = _select
-topk = _topk
-sigmoid = _sigmoid
-
 
 def scores_are_probabilities(scores: np.ndarray) -> bool:
     """True when every score lies in ``[0, 1]`` (already through a sigmoid), False for logits."""

@@ -67,7 +67,7 @@ class DETRDecoder(Decoder):
         scale = np.array([w, h, w, h], np.float32)
         results = []
         for b in range(boxes.shape[0]):
-            q, c, s = base.select_scores(scores[b], conf, multi_label, logits=logits)
+            q, c, s = base.select(scores[b], conf, multi_label, logits=logits)
             order = base.topk(s, pre_nms_topk)
             q, c, s = q[order], c[order], s[order]
             cx, cy, bw, bh = (boxes[b, q] * scale).T

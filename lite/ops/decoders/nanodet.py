@@ -85,7 +85,7 @@ class NanoDetPlusDecoder(Decoder):
         logits = bool(plan.options.get("logits", False))
         results = []
         for b in range(out.shape[0]):
-            a, c, s = base.select_scores(out[b, :, :nc], conf, multi_label, logits=logits)
+            a, c, s = base.select(out[b, :, :nc], conf, multi_label, logits=logits)
             if len(a) == 0:
                 results.append(Candidates.empty())
                 continue
@@ -159,7 +159,7 @@ class NanoDetDecoder(Decoder):
         for b in range(levels[0][0].shape[0]):
             bl, sl, cl = [], [], []
             for cls, dis, h, w, s in levels:
-                a, c, sc = base.select_scores(cls[b], conf, multi_label, logits=logits)
+                a, c, sc = base.select(cls[b], conf, multi_label, logits=logits)
                 if len(a) == 0:
                     continue
                 gx, gy = grids.cell_grid(h, w, off)

@@ -81,7 +81,7 @@ class YOLOv8Decoder(Decoder):
         logits = bool(plan.options.get("logits", False))
         results = []
         for b in range(out.shape[0]):
-            a, c, s = base.select_scores(out[b, 4:], conf, multi_label, logits=logits, classes_first=True)
+            a, c, s = base.select(out[b, 4:], conf, multi_label, logits=logits, classes_first=True)
             if len(a) == 0:
                 results.append(Candidates.empty())
                 continue
@@ -168,7 +168,7 @@ class YOLOv5Decoder(Decoder):
         for b in range(out.shape[0]):
             rows = out[b]
             cand = np.flatnonzero(rows[:, 4] > conf)  # score = obj * cls <= obj: most rows end here
-            a, c, s = base.select_scores(rows[cand, 5:] * rows[cand, 4:5], conf, multi_label)
+            a, c, s = base.select(rows[cand, 5:] * rows[cand, 4:5], conf, multi_label)
             if len(a) == 0:
                 results.append(Candidates.empty())
                 continue
@@ -306,7 +306,7 @@ class YOLOv5AnchorDecoder(Decoder):
                     continue
                 sub = p[rows]
                 scores = act(sub[:, 5:]) * act(sub[:, 4:5])
-                a, c, sc = base.select_scores(scores, conf, multi_label)
+                a, c, sc = base.select(scores, conf, multi_label)
                 if len(a) == 0:
                     continue
                 r = rows[a]
@@ -369,7 +369,7 @@ class YOLOXDecoder(Decoder):
             cand = np.flatnonzero(obj > conf) if conf > 0 else np.arange(len(obj))
             cls = rows[cand, 5:]
             cls = (base.sigmoid(cls) if logits else cls) * obj[cand, None]
-            a, c, s = base.select_scores(cls, conf, multi_label)
+            a, c, s = base.select(cls, conf, multi_label)
             if len(a) == 0:
                 results.append(Candidates.empty())
                 continue

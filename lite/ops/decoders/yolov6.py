@@ -38,14 +38,7 @@ import numpy as np
 from lite.core.errors import InputError
 from lite.data.coco import COCO_NAMES
 from lite.ops import grids
-from lite.ops.candidates import (
-    Candidates,
-    _refuse_saturated,
-    _select,
-    _sigmoid,
-    _topk,
-    finish,
-)
+from lite.ops.candidates import Candidates, finish, refuse_saturated, select, sigmoid, topk
 from lite.ops.decoders import base
 from lite.ops.decoders.base import Decoder, Hints, Plan, Shape, register_decoder
 from lite.ops.options import DetectOptions, check_fraction, check_positive_int
@@ -276,14 +269,14 @@ def refine_layout(spec: DecodeSpec, outputs: Mapping[str, np.ndarray]) -> Decode
         head, tail = first[:, :4], first[:, c - 4 :]
         box_first = float(head.mean()) > float(tail.mean())
         cls = first[:, 4:] if box_first else first[:, : c - 4]
-        _refuse_saturated(cls, "YOLOv6 per-level heads, class channels")
+        refuse_saturated(cls, "YOLOv6 per-level heads, class channels")
         sig = bool(cls.min() < 0.0 or cls.max() > 1.0)
         return replace(spec, box_first=box_first, sigmoid=sig, resolved=True)
     if spec.layout in (Layout.DECODED, Layout.ANCHOR_GRID):
         out = np.asarray(outputs[spec.names[0]])
         lo = 4
         scores = out[..., lo:]
-        _refuse_saturated(scores, "YOLOv6 (B, N, 5+nc), columns 4+")
+        refuse_saturated(scores, "YOLOv6 (B, N, 5+nc), columns 4+")
         raw = bool(scores.min() < -1e-3 or scores.max() > 1 + 1e-3)
         layout = Layout.ANCHOR_GRID if raw else Layout.DECODED
         if spec.layout is Layout.ANCHOR_GRID:
@@ -396,21 +389,21 @@ def _flat(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
         if spec.has_obj:
             obj = rows[:, 4]
             if grid:
-                obj = _sigmoid(obj)
-                cls = _sigmoid(cls) * obj[:, None]
+                obj = sigmoid(obj)
+                cls = sigmoid(cls) * obj[:, None]
             elif obj.min() < 1.0:  # a real objectness (YOLOv6 0.1); 0.2+ exports write ones
                 cls = cls * obj[:, None]
             else:
                 skip = c0  # compare the contiguous rows, not the strided class columns
         elif grid:
-            cls = _sigmoid(cls)
+            cls = sigmoid(cls)
         else:
             skip = c0
-        a, c, s = _select(rows if skip else cls, conf, multi_label, skip=skip)
+        a, c, s = select(rows if skip else cls, conf, multi_label, skip=skip)
         if len(a) == 0:
             results.append(Candidates.empty())
             continue
-        order = _topk(s, k)
+        order = topk(s, k)
         a, c, s = a[order], c[order], s[order]
         xywh = rows[a, :4]
         if grid:
@@ -441,7 +434,7 @@ def _raw(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
         anchors, dists, scores, classes = [], [], [], []
         for lv, (h, w), start in zip(levels, sizes, starts, strict=True):
             flat = lv[b].reshape(lv.shape[1], h * w)
-            a, c, sc = _select(flat[cls_sl], conf, multi_label, logits=spec.sigmoid, classes_first=True)
+            a, c, sc = select(flat[cls_sl], conf, multi_label, logits=spec.sigmoid, classes_first=True)
             if len(a):  # cls: (nc, hw), contiguous: no transpose
                 dists.append(flat[box_sl][:, a])
                 anchors.append(a + start)
@@ -451,7 +444,7 @@ def _raw(outputs, spec, input_hw, conf, multi_label, k) -> list[Candidates]:
             results.append(Candidates.empty())
             continue
         sc = np.concatenate(scores) if len(scores) > 1 else scores[0]
-        order = _topk(sc, k)  # boxes only for the k kept: the same arithmetic per box, fewer boxes
+        order = topk(sc, k)  # boxes only for the k kept: the same arithmetic per box, fewer boxes
         a = (np.concatenate(anchors) if len(anchors) > 1 else anchors[0])[order]
         dist = (np.concatenate(dists, axis=1) if len(dists) > 1 else dists[0])[:, order].astype(np.float32)
         x, y = gx[a], gy[a]
@@ -498,7 +491,7 @@ def _end2end(outputs, spec, conf, k) -> list[Candidates]:
         cl = classes[b, :n].astype(np.int64)
         keep = (cl >= 0) & (sc >= conf)
         bx, sc, cl = bx[keep], sc[keep], cl[keep]
-        order = _topk(sc, k)
+        order = topk(sc, k)
         results.append(Candidates(bx[order], sc[order], cl[order]))
     return results
 
