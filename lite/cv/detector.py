@@ -188,12 +188,10 @@ class Detector(ImageModel):
             for knob in rec.knobs:  # each keyword's range, from the record
                 knob.check(given.get(knob.name), rec.name)
             return
-        owners = {k: [r.name for r in RECORDS.values() if k in r.knob_names()] for k in foreign}
         own = "; ".join(k.describe() for k in rec.knobs) or "none"
         raise InputError(
-            "; ".join(f"{k} is a keyword of family {'/'.join(v)}" for k, v in owners.items())
-            + f", not of family {rec.name!r}, whose own keywords are: {own}. Drop it, or open the model as its "
-            f"family (family=)"
+            _owners_of(foreign) + f", not of family {rec.name!r}, whose own keywords are: {own}. Drop it, or open "
+            f"the model as its family (family=)"
         )
 
     @classmethod
@@ -274,10 +272,8 @@ class Detector(ImageModel):
             own = set(fam.knobs())
             foreign = sorted(k for k in kwargs if k not in own and k not in ("backend", "threads"))
             if foreign:
-                owners = {k: [n for n, f in knobs.items() if k in f] for k in foreign}
                 raise InputError(
-                    "; ".join(f"{k} is a keyword of family {'/'.join(v)}" for k, v in owners.items())
-                    + f", and {be.model_path.name} was read as family {fam.family!r}, which takes "
+                    _owners_of(foreign) + f", and {be.model_path.name} was read as family {fam.family!r}, which takes "
                     f"{', '.join(fam.knobs())}: drop it, or pass family= to open the model as another family"
                 )
             # the opened backend is handed over: a hub file's size comes from its name and sha256 (hub_input_size)
@@ -687,6 +683,14 @@ def refuse_other_task(backend: Backend, shapes: Mapping[str, tuple], meta: Any) 
         f"box-detection outputs only and do not read {task} models yet; use a detection export of the model",
         task,
         reason,
+    )
+
+
+def _owners_of(keywords: Sequence[str]) -> str:
+    """``"legacy_normalization is a keyword of family yolox"`` for each keyword, from the family records."""
+    return "; ".join(
+        f"{k} is a keyword of family {'/'.join(r.name for r in RECORDS.values() if k in r.knob_names())}"
+        for k in keywords
     )
 
 
