@@ -117,6 +117,13 @@ def test_real_pose_and_segment_exports_are_refused_as_their_task(shared, file, t
     assert e.value.task == task
 
 
+def test_an_image_classifier_is_refused_as_one(shared):
+    """MobileNetV2 (one ``(N, 1000)`` output, no metadata) is a classifier, not a detector no family reads."""
+    """MobileNetV2 (one ``(N, 1000)`` output, no metadata) is refused as a classifier, not as unreadable."""
+        Detector.from_file(shared / "models" / "foreign_tasks" / "classify" / "mobilenetv2-12-int8.onnx")
+    assert e.value.task == "classify"
+
+
 def test_unknown_keywords_list_the_family_and_backend_ones(shared):
     model = shared / DECODED
     with pytest.raises(

@@ -1,4 +1,5 @@
-"""Which task a model's outputs belong to, when it is not box detection (pose keypoints, instance masks...).
+"""Which task a model's outputs belong to, when it is not box detection (pose keypoints, instance masks,
+whole-image classification).
 
 Detection decoders read ``(B, 4+nc, N)`` and friends; a YOLOv8-pose ``(B, 56, N)`` or YOLOv8-seg ``(B, 116, N)``
 output has the same rank and would read as a detector with 52 or 112 classes. `find_task` recognises those
@@ -38,6 +39,14 @@ def find_task(
         return _META_TASKS[task], f"the model's metadata says task={task!r}"
     if "kpt_shape" in metadata:
         return "pose", f"the model's metadata has kpt_shape={metadata['kpt_shape']}"
+    if len(shapes) == 1:
+        name, shape = next(iter(shapes.items()))
+        nc = int_dim(shape[1]) if len(shape) == 2 else None
+        if nc is not None and nc >= 2:
+            return "classify", (
+                f"its one output {name}{list(shape)} is one score per class for the whole image (an image "
+                f"classifier such as ResNet, MobileNet or YOLOv8-cls), not boxes"
+            )
     three = {n: s for n, s in shapes.items() if len(s) == 3}
     four = {n: s for n, s in shapes.items() if len(s) == 4}
     if len(three) != 1 or len(shapes) > 2:
