@@ -58,10 +58,12 @@ def coco128(shared) -> Path:
 
 
 def test_the_cli_knows_the_families():
-    from lite.cli._common import FAMILIES
-    from lite.cv import family_names
+    from lite.cli._common import CLASSIFIER_FAMILIES, FAMILIES
+    from lite.cv import Classifier, family_names, get_family
 
-    assert set(FAMILIES) == set(family_names()) - {"yolo11"}
+    classifiers = {n for n in family_names() if issubclass(get_family(n), Classifier)}
+    assert set(CLASSIFIER_FAMILIES) == classifiers
+    assert set(FAMILIES) == set(family_names()) - {"yolo11"} - classifiers
     for cmd in ("detect", "eval", "bench", "compare", "info"):
         assert "--family" in lite(cmd, "--help").stdout
 

@@ -96,33 +96,57 @@ def _channels_first(c: int, n: int = 2100) -> np.ndarray:
 
 @pytest.mark.parametrize(("outputs", "task"), [
     ({"output0": _channels_first(56)}, "pose"),
-    ({"output0": _channels_first(116)}, "segment"),
     ({"output0": _channels_first(116), "output1": np.zeros((1, 32, 80, 80), np.float32)}, "segment"),
 ])  # fmt: skip
 def test_pose_and_segment_signatures_are_those_tasks_never_detectors(tmp_path, outputs, task):
+    """Read as their task by the families that have it; refused by name by the others (never 52 or 112 classes)."""
+    from lite.cv import YOLOv8
+
     path = _onnx_model(tmp_path / f"{task}.onnx", outputs, hw=(320, 320))
-    for opener in (Detector.from_file, __import__("lite.cv", fromlist=["YOLOv8"]).YOLOv8):
-        with pytest.raises(TaskNotSupportedError, match=f"a {task} model, not a box detector") as e:
-            opener(path)
+    for opener in (Detector.from_file, YOLOv8):
+        with opener(path) as det:
+            assert det.task == task and det.plan.decoder == f"yolov8_{'seg' if task == 'segment' else 'pose'}"
+    for family in (YOLOv6, YOLOX):
+        refused = f"a {task} model, which family '{family.family}' does not"
+        with pytest.raises(TaskNotSupportedError, match=refused) as e:
+            family(path)
         assert e.value.task == task and isinstance(e.value, LayoutError)
-        assert "52 classes" not in str(e.value).split("not a detector")[0]
+        assert "Detector.from_file" in str(e.value) and "yolov8" in str(e.value)
+
+
+def test_a_segmentation_head_without_its_prototypes_is_refused(tmp_path):
+    """116 rows = 4 + 80 + 32 mask coefficients, the prototype output dropped: no masks can be built, and reading
+    it as a 112-class detector would be a wrong answer."""
+    path = _onnx_model(tmp_path / "seg_no_protos.onnx", {"output0": _channels_first(116)}, hw=(320, 320))
+    with pytest.raises(TaskNotSupportedError, match=r"a segment model .*fit no segment layout.*wrong answer") as e:
+        Detector.from_file(path)
+    assert e.value.task == "segment"
 
 
 @pytest.mark.parametrize(("file", "task"), [
     ("segment/yolov8n-seg_int8_320.onnx", "segment"), ("pose/yolo11n-pose_int8_degenerate.onnx", "pose"),
 ])  # fmt: skip
-def test_real_pose_and_segment_exports_are_refused_as_their_task(shared, file, task):
+def test_real_pose_and_segment_exports_open_as_their_task_and_detector_only_families_refuse_them(shared, file, task):
+    model = shared / "models" / "foreign_tasks" / file
+    with Detector.from_file(model) as det:
+        assert det.task == task and det.family == "yolov8"
     with pytest.raises(TaskNotSupportedError, match=f"metadata says task='{task}'") as e:
-        Detector.from_file(shared / "models" / "foreign_tasks" / file)
+        YOLOv6(model)
     assert e.value.task == task
+    other = "pose" if task == "segment" else "segment"
+    with pytest.raises(TaskNotSupportedError, match=f"task='{other}' asks for .* but the model is a {task} model"):
+        Detector.from_file(model, task=other)
 
 
 def test_an_image_classifier_is_refused_as_one(shared):
-    """MobileNetV2 (one ``(N, 1000)`` output, no metadata) is refused as a classifier, not as unreadable."""
+    """MobileNetV2 (one ``(N, 1000)`` output, no metadata) is refused by the detector API as a classifier, naming
+    the API that reads it."""
     model = shared / "models" / "foreign_tasks" / "classify" / "mobilenetv2-12-int8.onnx"
-    with pytest.raises(TaskNotSupportedError, match=r"a classify model, not a box detector: .*one score per") as e:
+    with pytest.raises(TaskNotSupportedError, match=r"a classify model .*lite\.cv\.Classifier") as e:
         Detector.from_file(model)
     assert e.value.task == "classify"
+    with pytest.raises(TaskNotSupportedError, match=r"a classify model, which family 'yolov6' does not read"):
+        YOLOv6(model)
 
 
 def test_unknown_keywords_list_the_family_and_backend_ones(shared):

@@ -65,7 +65,7 @@ def test_resolve_is_pure_and_asks_for_what_only_an_engine_can_tell():
     # shape-free engine (NCNN): the resolver asks for the shapes at each family's input size
     dynamic = ResolveHints("m.param", ModelMeta())
     asked = resolve(Observed(None), dynamic, RECORDS)
-    assert asked.family is None and set(asked.needs_shapes) == {(640, 640), (416, 416)}
+    assert asked.family is None and set(asked.needs_shapes) == {(640, 640), (416, 416), (224, 224)}
     # a tie (YOLOv6 decoded vs YOLOX raw grid, same shape): it asks for one blank inference per family
     tie = resolve(Observed({"output": (1, 3549, 85)}), dataclasses.replace(hints, fixed_hw=(416, 416)), RECORDS)
     assert tie.family is None and {f for f, _ in tie.needs_values} == {"yolov6", "yolox"}

@@ -35,7 +35,10 @@ __all__ = [
 
 INPUT_SIZE_HELP = "network input N or H W (dynamic-shape models)"
 #: lite.cv's modules that are not a family (every other module of lite.cv is one family, named as the module).
-_NOT_FAMILIES = frozenset({"detector", "family", "image_model", "records", "resolve", "track"})
+#: ``classifier`` holds the classifier families (``lite classify --family``: `CLASSIFIER_FAMILIES`).
+_NOT_FAMILIES = frozenset({"classifier", "detector", "family", "image_model", "records", "resolve", "track"})
+#: The classifier families of lite.cv.classifier (a test keeps them equal to the registry's).
+CLASSIFIER_FAMILIES = ("imagenet", "yolov8-cls")
 
 
 def _family_modules() -> tuple[str, ...]:

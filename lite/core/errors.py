@@ -236,4 +236,9 @@ class AssumedDefaultWarning(LiteWarning):
     """lite used a family default (input size, anchors) because the model and the caller said nothing."""
 
 
-__all__ += ["TaskNotSupportedError", "AssumedDefaultWarning"]
+class ConstantScoresWarning(LiteWarning):
+    """The first inference's class scores are the same at every anchor: the model's score head gives no
+    information (a quantization that destroyed it), so it finds nothing, or the same score everywhere."""
+
+
+__all__ += ["TaskNotSupportedError", "AssumedDefaultWarning", "ConstantScoresWarning"]

@@ -1,10 +1,12 @@
-"""Computer-vision models: they speak images and `Detections`, never engines.
+"""Computer-vision models: they speak images, `Detections` and `Classifications`, never engines.
 
-Families (each a `Detector` subclass that is mostly data): `YOLOv5`, `YOLOv6`, `YOLOv7`,
-`YOLOv8` (alias `YOLO11`), `YOLOX`, `NanoDet`, `RTDETR`. `Detector.from_file`
-picks the family from the file; `get_family` / `family_names` look them up by name.
+Families (each a class that is mostly data, from `lite.cv.records`): detectors `YOLOv5`, `YOLOv6`, `YOLOv7`,
+`YOLOv8` (alias `YOLO11`; its segmentation and pose exports too), `YOLOX`, `NanoDet`, `RTDETR`; classifiers
+`YOLOv8Classifier`, `ImageNetClassifier` (both `Classifier`). `ImageModel.from_file` opens any model as what it
+is; `Detector.from_file` opens boxes, masks and keypoints models; `get_family` / `family_names` look families up.
 """
 
+from lite.cv.classifier import Classifier, ImageNetClassifier, YOLOv8Classifier
 from lite.cv.detector import Detector
 from lite.cv.family import family_names, get_family, register_family
 from lite.cv.image_model import ImageModel
@@ -17,7 +19,9 @@ from lite.cv.yolov8 import YOLO11, YOLOv8
 from lite.cv.yolox import YOLOX
 
 __all__ = [
+    "Classifier",
     "Detector",
+    "ImageNetClassifier",
     "ImageModel",
     "NanoDet",
     "RTDETR",
@@ -27,6 +31,7 @@ __all__ = [
     "YOLOv6",
     "YOLOv7",
     "YOLOv8",
+    "YOLOv8Classifier",
     "family_names",
     "get_family",
     "register_family",

@@ -19,11 +19,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lite import backends
 from lite.backends.base import Backend
 from lite.core import checks as _checks
 from lite.core.errors import (
     AssumedDefaultWarning,
+    ConstantScoresWarning,
     InputError,
     InputSizeError,
     LayoutError,
@@ -31,7 +31,7 @@ from lite.core.errors import (
     StreamError,
     TaskNotSupportedError,
 )
-from lite.cv.image_model import ImageModel, InputSizeSource, check_backend_options
+from lite.cv.image_model import ImageModel, InputSizeSource
 from lite.cv.records import RECORDS, FamilyRecord
 from lite.cv.resolve import hints_for, parse_anchors
 from lite.data.coco import COCO_NAMES
@@ -46,7 +46,10 @@ from lite.ops.letterbox import LetterboxTransform
 from lite.ops.options import DetectOptions
 from lite.ops.preprocess import PreprocessConfig
 
-__all__ = ["Detector"]
+__all__ = ["Detector", "DETECTOR_TASKS"]
+
+#: The tasks a `Detector` returns `Detections` for (boxes; boxes with masks; boxes with keypoints).
+DETECTOR_TASKS = ("detect", "segment", "pose")
 
 
 class Detector(ImageModel):
@@ -221,17 +224,22 @@ class Detector(ImageModel):
 
     # -- choosing the family -------------------------------------------------------------
     @classmethod
-    def from_file(cls, model: str | Path | Backend, *, family: str | None = None, **kwargs: Any) -> Detector:
+    def from_file(
+        cls, model: str | Path | Backend, *, family: str | None = None, task: str | None = None, **kwargs: Any
+    ) -> Detector:
         """Opens ``model`` as the family it is: given, read from its metadata, or told by its outputs.
 
         The family comes from ``family=``; else the metadata (lite's sidecar ``family`` key, ultralytics
         ONNX metadata → ``yolov8``, YOLOv5's ``stride``/``names`` metadata → ``yolov5``, the hub manifest);
         else the output signature when only one family's decoders read it best (values of one blank
-        inference settle ties, e.g. YOLOX's raw grid vs YOLOv6's decoded boxes).
+        inference settle ties, e.g. YOLOX's raw grid vs YOLOv6's decoded boxes). Segmentation and pose exports
+        open too: their `detect` gives `Detections` with ``masks`` or ``keypoints`` (``task`` says which).
 
         Args:
             model: Model file, hub name or opened backend.
             family: Family name (``"yolov5"``, ``"yolov6"``, ``"yolov8"``/``"yolo11"``, ``"yolox"``, ``"nanodet"``).
+            task: The task required: ``"detect"``, ``"segment"`` or ``"pose"`` (None: any of them); a model of
+                another task is refused with `TaskNotSupportedError`.
             **kwargs: Detector arguments (``backend``, ``device``, ``input_size``, ``conf``...).
 
         Returns:
@@ -241,49 +249,13 @@ class Detector(ImageModel):
             InputError: Unknown family (the message lists them).
             AmbiguousModelError: Several families fit equally (the message names them and says ``family=``).
             LayoutError: No family reads these outputs.
+            TaskNotSupportedError: An image classifier (open it with `lite.cv.Classifier`), or not ``task``.
         """
-        from lite.cv.family import detect_family, family_knobs, get_family
+        from lite.cv.family import check_task, open_model
 
-        if family is not None:
-            return get_family(family)(model, **kwargs)
-        if cls is not Detector and cls.family is not None:
-            return cls(model, **kwargs)
-        Detector._check_layout_argument(kwargs.get("layout"))  # YOLOv6's layouts: the only ones layout= names
-        for rec in RECORDS.values():  # a keyword out of its range, before any engine or resolver sees it
-            for knob in rec.knobs:
-                knob.check(kwargs.get(knob.name), rec.name)
-        source = None if isinstance(model, Backend) else str(model)
-        knobs = family_knobs()
-        every = [k for ks in knobs.values() for k in ks]
-        every = sorted(set(every), key=every.index)
-        if isinstance(model, Backend):
-            be = model
-        else:
-            opts = {k: kwargs.pop(k) for k in list(kwargs) if k not in every and k != "backend"}
-            if kwargs.get("device") is not None:
-                opts["device"] = kwargs["device"]
-            path, backend = ImageModel._resolve(model), kwargs.pop("backend", None)
-            check_backend_options(path, backend, opts, every, "Detector.from_file (any family)")
-            be = backends.create(path, backend, threads=kwargs.get("threads"), **opts)
-            kwargs.pop("device", None)
-        try:
-            reasons: list[str] = []
-            fam = detect_family(be, source, kwargs, reasons)
-            own = set(fam.knobs())
-            foreign = sorted(k for k in kwargs if k not in own and k not in ("backend", "threads"))
-            if foreign:
-                raise InputError(
-                    _owners_of(foreign) + f", and {be.model_path.name} was read as family {fam.family!r}, which takes "
-                    f"{', '.join(fam.knobs())}: drop it, or pass family= to open the model as another family"
-                )
-            # the opened backend is handed over: a hub file's size comes from its name and sha256 (hub_input_size)
-            obj = fam(be, **{k: v for k, v in kwargs.items() if k not in ("backend", "threads")})
-            obj.family_reasons = tuple(reasons)
-        except BaseException:
-            if not isinstance(model, Backend):
-                be.close()
-            raise
-        return obj
+        if family is None and cls is not Detector and cls.family is not None:
+            return check_task(cls(model, **kwargs), task, opened_here=True)
+        return open_model(model, family=family, task=task, api="Detector.from_file", tasks=DETECTOR_TASKS, **kwargs)
 
     # -- reading the outputs -----------------------------------------------------------------
     def _hints(self, input_hw: tuple[int, int] | None = None) -> Hints:
@@ -379,7 +351,7 @@ class Detector(ImageModel):
         """This family's most likely reading of the outputs; refuses when none fits or another family fits better."""
         from lite.cv.family import describe_plans
 
-        refuse_other_task(self.backend, shapes, self.meta)
+        found = refuse_other_task(self.backend, shapes, self.meta, self._own_record().tasks, self.family or "yolov6")
         hints = self._hints()
         reasons: list[str] = []
         own = match_outputs(shapes, hints, self.decoders, reasons)
@@ -403,6 +375,16 @@ class Detector(ImageModel):
                 msg += ". No registered family reads them: lite does not support this model"
             raise LayoutError(msg)
         best = own[0]
+        if found is not None and get_decoder(best.decoder).task != found[0]:
+            task = found[0]
+            expected = "; or ".join(f"{d} {get_decoder(d).signature}" for d in self._own_record().decoders_for(task))
+            raise TaskNotSupportedError(
+                f"{name}: a {task} model ({found[1]}), but its outputs {desc} fit no {task} layout of family {fam} "
+                f"(expected {expected}); only {best.describe()} reads them, which would be a wrong answer. Export "
+                f"the model again with all its outputs",
+                task,
+                found[1],
+            )
         forced = self.meta.layout is not None
         if others and not forced and others[0].confidence > best.confidence + 1e-9:
             raise LayoutError(
@@ -472,6 +454,7 @@ class Detector(ImageModel):
                         f"of family {self.family or 'yolov6'}: {why}{advice}"
                     )
                 self._validated = True
+                self._warn_constant_scores(dec, plan, outputs)
                 if self.input_size_source == InputSizeSource.DEFAULT:
                     h, w = self.input_hw
                     warnings.warn(
@@ -487,7 +470,24 @@ class Detector(ImageModel):
             per_image = run_plan(plan, outputs, hw, opts)
         except ModelOutputError as e:  # name the model and the engine
             raise ModelOutputError(f"{self.backend.model_path.name} on backend {self.backend.name!r}: {e}") from e
+        if self._instance_fields:
+            pairs = enumerate(zip(per_image, transforms, strict=False))
+            return [self._with_instances(c, t, outputs, i) for i, (c, t) in pairs]
         return [self._to_detections(c, t) for c, t in zip(per_image, transforms, strict=False)]
+
+    def _warn_constant_scores(self, dec: Any, plan: Plan, outputs: Mapping[str, np.ndarray]) -> None:
+        """Warn once when the first inference's class scores are one value at every anchor (a broken head)."""
+        scores = dec.class_scores(plan, outputs)
+        if scores is None or scores.size < 2 or not np.isfinite(scores).all() or np.ptp(scores) != 0:
+            return
+        warnings.warn(
+            f"{self.backend.model_path.name}: every class score of the first inference is {float(scores.flat[0]):g} "
+            f"at all {scores.size} anchor-class pairs on backend {self.backend.name!r}: the model's score head "
+            f"gives no information (a quantization that destroyed it does this), so it will find nothing. Check the "
+            f"model with its fp32 export, or quantize it again keeping the head in float",
+            ConstantScoresWarning,
+            stacklevel=4,
+        )
 
     def _options(self, overrides: dict[str, Any]) -> DetectOptions:
         """The validated options of one call: the defaults (checked once while they stay the same) + overrides."""
@@ -501,6 +501,43 @@ class Detector(ImageModel):
         # run_plan's finish() refused non-finite candidates before NMS; to_original maps finite boxes by a finite
         # ratio and clips them to the image, so they stay finite: nothing to re-check per detection
         return Detections._trusted(t.to_original(c.boxes), c.scores, c.class_ids, self.names)
+
+    @property
+    def task(self) -> str:
+        """What the model's outputs are: ``"detect"`` (boxes), ``"segment"`` (boxes and masks) or ``"pose"``
+        (boxes and keypoints); its decoder's task."""
+        return get_decoder(self.plan.decoder).task if self.plan is not None else "detect"
+
+    @property
+    def _instance_fields(self) -> bool:
+        return self.plan is not None and get_decoder(self.plan.decoder).task != "detect"
+
+    def _with_instances(
+        self, c: Candidates, t: LetterboxTransform, outputs: Mapping[str, np.ndarray], index: int
+    ) -> Detections:
+        """Detections with the task's masks or keypoints, built for the kept candidates only."""
+        assert self.plan is not None
+        fields = get_decoder(self.plan.decoder).instance_fields(self.plan, c, outputs, index, t)
+        if "keypoints" in fields:
+            names, skeleton = self._keypoint_names(fields["keypoints"].shape[1])
+            fields.update(keypoint_names=names, skeleton=skeleton)
+        return Detections._trusted(t.to_original(c.boxes), c.scores, c.class_ids, self.names, **fields)
+
+    def _keypoint_names(self, k: int) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
+        """Keypoint names and skeleton: the metadata's ``kpt_names`` when it gives ``k`` of them, COCO's for a
+        17-keypoint person model, else none."""
+        from lite.data.coco import COCO_KEYPOINT_NAMES, COCO_SKELETON
+        from lite.data.metadata import parse_value
+
+        given = self.meta.extra.get("kpt_names")
+        if given:
+            value = parse_value(given)
+            names = list(value.get(0, value.get("0", [])) if isinstance(value, dict) else value)
+            if len(names) == k and all(isinstance(n, str) for n in names):
+                return tuple(names), ()
+        if k == len(COCO_KEYPOINT_NAMES) and self.names[:1] == ("person",):
+            return COCO_KEYPOINT_NAMES, COCO_SKELETON
+        return (), ()
 
     def detect(self, image: Any, **overrides: Any) -> Detections:
         """Detect objects in one image.
@@ -668,19 +705,34 @@ class Detector(ImageModel):
         )
 
 
-def refuse_other_task(backend: Backend, shapes: Mapping[str, tuple], meta: Any) -> None:
-    """Refuse outputs of another task (pose, segmentation...) before any detection decoder reads them.
+def refuse_other_task(
+    backend: Backend, shapes: Mapping[str, tuple], meta: Any, tasks: Sequence[str], family: str | None
+) -> tuple[str, str] | None:
+    """Refuse outputs of a task that ``tasks`` (a family's) does not include, before any of its decoders reads
+    them; the message names the task found, why, and the API (or families) that read it.
+
+    Returns:
+        ``(task, reason)`` when the metadata or the outputs say a task other than box detection (one of
+        ``tasks``), else None.
 
     Raises:
-        TaskNotSupportedError: The metadata or the output signature says the task, and why.
+        TaskNotSupportedError: The metadata or the output signature says another task.
     """
     found = find_task(shapes, backend.metadata, len(meta.names) if meta.names is not None else None)
-    if found is None:
-        return
+    if found is None or found[0] in tasks:
+        return found
     task, reason = found
+    readers = [r.name for r in RECORDS.values() if task in r.tasks]
+    if task == "classify":
+        use = "open it with lite.cv.Classifier (or ImageModel.from_file; lite classify on the command line)"
+    elif readers:
+        use = f"open it with Detector.from_file (or ImageModel.from_file), or as family {' / '.join(readers)}"
+    else:
+        use = f"lite reads no {task} models; use a detection export of the model"
+    who = f"family {family!r}" if family else "this API"
     raise TaskNotSupportedError(
-        f"{backend.model_path.name}: a {task} model, not a box detector: {reason}. lite's detectors read "
-        f"box-detection outputs only and do not read {task} models yet; use a detection export of the model",
+        f"{backend.model_path.name}: a {task} model, which {who} does not read ({', '.join(tasks)} only): "
+        f"{reason}. {use}",
         task,
         reason,
     )

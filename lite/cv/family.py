@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from lite.cv.resolve import Resolution
     from lite.ops.decoders import Plan
 
-__all__ = ["register_family", "get_family", "family_names", "families_for_decoder", "detect_family"]
+__all__ = [
+    "register_family", "get_family", "family_names", "families_for_decoder", "detect_family", "named_family",
+    "metadata_task", "open_model", "check_task",
+]  # fmt: skip
 
 _FAMILIES: Registry[type[Detector]] = Registry("model family", owner=lambda cls: cls.__qualname__)
 _ALIASES: dict[str, str] = {}
@@ -121,13 +124,34 @@ def _load() -> None:
         import lite.cv  # noqa: F401  (registers the built-in families)
 
 
-def _meta_family(raw: Mapping[str, str], source: str | None) -> tuple[str, str] | None:
-    """``(family, reason)`` when the model's metadata (or hub entry) names the family, else None."""
+def metadata_task(raw: Mapping[str, str]) -> str | None:
+    """The task the metadata states (ultralytics ``task``: ``detect``, ``segment``, ``pose``, ``classify``, ``obb``;
+    ``kpt_shape`` alone: ``pose``), else None."""
+    from lite.ops.decoders.tasks import META_TASKS
+
+    task = str(raw.get("task", "")).strip().lower()
+    if task in META_TASKS:
+        return META_TASKS[task]
+    return "pose" if "kpt_shape" in raw else None
+
+
+def named_family(raw: Mapping[str, str], source: str | None, task: str | None = None) -> tuple[str, str] | None:
+    """``(family, reason)`` when the model's metadata (or hub entry) names the family, else None.
+
+    A record's identifying metadata names it only for a task it reads: the task the metadata states, else
+    ``task`` (the task the caller asks for), else detection (ultralytics metadata names ``yolov8`` for a detector,
+    a segmenter or a pose model and ``yolov8-cls`` for a classifier).
+    """
+    _load()
     fam = raw.get("family")
     if fam:
         return str(fam), f"metadata key 'family' = {fam!r}"
+    want = metadata_task(raw) or task
     for fam_name, cls in _FAMILIES.items():  # each record's identifying metadata
-        for rule in cls.record.identify if cls.record is not None else ():
+        rec = cls.record
+        if rec is None or (want is not None and want not in rec.tasks) or (want is None and "detect" not in rec.tasks):
+            continue
+        for rule in rec.identify:
             if rule.matches(raw):
                 return fam_name, rule.describe(raw)
     if source and "." not in source.rsplit("/", 1)[-1]:
@@ -154,6 +178,7 @@ def detect_family(
         LayoutError: No family fits.
     """
     from lite.cv.detector import refuse_other_task
+    from lite.cv.records import RECORDS
     from lite.data.metadata import read_model_meta, sidecar_path
 
     _load()
@@ -172,13 +197,14 @@ def detect_family(
             if fam:
                 raw["family"] = fam
     why = reasons if reasons is not None else []
-    named = _meta_family(raw, source)
+    named = named_family(raw, source)
     if named is not None and side.is_file() and raw.get("family") == named[0]:
         named = (named[0], f"metadata sidecar {side.name} (key 'family' = {named[0]!r})")
     meta = _meta_with_arguments(read_model_meta(backend.model_path, backend.metadata), kwargs)
     declared = {s.name: tuple(s.shape) for s in backend.outputs} if all(s.rank_known for s in backend.outputs) else None
     if declared is not None and named is None:
-        refuse_other_task(backend, declared, meta)
+        every_task = tuple(dict.fromkeys(t for r in RECORDS.values() for t in r.tasks))
+        refuse_other_task(backend, declared, meta, every_task, None)
     res = _resolve_with(backend, source, kwargs, meta, named, declared)
     why.extend(res.reasons)
     if res.family is not None:
@@ -259,3 +285,123 @@ def _meta_with_arguments(meta: Any, kwargs: Mapping[str, Any]) -> Any:
     from lite.data.metadata import ModelMeta
 
     return meta.merged(ModelMeta.from_arguments(kwargs.get("names"), kwargs.get("strides"), kwargs.get("layout")))
+
+
+def open_model(
+    model: Any,
+    *,
+    family: str | None = None,
+    task: str | None = None,
+    api: str = "ImageModel.from_file",
+    tasks: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Open ``model`` as the family it is (given, named by its metadata, or told by its outputs) and return the
+    family class's instance: a `Detector` for boxes, masks and keypoints, a `Classifier` for class scores.
+
+    Args:
+        model: Model file, hub name or opened backend.
+        family: Family name (None: read from the model).
+        task: The task required (None: any); another task is a `TaskNotSupportedError` naming both.
+        api: The caller's name, for messages.
+        tasks: The tasks the caller returns results for (None: every task); a model of another task is refused
+            before it is opened as its family.
+        **kwargs: The family class's arguments and backend options.
+
+    Raises:
+        TaskNotSupportedError: The model's task is not ``task`` or not among ``tasks``.
+        InputError, AmbiguousModelError, LayoutError: As `lite.cv.Detector.from_file`.
+    """
+    from lite import backends
+    from lite.backends.base import Backend
+    from lite.cv.detector import Detector, _owners_of
+    from lite.cv.image_model import ImageModel, check_backend_options
+    from lite.cv.records import RECORDS
+
+    _check_task_name(task)
+    if family is not None:
+        fam = get_family(family)
+        _refuse_task(fam, None, task, tasks, api, str(model))
+        return check_task(fam(model, **kwargs), task, opened_here=True)
+    Detector._check_layout_argument(kwargs.get("layout"))  # YOLOv6's layouts: the only ones layout= names
+    for rec in RECORDS.values():  # a keyword out of its range, before any engine or resolver sees it
+        for knob in rec.knobs:
+            knob.check(kwargs.get(knob.name), rec.name)
+    source = None if isinstance(model, Backend) else str(model)
+    every = [k for ks in family_knobs().values() for k in ks]
+    every = sorted(set(every), key=every.index)
+    if isinstance(model, Backend):
+        be = model
+    else:
+        opts = {k: kwargs.pop(k) for k in list(kwargs) if k not in every and k != "backend"}
+        if kwargs.get("device") is not None:
+            opts["device"] = kwargs["device"]
+        path, backend = ImageModel._resolve(model), kwargs.pop("backend", None)
+        check_backend_options(path, backend, opts, every, f"{api} (any family)")
+        be = backends.create(path, backend, threads=kwargs.get("threads"), **opts)
+        kwargs.pop("device", None)
+    try:
+        reasons: list[str] = []
+        fam = detect_family(be, source, kwargs, reasons)
+        _refuse_task(fam, reasons, task, tasks, api, be.model_path.name)
+        own = set(fam.knobs())
+        foreign = sorted(k for k in kwargs if k not in own and k not in ("backend", "threads"))
+        if foreign:
+            raise InputError(
+                _owners_of(foreign) + f", and {be.model_path.name} was read as family {fam.family!r}, which takes "
+                f"{', '.join(fam.knobs())}: drop it, or pass family= to open the model as another family"
+            )
+        # the opened backend is handed over: a hub file's size comes from its name and sha256 (hub_input_size)
+        obj = fam(be, **{k: v for k, v in kwargs.items() if k not in ("backend", "threads")})
+        obj.family_reasons = tuple(reasons)
+        return check_task(obj, task, opened_here=False)
+    except BaseException:
+        if not isinstance(model, Backend):
+            be.close()
+        raise
+
+
+def _check_task_name(task: str | None) -> None:
+    from lite.ops.decoders.tasks import TASK_NAMES
+
+    if task is not None and task not in TASK_NAMES:
+        raise InputError(f"task: expected one of {list(TASK_NAMES)}, got {task!r}")
+
+
+def _refuse_task(
+    fam: Any, reasons: Sequence[str] | None, task: str | None, tasks: Sequence[str] | None, api: str, name: str
+) -> None:
+    """Refuse a family whose tasks the caller cannot return (a classifier given to a detector API)."""
+    from lite.core.errors import TaskNotSupportedError
+
+    own = fam.record.tasks if fam.record is not None else ("detect",)
+    wanted = [t for t in own if (tasks is None or t in tasks) and (task is None or t == task)]
+    if wanted:
+        return
+    found = own[0]
+    why = "; ".join(reasons or ()) or f"family {fam.family!r}"
+    if found == "classify":
+        use = "open it with lite.cv.Classifier (or ImageModel.from_file; lite classify on the command line)"
+    else:
+        use = "open it with Detector.from_file (or ImageModel.from_file; lite detect on the command line)"
+    asked = f"task={task!r}" if task is not None else f"{api} ({', '.join(tasks or ())})"
+    raise TaskNotSupportedError(f"{name}: a {found} model ({why}), not what {asked} reads: {use}", found, why)
+
+
+def check_task(obj: Any, task: str | None, *, opened_here: bool) -> Any:
+    """``obj`` when its task is ``task`` (or no task is asked); else closed and refused, naming both."""
+    from lite.core.errors import TaskNotSupportedError
+
+    if task is None or obj.task == task:
+        return obj
+    found, name = obj.task, obj.backend.model_path.name
+    if opened_here:
+        obj.close()
+    what = {"segment": "masks", "pose": "keypoints", "classify": "class scores", "detect": "boxes"}
+    raise TaskNotSupportedError(
+        f"{name}: task={task!r} asks for {what[task]}, but the model is a {found} model (decoder "
+        f"{obj.plan.decoder if obj.plan is not None else '?'}: {what[found]} only); use a {task} export of the model, "
+        f"or drop task= to take what it gives",
+        found,
+        f"decoder {obj.plan.decoder if obj.plan is not None else '?'}",
+    )

@@ -107,6 +107,39 @@ class ImageModel:
             config=cfg,
         )
 
+    @classmethod
+    def from_file(
+        cls, model: str | Path | Backend, *, family: str | None = None, task: str | None = None, **kwargs: Any
+    ) -> ImageModel:
+        """Open any model as what it is: the family and task come from ``family=``, the metadata or the outputs.
+
+        Returns the family class's instance: a [`Detector`][lite.cv.detector.Detector] for box detection,
+        segmentation (``detect`` gives `Detections` with ``masks``) and pose (``keypoints``), a
+        [`Classifier`][lite.cv.classifier.Classifier] for image classification (``classify`` gives
+        `Classifications`). ``model.task`` says which.
+
+        Args:
+            model: Model file, hub name or opened backend.
+            family: Family name (None: read from the model).
+            task: ``"detect"``, ``"segment"``, ``"pose"`` or ``"classify"``: refuse a model of another task
+                (`TaskNotSupportedError` naming both); None: any.
+            **kwargs: The family class's arguments (``backend``, ``device``, ``conf``, ``top_k``...).
+
+        Example:
+            ```python
+            from lite.cv import ImageModel
+
+            m = ImageModel.from_file("yolov8n-seg.onnx")  # a YOLOv8 with m.task == "segment"
+            print(m.detect("bus.jpg").masks.shape)        # (n, 1080, 810)
+            ```
+        """
+        from lite.cv.family import open_model
+
+        if cls is not ImageModel:
+            return open_model(model, family=family or getattr(cls, "family", None), task=task,
+                              api=f"{cls.__name__}.from_file", **kwargs)  # fmt: skip
+        return open_model(model, family=family, task=task, api="ImageModel.from_file", **kwargs)
+
     # -- construction helpers ------------------------------------------------------------
     def _open(
         self,

@@ -17,7 +17,7 @@ import numpy as np
 
 from lite.core.errors import InputError
 from lite.ops.decoders.yolo import YOLOV5_ANCHORS
-from lite.ops.preprocess import PreprocessConfig
+from lite.ops.preprocess import IMAGENET_CONFIG, PreprocessConfig
 
 __all__ = ["Knob", "MetaRule", "FamilyRecord", "RECORDS", "record_of"]
 
@@ -107,9 +107,9 @@ class FamilyRecord:
 
     Attributes:
         name: Registry name (``family=``).
-        task: What its outputs are (``"detect"``).
         decoders: ``(decoder name, priority)``: the registered decoders its outputs may have; among readings of
-            equal confidence the higher priority wins.
+            equal confidence the higher priority wins. Each decoder says its task (`Decoder.task`): the
+            family's `tasks` are theirs.
         preprocess: Its input preprocessing, resize rounding rule included (the family's own demo).
         input_size: Input size of dynamic-shape models when nothing else says.
         strides: Strides tried first when the model does not say.
@@ -129,7 +129,6 @@ class FamilyRecord:
     knobs: tuple[Knob, ...] = ()
     identify: tuple[MetaRule, ...] = ()
     aliases: tuple[str, ...] = ()
-    task: str = "detect"
     input_multiple: int | None = None
     notes: Mapping[str, str] = field(default_factory=dict)
 
@@ -137,6 +136,22 @@ class FamilyRecord:
     def decoder_names(self) -> tuple[str, ...]:
         """Decoder names, highest priority first."""
         return tuple(n for n, _ in sorted(self.decoders, key=lambda d: -d[1]))
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks its decoders read (``"detect"``, ``"segment"``, ``"pose"``, ``"classify"``), in
+        `lite.ops.decoders.tasks.TASK_NAMES` order."""
+        from lite.ops.decoders import get_decoder
+        from lite.ops.decoders.tasks import TASK_NAMES
+
+        own = {get_decoder(d).task for d, _ in self.decoders}
+        return tuple(t for t in TASK_NAMES if t in own)
+
+    def decoders_for(self, task: str) -> tuple[str, ...]:
+        """Its decoder names of one task, highest priority first."""
+        from lite.ops.decoders import get_decoder
+
+        return tuple(d for d in self.decoder_names if get_decoder(d).task == task)
 
     def priority(self, decoder: str) -> int:
         """The priority of one of its decoders (0 for another family's)."""
@@ -174,12 +189,20 @@ NANODET_PREPROCESS = PreprocessConfig(
     pad_align="center", rounding="truncate",
 )  # fmt: skip
 
+#: Ultralytics YOLOv8/YOLO11-cls (``classify_transforms``): RGB, /255, the short side resized to the input size,
+#: then the centre cut out; no mean / std.
+ULTRALYTICS_CLS_PREPROCESS = PreprocessConfig(color="rgb", scale=1 / 255, resize="center_crop")
+_ULTRALYTICS_META = (
+    MetaRule("ultralytics ONNX metadata", key="author", contains="ultralytics"),
+    MetaRule("ultralytics ONNX metadata", all_of=("task", "imgsz")),
+)
+
 RECORDS: dict[str, FamilyRecord] = {
     r.name: r
     for r in (
         FamilyRecord(
             "yolov5",
-            decoders=(("yolov5", 2), ("yolov5_anchors", 1)),
+            decoders=(("yolov5", 2), ("yolov5_anchors", 1), ("yolov5_seg", 1)),
             preprocess=ROUND_RGB,
             strides=(8, 16, 32),
             anchors=YOLOV5_ANCHORS,
@@ -200,14 +223,33 @@ RECORDS: dict[str, FamilyRecord] = {
         ),
         FamilyRecord(
             "yolov8",
-            decoders=(("yolov8", 2), ("yolov8_end2end", 1)),
+            decoders=(("yolov8", 2), ("yolov8_end2end", 1), ("yolov8_seg", 2), ("yolov8_pose", 2)),
             preprocess=ROUND_RGB,
             strides=(8, 16, 32),
-            identify=(
-                MetaRule("ultralytics ONNX metadata", key="author", contains="ultralytics"),
-                MetaRule("ultralytics ONNX metadata", all_of=("task", "imgsz")),
-            ),
+            identify=_ULTRALYTICS_META,
             aliases=("yolo11", "ultralytics"),
+        ),
+        FamilyRecord(
+            "yolov8-cls",
+            decoders=(("classify", 1),),
+            preprocess=ULTRALYTICS_CLS_PREPROCESS,
+            input_size=(224, 224),
+            input_multiple=1,
+            identify=_ULTRALYTICS_META,
+            aliases=("yolo11-cls", "yolov8_cls", "yolo11_cls"),
+            notes={"preprocess": "ultralytics classify_transforms: short side to the input size, centre crop, /255"},
+        ),
+        FamilyRecord(
+            "imagenet",
+            decoders=(("classify", 2),),
+            preprocess=IMAGENET_CONFIG,
+            input_size=(224, 224),
+            input_multiple=1,
+            aliases=("resnet", "mobilenet", "torchvision"),
+            notes={
+                "preprocess": "the ImageNet preset (torchvision / ONNX Model Zoo): RGB, short side 256, centre crop "
+                "224, /255, mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225)"
+            },
         ),
         FamilyRecord(
             "yolox",

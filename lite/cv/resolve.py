@@ -119,11 +119,16 @@ def hints_for(
 
     ``anchors`` are already parsed (``((w, h), ...)`` per level); metadata anchors are parsed here.
     """
+    from lite.data.metadata import parse_value
+
     strides = meta.strides if meta.strides and len(meta.strides) > 1 else None
     if anchors is None and meta.extra.get("anchors"):
-        from lite.data.metadata import parse_value
-
         anchors = parse_anchors(parse_value(meta.extra["anchors"]), "metadata 'anchors'")
+    kpt_shape = None
+    if meta.extra.get("kpt_shape"):
+        from lite.ops.keypoints import check_kpt_shape
+
+        kpt_shape = check_kpt_shape(parse_value(meta.extra["kpt_shape"]))
     return Hints(
         input_hw=input_hw,
         num_classes=len(meta.names) if meta.names is not None else None,
@@ -136,7 +141,17 @@ def hints_for(
         box_first=box_first if box_first is not None else meta.flag("box_first"),
         sigmoid=sigmoid if sigmoid is not None else meta.flag("sigmoid"),
         anchors_assumed=anchors is None,
+        kpt_shape=kpt_shape,
+        max_stride=_metadata_max_stride(meta),
     )
+
+
+def _metadata_max_stride(meta: ModelMeta) -> int | None:
+    """The largest stride when the model's metadata gives only that (ultralytics' ``stride``); a ``strides=``
+    argument of one value is checked against the outputs instead (`Detector`), not used to read them."""
+    if not meta.strides or len(meta.strides) != 1 or "argument" in meta.source_of("strides"):
+        return None
+    return meta.strides[0]
 
 
 @dataclass(frozen=True)

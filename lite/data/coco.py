@@ -19,7 +19,10 @@ import numpy as np
 
 from lite.core.errors import InputError
 
-__all__ = ["COCO_NAMES", "COCO80_TO_91", "COCO_NAME_ALIASES", "canonical_names", "coco80_to_91", "name_key"]
+__all__ = [
+    "COCO_NAMES", "COCO80_TO_91", "COCO_NAME_ALIASES", "COCO_KEYPOINT_NAMES", "COCO_SKELETON", "canonical_names",
+    "coco80_to_91", "name_key",
+]  # fmt: skip
 
 #: The 80 COCO class names, indexed by model class id (0..79).
 COCO_NAMES: tuple[str, ...] = (
@@ -98,3 +101,16 @@ def coco80_to_91(class_ids: np.ndarray) -> np.ndarray:
     if lo < 0 or hi >= len(COCO80_TO_91):
         raise InputError(f"class_ids: expected ids in 0..{len(COCO80_TO_91) - 1}, got values in {lo}..{hi}")
     return _LUT[ids]
+
+
+#: The 17 COCO person keypoints, in the order of COCO's annotations and of YOLOv8/YOLO11-pose.
+COCO_KEYPOINT_NAMES: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",
+    "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+    "right_ankle",
+)  # fmt: skip
+#: COCO's person skeleton as pairs of 0-based keypoint indices (the annotations' ``skeleton``, which is 1-based).
+COCO_SKELETON: tuple[tuple[int, int], ...] = (
+    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8), (7, 9), (8, 10),
+    (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
+)  # fmt: skip

@@ -12,22 +12,33 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lite.core.errors import ModelOutputError
-from lite.ops.nms import nms_checked
+from lite.core.errors import InputError, ModelOutputError
+from lite.ops.nms import nms_checked, nms_keep
 
 __all__ = ["Candidates", "select", "topk", "sigmoid", "logit", "refuse_saturated", "check_finite_candidates", "finish"]
 
 
 @dataclass
 class Candidates:
-    """Per-image detections in input pixels (before or after NMS)."""
+    """Per-image detections in input pixels (before or after NMS).
+
+    ``extra`` holds a task's own columns per candidate (a segmentation model's mask coefficients, a pose model's
+    keypoints, flattened): they follow the candidates through thresholding, top-k and NMS, so that masks and
+    keypoints are built only for what NMS kept.
+    """
 
     boxes: np.ndarray  # (n, 4) float32 xyxy
     scores: np.ndarray  # (n,) float32
     class_ids: np.ndarray  # (n,) int64
+    extra: np.ndarray | None = None  # (n, E) float32, or None
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    def take(self, index: np.ndarray | slice) -> Candidates:
+        """The candidates at ``index`` (indices or a slice), ``extra`` included."""
+        extra = None if self.extra is None else self.extra[index]
+        return Candidates(self.boxes[index], self.scores[index], self.class_ids[index], extra)
 
     @classmethod
     def empty(cls) -> Candidates:
@@ -172,15 +183,22 @@ def finish(cands: Sequence[Candidates], *, iou: float, max_det: int, nms_mode: s
     """
     check_finite_candidates(cands)  # NaN/inf is a broken model: say so before NMS sees it
     if end2end:
-        return [Candidates(c.boxes[:max_det], c.scores[:max_det], c.class_ids[:max_det]) for c in cands]
+        return [c.take(slice(0, max_det)) for c in cands]
     final = []
     for c in cands:
         if len(c) == 0:
             final.append(c)
-            continue
-        boxes, scores, cls = nms_checked(
-            c.boxes, c.scores, c.class_ids, iou_threshold=iou, mode=nms_mode, max_det=max_det
-        )
-        final.append(Candidates(boxes, scores, cls))
+        elif c.extra is None:
+            boxes, scores, cls = nms_checked(
+                c.boxes, c.scores, c.class_ids, iou_threshold=iou, mode=nms_mode, max_det=max_det
+            )
+            final.append(Candidates(boxes, scores, cls))
+        else:  # a task's columns follow the kept rows (blend NMS averages boxes: no row to follow)
+            if nms_mode == "blend":
+                raise InputError(
+                    "nms='blend' averages boxes, so no candidate's mask or keypoints belong to the result: use "
+                    "nms='class_aware' or 'agnostic' with a segmentation or pose model"
+                )
+            final.append(c.take(nms_keep(c.boxes, c.scores, c.class_ids, iou, nms_mode, max_det)))
     return final
 

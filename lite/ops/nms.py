@@ -34,7 +34,7 @@ import numpy as np
 from lite.core.errors import InputError
 from lite.ops.options import NMS_MODES, DetectOptions, NmsMode, check_fraction, check_nms_mode, check_positive_int
 
-__all__ = ["NmsMode", "NMS_MODES", "box_iou", "nms_indices", "nms"]
+__all__ = ["NmsMode", "NMS_MODES", "box_iou", "nms_indices", "nms_keep", "nms"]
 
 # NmsMode / NMS_MODES (the accepted values of ``mode`` in `nms`) are defined with the other detection
 # options in lite.ops.options and re-exported here.
@@ -310,6 +310,17 @@ def nms_checked(
     c = class_ids if mode == "class_aware" else None
     keep = _hard_keep(boxes.astype(np.float64), scores, c, iou_threshold, max_det)
     return boxes[keep], scores[keep], class_ids[keep]
+
+
+def nms_keep(
+    boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_threshold: float, mode: str, max_det: int
+) -> np.ndarray:
+    """The kept indices of `nms_checked`'s hard modes (``"class_aware"``, ``"agnostic"``), best first: for
+    candidates whose other columns (mask coefficients, keypoints) follow the kept rows."""
+    if boxes.shape[0] == 0:
+        return _EMPTY_IDX.copy()
+    c = np.asarray(class_ids, np.int64) if mode == "class_aware" else None
+    return _hard_keep(np.asarray(boxes, np.float64), np.asarray(scores, np.float32), c, iou_threshold, max_det)
 
 
 def _empty_result() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

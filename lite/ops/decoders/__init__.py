@@ -17,11 +17,18 @@ name                      outputs
 ``nanodet_plus``          NanoDet-Plus ``(B, N, nc + 4·(reg_max+1))``
 ``nanodet``               NanoDet ``cls_pred_stride_*`` / ``dis_pred_stride_*``
 ``detr``                  RT-DETR / D-FINE ``(B, Q, 4)`` boxes + ``(B, Q, nc)`` logits (no NMS)
+``yolov8_seg``            ultralytics ``(B, 4+nc+nm, N)`` + ``(B, nm, H/4, W/4)`` prototypes (masks)
+``yolov5_seg``            YOLOv5-seg ``(B, N, 5+nc+nm)`` + prototypes (masks)
+``yolov8_pose``           ultralytics ``(B, 4+nc+K·D, N)`` (keypoints)
+``classify``              ``(B, C)`` whole-image class scores
 ========================  ==========================================================================
+
+Each decoder says its ``task`` (`lite.ops.decoders.tasks`).
 """
 
 from lite.ops.decoders import detr as _detr  # noqa: F401  (registers)
 from lite.ops.decoders import nanodet as _nanodet  # noqa: F401  (registers)
+from lite.ops.decoders import tasks as _tasks  # noqa: F401  (registers)
 from lite.ops.decoders import yolo as _yolo  # noqa: F401  (registers)
 from lite.ops.decoders import yolov6 as _yolov6  # noqa: F401  (registers)
 from lite.ops.decoders.base import (

@@ -96,6 +96,10 @@ class Hints:
         box_first: YOLOv6 ``raw`` layout: channel order given by the caller or metadata.
         sigmoid: YOLOv6 ``raw`` layout: whether class outputs are logits, given by the caller or metadata.
         anchors_assumed: ``anchors`` are a family default, not from the model's metadata or the caller.
+        kpt_shape: Pose models: ``(K, D)`` keypoints per instance and values per keypoint (ultralytics metadata
+            ``kpt_shape``).
+        max_stride: The largest stride, when the metadata gives only that (ultralytics' and YOLOv5's ``stride``):
+            only stride sets ending there are tried.
     """
 
     input_hw: tuple[int, int] | None = None
@@ -109,13 +113,19 @@ class Hints:
     box_first: bool | None = None
     sigmoid: bool | None = None
     anchors_assumed: bool = False
+    kpt_shape: tuple[int, int] | None = None
+    max_stride: int | None = None
 
     def stride_sets(self) -> list[tuple[int, ...]]:
-        """Stride sets to try: the given ones only, else the family's, then the usual ones."""
+        """Stride sets to try: the given ones only, else the family's, then the usual ones (only those ending at
+        ``max_stride`` when it is known; a single level of it when none does)."""
         if self.strides:
             return [tuple(self.strides)]
         sets = [tuple(self.default_strides)] if self.default_strides else []
-        return sets + [s for s in grids.STRIDE_SETS if s not in sets]
+        sets += [s for s in grids.STRIDE_SETS if s not in sets]
+        if self.max_stride is None:
+            return sets
+        return [s for s in sets if max(s) == self.max_stride] or [(self.max_stride,)]
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,9 @@ class Decoder:
 
     #: Registry name, set by `register_decoder`.
     name: ClassVar[str] = ""
+    #: The task whose outputs it reads (``"detect"``, ``"segment"``, ``"pose"``, ``"classify"``): the result a
+    #: model built on it returns (`lite.cv.tasks.TASKS`).
+    task: ClassVar[str] = "detect"
     #: The outputs it reads, for messages and ``lite info``.
     signature: ClassVar[str] = ""
     #: NMS is inside the model: only the threshold and ``max_det`` apply.
@@ -206,6 +219,18 @@ class Decoder:
     def describe_options(self, plan: Plan) -> str:
         """Decoder-specific part of `Plan.describe`."""
         return ""
+
+    def instance_fields(
+        self, plan: Plan, kept: Candidates, outputs: Mapping[str, np.ndarray], index: int, transform: Any
+    ) -> dict[str, Any]:
+        """A task's per-instance results (``masks``, ``keypoints``) of one image's kept candidates, in
+        original-image pixels (``transform``: its `LetterboxTransform`); boxes-only decoders give none."""
+        return {}
+
+    def class_scores(self, plan: Plan, outputs: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """The class-score block of the first image of a batch (None: the decoder does not expose it): the
+        first inference warns when it is constant (a quantization that destroyed the head finds nothing)."""
+        return None
 
     def plan(self, names: Sequence[str], num_classes: int | None, **kw: Any) -> Plan:
         """A `Plan` of this decoder."""
