@@ -378,10 +378,11 @@ class Detector(ImageModel):
         if found is not None and get_decoder(best.decoder).task != found[0]:
             task = found[0]
             expected = "; or ".join(f"{d} {get_decoder(d).signature}" for d in self._own_record().decoders_for(task))
+            why = f" ({'; '.join(reasons)})" if reasons else ""
             raise TaskNotSupportedError(
-                f"{name}: a {task} model ({found[1]}), but its outputs {desc} fit no {task} layout of family {fam} "
-                f"(expected {expected}); only {best.describe()} reads them, which would be a wrong answer. Export "
-                f"the model again with all its outputs",
+                f"{name}: a {task} model ({found[1]}), but its outputs {desc} fit no {task} layout of family {fam}"
+                f"{why}; expected {expected}. Only {best.describe()} reads them, which would be a wrong answer: "
+                f"export the model again with all its outputs (and its metadata)",
                 task,
                 found[1],
             )

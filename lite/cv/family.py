@@ -361,6 +361,10 @@ def open_model(
         raise
 
 
+#: What each task's model returns, for messages.
+_TASK_RESULTS = {"detect": "boxes", "segment": "masks", "pose": "keypoints", "classify": "class scores"}
+
+
 def _check_task_name(task: str | None) -> None:
     from lite.ops.decoders.tasks import TASK_NAMES
 
@@ -380,6 +384,13 @@ def _refuse_task(
         return
     found = own[0]
     why = "; ".join(reasons or ()) or f"family {fam.family!r}"
+    if task is not None and (tasks is None or task in tasks):
+        raise TaskNotSupportedError(
+            f"{name}: task={task!r} asks for {_TASK_RESULTS[task]}, but {why} is a {found} model "
+            f"({_TASK_RESULTS[found]}); use a {task} export of the model, or drop task= to take what it gives",
+            found,
+            why,
+        )
     if found == "classify":
         use = "open it with lite.cv.Classifier (or ImageModel.from_file; lite classify on the command line)"
     else:
@@ -397,11 +408,11 @@ def check_task(obj: Any, task: str | None, *, opened_here: bool) -> Any:
     found, name = obj.task, obj.backend.model_path.name
     if opened_here:
         obj.close()
-    what = {"segment": "masks", "pose": "keypoints", "classify": "class scores", "detect": "boxes"}
+    decoder = obj.plan.decoder if obj.plan is not None else "?"
     raise TaskNotSupportedError(
-        f"{name}: task={task!r} asks for {what[task]}, but the model is a {found} model (decoder "
-        f"{obj.plan.decoder if obj.plan is not None else '?'}: {what[found]} only); use a {task} export of the model, "
-        f"or drop task= to take what it gives",
+        f"{name}: task={task!r} asks for {_TASK_RESULTS[task]}, but the model is a {found} model (decoder "
+        f"{decoder}: {_TASK_RESULTS[found]} only); use a {task} export of the model, or drop task= to take what it "
+        f"gives",
         found,
         f"decoder {obj.plan.decoder if obj.plan is not None else '?'}",
     )
