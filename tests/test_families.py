@@ -88,7 +88,7 @@ def test_bus_box_is_where_every_family_puts_it(foreign, bus_path):
 # --------------------------------------------------------------------------- registry, metadata, sizes
 def test_family_registry():
     assert set(family_names()) == {
-        "yolov5", "yolov6", "yolov7", "yolov8", "yolox", "nanodet", "rtdetr", "yolov8-cls", "imagenet"
+        "yolov5", "yolov6", "yolov7", "yolov8", "yolox", "nanodet", "rtdetr", "yolov8-cls", "imagenet", "maskrcnn"
     }  # fmt: skip
     assert get_family("yolo11") is YOLOv8 is YOLO11 and get_family("YOLOX") is YOLOX
     with pytest.raises(InputError, match="unknown model family 'yolov99'.*yolov8"):

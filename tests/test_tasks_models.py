@@ -226,3 +226,85 @@ def test_demo_classifier_top1_on_held_out_drawings():
             img, cid = make_single_shape(rng)
             hits += int(clf.classify(img).top1.class_id == cid)
     assert hits / n >= 0.9, hits / n
+
+
+# ---------------------------------------------------------------------------- hand-built YOLOv5-seg, Mask R-CNN
+def _yolov5_seg_outputs(rng: np.random.Generator, nc: int = 3) -> dict[str, np.ndarray]:
+    """YOLOv5-seg at 320: ``(1, 6300, 5 + nc + 32)`` rows (cx, cy, w, h, obj, classes, coefficients) and
+    ``(1, 32, 80, 80)`` prototypes; six confident rows around two objects, the rest background."""
+    rows = np.zeros((1, 6300, 5 + nc + 32), np.float32)
+    rows[0, :, :4] = rng.uniform(20, 300, (6300, 4))
+    rows[0, :, 4] = rng.uniform(0, 0.2, 6300)
+    rows[0, :, 5 : 5 + nc] = rng.uniform(0, 1, (6300, nc))
+    rows[0, :, 5 + nc :] = rng.normal(0, 1, (6300, 32))
+    for i, (box, cls) in enumerate([((100, 120, 80, 60), 1), ((220, 200, 60, 90), 2)]):
+        for k in range(3):  # three overlapping rows per object: NMS keeps one
+            r = 10 + 3 * i + k
+            rows[0, r, :4] = np.add(box, (k, -k, 2 * k, k))
+            rows[0, r, 4] = 0.95 - 0.1 * k
+            rows[0, r, 5 : 5 + nc] = 0.05
+            rows[0, r, 5 + cls] = 0.9
+    protos = rng.normal(0, 1, (1, 32, 80, 80)).astype(np.float32)
+    return {"output0": rows, "output1": protos}
+
+
+def test_yolov5_seg_rows_keep_their_coefficients_through_the_shared_nms(tmp_path):
+    """The decoder's boxes, scores and masks equal YOLOv5's segment pipeline written out here: score = obj · cls,
+    per-class NMS, then each kept row's own 32 coefficients against the prototypes."""
+    from onnx_models import constant_model
+
+    from lite.ops.letterbox import Letterbox
+    from lite.ops.nms import nms_indices
+
+    outs = _yolov5_seg_outputs(np.random.default_rng(5))
+    path = constant_model(tmp_path / "yolov5s-seg.onnx", outs, hw=(320, 320), metadata={"stride": "32"})
+    image = np.zeros((320, 320, 3), np.uint8)
+    with Detector.from_file(path, names=["a", "b", "c"]) as det:
+        assert det.family == "yolov5" and det.plan.decoder == "yolov5_seg" and det.task == "segment"
+        d = det.detect(image, conf=0.25, iou=0.45)
+    rows = outs["output0"][0]
+    scores = rows[:, 5:8] * rows[:, 4:5]
+    best, cls = scores.max(1), scores.argmax(1)
+    cand = np.flatnonzero(best > 0.25)
+    xyxy = np.concatenate([rows[cand, :2] - rows[cand, 2:4] / 2, rows[cand, :2] + rows[cand, 2:4] / 2], 1)
+    keep = cand[nms_indices(xyxy, best[cand], cls[cand], iou_threshold=0.45)]
+    assert len(d) == len(keep) >= 2
+    np.testing.assert_allclose(d.scores, best[keep], rtol=1e-6)
+    assert d.class_ids.tolist() == cls[keep].tolist()
+    boxes = np.concatenate([rows[keep, :2] - rows[keep, 2:4] / 2, rows[keep, :2] + rows[keep, 2:4] / 2], 1)
+    _, t = Letterbox((320, 320))(image)
+    want = prototype_masks(outs["output1"][0], rows[keep, 8:], boxes, t)
+    assert np.array_equal(d.masks, want) and d.masks.any()
+
+
+def _mask_rcnn_outputs(named: bool) -> dict[str, np.ndarray]:
+    boxes = np.array([[40, 60, 200, 220], [300, 100, 420, 400], [10, 10, 30, 30]], np.float32)
+    probs = np.zeros((3, 1, 28, 28), np.float32)
+    probs[0, 0, 4:24, 4:24] = 0.9
+    probs[1, 0, :, 10:18] = 0.8
+    probs[2, 0] = 0.7
+    values = {"boxes": boxes, "labels": np.array([1, 3, 2], np.float32), "scores": np.array([0.9, 0.6, 0.1],
+              np.float32), "masks": probs}  # fmt: skip
+    if named:
+        return values
+    return {"out_b": boxes, "out_s": values["scores"], "out_l": values["labels"], "out_m": probs}
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["torchvision-names", "other-names"])
+def test_mask_rcnn_masks_are_pasted_for_the_kept_rows(tmp_path, named):
+    from onnx_models import constant_model
+
+    from lite.cv import MaskRCNN
+    from lite.ops.masks import paste_masks
+
+    outs = _mask_rcnn_outputs(named)
+    path = constant_model(tmp_path / "maskrcnn.onnx", outs, hw=(480, 640))
+    image = np.zeros((960, 1280, 3), np.uint8)  # twice the input: boxes and masks scale by 2
+    with ImageModel.from_file(path) as det:
+        assert isinstance(det, MaskRCNN) and det.task == "segment" and det.plan.decoder == "maskrcnn"
+        d = det.detect(image)  # conf 0.25 drops the third row
+    assert d.class_ids.tolist() == [1, 3] and np.allclose(d.scores, [0.9, 0.6])
+    np.testing.assert_allclose(d.xyxy, _mask_rcnn_outputs(True)["boxes"][:2] * 2, atol=1e-4)
+    want = paste_masks(_mask_rcnn_outputs(True)["masks"][:2], d.xyxy, (960, 1280))
+    assert d.masks.shape == (2, 960, 1280) and np.array_equal(d.masks, want)
+    assert d.masks[0, 200:400, 120:360].mean() > 0.9 and not d.masks[0, 600:].any()

@@ -1,7 +1,7 @@
 """Computer-vision models: they speak images, `Detections` and `Classifications`, never engines.
 
 Families (each a class that is mostly data, from `lite.cv.records`): detectors `YOLOv5`, `YOLOv6`, `YOLOv7`,
-`YOLOv8` (alias `YOLO11`; its segmentation and pose exports too), `YOLOX`, `NanoDet`, `RTDETR`; classifiers
+`YOLOv8` (alias `YOLO11`; its segmentation and pose exports too), `YOLOX`, `NanoDet`, `RTDETR`, `MaskRCNN`; classifiers
 `YOLOv8Classifier`, `ImageNetClassifier` (both `Classifier`). `ImageModel.from_file` opens any model as what it
 is; `Detector.from_file` opens boxes, masks and keypoints models; `get_family` / `family_names` look families up.
 """
@@ -10,6 +10,7 @@ from lite.cv.classifier import Classifier, ImageNetClassifier, YOLOv8Classifier
 from lite.cv.detector import Detector
 from lite.cv.family import family_names, get_family, register_family
 from lite.cv.image_model import ImageModel
+from lite.cv.maskrcnn import MaskRCNN
 from lite.cv.nanodet import NanoDet
 from lite.cv.rtdetr import RTDETR
 from lite.cv.yolov5 import YOLOv5
@@ -23,6 +24,7 @@ __all__ = [
     "Detector",
     "ImageNetClassifier",
     "ImageModel",
+    "MaskRCNN",
     "NanoDet",
     "RTDETR",
     "YOLO11",

@@ -20,6 +20,7 @@ name                      outputs
 ``yolov8_seg``            ultralytics ``(B, 4+nc+nm, N)`` + ``(B, nm, H/4, W/4)`` prototypes (masks)
 ``yolov5_seg``            YOLOv5-seg ``(B, N, 5+nc+nm)`` + prototypes (masks)
 ``yolov8_pose``           ultralytics ``(B, 4+nc+K·D, N)`` (keypoints)
+``maskrcnn``              Mask R-CNN ``boxes``, ``labels``, ``scores``, ``masks (n, 1, M, M)`` (NMS inside)
 ``classify``              ``(B, C)`` whole-image class scores
 ========================  ==========================================================================
 
@@ -27,6 +28,7 @@ Each decoder says its ``task`` (`lite.ops.decoders.tasks`).
 """
 
 from lite.ops.decoders import detr as _detr  # noqa: F401  (registers)
+from lite.ops.decoders import maskrcnn as _maskrcnn  # noqa: F401  (registers)
 from lite.ops.decoders import nanodet as _nanodet  # noqa: F401  (registers)
 from lite.ops.decoders import tasks as _tasks  # noqa: F401  (registers)
 from lite.ops.decoders import yolo as _yolo  # noqa: F401  (registers)
