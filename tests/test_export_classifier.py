@@ -99,3 +99,44 @@ def test_softmax_head_and_bad_models(tmp_path):
         export_classifier(nn.Conv2d(3, 4, 3), tmp_path / "c.onnx", img_size=32)
     with pytest.raises(InputError, match="torch.nn.Module"):
         export_classifier(lambda x: x, tmp_path / "f.onnx")
+
+
+def test_lite_export_classifier_from_a_factory_file_with_weights(tmp_path, bus_path):
+    """``lite export --classifier FILE.py:FACTORY --weights W``: the module built, its weights loaded, exported,
+    verified; the file opens as a classifier with its own preprocessing (no preset warning) and names."""
+    import warnings
+
+    from test_cli import lite
+
+    from lite.core.errors import AssumedDefaultWarning
+    from lite.cv import ImageModel
+    from lite.export.classifier import load_factory
+
+    factory = tmp_path / "nets.py"
+    factory.write_text(
+        "from torch import nn\n"
+        "def tiny(num_classes=5):\n"
+        "    return nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),\n"
+        "                         nn.Linear(8, num_classes))\n"
+    )
+    net = load_factory(f"{factory}:tiny", num_classes=3)
+    torch.save(net.state_dict(), tmp_path / "w.pt")
+    (tmp_path / "names.txt").write_text("cat\ndog\nfox\n")
+    out = tmp_path / "tiny.onnx"
+    run = lite("export", "--classifier", f"{factory}:tiny", "--num-classes", "3", "--weights", tmp_path / "w.pt",
+               "--img", "64", "--names", tmp_path / "names.txt", "--out", out, "--verify")  # fmt: skip
+    assert "PyTorch vs ONNX Runtime" in run.stdout and "ok" in run.stdout
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AssumedDefaultWarning)
+        clf = ImageModel.from_file(out)
+    assert clf.task == "classify" and clf.names == ("cat", "dog", "fox") and clf.family == "imagenet"
+    x, _ = clf.preprocess(bus_path)
+    want = torch.softmax(net(torch.from_numpy(x)), 1).detach().numpy()[0]
+    got = clf.classify(bus_path)
+    np.testing.assert_allclose(got.scores, np.sort(want)[::-1], atol=1e-5)
+    with pytest.raises(InputError, match="does not fit"):
+        load_factory(f"{factory}:tiny", num_classes=4, weights=tmp_path / "w.pt")
+    with pytest.raises(InputError, match="has no function 'nope'"):
+        load_factory(f"{factory}:nope")
+    bad = lite("export", "--classifier", "nofile.py:tiny", ok=False)
+    assert bad.returncode == 2 and "no such file 'nofile.py'" in bad.stderr

@@ -1,4 +1,5 @@
-"""``lite export CHECKPOINT.pt``: a meituan/YOLOv6 checkpoint → verified ONNX (and NCNN/MNN).
+"""``lite export CHECKPOINT.pt``: a meituan/YOLOv6 checkpoint → verified ONNX (and NCNN/MNN); ``lite export
+--classifier FILE.py:FACTORY``: a PyTorch image classifier → verified ONNX (and every engine).
 
 Loads the checkpoint with YOLOv6's own code (``pip install --no-deps yolov6detect``), puts the
 model in deploy form, exports the chosen layout, checks and simplifies the graph, then (with
@@ -8,6 +9,7 @@ max abs difference, MSE, relative L2 and latencies::
     lite export yolov6n.pt --img 640 --verify
     lite export yolov6n.pt --img 320 --layout raw --to ncnn,mnn --verify
     lite export yolov6n.pt --img 640 --layout end2end --batch dynamic --conf 0.25 --iou 0.45
+    lite export --classifier examples/resnet.py:resnet50 --weights resnet50.pth --img 224 --verify --to openvino
 
 Exit status: 0 on success, 1 when a converted engine is out of tolerance, 2 on errors (including
 ONNX Runtime differing from PyTorch).
@@ -52,10 +54,19 @@ def register(subparsers: Any) -> None:
         subparsers,
         "export",
         run,
-        help="export a YOLOv6 checkpoint to ONNX (decoded, raw or end2end) and verify it against PyTorch",
+        help="export a YOLOv6 checkpoint (decoded, raw or end2end) or a PyTorch classifier to ONNX, verified "
+        "against PyTorch",
         description=__doc__.split("::")[0].strip(),
     )
-    p.add_argument("checkpoint", help="YOLOv6 training checkpoint (.pt); it is unpickled: use trusted files only")
+    p.add_argument("checkpoint", nargs="?", default=None,
+                   help="YOLOv6 training checkpoint (.pt); it is unpickled: use trusted files only")
+    p.add_argument("--classifier", default=None, metavar="FILE.py:FACTORY",
+                   help="export an image classifier instead: FACTORY(num_classes=...) in FILE.py (or module:FACTORY) "
+                   "builds the torch.nn.Module, e.g. examples/resnet.py:resnet50")
+    p.add_argument("--weights", type=Path, default=None,
+                   help="--classifier: a state_dict file (.pt/.pth, loaded with weights_only=True)")
+    p.add_argument("--num-classes", type=int, default=None, help="--classifier: passed to FACTORY (default: its own)")
+    p.add_argument("--softmax", action="store_true", help="--classifier: output probabilities (default: logits)")
     p.add_argument("--img", type=int, nargs="+", default=[640], metavar="N", help="input size N or H W")
     p.add_argument("--layout", choices=LAYOUTS, default="decoded",
                    help="decoded: (B, N, 5+nc) like YOLOv6's export; raw: decode-free per-level heads for NCNN/MNN; "
@@ -85,12 +96,16 @@ def run(args: argparse.Namespace) -> int:
 
     if len(args.img) not in (1, 2):
         raise InputError(f"--img: expected N or H W, got {args.img}")
+    if (args.checkpoint is None) == (args.classifier is None):
+        raise InputError("lite export: give a YOLOv6 CHECKPOINT or --classifier FILE.py:FACTORY (one of them)")
     names = None
     if args.names is not None:
         try:
             names = [n.strip() for n in args.names.read_text(encoding="utf-8").splitlines() if n.strip()]
         except OSError as e:
             raise InputError(f"--names: cannot read {args.names}: {e}") from e
+    if args.classifier is not None:
+        return _export_classifier(args, names)
     report = export_yolov6(
         args.checkpoint,
         args.out,
@@ -115,3 +130,32 @@ def run(args: argparse.Namespace) -> int:
                 print(c.details())
         return 1
     return 0
+
+
+def _export_classifier(args: argparse.Namespace, names: list[str] | None) -> int:
+    """``lite export --classifier``: build the module, load its weights, export and verify."""
+    from lite.export.classifier import export_classifier, load_factory
+
+    net = load_factory(args.classifier, num_classes=args.num_classes, weights=args.weights)
+    stem = args.classifier.rsplit(":", 1)[-1]
+    out = args.out or Path(f"{stem}_{'x'.join(map(str, args.img))}.onnx")
+    report = export_classifier(
+        net,
+        out,
+        img_size=args.img if len(args.img) == 2 else args.img[0],
+        names=names,
+        softmax=args.softmax,
+        dynamic_batch=args.batch == "dynamic",
+        opset=max(args.opset, 13),
+        simplify=not args.no_simplify,
+        verify=args.verify,
+        rtol=args.rtol,
+        atol=args.atol,
+        to=args.to,
+        exporter=args.exporter,
+    )
+    print(report)
+    failed = [c for c in report.comparisons if not c.passed]
+    for c in failed:
+        print(c.details())
+    return 1 if failed else 0

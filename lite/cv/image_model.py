@@ -85,6 +85,11 @@ class ImageModel:
         self.input_spec = self._image_input()
         self.input_name = self.input_spec.name
         self.meta: ModelMeta = self._read_meta(names, strides, layout)
+        if preprocess is None and self.meta.extra.get("preprocess"):
+            self.preprocess_config = preprocess_from_metadata(  # type: ignore[misc]
+                self.meta.extra["preprocess"], self.meta.source_of("preprocess")
+            )
+            self._user_preprocess = True  # said by the model: no family default or layout override replaces it
         self._fixed_hw = self._static_hw()
         self.input_hw, self.input_size_source = self._choose_input_hw(input_size)
         if auto and self._fixed_hw is not None:
@@ -295,6 +300,28 @@ class ImageModel:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def preprocess_from_metadata(value: str, source: str) -> PreprocessConfig:
+    """The `PreprocessConfig` a model's metadata ``preprocess`` key holds (a JSON object of its fields, as
+    `lite.export.export_classifier` writes it).
+
+    Raises:
+        InputError: Not a JSON object of `PreprocessConfig` fields; the message names where it came from.
+    """
+    import json
+
+    try:
+        fields = json.loads(value)
+        if not isinstance(fields, dict):
+            raise TypeError("not an object")
+        return PreprocessConfig(**fields)
+    except (ValueError, TypeError) as e:
+        raise InputError(
+            f"metadata 'preprocess' ({source}): expected a JSON object of PreprocessConfig fields, e.g. "
+            f'{{"color": "rgb", "scale": 0.0039, "resize": "center_crop"}}; got {value[:120]!r} ({e}). Fix the '
+            f"metadata or pass preprocess="
+        ) from None
 
 
 def check_backend_options(

@@ -30,7 +30,7 @@ from lite.core.errors import BackendNotInstalledError, InputError
 from lite.export.report import ExportReport
 from lite.ops.preprocess import IMAGENET_CONFIG, PreprocessConfig
 
-__all__ = ["export_classifier"]
+__all__ = ["export_classifier", "load_factory"]
 
 
 def _hw(img_size: int | Sequence[int]) -> tuple[int, int]:
@@ -116,6 +116,7 @@ def export_classifier(
     if names is not None and len(names) != num_classes:
         raise InputError(f"names: expected {num_classes} class names (the model's outputs), got {len(names)}")
     meta = {
+        "family": "imagenet",  # lite's generic classifier; the preprocessing below is the model's own
         "task": "classify",
         "imgsz": f"[{h}, {w}]",
         "num_classes": str(num_classes),
@@ -137,3 +138,50 @@ def export_classifier(
     finally:
         net.train(was_training)
     return report
+
+
+def load_factory(spec: str, *, num_classes: int | None = None, weights: str | Path | None = None) -> Any:
+    """The ``torch.nn.Module`` that ``FILE.py:FACTORY`` (or ``package.module:FACTORY``) builds, in eval mode, with
+    a ``state_dict`` from ``weights`` loaded into it (strict: every key must match).
+
+    Raises:
+        InputError: A malformed spec, a missing file or function, or weights that do not fit the module.
+        ModelNotFoundError: The weights file does not exist.
+    """
+    import importlib
+    import importlib.util
+
+    from lite.core.errors import ModelNotFoundError
+
+    where, sep, name = spec.rpartition(":")
+    if not sep or not where or not name.isidentifier():
+        raise InputError(f"--classifier: expected FILE.py:FACTORY or module:FACTORY, got {spec!r}")
+    try:
+        if where.endswith(".py"):
+            path = Path(where)
+            if not path.is_file():
+                raise InputError(f"--classifier: no such file {where!r}")
+            mod_spec = importlib.util.spec_from_file_location(f"lite_user_{path.stem}", path)
+            module = importlib.util.module_from_spec(mod_spec)  # type: ignore[arg-type]
+            mod_spec.loader.exec_module(module)  # type: ignore[union-attr]
+        else:
+            module = importlib.import_module(where)
+    except ImportError as e:
+        raise InputError(f"--classifier: cannot import {where!r}: {e}") from e
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        raise InputError(f"--classifier: {where!r} has no function {name!r}")
+    net = factory(num_classes=num_classes) if num_classes is not None else factory()
+    if weights is not None:
+        import torch
+
+        w = Path(weights)
+        if not w.is_file():
+            raise ModelNotFoundError(f"--weights: no such file {str(w)!r}")
+        state = torch.load(w, map_location="cpu", weights_only=True)
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            raise InputError(f"--weights: {w.name} does not fit {spec}: {str(e)[:400]}") from None
+    return net.eval()
