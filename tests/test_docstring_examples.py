@@ -4,7 +4,8 @@ Every fenced ``python`` block in a docstring under ``lite/`` (read with ``ast``;
 to find them) runs in a temporary folder that holds the shared models and images under the names the
 examples use (``bus.jpg``, ``yolov6lite_s_320_decoded.onnx``, ``yolov6-lite-s.param``,
 ``val2017_128/``, and the other families' files from ``models/foreign/*/`` under their own names, e.g.
-``yolov8n_int8.onnx``, ``nanodet-plus-m_416.param``), with ``$LITE_HOME`` pointing there. A block whose first line is
+``yolov8n_int8.onnx``, ``nanodet-plus-m_416.param``; ``models/foreign_tasks/*/`` likewise), with ``$LITE_HOME``
+pointing there. A block whose first line is
 ``# not run: <reason>`` is skipped with that reason. Stated outputs follow the README convention
 (see test_readme_examples.py). Also: no Sphinx role is left in a docstring (mkdocstrings shows them raw).
 """
@@ -85,6 +86,8 @@ def example_dir(shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         for f in (shared / "models" / "yolov6lite" / folder).iterdir():
             (tmp_path / f.name).symlink_to(f)
     for f in sorted((shared / "models" / "foreign").glob("*/*")):  # the other families' real exports
+        (tmp_path / f.name).symlink_to(f)
+    for f in sorted((shared / "models" / "foreign_tasks").glob("*/*")):  # segmentation, pose, classification
         (tmp_path / f.name).symlink_to(f)
     (tmp_path / "val2017_128").symlink_to(shared / "coco" / "val2017_128")
     monkeypatch.setenv("LITE_HOME", str(tmp_path))

@@ -69,8 +69,19 @@ class Classifier(ImageModel):
         names: Class names (overriding the metadata).
         labels: A labels file: one class name a line (line number = class id).
         preprocess: A `PreprocessConfig` overriding the family's (e.g. another mean / std or crop).
-        device, threads, input_size: As for every image model.
+        device: Device for the backend (None: its default).
+        threads: Engine thread count (None: the engine's default).
+        input_size: Input ``N`` or ``(H, W)`` of a dynamic-shape model (default: metadata, else the family's).
         **backend_options: Passed to the backend.
+
+    Example:
+        ```python
+        from lite.cv import Classifier
+
+        clf = Classifier("mobilenetv2-12-int8.onnx", labels="imagenet_labels.txt")  # warns: the ImageNet preset
+        print(clf.classify("bus.jpg").top1.name)
+        # golf cart
+        ```
 
     Raises:
         TaskNotSupportedError: The model's outputs are not one row of class scores per image (a detector,

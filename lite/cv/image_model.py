@@ -134,8 +134,9 @@ class ImageModel:
             ```python
             from lite.cv import ImageModel
 
-            m = ImageModel.from_file("yolov8n-seg.onnx")  # a YOLOv8 with m.task == "segment"
-            print(m.detect("bus.jpg").masks.shape)        # (n, 1080, 810)
+            m = ImageModel.from_file("yolov8n-seg_int8_320.onnx")  # a YOLOv8 with m.task == "segment"
+            print(m.task, m.detect("bus.jpg").masks.shape)
+            # segment (4, 1080, 810)
             ```
         """
         from lite.cv.family import open_model
