@@ -376,3 +376,27 @@ def test_detect_stream_gives_the_masks_and_keypoints_of_detect(task, scenes):
     for g, w in zip(got + from_paths, want + want[: len(paths)], strict=True):
         assert g == w  # boxes, scores, classes, masks / keypoints
         assert (g.masks if task == "segment" else g.keypoints) is not None and len(g) >= 1
+
+
+def test_eval_keypoints_on_the_demo_pose_model(tmp_path):
+    """``--iou-type keypoints`` through the normal path: the demo pose model on drawn diamonds (corners as truth)."""
+    pytest.importorskip("pycocotools")
+    rng = np.random.default_rng(7)
+    (tmp_path / "images").mkdir()
+    images, anns = [], []
+    for i in range(8):
+        s = make_diamond_scene(rng)
+        cv2.imwrite(str(tmp_path / "images" / f"{i}.png"), s.image)
+        images.append({"id": i + 1, "file_name": f"{i}.png", "height": 160, "width": 160})
+        for (x1, y1, x2, y2), m, corners in zip(s.boxes.tolist(), s.masks, s.corners, strict=True):
+            kp = np.concatenate([corners, np.full((len(corners), 1), 2.0)], axis=1).reshape(-1).tolist()
+            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1, "bbox": [x1, y1, x2 - x1, y2 - y1],
+                         "area": float(m.sum()), "iscrowd": 0, "keypoints": kp, "num_keypoints": 4})  # fmt: skip
+    ann = tmp_path / "instances.json"
+    cats = [{"id": 1, "name": "square", "keypoints": ["top", "right", "bottom", "left"], "skeleton": []}]
+    ann.write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+    out = tmp_path / "m.json"
+    assert main(["eval", "--model", POSE, "--images", str(tmp_path / "images"), "--ann", str(ann), "--iou-type",
+                 "keypoints", "--threads", "1", "--json", str(out), "--no-progress"]) == 0  # fmt: skip
+    m = json.loads(out.read_text())
+    assert m["iou_type"] == "keypoints" and m["AP"] > 0.5, m
