@@ -69,7 +69,9 @@ class Classifier(ImageModel):
         names: Class names (overriding the metadata).
         labels: A labels file: one class name a line (line number = class id).
         preprocess: A `PreprocessConfig` overriding the family's (e.g. another mean / std or crop).
-        device, threads, input_size: As for every image model.
+        device: Backend device (as for every image model).
+        threads: Engine threads.
+        input_size: Network input N or (H, W) of a dynamic-shape model.
         **backend_options: Passed to the backend.
 
     Raises:
