@@ -219,6 +219,10 @@ def _record(frame: Any, d: Any, latency_ms: float) -> dict[str, Any]:
         "class_ids": d.class_ids.tolist(),
         "names": d.labels,
     }
+    if d.masks is not None:  # segmentation: COCO RLE per detection, in frame pixels
+        rec["segmentation"] = d.masks_rle()
+    if d.keypoints is not None:  # pose: [[x, y, score], ...] per detection
+        rec["keypoints"] = np.round(d.keypoints.astype(np.float64), 2).tolist()
     if frame.path is not None:
         rec["path"] = str(frame.path)
     if d.tracker_id is not None:

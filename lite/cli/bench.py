@@ -6,6 +6,7 @@ compared in one table::
     lite bench --model yolov6lite_s_320_decoded.onnx --threads 2
     lite bench --model yolov6lite_s_320_decoded.onnx --model yolov6-lite-s.param --input-size 320 --plot b.png
     lite bench --model model.onnx --backend ort --backend mnn --json bench.json
+    lite bench --model yolov8n-seg.onnx --model mobilenetv2-12-int8.onnx    # segmentation, classification
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 from lite.cli._common import (
     FAMILY_HELP,
     add_command,
-    add_detection_arguments,
     add_engine_arguments,
     add_family_argument,
     add_input_size_argument,
@@ -34,10 +34,11 @@ def register(subparsers: Any) -> None:
         subparsers,
         "bench",
         run,
-        help="per-stage latency (pre / infer / post / end-to-end) vs the engine's raw call",
+        help="per-stage latency (pre / infer / post / end-to-end) vs the engine's raw call, any task",
         description=(
             "Benchmark models and backends: warm-up, then median, mean ± std and p90 of pre-processing, "
-            "inference, post-processing and end-to-end detect(), next to the engine's bare inference call "
+            "inference, post-processing and end-to-end detect() (with a segmentation model's masks, a pose "
+            "model's keypoints) or classify() (a classifier), next to the engine's bare inference call "
             "on a prepared tensor, and the ratio end-to-end / raw."
         ),
     )
@@ -49,7 +50,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--warmup", type=int, default=10, help="untimed iterations first")
     p.add_argument("--image", default=None, help="image to run on (default: a synthetic scene, 480x640 HxW)")
     add_input_size_argument(p)
-    add_detection_arguments(p, conf=DetectOptions.conf)
+    conf_help = f"a detector's score threshold (default: {DetectOptions.conf}; not for classifiers)"
+    p.add_argument("--conf", type=float, default=None, help=conf_help)
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the results JSON here")
     p.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
                    help="save a bar chart (needs matplotlib: checked before the benchmark starts)")  # fmt: skip
@@ -85,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     from lite.tools.bench import benchmark, format_table, plot, require_matplotlib, write_json
 
     options = detector_options(args)  # its backend (the --backend list) is replaced per run, from pairs()
+    if options.get("conf") is None:  # a detector's own default; a classifier takes no --conf
+        options.pop("conf", None)
     runs = pairs(args.model, args.backend)
     if args.plot is not None:
         require_matplotlib()  # before minutes of benchmarking, not after

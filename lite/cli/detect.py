@@ -10,6 +10,11 @@ offline machine::
     lite detect clip.mp4 --model model.onnx --save out/      # annotated out/clip_detections.mp4
     lite detect bus.jpg --save . --exist-ok    # writes ./bus_detections.jpg, replacing an earlier one
 
+Segmentation and pose models (``yolov8n-seg.onnx``, ``yolov8n-pose.onnx``, lite's demo task models) run
+the same way: saved images show the masks and keypoints, ``--json`` records carry COCO ``segmentation`` (RLE)
+and ``keypoints``, ``--jsonl`` lines ``segmentation`` and ``keypoints`` per frame. An image classifier is
+refused with a message naming ``lite classify``.
+
 An image that cannot be read in a folder or glob does not stop the run: its error is recorded,
 the other images are detected and every output is written, and the command ends with a summary
 of the failures and exit status 1 (``--fail-fast`` stops at the first one, exit status 2).
@@ -47,11 +52,13 @@ def register(subparsers: Any) -> None:
         subparsers,
         "detect",
         run,
-        help="detect objects in images, folders, globs or videos",
+        help="detect objects (boxes, masks, keypoints) in images, folders, globs or videos",
         description=(
             "Detect objects in SOURCE: an image, a folder of images, a glob ('imgs/*.jpg') or a video. "
             "Without SOURCE, a synthetic shapes scene is generated and run through the model "
-            "(by default lite's bundled demo model)."
+            "(by default lite's bundled demo model). Segmentation and pose models draw their masks and "
+            "keypoints and write them to --json (COCO segmentation RLE, keypoints) and --jsonl; "
+            "for an image classifier use lite classify."
         ),
     )
     p.add_argument("source", nargs="*", default=[],
@@ -61,7 +68,8 @@ def register(subparsers: Any) -> None:
     add_detector_arguments(p, conf=DetectOptions.conf, iou=DetectOptions.iou, max_det=DetectOptions.max_det)
     p.add_argument("--save", type=Path, default=None, metavar="DIR",
                    help="write annotated copies here as <name>_detections.<ext> (never replaces an input)")  # fmt: skip
-    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="write COCO-style results JSON here")
+    json_help = "write COCO-style results JSON here (with segmentation RLE / keypoints of seg / pose models)"
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help=json_help)
     p.add_argument("--exist-ok", action="store_true",
                    help="replace existing output files (without it, lite refuses before it starts)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic scene (no SOURCE)")
@@ -155,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
     args.outputs = _plan(kind, paths, args)  # refuses before any work when it could not write or would replace
     det = _open_detector(args)
     h, w = det.input_hw  # every run says the input size and where it came from
-    print(f"{det.backend.model_path.name}: family {det.family}, input {h}x{w} (from {det.input_size_source})")
+    task = "" if det.task == "detect" else f"task {det.task}, "  # segment: masks, pose: keypoints
+    print(f"{det.backend.model_path.name}: {task}family {det.family}, input {h}x{w} (from {det.input_size_source})")
     names = det.names
     cats = default_category_ids(names)
     records: list[dict[str, Any]] = []
@@ -197,7 +206,8 @@ def _detect_timed(det: Any, img: Any) -> tuple[Any, float]:
 def _records(d: Any, image_id: int | str, file_name: str, cats: Sequence[int], names: Sequence[str]) -> list[dict]:
     from lite.tools.eval import coco_results
 
-    return coco_results(image_id, d.xyxy, d.scores, d.class_ids, cats, file_name=file_name, names=names)
+    return coco_results(image_id, d.xyxy, d.scores, d.class_ids, cats, file_name=file_name, names=names,
+                        masks=d.masks, keypoints=d.keypoints)  # fmt: skip
 
 
 def _run_scene(det: Any, args: argparse.Namespace, records: list, cats: Sequence[int]) -> None:

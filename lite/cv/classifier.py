@@ -238,6 +238,11 @@ class Classifier(ImageModel):
         ids, scores = top_k(probs, k)
         return Classifications(ids, scores, self.names)
 
+    def postprocess(self, outputs: dict[str, np.ndarray], top_k: int | None = None) -> list[Classifications]:
+        """The ``top_k`` classes of each image of one inference's outputs (one `Classifications` per batch row)."""
+        k = self.top_k if top_k is None else _check_k(top_k)
+        return [self._result(p, k) for p in self.probabilities(outputs)]
+
     def classify(self, image: Any, top_k: int | None = None) -> Classifications:
         """The ``top_k`` classes of one image, best first.
 

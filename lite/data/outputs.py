@@ -39,6 +39,7 @@ from lite.core.files import atomic_write_bytes, check_writable_folder, write_err
 
 __all__ = [
     "ANNOTATED_TAG",
+    "CLASSES_TAG",
     "annotated_name",
     "atomic_path",
     "check_video",
@@ -49,12 +50,15 @@ __all__ = [
 
 #: Added to the stem of an annotated copy: ``bus.jpg`` -> ``bus_detections.jpg``.
 ANNOTATED_TAG = "_detections"
+#: The tag of an image annotated with its classes (``lite classify --save``): ``bus.jpg`` -> ``bus_classes.jpg``.
+CLASSES_TAG = "_classes"
 
 
-def annotated_name(source: str | os.PathLike, suffix: str | None = None) -> str:
-    """File name of the annotated copy of ``source``: ``<stem>_detections<suffix>`` (suffix: the source's)."""
+def annotated_name(source: str | os.PathLike, suffix: str | None = None, *, tag: str = ANNOTATED_TAG) -> str:
+    """File name of the annotated copy of ``source``: ``<stem><tag><suffix>`` (tag: ``_detections``; suffix: the
+    source's)."""
     p = Path(source)
-    return f"{p.stem}{ANNOTATED_TAG}{p.suffix if suffix is None else suffix}"
+    return f"{p.stem}{tag}{p.suffix if suffix is None else suffix}"
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -1,12 +1,13 @@
-"""Latency benchmarks of the detection pipeline, stage by stage, against the engine's bare call.
+"""Latency benchmarks of the pipeline, stage by stage, against the engine's bare call, for every task.
 
-`benchmark` opens a model (or takes a `Detector`), warms it up, then times
+`benchmark` opens a model of any task (or takes an opened `Detector` / `Classifier`), warms it up, then times
 in the same loop:
 
-* ``pre``: `Detector.preprocess` (letterbox to the network tensor);
+* ``pre``: `Detector.preprocess` (letterbox, or a classifier's resize + centre crop, to the network tensor);
 * ``infer``: `Detector.infer` (feed check + engine call);
-* ``post``: `Detector.postprocess` (decode, NMS, boxes back to the image, Detections);
-* ``e2e``: `Detector.detect` end to end;
+* ``post``: `Detector.postprocess` (decode, NMS, boxes back to the image, the masks or keypoints of the kept
+  instances, Detections) or `Classifier.postprocess` (probabilities, top-k, Classifications);
+* ``e2e``: `Detector.detect` (or `Classifier.classify`) end to end;
 * ``raw``: the engine's own inference call on a prepared tensor
   (`Backend.raw_runner`, e.g. ``session.run`` for ONNX Runtime) -- the baseline.
 
@@ -121,6 +122,9 @@ class BenchResult:
     stages: dict[str, Timing]
     num_detections: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The model's task: ``detect``, ``segment``, ``pose`` (``num_detections`` counts its instances) or
+    #: ``classify`` (``num_detections`` is the number of classes returned, the top-k).
+    task: str = "detect"
 
     @property
     def ratio(self) -> float:
@@ -144,6 +148,7 @@ class BenchResult:
             "image_shape": list(self.image_shape),
             "runs": self.runs,
             "warmup": self.warmup,
+            "task": self.task,
             "num_detections": self.num_detections,
             "e2e_over_raw": self.ratio,
             "e2e_over_raw_min": self.ratio_min,
@@ -183,8 +188,8 @@ def benchmark(
     """Time every stage of the pipeline and the engine's raw call.
 
     Args:
-        model: Model file or hub name (opened with `lite.cv.Detector.from_file`), or a
-            `lite.cv.Detector` (used as is; ``backend``, ``threads``, ``device``,
+        model: Model file or hub name of any task (opened with `lite.cv.ImageModel.from_file`), or an opened
+            `lite.cv.Detector` / `lite.cv.Classifier` (used as is; ``backend``, ``threads``, ``device``,
             ``input_size`` and ``detector_kw`` are then ignored).
         backend: Backend name (None: from the suffix).
         image: The image (anything [`lite.data.io.load_image`][lite.data.io.load_image] takes); default a synthetic
@@ -197,7 +202,8 @@ def benchmark(
         label: Row label in tables (default ``"<model file> [<backend>]"``).
         family: Model family (``"yolov8"``...; None: read from the file).
         progress: Show the iterations on stderr (a tqdm bar, or a line every 10 % without tqdm).
-        **detector_kw: Detector options (``conf``, ``iou``, backend options...).
+        **detector_kw: The model's options (a detector's ``conf``, ``iou``; a classifier's ``top_k``; backend
+            options...).
 
     Returns:
         The `BenchResult`.
@@ -205,7 +211,7 @@ def benchmark(
     Raises:
         InputError: ``runs`` < 1 or ``warmup`` < 0.
     """
-    from lite.cv.detector import Detector
+    from lite.cv.image_model import ImageModel
     from lite.data.io import load_image
 
     if runs < 1:
@@ -213,30 +219,35 @@ def benchmark(
     if warmup < 0:
         raise InputError(f"warmup: expected 0 or more, got {warmup}")
     img = synthetic_image() if image is None else load_image(image)
-    if isinstance(model, Detector):
+    if isinstance(model, ImageModel):
         det, own = model, False
     else:
-        det = Detector.from_file(
+        det = ImageModel.from_file(
             model, family=family, backend=backend, device=device, threads=threads, input_size=input_size, **detector_kw
         )
         own = True
     try:
         tensor, transform = det.preprocess(img)
         raw = det.backend.raw_runner({det.input_name: tensor})
+        classify = det.task == "classify"
+        run = det.classify if classify else det.detect  # end to end (a segmenter's detect() builds the masks)
+
+        def post(outs: Any, t: Any) -> list[Any]:
+            return det.postprocess(outs) if classify else det.postprocess(outs, [t])
 
         feed = getattr(det, "_feed", det.preprocess)  # what detect() feeds (a fused backend's canvas)
 
         def staged() -> tuple[float, float, float, Any]:
             t_pre, (x, t) = _timed(lambda: feed(img))
             t_inf, outs = _timed(lambda: det.infer(x))
-            t_post, dets = _timed(lambda: det.postprocess(outs, [t]))
+            t_post, dets = _timed(lambda: post(outs, t))
             return t_pre, t_inf, t_post, dets[0]
 
         name = label or f"{det.backend.model_path.name} [{det.backend.name}]"
         bar = ProgressBar(warmup + runs, f"bench {name}", enabled=progress, unit="run", fallback="lines", leave=False)
         for _ in range(warmup):
             raw()
-            det.detect(img)
+            run(img)
             staged()
             bar.update()
         times: dict[str, list[float]] = {k: [] for k in STAGES}
@@ -247,7 +258,7 @@ def benchmark(
                 if step == 0:
                     times["raw"].append(_timed(raw)[0])
                 elif step == 1:
-                    t_e2e, d = _timed(lambda: det.detect(img))
+                    t_e2e, d = _timed(lambda: run(img))
                     times["e2e"].append(t_e2e)
                     n_det = len(d)
                 else:
@@ -269,6 +280,7 @@ def benchmark(
             warmup=warmup,
             stages={k: Timing(k, tuple(v)) for k, v in times.items()},
             num_detections=n_det,
+            task=det.task,
         )
     finally:
         if own:
@@ -301,7 +313,7 @@ def format_table(results: Sequence[BenchResult], stages: Sequence[str] = STAGES)
         lines.append(
             f"{'':<40} {'e2e / raw':<13} {r.ratio:>7.3f}x   (HxW: input {r.input_hw[0]}x{r.input_hw[1]}, "
             f"image {r.image_shape[0]}x{r.image_shape[1]}; threads {thr}, {r.runs} runs, "
-            f"{r.num_detections} detections)"
+            + (f"top-{r.num_detections} classes)" if r.task == "classify" else f"{r.num_detections} detections)")
         )
         lines.append("")
     lines.append("times in ms (median, mean ± std, 90th percentile); img/s at the median")
