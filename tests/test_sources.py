@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from stream_servers import mjpeg_server, rtsp_server
+from stream_servers import hls_server, mjpeg_server, rtmp_server, rtsp_server
 
 from lite.cli import main
 from lite.core.errors import (
@@ -206,16 +206,38 @@ def test_show_without_a_gui_says_why(scene_jpg, capsys):
 
 
 # ------------------------------------------------------------------------------------------- RTSP
-def test_rtsp_stream_gives_the_detections_of_the_file(det, scene_jpg):
+def _assert_h264_frames_match(det, frames, scene_jpg, url):
+    """Frames of an H.264 stream of ``scene_jpg`` give its detections: H.264 is lossy, so the same objects, the
+    same classes and the same boxes within 1-2 px (IoU > 0.9)."""
     expected = det.detect(cv2.imread(str(scene_jpg)))
-    with rtsp_server(scene_jpg, fps=10) as url:
-        frames = _take(open_sources(url, timeout=10), 5)
-    assert len(frames) == 5
+    assert len(expected) > 0 and len(frames) == 5
+    assert [f.source for f in frames] == [url] * 5
     for f in frames:
-        got = det.detect(f.image)  # H.264 is lossy: the same objects, the same classes, the same boxes within 1-2 px
+        got = det.detect(f.image)
         assert sorted(got.class_ids.tolist()) == sorted(expected.class_ids.tolist())
         iou = _iou(got.xyxy, expected.xyxy)
         assert (iou.max(axis=1) > 0.9).all()
+
+
+def test_rtsp_stream_gives_the_detections_of_the_file(det, scene_jpg):
+    with rtsp_server(scene_jpg, fps=10) as url:
+        frames = _take(open_sources(url, timeout=10), 5)
+    _assert_h264_frames_match(det, frames, scene_jpg, url)
+
+
+# ------------------------------------------------------------------------------------------- HLS, RTMP
+def test_hls_stream_gives_the_detections_of_the_file(det, scene_jpg, tmp_path):
+    with hls_server(scene_jpg, tmp_path / "hls", fps=10) as url:
+        (spec,) = parse_source(url)
+        assert (spec.kind, spec.live) == ("stream", True)
+        frames = _take(open_sources(url, timeout=10), 5)
+    _assert_h264_frames_match(det, frames, scene_jpg, url)
+
+
+def test_rtmp_stream_gives_the_detections_of_the_file(det, scene_jpg):
+    with rtmp_server(scene_jpg, fps=10) as url:
+        frames = _take(open_sources(url, timeout=15), 5)
+    _assert_h264_frames_match(det, frames, scene_jpg, url)
 
 
 def test_tracker_ids_stay_the_same_on_a_looped_still_image(det, scene_jpg):
