@@ -179,11 +179,27 @@ def _check_display() -> None:
     gui = re.search(r"GUI:\s*(\S+)", cv2.getBuildInformation())
     if gui is not None and gui.group(1).upper() == "NONE":
         raise OutputError(
-            "--show: this OpenCV has no GUI support (opencv-python-headless): install opencv-python instead of "
-            "opencv-python-headless to open a window, or use --save / --jsonl"
+            f"--show: this OpenCV ({cv2.__version__}) is built without a GUI, so it cannot open a window. "
+            f"{_gui_build_hint()} Or keep it and use --save DIR / --jsonl FILE"
         )
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise OutputError("--show: no display (DISPLAY is not set): run it on a desktop, or use --save / --jsonl")
+        raise OutputError(
+            "--show: no display (DISPLAY is not set): run it on a desktop, under a virtual display "
+            "(xvfb-run lite detect ... --show), or use --save DIR / --jsonl FILE"
+        )
+
+
+def _gui_build_hint() -> str:
+    """How to get OpenCV's GUI build in place of the installed headless wheel (both own the ``cv2`` module)."""
+    from importlib import metadata
+
+    for headless, gui in (("opencv-python-headless", "opencv-python"),
+                          ("opencv-contrib-python-headless", "opencv-contrib-python")):  # fmt: skip
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            version = metadata.version(headless)
+            return (f"For windows, swap the {headless} wheel for the GUI build of the same version (both own the cv2 "
+                    f"module): pip uninstall -y {headless} && pip install '{gui}=={version}'.")  # fmt: skip
+    return "For windows, install an OpenCV built with a GUI (Qt, GTK, Win32 or Cocoa), e.g. pip install opencv-python."
 
 
 class _Status:
