@@ -223,6 +223,25 @@ def test_show_without_a_display_says_why(scene_jpg, capsys, monkeypatch):
     assert "--show: no display (DISPLAY is not set)" in capsys.readouterr().err
 
 
+def test_the_live_loop_opens_onnx_runtime_without_spinning(scene_jpg):
+    """ONNX Runtime's threads sleep when idle in the frame loop (they would take CPU from the decoding readers)."""
+    import argparse
+
+    from lite.cli._live import live_engine_options
+    from lite.cv import Detector
+    from lite.hub import default_model
+
+    model = default_model()
+    args = argparse.Namespace(model=str(model), backend=None)
+    assert live_engine_options(args) == {"spinning": False}
+    assert live_engine_options(argparse.Namespace(model=str(model), backend="openvino")) == {}
+    assert live_engine_options(argparse.Namespace(model="some-hub-name", backend=None)) == {}
+    with Detector.from_file(model, threads=1, **live_engine_options(args)) as d:
+        opts = d.backend.session.get_session_options()
+        assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        assert len(d.detect(str(scene_jpg))) > 0
+
+
 # ------------------------------------------------------------------------------------------- RTSP
 def _assert_h264_frames_match(det, frames, scene_jpg, url):
     """Frames of an H.264 stream of ``scene_jpg`` give its detections: H.264 is lossy, so the same objects, the

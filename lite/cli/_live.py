@@ -17,12 +17,13 @@ import os
 import re
 import sys
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["add_live_arguments", "refuse_live_on_ray", "run_live", "wants_live"]
+__all__ = ["add_live_arguments", "live_engine_options", "refuse_live_on_ray", "run_live", "wants_live"]
 
 _FILE_KINDS = ("image", "folder", "glob", "video")
 
@@ -57,6 +58,30 @@ def wants_live(args: argparse.Namespace) -> bool:
     if any(is_source_list(s) for s in args.source):
         return True
     return any(s.kind not in _FILE_KINDS for s in parse_sources(args.source))
+
+
+def live_engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Engine options of the frame loop: ONNX Runtime's idle threads sleep instead of spinning (``spinning=False``).
+
+    The loop shares the CPU with the reader threads (FFmpeg decoding) and, here, other programs: spinning
+    threads take CPU from them while the engine waits for a frame. Measured with four 10 fps RTSP streams,
+    Lite-S 320, 2 cores (``benchmarks/bench_streams.py``, docs/streams.md): 8.4 instead of 6.6 frames per
+    second and stream, capture-to-result latency p50 about 115 instead of 190 ms, on a shared machine.
+    Other engines take no such option; a model named by hub name keeps the backend's default.
+    """
+    from lite import backends
+    from lite.core.errors import LiteError
+
+    model = args.model
+    if model is None:
+        from lite.hub import default_model
+
+        model = default_model()
+    try:
+        name = args.backend or backends.backend_for_path(model)
+    except LiteError:  # a hub name (no suffix): its backend is known only once it resolves
+        return {}
+    return {"spinning": False} if name == "ort" else {}
 
 
 def refuse_live_on_ray(args: argparse.Namespace) -> None:
@@ -208,14 +233,17 @@ class _Status:
     def __init__(self, enabled: bool) -> None:
         self.enabled, self.t0, self.last = enabled, time.perf_counter(), 0.0
         self.frames, self.latency_ms = 0, []  # latencies of the last second
+        self.run_ms: deque = deque(maxlen=10_000)  # of the whole run (its last 10 000 frames), for the last line
 
     def update(self, n: int, latencies: list[float], dropped: int, force: bool = False) -> None:
+        """Count ``n`` more frames; print about once a second, and the whole run's figures when ``force``."""
         self.frames += n
         self.latency_ms += latencies
+        self.run_ms.extend(latencies)
         now = time.perf_counter()
         if not self.enabled or (now - self.last < 1.0 and not force):
             return
-        lat = np.asarray(self.latency_ms or [0.0])
+        lat = np.asarray((self.run_ms if force else self.latency_ms) or [0.0])
         fps = self.frames / max(now - self.t0, 1e-9)
         end = "\n" if force or not sys.stderr.isatty() else "\r"
         print(f"{self.frames} frames, {fps:.1f} FPS, latency p50 {np.median(lat):.0f} ms p95 "
