@@ -65,8 +65,8 @@ def live_engine_options(args: argparse.Namespace) -> dict[str, Any]:
 
     The loop shares the CPU with the reader threads (FFmpeg decoding) and, here, other programs: spinning
     threads take CPU from them while the engine waits for a frame. Measured with four 10 fps RTSP streams,
-    Lite-S 320, 2 cores (``benchmarks/bench_streams.py``, docs/streams.md): 8.4 instead of 6.6 frames per
-    second and stream, capture-to-result latency p50 about 115 instead of 190 ms, on a shared machine.
+    Lite-S 320, 2 shared cores, runs interleaved (``benchmarks/bench_streams.py``, docs/streams.md): 7.0-8.9
+    instead of 3.5-4.0 frames per second and stream, capture-to-result latency p50 18-53 instead of 267-308 ms.
     Other engines take no such option; a model named by hub name keeps the backend's default.
     """
     from lite import backends

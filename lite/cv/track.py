@@ -37,8 +37,6 @@ __all__ = ["TRACKERS", "Tracker", "TrackerSet", "Trails", "detect_frames", "trac
 #: Tracker names lite accepts -> class of the ``trackers`` package.
 TRACKERS: dict[str, str] = {"bytetrack": "ByteTrackTracker", "sort": "SORTTracker", "ocsort": "OCSORTTracker"}
 
-_TRACKERS_MIN = "2.6.1"  # the release lite is tested with (pyproject's [track] extra)
-
 #: Settings lite passes unless the caller sets them: a track is confirmed on its first matched frame,
 #: so a new object gets its id at once (the package's default waits for more frames).
 _DEFAULTS: dict[str, dict[str, Any]] = {
@@ -64,7 +62,7 @@ def _tracker_class(name: str) -> Any:
         version = metadata.version("trackers")
         raise BackendNotInstalledError(
             f"tracker {name.lower()!r}: the installed trackers package ({version}) has no {TRACKERS[name.lower()]}; "
-            f"lite uses trackers >= {_TRACKERS_MIN}: pip install 'trackers>={_TRACKERS_MIN}'"
+            "install the release lite names: pip install -U 'lite-detect[track]'"
         )
     return cls
 
@@ -104,8 +102,8 @@ class Tracker:
             The detections that belong to a confirmed track, in their original order, with ``tracker_id``
             (their masks and keypoints kept).
         """
-        # only what the trackers read (boxes, scores, classes) and the row of each: no names, masks or copies
-        # of them through supervision, which would cost more than the tracker's own work on a small frame
+        # only what the trackers read (boxes, scores, classes) and the row of each: names and masks would be
+        # copied and indexed through supervision for nothing (benchmarks/bench_streams.py, "lite's part")
         sv_dets = self._sv.Detections(
             xyxy=detections.xyxy.copy(),
             confidence=detections.scores.copy(),
