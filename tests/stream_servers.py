@@ -1,4 +1,5 @@
-"""Real stream servers for the source tests: an HTTP MJPEG server (stdlib) and the GStreamer RTSP server.
+"""Real stream servers for the source tests: an HTTP MJPEG server (stdlib), the GStreamer RTSP server, an HLS
+live playlist (FFmpeg's HLS muxer, served by the stdlib HTTP server) and an RTMP stream (FFmpeg in listen mode).
 
 The MJPEG server serves, for a JPEG file's bytes:
 
@@ -11,13 +12,14 @@ The MJPEG server serves, for a JPEG file's bytes:
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,97 @@ def rtsp_server(jpeg: Path, fps: int = 10) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def _ffmpeg() -> str:
+    """The ``ffmpeg`` program; skips only where apt is absent (it cannot be installed), else fails."""
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        if shutil.which("apt-get") is None:
+            pytest.skip("no ffmpeg here and no apt-get to install it")
+        pytest.fail("ffmpeg is missing; .ci/run installs the Debian package ffmpeg")
+    return exe
+
+
+def _encode_args(jpeg: Path, fps: int) -> list[str]:
+    """FFmpeg reading ``jpeg`` looped in real time at ``fps``, encoding H.264 (near-lossless, a key frame a second)."""
+    return [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-loop", "1", "-framerate", str(fps),
+            "-i", str(jpeg), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-qp", "10",
+            "-g", str(fps), "-pix_fmt", "yuv420p"]  # fmt: skip
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def _wait(ready, proc: subprocess.Popen, what: str, timeout: float = 20.0) -> None:
+    """Poll ``ready()`` until it holds; fail with FFmpeg's own message if it exits or ``timeout`` passes."""
+    t_end = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            err = proc.stderr.read() if proc.stderr else ""
+            pytest.fail(f"{what}: ffmpeg exited with {proc.returncode}: {err.strip()[-300:]}")
+        if time.monotonic() > t_end:
+            pytest.fail(f"{what} not ready within {timeout:g} s")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def hls_server(jpeg: Path, folder: Path, fps: int = 10) -> Iterator[str]:
+    """A live HLS stream of ``jpeg`` looped: FFmpeg's HLS muxer writes 1 s segments and a sliding playlist into
+    ``folder``, the stdlib HTTP server serves it; yields the playlist URL (``http://127.0.0.1:PORT/live.m3u8``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    playlist = folder / "live.m3u8"
+    cmd = _encode_args(jpeg, fps) + ["-f", "hls", "-hls_time", "1", "-hls_list_size", "5", str(playlist)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    handler = type("Files", (SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="hls-server", daemon=True)
+    thread.start()
+    try:
+        # two segments listed: a reader starting now finds more than one second of video
+        _wait(lambda: playlist.is_file() and playlist.read_text().count(".ts") >= 2, proc, "the HLS playlist")
+        yield f"http://127.0.0.1:{server.server_address[1]}/live.m3u8"
+    finally:
+        _stop(proc)
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def _listening(port: int) -> bool:
+    """Whether a TCP socket listens on ``port`` (read from /proc: a test connection would use up the one
+    connection FFmpeg's RTMP listen mode accepts)."""
+    hexport = f":{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table, encoding="ascii") as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                if local.endswith(hexport) and state == "0A":
+                    return True
+    return False
+
+
+@contextlib.contextmanager
+def rtmp_server(jpeg: Path, fps: int = 10) -> Iterator[str]:
+    """An RTMP stream of ``jpeg`` looped: FFmpeg as the RTMP server (``-listen 1``, FLV, one player); yields the URL.
+
+    Skips where /proc/net/tcp is absent (not Linux: the port cannot be watched without using the connection up).
+    """
+    if not Path("/proc/net/tcp").exists():
+        pytest.skip("needs /proc/net/tcp to see when FFmpeg listens")
+    port = free_port()
+    url = f"rtmp://127.0.0.1:{port}/live/scene"
+    proc = subprocess.Popen(_encode_args(jpeg, fps) + ["-f", "flv", "-listen", "1", url],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        _wait(lambda: _listening(port), proc, "the RTMP server")
+        yield url
+    finally:
+        _stop(proc)

@@ -107,11 +107,41 @@ def test_tracker_ids_on_detections():
         Detections(d.xyxy, d.scores, d.class_ids, d.names, tracker_id=[1])
 
 
-def test_unknown_tracker_is_refused():
+def test_unknown_tracker_is_refused(monkeypatch):
+    import trackers
+
+    from lite.core.errors import BackendNotInstalledError
     from lite.cv.track import Tracker
 
     with pytest.raises(InputError, match="bytetrack, sort, ocsort"):
         Tracker("deepsort")
+    # a trackers release without one of the classes lite names (e.g. an older one without OC-SORT)
+    monkeypatch.delattr(trackers, "OCSORTTracker")
+    with pytest.raises(
+        BackendNotInstalledError, match=r"'ocsort': the installed trackers package \(2\.\d+.*lite-detect\[track\]"
+    ):
+        Tracker("ocsort")
+    assert Tracker("bytetrack").name == "bytetrack"
+
+
+def test_tracks_keep_masks_and_keypoints_of_their_detections():
+    """A segmentation or pose model's detections keep their masks and keypoints through the tracker."""
+    from lite.cv.track import Tracker
+
+    t = Tracker("bytetrack")
+    masks = np.zeros((3, 64, 64), bool)
+    kpts = np.zeros((3, 2, 3), np.float32)
+    for k in range(3):
+        masks[k, 10 * k : 10 * k + 5] = True
+        kpts[k, :, 0] = k
+    for f in range(3):
+        boxes = [[2 + f, 2, 12 + f, 12], [30 + f, 30, 40 + f, 40], [50, 5 + f, 60, 15 + f]]
+        d = Detections(boxes, [0.9, 0.3, 0.8], [0, 1, 0], ("a", "b"), masks=masks, keypoints=kpts)
+        out = t.update(d)
+    # the 0.3 detection starts no track (ByteTrack's activation threshold 0.5): rows 0 and 2, in their order
+    assert out.tracker_id is not None and len(out) == 2 and len(set(out.tracker_id.tolist())) == 2
+    assert np.array_equal(out.masks, masks[[0, 2]]) and np.array_equal(out.keypoints, kpts[[0, 2]])
+    assert np.array_equal(out.xyxy, d.xyxy[[0, 2]]) and out.names == ("a", "b")
 
 
 def test_lite_track_writes_ids_video_and_trails(crossing, tmp_path, capsys):

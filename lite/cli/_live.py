@@ -17,12 +17,13 @@ import os
 import re
 import sys
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["add_live_arguments", "refuse_live_on_ray", "run_live", "wants_live"]
+__all__ = ["add_live_arguments", "live_engine_options", "refuse_live_on_ray", "run_live", "wants_live"]
 
 _FILE_KINDS = ("image", "folder", "glob", "video")
 
@@ -57,6 +58,30 @@ def wants_live(args: argparse.Namespace) -> bool:
     if any(is_source_list(s) for s in args.source):
         return True
     return any(s.kind not in _FILE_KINDS for s in parse_sources(args.source))
+
+
+def live_engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Engine options of the frame loop: ONNX Runtime's idle threads sleep instead of spinning (``spinning=False``).
+
+    The loop shares the CPU with the reader threads (FFmpeg decoding) and, here, other programs: spinning
+    threads take CPU from them while the engine waits for a frame. Measured with four 10 fps RTSP streams,
+    Lite-S 320, 2 shared cores, runs interleaved (``benchmarks/bench_streams.py``, docs/streams.md): 7.0-8.9
+    instead of 3.5-4.0 frames per second and stream, capture-to-result latency p50 18-53 instead of 267-308 ms.
+    Other engines take no such option; a model named by hub name keeps the backend's default.
+    """
+    from lite import backends
+    from lite.core.errors import LiteError
+
+    model = args.model
+    if model is None:
+        from lite.hub import default_model
+
+        model = default_model()
+    try:
+        name = args.backend or backends.backend_for_path(model)
+    except LiteError:  # a hub name (no suffix): its backend is known only once it resolves
+        return {}
+    return {"spinning": False} if name == "ort" else {}
 
 
 def refuse_live_on_ray(args: argparse.Namespace) -> None:
@@ -179,11 +204,27 @@ def _check_display() -> None:
     gui = re.search(r"GUI:\s*(\S+)", cv2.getBuildInformation())
     if gui is not None and gui.group(1).upper() == "NONE":
         raise OutputError(
-            "--show: this OpenCV has no GUI support (opencv-python-headless): install opencv-python instead of "
-            "opencv-python-headless to open a window, or use --save / --jsonl"
+            f"--show: this OpenCV ({cv2.__version__}) is built without a GUI, so it cannot open a window. "
+            f"{_gui_build_hint()} Or keep it and use --save DIR / --jsonl FILE"
         )
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise OutputError("--show: no display (DISPLAY is not set): run it on a desktop, or use --save / --jsonl")
+        raise OutputError(
+            "--show: no display (DISPLAY is not set): run it on a desktop, under a virtual display "
+            "(xvfb-run lite detect ... --show), or use --save DIR / --jsonl FILE"
+        )
+
+
+def _gui_build_hint() -> str:
+    """How to get OpenCV's GUI build in place of the installed headless wheel (both own the ``cv2`` module)."""
+    from importlib import metadata
+
+    for headless, gui in (("opencv-python-headless", "opencv-python"),
+                          ("opencv-contrib-python-headless", "opencv-contrib-python")):  # fmt: skip
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            version = metadata.version(headless)
+            return (f"For windows, swap the {headless} wheel for the GUI build of the same version (both own the cv2 "
+                    f"module): pip uninstall -y {headless} && pip install '{gui}=={version}'.")  # fmt: skip
+    return "For windows, install an OpenCV built with a GUI (Qt, GTK, Win32 or Cocoa), e.g. pip install opencv-python."
 
 
 class _Status:
@@ -192,14 +233,17 @@ class _Status:
     def __init__(self, enabled: bool) -> None:
         self.enabled, self.t0, self.last = enabled, time.perf_counter(), 0.0
         self.frames, self.latency_ms = 0, []  # latencies of the last second
+        self.run_ms: deque = deque(maxlen=10_000)  # of the whole run (its last 10 000 frames), for the last line
 
     def update(self, n: int, latencies: list[float], dropped: int, force: bool = False) -> None:
+        """Count ``n`` more frames; print about once a second, and the whole run's figures when ``force``."""
         self.frames += n
         self.latency_ms += latencies
+        self.run_ms.extend(latencies)
         now = time.perf_counter()
         if not self.enabled or (now - self.last < 1.0 and not force):
             return
-        lat = np.asarray(self.latency_ms or [0.0])
+        lat = np.asarray((self.run_ms if force else self.latency_ms) or [0.0])
         fps = self.frames / max(now - self.t0, 1e-9)
         end = "\n" if force or not sys.stderr.isatty() else "\r"
         print(f"{self.frames} frames, {fps:.1f} FPS, latency p50 {np.median(lat):.0f} ms p95 "

@@ -37,7 +37,7 @@ from lite.cli._common import (
     detector_options,
     model_files,
 )
-from lite.cli._live import add_live_arguments, refuse_live_on_ray, run_live, wants_live
+from lite.cli._live import add_live_arguments, live_engine_options, refuse_live_on_ray, run_live, wants_live
 from lite.cli._ray import add_ray_arguments, ray_requested
 from lite.core.progress import ProgressBar
 from lite.data.outputs import annotated_name, atomic_path, check_video, plan_outputs, write_image
@@ -130,10 +130,11 @@ def _plan(kind: str, paths: Sequence[Path], args: argparse.Namespace) -> dict[st
 # ----------------------------------------------------------------------------------------------
 # the command
 # ----------------------------------------------------------------------------------------------
-def _open_detector(args: argparse.Namespace) -> Any:
+def _open_detector(args: argparse.Namespace, **engine: Any) -> Any:
+    """The detector of ``args``; ``engine``: more backend options (the live loop's, `live_engine_options`)."""
     from lite.cv import Detector
 
-    options = detector_options(args)  # checks --input-size before a download
+    options = detector_options(args) | engine  # checks --input-size before a download
     model = args.model
     if model is None:
         from lite.hub import default_model
@@ -151,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
 
         return run_detect(args)
     if wants_live(args):  # cameras, streams, screen, source lists, --show/--jsonl (lite.cli._live)
-        det = _open_detector(args)
+        det = _open_detector(args, **live_engine_options(args))
         try:
             return run_live(args, det)
         finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lite.cli._common import add_command, add_detector_arguments, add_no_progress_argument
-from lite.cli._live import add_live_arguments, run_live
+from lite.cli._live import add_live_arguments, live_engine_options, run_live
 from lite.ops.options import DetectOptions
 
 __all__ = ["register", "run"]
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from lite.cv.track import TrackerSet
 
     TrackerSet(args.tracker)  # a missing trackers package fails before the model loads
-    det = _open_detector(args)
+    det = _open_detector(args, **live_engine_options(args))
     try:
         return run_live(args, det, tracker=args.tracker)
     finally:

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -54,7 +55,16 @@ def _tracker_class(name: str) -> Any:
         raise BackendNotInstalledError(
             "tracking needs the trackers package (and supervision): pip install 'lite-detect[track]'"
         ) from e
-    return getattr(trackers, TRACKERS[name.lower()])
+    cls = getattr(trackers, TRACKERS[name.lower()], None)
+    if cls is None:
+        from importlib import metadata
+
+        version = metadata.version("trackers")
+        raise BackendNotInstalledError(
+            f"tracker {name.lower()!r}: the installed trackers package ({version}) has no {TRACKERS[name.lower()]}; "
+            "install the release lite names: pip install -U 'lite-detect[track]'"
+        )
+    return cls
 
 
 class Tracker:
@@ -72,6 +82,9 @@ class Tracker:
 
     def __init__(self, tracker: str = "bytetrack", *, frame_rate: float = 30.0, **options: Any) -> None:
         cls = _tracker_class(tracker)
+        import supervision  # the trackers package's own dependency: its detections type
+
+        self._sv = supervision
         self.name = tracker.lower()
         settings = {**_DEFAULTS[self.name], "frame_rate": float(frame_rate), **options}
         try:
@@ -86,19 +99,24 @@ class Tracker:
             detections: This frame's detections.
 
         Returns:
-            The detections that belong to a confirmed track, in their original order, with ``tracker_id``.
+            The detections that belong to a confirmed track, in their original order, with ``tracker_id``
+            (their masks and keypoints kept).
         """
-        sv_dets = detections.to_supervision()
-        sv_dets.data["lite_index"] = np.arange(len(detections))
+        # only what the trackers read (boxes, scores, classes) and the row of each: names and masks would be
+        # copied and indexed through supervision for nothing (benchmarks/bench_streams.py, "lite's part")
+        sv_dets = self._sv.Detections(
+            xyxy=detections.xyxy.copy(),
+            confidence=detections.scores.copy(),
+            class_id=detections.class_ids.copy(),
+            data={"lite_index": np.arange(len(detections))},
+        )
         out = self._tracker.update(sv_dets)
         tids = np.asarray(out.tracker_id if out.tracker_id is not None else [], dtype=np.int64)
         index = np.asarray(out.data.get("lite_index", np.zeros(0, np.int64)), dtype=np.int64)
         keep = tids >= 0
         index, tids = index[keep], tids[keep]
         order = np.argsort(index, kind="stable")
-        sel = index[order]
-        d = detections
-        return Detections(d.xyxy[sel], d.scores[sel], d.class_ids[sel], d.names, tracker_id=tids[order])
+        return dataclasses.replace(detections[index[order]], tracker_id=tids[order])
 
     def reset(self) -> None:
         """Forget every track (a new scene or a reconnected stream that jumped)."""
