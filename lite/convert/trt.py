@@ -381,9 +381,18 @@ def _place(staged: Path, engine_path: Path) -> None:
 
 
 def _write_engine_sidecar(onnx_path: Path, engine_path: Path) -> None:
+    """The engine's sidecar: what the NCNN / MNN / OpenVINO converters record (`onnx_meta`: the ONNX metadata and
+    sidecar, the family, decoder and task the resolver finds), or without ``onnx`` installed the ONNX metadata."""
+    import importlib.util
+
     from lite.data.metadata import ModelMeta, from_mapping, read_sidecar, write_sidecar
 
-    meta = from_mapping(onnx_metadata(onnx_path)).merged(read_sidecar(onnx_path))
+    if importlib.util.find_spec("onnx") is not None:
+        from lite.convert._onnx_meta import onnx_meta
+
+        meta = onnx_meta(onnx_path)
+    else:
+        meta = from_mapping(onnx_metadata(onnx_path)).merged(read_sidecar(onnx_path))
     if meta == ModelMeta():
         return
     write_sidecar(engine_path, meta)
