@@ -2,7 +2,7 @@
 (the sidecar only), compared with ONNX Runtime through `lite.tools.parity.compare` (masks by mask IoU, keypoints by
 pixel distance, classifiers by top-k and class probabilities); the TensorRT code path through the fake TensorRT.
 
-Tolerances are the measured ones (docs/compare.md, ``python scripts/task_parity.py``): on lite's demo models every
+Tolerances are the measured ones (docs/conversion.md, ``python scripts/task_parity.py``): on lite's demo models every
 engine's outputs agree with ONNX Runtime to ~1e-4, masks to IoU >= 0.9996 and classifier probabilities to ~1e-6;
 the demo pose model's scores saturate at 1.0, so a one-ulp difference can let NMS keep a neighbouring anchor: its
 boxes then differ by IoU >= 0.968 and its keypoints by <= 2.7 px.
@@ -208,21 +208,20 @@ def test_without_its_sidecar_a_classifier_warns_that_its_preset_is_assumed(conve
 @pytest.mark.skipif("openvino" not in ENGINES, reason="needs openvino")
 def test_int8_yolov8n_seg_on_openvino_gives_the_onnxruntime_masks(shared, tmp_path):
     from lite.convert import convert
-    from lite.cv import ImageModel
 
     onnx_path = shared / "models" / "foreign_tasks" / "segment" / "yolov8n-seg_int8_320.onnx"
-    xml = convert(onnx_path, "openvino", tmp_path)
-    assert json.loads(Path(str(xml) + ".lite.json").read_text())["extra"]["task"] == "segment"
-    model = ImageModel.from_file(xml, threads=1)
-    assert (model.task, model.input_hw, len(model.names)) == ("segment", (320, 320), 80)
-    model.close()
-    for image, n in (("bus.jpg", 4),):
-        # int8 dynamic quantization rounds differently per engine; measured: prototypes rel L2 0.032, boxes IoU
-        # >= 0.987, masks IoU >= 0.967
-        report = compare([onnx_path, xml], shared / "images" / image, threads=1, rtol=0.05, iou=0.95, mask_iou=0.95)
-        assert report.ok, report.table()
-        dd = report.runs[1].detection_diff
-        assert dd.n_ref == dd.matched == n and dd.min_mask_iou >= 0.95
+    xml = convert(onnx_path, "openvino", tmp_path, verify=False)  # the comparison below is the check
+    side = json.loads(Path(str(xml) + ".lite.json").read_text())
+    assert (side["extra"]["task"], side["decoder"], side["input_size"], len(side["names"])) == (
+        "segment", "yolov8_seg", [320, 320], 80
+    )  # fmt: skip
+    # int8 dynamic quantization rounds differently per engine; measured on bus and zidane: prototypes rel L2 0.032,
+    # boxes IoU >= 0.987, masks IoU >= 0.967
+    report = compare([onnx_path, xml], shared / "images" / "bus.jpg", threads=1, rtol=0.05, iou=0.95, mask_iou=0.95)
+    assert report.ok, report.table()
+    assert [r.task for r in report.runs] == ["segment", "segment"]
+    dd = report.runs[1].detection_diff
+    assert dd.n_ref == dd.matched == 4 and 0.95 <= dd.min_mask_iou < 1.0  # the README's four instances
 
 
 def test_int8_graphs_the_converters_cannot_take_are_refused_by_op(shared, tmp_path):

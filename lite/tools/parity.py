@@ -72,9 +72,10 @@ __all__ = [
 #: Default tolerances of `compare`: relative L2 error, largest absolute difference, box IoU, score difference.
 RTOL, ATOL, IOU, SCORE_TOL = 1e-3, 5e-2, 0.99, 0.01
 #: Default task tolerances of `compare`: the smallest mask IoU of a matched pair of instances, and the largest
-#: distance in image pixels between a matched pair's keypoints. Measured (docs/compare.md): the int8
-#: YOLOv8n-seg on OpenVINO vs ONNX Runtime has mask IoU >= 0.967 on bus/zidane; lite's demo pose model, whose
-#: saturated scores let a one-ulp difference pick a neighbouring anchor, keypoints within 2.7 px on 40 scenes.
+#: distance in image pixels between a matched pair's keypoints. Measured (docs/conversion.md,
+#: scripts/task_parity.py): the int8 YOLOv8n-seg on OpenVINO vs ONNX Runtime has mask IoU >= 0.967 on bus/zidane;
+#: lite's demo pose model, whose saturated scores let a one-ulp difference pick a neighbouring anchor, keypoints
+#: within 2.7 px on 40 scenes.
 MASK_IOU, KPT_PX = 0.95, 3.0
 #: The hint printed with a quantized model's verdict.
 QUANTIZED_HINT = (
@@ -330,6 +331,7 @@ class DetectionDiff:
             are matched; 0.0 when only one side has masks).
         max_kpt_px: Largest distance between a matched pair's keypoints, in image pixels (None: the reference has
             no keypoints; inf when only one side has them or their counts differ).
+        max_box_px: Largest difference of a matched pair's box coordinates, in image pixels (0.0 when none).
     """
 
     n_ref: int
@@ -343,6 +345,7 @@ class DetectionDiff:
     pairs: tuple[tuple[int, int], ...] = field(default=(), repr=False)
     min_mask_iou: float | None = None
     max_kpt_px: float | None = None
+    max_box_px: float = 0.0
 
     @property
     def fraction(self) -> float:
@@ -405,6 +408,10 @@ def match_detections(
     max_sd = max(score_diffs, default=0.0)
     min_mask = _pair_mask_iou(ref, other, pairs)
     max_kpt = _pair_kpt_px(ref, other, pairs)
+    box_px = 0.0
+    if pairs:
+        i, j = (np.array(k) for k in zip(*pairs, strict=True))
+        box_px = float(np.abs(np.asarray(ref.xyxy, np.float64)[i] - np.asarray(other.xyxy, np.float64)[j]).max())
     return DetectionDiff(
         n_ref=n_ref,
         n=n,
@@ -421,6 +428,7 @@ def match_detections(
         pairs=tuple(pairs),
         min_mask_iou=min_mask,
         max_kpt_px=max_kpt,
+        max_box_px=box_px,
     )
 
 
@@ -837,7 +845,8 @@ def _run_lines(i: int, run: RunResult) -> list[str]:
         lines.append(
             f"{'':>47} detections {dd.matched}/{max(dd.n_ref, dd.n)} matched ({dd.fraction:.0%}; "
             f"{dd.n} vs {dd.n_ref} ref, {dd.missing} missing, {dd.extra} extra), "
-            f"min IoU {dd.min_iou:.4f}, max score diff {dd.max_score_diff:.4f}{task}  {verdict}"
+            f"min IoU {dd.min_iou:.4f} (boxes within {dd.max_box_px:.3g} px), max score diff "
+            f"{dd.max_score_diff:.4f}{task}  {verdict}"
         )
     tk = run.top_k_diff
     if tk is not None:
