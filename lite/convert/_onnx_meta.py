@@ -92,9 +92,9 @@ def resolved_family(path: str | Path) -> Resolved | None:
     """The family, decoder, task and YOLOv6 layout of an ONNX model, as `ImageModel.from_file` resolves it.
 
     The file is opened with ONNX Runtime (the resolver may run a blank inference to settle a tie). None when
-    ONNX Runtime is not installed, or when the model is no image model lite reads (no family fits, several fit
-    equally, or its outputs are a task lite has no decoder for): the converted model is then resolved when it is
-    opened.
+    ONNX Runtime is not installed or cannot load the model (TensorRT plugin ops...), or when the model is no
+    image model lite reads (no family fits, several fit equally, or its outputs are a task lite has no decoder
+    for): the converted model is then resolved when it is opened.
     """
     import importlib.util
 
@@ -103,11 +103,20 @@ def resolved_family(path: str | Path) -> Resolved | None:
     import warnings
 
     from lite import backends
-    from lite.core.errors import AmbiguousModelError, AssumedDefaultWarning, LayoutError, TaskNotSupportedError
+    from lite.core.errors import (
+        AmbiguousModelError,
+        AssumedDefaultWarning,
+        LayoutError,
+        ModelLoadError,
+        TaskNotSupportedError,
+    )
     from lite.cv.detector import Detector
     from lite.cv.family import detect_family
 
-    be = backends.create(path, "ort", threads=1)
+    try:
+        be = backends.create(path, "ort", threads=1)
+    except ModelLoadError:  # ops ONNX Runtime does not have: the engine's own check says what it makes of them
+        return None
     with warnings.catch_warnings(record=True) as caught:  # the warnings are the converted model's to give
         warnings.simplefilter("always")
         try:  # what ImageModel.from_file does, without a fused preprocessing graph for a detector
