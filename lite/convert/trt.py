@@ -77,13 +77,15 @@ log = logging.getLogger("lite.convert.trt")
 VERIFY_TOLERANCES: dict[str, dict[str, float]] = {
     "fp32": {"rtol": 1e-2, "atol": 1.0, "iou": 0.95, "score_tol": 0.02},
     "fp16": {"rtol": 3e-2, "atol": 4.0, "iou": 0.9, "score_tol": 0.05},
-    "int8": {"rtol": 1e30, "atol": 1e30, "iou": 0.7, "score_tol": 0.15},  # raw outputs not judged, see below
-}
+    "int8": {"rtol": 1e30, "atol": 1e30, "iou": 0.7, "score_tol": 0.15,  # raw outputs not judged, see below
+             "mask_iou": 0.7, "kpt_px": 8.0},
+}  # fmt: skip
 
 #: INT8 is judged on the detections only, never on the raw outputs: the largest error over every anchor
 #: (background anchors included) says nothing about the boxes a user gets. Matched boxes need the IoU and
-#: score difference of ``VERIFY_TOLERANCES["int8"]``; at most this fraction of the ONNX Runtime detections
-#: (at least one) may be missing or extra (ESTIMATE, not yet measured).
+#: score difference of ``VERIFY_TOLERANCES["int8"]`` (and its mask IoU, keypoint distance); at most this fraction of
+#: the ONNX Runtime detections (at least one) may be missing or extra (ESTIMATE, not yet measured). A classifier
+#: is judged on its class probabilities (each within the score difference, see `lite.tools.parity.TopKDiff`).
 INT8_UNMATCHED_FRACTION = 0.1
 
 #: How many images `verify_engine` compares on at most.
@@ -309,13 +311,23 @@ def int8_detections_agree(report: Any) -> bool:
     """Whether an INT8 engine's detections agree with ONNX Runtime's on one image.
 
     Matched boxes (same class) need IoU >= ``VERIFY_TOLERANCES["int8"]["iou"]`` (the matching threshold)
-    and a score difference <= its ``score_tol``; missing plus extra detections (borderline scores near the
-    threshold not counted) may be at most `INT8_UNMATCHED_FRACTION` of the reference's, and at least one.
+    and a score difference <= its ``score_tol``, their masks its ``mask_iou``, their keypoints its ``kpt_px``;
+    missing plus extra detections (borderline scores near the threshold not counted) may be at most
+    `INT8_UNMATCHED_FRACTION` of the reference's, and at least one. A classifier's class probabilities must each be
+    within ``score_tol`` (``report.runs[i].top_k_diff.ok``).
     """
     tol = VERIFY_TOLERANCES["int8"]
     for run in report.runs[1:]:
+        if run.top_k_diff is not None:
+            if not run.top_k_diff.ok:
+                return False
+            continue
         dd = run.detection_diff
         if dd is None:
+            return False
+        if dd.matched and dd.min_mask_iou is not None and dd.min_mask_iou < tol["mask_iou"]:
+            return False
+        if dd.matched and dd.max_kpt_px is not None and dd.max_kpt_px > tol["kpt_px"]:
             return False
         allowed = max(1, int(INT8_UNMATCHED_FRACTION * dd.n_ref))
         if dd.missing + dd.extra > allowed or dd.max_score_diff > tol["score_tol"]:
