@@ -191,6 +191,23 @@ def test_without_metadata_a_56_channel_pose_head_is_read_as_pose(shared, tmp_pat
     model.close()
 
 
+def test_a_pose_sidecar_without_kpt_shape_is_refused_not_read_as_a_detector(converted, tmp_path):
+    """17 channels are 4 box + 1 class + 4 x 3 keypoints only if kpt_shape says so: without it, with the sidecar's
+    task and one class name, no layout fits and the model is refused (a typed error naming kpt_shape)."""
+    from lite.core.errors import LayoutError
+    from lite.cv import ImageModel
+
+    path = converted[("pose", ENGINES[0])]
+    for f in path.parent.glob(path.name.split(".")[0] + "*"):
+        shutil.copy(f, tmp_path / f.name)
+    side = Path(str(tmp_path / path.name) + ".lite.json")
+    data = json.loads(side.read_text())
+    del data["extra"]["kpt_shape"]
+    side.write_text(json.dumps(data))
+    with pytest.raises(LayoutError, match="kpt_shape"):
+        ImageModel.from_file(tmp_path / path.name, threads=1)
+
+
 def test_without_its_sidecar_a_classifier_warns_that_its_preset_is_assumed(converted, tmp_path):
     from lite.cv import ImageModel
 
