@@ -299,11 +299,12 @@ def test_tensorrt_path_reads_every_task(tmp_path):
             got.close()
             ref.close()
         assert fake_trt.STATE.executions >= 6  # verification and the runs above went through the engine
-        # INT8: calibrated through the classifier family's preprocessing, judged on its class probabilities
+        # INT8: calibrated through the preprocessing of the family its metadata identifies (task + imgsz:
+        # yolov8-cls), judged on its class probabilities
         calib = tmp_path / "calib"
         calib.mkdir()
         for i in range(3):
             cv2.imwrite(str(calib / f"{i}.png"), scene("classify", 10 + i))
         engine = convert(task_model_path("classify"), "trt", tmp_path / "cls8.engine", int8=True, calib_images=calib,
-                         family="yolov8-cls", verify=tmp_path / "classify.png")  # fmt: skip
+                         verify=tmp_path / "classify.png")  # fmt: skip
         assert engine.is_file() and fake_trt.STATE.builds[-1]["calibration"]["amax"] <= 1.0  # RGB / 255

@@ -347,16 +347,22 @@ def trt_plugin_ops(onnx_path: str | Path) -> list[str]:
 
 def calibration_preprocess(onnx_path: Path, family: str | None) -> Any:
     """The `PreprocessConfig` INT8 calibration feeds through: the family's (``family``, else the ``family`` the
-    ONNX metadata or sidecar names).
+    ONNX metadata or sidecar names, else the family the metadata identifies — ultralytics metadata names
+    ``yolov8``, or ``yolov8-cls`` for a classifier; never one guessed from the outputs).
 
     This is the one place the converter maps a family to its preprocessing (``lite.cv.get_family``).
 
     Raises:
         InputError: No family given or recorded.
     """
+    from lite.cv.family import named_family
     from lite.data.metadata import read_sidecar
 
-    name = family or onnx_metadata(onnx_path).get("family") or (read_sidecar(onnx_path).extra or {}).get("family")
+    props = onnx_metadata(onnx_path)
+    name = family or props.get("family") or (read_sidecar(onnx_path).extra or {}).get("family")
+    if not name:
+        named = named_family(props, None)
+        name = named[0] if named is not None else None
     if not name:
         raise InputError(
             f"INT8 calibration of {onnx_path.name} needs the model's preprocessing, and neither family= "
