@@ -111,6 +111,7 @@ def test_cli_defaults_are_the_api_defaults():
     import lite.tools.parity as api
 
     assert (cli.RTOL, cli.ATOL, cli.IOU, cli.SCORE_TOL) == (api.RTOL, api.ATOL, api.IOU, api.SCORE_TOL)
+    assert (cli.MASK_IOU, cli.KPT_PX) == (api.MASK_IOU, api.KPT_PX)
 
 
 def test_compare_argument_errors(tmp_path):

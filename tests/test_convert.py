@@ -234,7 +234,7 @@ def test_metadata_props_win_over_the_graph(tmp_path):
     meta = onnx_meta(path)
     assert meta.names == ("cat", "dog", "fox")
     assert meta.layout == "raw" and meta.strides == (8, 16, 32) and meta.input_size == (64, 96)
-    assert meta.extra == {"author": "someone", "family": "yolov6", "decoder": "raw"}
+    assert meta.extra == {"author": "someone", "family": "yolov6", "decoder": "raw", "task": "detect"}
 
 
 def test_no_layout_without_a_family(tmp_path):

@@ -456,12 +456,16 @@ def test_convert_cli_device_and_no_tf32(fake2, shared, tmp_path, capsys):
     assert "only 2 CUDA device(s)" in capsys.readouterr().err and not (tmp_path / "t.engine").exists()
 
 
-def _report(n_ref: int, matched: int, missing: int, extra: int, min_iou: float, score: float):
+def _report(n_ref: int, matched: int, missing: int, extra: int, min_iou: float, score: float,
+            mask: float | None = None, kpt: float | None = None):  # fmt: skip
     from types import SimpleNamespace
 
-    dd = SimpleNamespace(n_ref=n_ref, matched=matched, missing=missing, extra=extra, min_iou=min_iou,
-                         max_score_diff=score)  # fmt: skip
-    return SimpleNamespace(runs=[SimpleNamespace(detection_diff=None), SimpleNamespace(detection_diff=dd)])
+    from lite.tools.parity import DetectionDiff
+
+    dd = DetectionDiff(n_ref, matched + extra, matched, missing, extra, score, min_iou, False, min_mask_iou=mask,
+                       max_kpt_px=kpt)  # fmt: skip
+    return SimpleNamespace(runs=[SimpleNamespace(detection_diff=None, top_k_diff=None),
+                                 SimpleNamespace(detection_diff=dd, top_k_diff=None)])  # fmt: skip
 
 
 def test_int8_is_judged_on_the_detections_that_matter():
@@ -474,6 +478,27 @@ def test_int8_is_judged_on_the_detections_that_matter():
     assert not int8_detections_agree(_report(20, 20, 0, 0, 0.6, 0.1))  # a matched box moved too far
     assert not int8_detections_agree(_report(20, 20, 0, 0, 0.8, 0.3))  # a score changed too much
     assert int8_detections_agree(_report(3, 2, 1, 0, 0.9, 0.0))  # one is always allowed
+    assert int8_detections_agree(_report(5, 5, 0, 0, 0.9, 0.0, mask=0.8, kpt=4.0))
+    assert not int8_detections_agree(_report(5, 5, 0, 0, 0.9, 0.0, mask=0.5))  # a matched mask changed shape
+    assert not int8_detections_agree(_report(5, 5, 0, 0, 0.9, 0.0, kpt=20.0))  # a keypoint moved too far
+
+
+def test_int8_classifier_is_judged_on_its_class_probabilities():
+    from types import SimpleNamespace
+
+    from lite.convert.trt import VERIFY_TOLERANCES, int8_detections_agree
+    from lite.tools.parity import diff_top_k
+
+    tol = VERIFY_TOLERANCES["int8"]["score_tol"]
+    ref = np.array([0.6, 0.3, 0.1])
+
+    def report(probs):
+        tk = diff_top_k(ref, np.array(probs), k=2, score_tol=tol)
+        return SimpleNamespace(runs=[SimpleNamespace(detection_diff=None, top_k_diff=None),
+                                     SimpleNamespace(detection_diff=None, top_k_diff=tk)])  # fmt: skip
+
+    assert int8_detections_agree(report([0.55, 0.35, 0.1]))
+    assert not int8_detections_agree(report([0.3, 0.6, 0.1]))  # another class on top, by 0.3
 
 
 def test_the_fake_is_gone_after_each_test():

@@ -2,11 +2,14 @@
 
 Every model gets the same letterboxed tensor; the table shows, per output, the largest
 absolute difference and the relative L2 error against the first model, then how many
-detections match (same class, IoU ≥ 0.99). The exit status is 1 when anything is over
+detections match (same class, IoU ≥ 0.99) — with the smallest mask IoU of the matched pairs for a
+segmentation model and the largest keypoint distance for a pose model — or, for a classifier, the top-k
+classes and the largest class-probability difference. The exit status is 1 when anything is over
 tolerance::
 
     lite compare yolov6lite_s_320_raw.onnx yolov6-lite-s.param --image bus.jpg
     lite compare model.onnx --backends ort,trt --image bus.jpg --tol 1e-2
+    lite compare yolov8n-seg.onnx yolov8n-seg.ncnn.param --image bus.jpg --mask-iou 0.95
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from lite.cli._common import (
 
 # lite.tools.parity's defaults, repeated so that ``lite --help`` does not import numpy (a test keeps them equal)
 RTOL, ATOL, IOU, SCORE_TOL, QUANTIZED_RTOL = 1e-3, 5e-2, 0.99, 0.01, 3e-2
+MASK_IOU, KPT_PX = 0.95, 3.0
 
 
 def register(subparsers: Any) -> None:
@@ -55,7 +59,22 @@ def register(subparsers: Any) -> None:
                    help=f"largest absolute difference allowed per output (default: {ATOL:g}; "
                         "not bounded for a quantized model, whose int8 rounding differs between engines)")  # fmt: skip
     p.add_argument("--iou", type=float, default=IOU, help="IoU a detection needs to match its counterpart")
-    p.add_argument("--score-tol", type=float, default=SCORE_TOL, help="score difference allowed per matched detection")
+    p.add_argument(
+        "--score-tol",
+        type=float,
+        default=SCORE_TOL,
+        help="score difference allowed per matched detection (per class probability, for a classifier)",
+    )
+    p.add_argument(
+        "--mask-iou", type=float, default=MASK_IOU, help="mask IoU every matched instance needs (segmentation models)"
+    )
+    p.add_argument(
+        "--kpt-px",
+        type=float,
+        default=KPT_PX,
+        help="largest distance in image pixels between matched keypoints (pose models)",
+    )
+    p.add_argument("--top-k", type=int, default=5, help="classes compared by id (classifiers)")  # fmt: skip
     p.add_argument("--conf", type=float, default=0.25, help="detection score threshold")
     add_engine_arguments(p, backend=False, device=False)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -75,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
         iou=args.iou,
         score_tol=args.score_tol,
         conf=args.conf,
+        mask_iou=args.mask_iou,
+        kpt_px=args.kpt_px,
+        top_k=args.top_k,
     )
     print(json.dumps(report.to_dict(), indent=2, default=str) if args.json else report.table())
     return 0 if report.ok else 1

@@ -1,7 +1,8 @@
 """``lite convert MODEL.onnx --to TARGET``: convert an ONNX model for another engine.
 
 The converted model gets a ``.lite.json`` sidecar with the class names, strides, input size,
-family and decoder (and a YOLOv6 layout), and is checked against ONNX Runtime before it is written::
+family, decoder and task (``detect``, ``segment``, ``pose``, ``classify``; and a YOLOv6 layout), so that it
+reopens as the same task with no argument, and is checked against ONNX Runtime before it is written::
 
     lite convert yolov6lite_s_320_raw.onnx --to ncnn            # ./yolov6lite_s_320_raw.ncnn.param/.bin
     lite convert yolov6lite_s_320_raw.onnx --to mnn --fp16 -o models/

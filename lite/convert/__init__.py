@@ -1,8 +1,9 @@
 """Model conversion: ONNX → NCNN (pnnx), ONNX → MNN (MNN's converter), ONNX → TensorRT, and any registered target.
 
 Every converter writes a ``<model file name>.lite.json`` sidecar next to its output with the class
-names, strides, input size and output layout taken from the ONNX file, so a converted model
-opens with no arguments, and checks the converted model against ONNX Runtime before writing it.
+names, strides, input size and output layout taken from the ONNX file, and the family, decoder and task
+(detect, segment, pose, classify) the resolver finds, so a converted model opens as the same task with no
+arguments, and checks the converted model against ONNX Runtime before writing it.
 
 Output files: by default in the **current directory** (``m.onnx`` → ``./m.ncnn.param``), or
 ``out`` (a file, or a folder: ``<folder>/<stem>.<suffix>``), the same rule for every target

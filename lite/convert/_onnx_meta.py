@@ -24,7 +24,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lite.backends._capture import clean_engine_text
 from lite.backends._onnx import Dims, graph_io, load_onnx
@@ -74,28 +74,70 @@ def graph_meta(model: Any, names: Sequence[str] | None = None) -> ModelMeta:
     return ModelMeta(strides=strides, input_size=hw, layout=spec.layout.value)
 
 
-def resolved_family(path: str | Path) -> tuple[str, str, str | None] | None:
-    """``(family, decoder, YOLOv6 layout or None)`` of an ONNX detector, as `Detector.from_file` resolves it.
+class Resolved(NamedTuple):
+    """What the resolver makes of an ONNX model, for the sidecar of its conversions (see `resolved_family`)."""
+
+    #: The family name, or None when it was an assumed default (a classifier with no metadata: the preset is
+    #: said again, in a warning, when the converted model is opened).
+    family: str | None
+    #: The decoder of its outputs (``yolov8_seg``, ``classify``...).
+    decoder: str
+    #: ``"detect"``, ``"segment"``, ``"pose"`` or ``"classify"``.
+    task: str
+    #: The YOLOv6 output layout, or None.
+    layout: str | None
+
+
+def resolved_family(path: str | Path) -> Resolved | None:
+    """The family, decoder, task and YOLOv6 layout of an ONNX model, as `ImageModel.from_file` resolves it.
 
     The file is opened with ONNX Runtime (the resolver may run a blank inference to settle a tie). None when
-    ONNX Runtime is not installed, or when the model is no detector lite reads (no family fits, several fit
-    equally, or its outputs are another task's): the converted model is then resolved when it is opened.
+    ONNX Runtime is not installed or cannot load the model (TensorRT plugin ops...), or when the model is no
+    image model lite reads (no family fits, several fit equally, or its outputs are a task lite has no decoder
+    for): the converted model is then resolved when it is opened.
     """
     import importlib.util
 
     if importlib.util.find_spec("onnxruntime") is None:
         return None
-    from lite.core.errors import AmbiguousModelError, LayoutError, TaskNotSupportedError
+    import warnings
+
+    from lite import backends
+    from lite.core.errors import (
+        AmbiguousModelError,
+        AssumedDefaultWarning,
+        LayoutError,
+        ModelLoadError,
+        TaskNotSupportedError,
+    )
     from lite.cv.detector import Detector
+    from lite.cv.family import detect_family
 
     try:
-        det = Detector.from_file(path, backend="ort", threads=1, fuse_preprocess=False)
-    except (LayoutError, AmbiguousModelError, TaskNotSupportedError):
+        be = backends.create(path, "ort", threads=1)
+    except ModelLoadError:  # ops ONNX Runtime does not have: the engine's own check says what it makes of them
         return None
-    if det.family is None or det.plan is None:
-        return None
-    spec = det.spec
-    return det.family, det.plan.decoder, spec.layout.value if spec is not None else None
+    with warnings.catch_warnings(record=True) as caught:  # the warnings are the converted model's to give
+        warnings.simplefilter("always")
+        try:  # what ImageModel.from_file does, without a fused preprocessing graph for a detector
+            fam = detect_family(be, str(path), {})
+            model = fam(be, fuse_preprocess=False) if issubclass(fam, Detector) else fam(be)
+        except (LayoutError, AmbiguousModelError, TaskNotSupportedError):
+            be.close()
+            return None
+        except BaseException:
+            be.close()
+            raise
+    try:
+        plan = model.plan
+        if model.family is None or plan is None:
+            return None
+        assumed = any(issubclass(w.category, AssumedDefaultWarning) for w in caught)
+        spec = getattr(model, "spec", None)
+        family = None if assumed and model.task == "classify" else model.family
+        return Resolved(family, plan.decoder, model.task, spec.layout.value if spec is not None else None)
+    finally:
+        model.close()
 
 
 def onnx_meta(path: str | Path, model: Any | None = None) -> ModelMeta:
@@ -114,11 +156,13 @@ def onnx_meta(path: str | Path, model: Any | None = None) -> ModelMeta:
     declared = read_model_meta(path, props)
     meta = graph_meta(model, declared.names)
     found = resolved_family(path)
-    meta.layout = found[2] if found is not None else None
+    meta.layout = found.layout if found is not None else None
     meta.sources.pop("layout", None)
     meta = meta.merged(declared)
     if found is not None:
-        meta.extra.update(family=found[0], decoder=found[1])
+        meta.extra.update(decoder=found.decoder, task=found.task)
+        if found.family is not None:
+            meta.extra["family"] = found.family
     return meta
 
 

@@ -77,13 +77,15 @@ log = logging.getLogger("lite.convert.trt")
 VERIFY_TOLERANCES: dict[str, dict[str, float]] = {
     "fp32": {"rtol": 1e-2, "atol": 1.0, "iou": 0.95, "score_tol": 0.02},
     "fp16": {"rtol": 3e-2, "atol": 4.0, "iou": 0.9, "score_tol": 0.05},
-    "int8": {"rtol": 1e30, "atol": 1e30, "iou": 0.7, "score_tol": 0.15},  # raw outputs not judged, see below
-}
+    "int8": {"rtol": 1e30, "atol": 1e30, "iou": 0.7, "score_tol": 0.15,  # raw outputs not judged, see below
+             "mask_iou": 0.7, "kpt_px": 8.0},
+}  # fmt: skip
 
 #: INT8 is judged on the detections only, never on the raw outputs: the largest error over every anchor
 #: (background anchors included) says nothing about the boxes a user gets. Matched boxes need the IoU and
-#: score difference of ``VERIFY_TOLERANCES["int8"]``; at most this fraction of the ONNX Runtime detections
-#: (at least one) may be missing or extra (ESTIMATE, not yet measured).
+#: score difference of ``VERIFY_TOLERANCES["int8"]`` (and its mask IoU, keypoint distance); at most this fraction of
+#: the ONNX Runtime detections (at least one) may be missing or extra (ESTIMATE, not yet measured). A classifier
+#: is judged on its class probabilities (each within the score difference, see `lite.tools.parity.TopKDiff`).
 INT8_UNMATCHED_FRACTION = 0.1
 
 #: How many images `verify_engine` compares on at most.
@@ -309,13 +311,23 @@ def int8_detections_agree(report: Any) -> bool:
     """Whether an INT8 engine's detections agree with ONNX Runtime's on one image.
 
     Matched boxes (same class) need IoU >= ``VERIFY_TOLERANCES["int8"]["iou"]`` (the matching threshold)
-    and a score difference <= its ``score_tol``; missing plus extra detections (borderline scores near the
-    threshold not counted) may be at most `INT8_UNMATCHED_FRACTION` of the reference's, and at least one.
+    and a score difference <= its ``score_tol``, their masks its ``mask_iou``, their keypoints its ``kpt_px``;
+    missing plus extra detections (borderline scores near the threshold not counted) may be at most
+    `INT8_UNMATCHED_FRACTION` of the reference's, and at least one. A classifier's class probabilities must each be
+    within ``score_tol`` (``report.runs[i].top_k_diff.ok``).
     """
     tol = VERIFY_TOLERANCES["int8"]
     for run in report.runs[1:]:
+        if run.top_k_diff is not None:
+            if not run.top_k_diff.ok:
+                return False
+            continue
         dd = run.detection_diff
         if dd is None:
+            return False
+        if dd.matched and dd.min_mask_iou is not None and dd.min_mask_iou < tol["mask_iou"]:
+            return False
+        if dd.matched and dd.max_kpt_px is not None and dd.max_kpt_px > tol["kpt_px"]:
             return False
         allowed = max(1, int(INT8_UNMATCHED_FRACTION * dd.n_ref))
         if dd.missing + dd.extra > allowed or dd.max_score_diff > tol["score_tol"]:
@@ -335,16 +347,22 @@ def trt_plugin_ops(onnx_path: str | Path) -> list[str]:
 
 def calibration_preprocess(onnx_path: Path, family: str | None) -> Any:
     """The `PreprocessConfig` INT8 calibration feeds through: the family's (``family``, else the ``family`` the
-    ONNX metadata or sidecar names).
+    ONNX metadata or sidecar names, else the family the metadata identifies — ultralytics metadata names
+    ``yolov8``, or ``yolov8-cls`` for a classifier; never one guessed from the outputs).
 
     This is the one place the converter maps a family to its preprocessing (``lite.cv.get_family``).
 
     Raises:
         InputError: No family given or recorded.
     """
+    from lite.cv.family import named_family
     from lite.data.metadata import read_sidecar
 
-    name = family or onnx_metadata(onnx_path).get("family") or (read_sidecar(onnx_path).extra or {}).get("family")
+    props = onnx_metadata(onnx_path)
+    name = family or props.get("family") or (read_sidecar(onnx_path).extra or {}).get("family")
+    if not name:
+        named = named_family(props, None)
+        name = named[0] if named is not None else None
     if not name:
         raise InputError(
             f"INT8 calibration of {onnx_path.name} needs the model's preprocessing, and neither family= "
@@ -381,9 +399,18 @@ def _place(staged: Path, engine_path: Path) -> None:
 
 
 def _write_engine_sidecar(onnx_path: Path, engine_path: Path) -> None:
+    """The engine's sidecar: what the NCNN / MNN / OpenVINO converters record (`onnx_meta`: the ONNX metadata and
+    sidecar, the family, decoder and task the resolver finds), or without ``onnx`` installed the ONNX metadata."""
+    import importlib.util
+
     from lite.data.metadata import ModelMeta, from_mapping, read_sidecar, write_sidecar
 
-    meta = from_mapping(onnx_metadata(onnx_path)).merged(read_sidecar(onnx_path))
+    if importlib.util.find_spec("onnx") is not None:
+        from lite.convert._onnx_meta import onnx_meta
+
+        meta = onnx_meta(onnx_path)
+    else:
+        meta = from_mapping(onnx_metadata(onnx_path)).merged(read_sidecar(onnx_path))
     if meta == ModelMeta():
         return
     write_sidecar(engine_path, meta)

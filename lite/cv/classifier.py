@@ -189,7 +189,8 @@ class Classifier(ImageModel):
         """The family's preprocessing: the class's record, else the one the metadata names (ultralytics →
         ``yolov8-cls``), else the ImageNet preset. A preset nothing in the model confirms is said once in a
         warning that names it and how to pass another."""
-        named = named_family(self.backend.metadata, self._source_name, task="classify")
+        # the file's metadata and its sidecar (a converted model's family is in its .lite.json)
+        named = named_family({**self.backend.metadata, **self.meta.extra}, self._source_name, task="classify")
         by_meta = RECORDS.get(named[0]) if named else None
         if by_meta is not None and "classify" not in by_meta.tasks:
             by_meta = None

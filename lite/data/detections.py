@@ -167,6 +167,12 @@ def _masks_from_rle(rles: Any, shape: Any, n: int) -> np.ndarray | None:
     return np.stack(decoded)
 
 
+def _image_hw(row: Mapping[str, Any]) -> tuple[int, int] | None:
+    """``(image_height, image_width)`` of a result row (the mask size of an image with no detection), if given."""
+    h, w = row.get("image_height"), row.get("image_width")
+    return (int(h), int(w)) if h and w else None
+
+
 def _keypoints_from_lists(kpts: Any, k: Any, n: int) -> np.ndarray | None:
     """Keypoints from ``[[x, y, score], ...]`` lists (``to_dict``'s ``keypoints``); None when absent."""
     if kpts is None:
@@ -539,7 +545,7 @@ class Detections:
             np.asarray(row["scores"], dtype=np.float64).reshape(-1),
             class_ids,
             tuple(names),
-            masks=_masks_from_rle(row.get("masks"), row.get("mask_shape"), n),
+            masks=_masks_from_rle(row.get("masks"), row.get("mask_shape") or _image_hw(row), n),
             keypoints=_keypoints_from_lists(row.get("keypoints"), row.get("num_keypoints"), n),
         )
 

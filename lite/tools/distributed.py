@@ -15,8 +15,11 @@ Output rows (`RESULT_COLUMNS`, in this order, after the input columns that are n
 ``boxes`` (list of ``[x1, y1, x2, y2]`` float32, original-image pixels), ``scores`` (float32),
 ``class_ids`` (int64), ``names`` (the class name of each detection), ``truncated`` (the file was a
 truncated JPEG, decoded in part) and ``error`` (null, or ``"ImageError: ..."`` for an image that could
-not be read or detected). Parquet and JSON write
-these rows as they are; `lite.Detections.from_record` reads one back.
+not be read or detected). A segmentation or pose model adds its `TASK_COLUMNS` after them: ``masks`` (one COCO RLE
+``{"size": [H, W], "counts": str}`` per detection, original-image pixels), or ``keypoints`` (``[[x, y, score],
+...]`` per detection) and ``num_keypoints``. Parquet and JSON write these rows as they are;
+`lite.Detections.from_record` reads one back, masks and keypoints included. Image classifiers are refused
+(`TaskNotSupportedError`): classify with `lite.cv.Classifier` (``classify_batch``, ``classify_stream``).
 
 A bad image never stops the job: it becomes a row with ``error`` set, and no input row is dropped.
 Actors restart after a crash (``max_restarts``) and Ray Data retries their unfinished batches, so every
@@ -62,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "RESULT_COLUMNS",
+    "TASK_COLUMNS",
     "RunSummary",
     "coco_eval",
     "collect",
@@ -86,6 +90,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "truncated",
     "error",
 )
+#: Columns a model of each task adds after `RESULT_COLUMNS` (a box detector adds none).
+TASK_COLUMNS: dict[str, tuple[str, ...]] = {"detect": (), "segment": ("masks",), "pose": ("keypoints", "num_keypoints")}
 #: Input columns that hold the image itself; they are not copied to the output.
 IMAGE_COLUMNS: tuple[str, ...] = ("bytes", "image")
 _INPUT_COLUMNS = ("bytes", "image", "path")
@@ -118,11 +124,24 @@ def open_detector(model: str | Path, *, family: str | None = None, **kwargs: Any
 
     Raises:
         InputError: A family other than YOLOv6 asked of a lite without ``Detector.from_file``.
+        TaskNotSupportedError: An image classifier (no boxes: lite's distributed jobs write detections).
     """
+    from lite.core.errors import TaskNotSupportedError
     from lite.cv.detector import Detector
 
     if hasattr(Detector, "from_file"):
-        return Detector.from_file(model, family=family, **kwargs)
+        try:
+            return Detector.from_file(model, family=family, **kwargs)
+        except TaskNotSupportedError as e:
+            if e.task != "classify":
+                raise
+            raise TaskNotSupportedError(
+                f"{Path(model).name} is an image classifier ({e.reason or 'its outputs'}): lite's distributed jobs "
+                f"write detections (boxes, masks, keypoints), one row per image; classify the images with "
+                f"lite.cv.Classifier(model).classify_batch / classify_stream instead",
+                e.task,
+                e.reason,
+            ) from e
     if family not in (None, "yolov6"):
         raise InputError(f"family: this lite has only the 'yolov6' family; got {family!r}")
     from lite.cv.yolov6 import YOLOv6
@@ -130,22 +149,37 @@ def open_detector(model: str | Path, *, family: str | None = None, **kwargs: Any
     return YOLOv6(model, **kwargs)
 
 
-def _result_schema() -> pa.Schema:
+def _result_schema(task: str = "detect") -> pa.Schema:
+    """The output columns of a model of ``task``: `RESULT_COLUMNS`, then its `TASK_COLUMNS`."""
     import pyarrow as pa
 
-    return pa.schema(
-        [
-            ("path", pa.string()),
-            ("image_height", pa.int32()),
-            ("image_width", pa.int32()),
-            ("boxes", pa.list_(pa.list_(pa.float32()))),
-            ("scores", pa.list_(pa.float32())),
-            ("class_ids", pa.list_(pa.int64())),
-            ("names", pa.list_(pa.string())),
-            ("truncated", pa.bool_()),
-            ("error", pa.string()),
-        ]
-    )
+    types = {
+        "path": pa.string(),
+        "image_height": pa.int32(),
+        "image_width": pa.int32(),
+        "boxes": pa.list_(pa.list_(pa.float32())),
+        "scores": pa.list_(pa.float32()),
+        "class_ids": pa.list_(pa.int64()),
+        "names": pa.list_(pa.string()),
+        "truncated": pa.bool_(),
+        "error": pa.string(),
+        "masks": pa.list_(pa.struct([("size", pa.list_(pa.int32())), ("counts", pa.string())])),
+        "keypoints": pa.list_(pa.list_(pa.list_(pa.float32()))),
+        "num_keypoints": pa.int32(),
+    }
+    return pa.schema([(c, types[c]) for c in (*RESULT_COLUMNS, *TASK_COLUMNS[task])])
+
+
+def _task_columns(task: str, dets: Sequence[Any], num_keypoints: int) -> dict[str, list[Any]]:
+    """The `TASK_COLUMNS` values of a batch (a failed image: no masks, no keypoints)."""
+    if task == "segment":
+        return {"masks": [d.masks_rle() if d is not None else [] for d in dets]}
+    if task == "pose":
+        return {
+            "keypoints": [d.keypoints.tolist() if d is not None else [] for d in dets],
+            "num_keypoints": [num_keypoints] * len(dets),
+        }
+    return {}
 
 
 def _image_sources(batch: pa.Table) -> list[Any]:
@@ -420,7 +454,8 @@ class DetectorActor:
             except Exception as e:  # any undecodable input is that row's error, never the job's
                 errors[i] = f"{type(e).__name__}: {e}"
         dets = self._detect(images, errors)
-        cols = {
+        task = self.detector.task
+        cols: dict[str, list[Any]] = {
             "path": [None if p is None else str(p) for p in paths],
             "image_height": [0 if im is None else im.shape[0] for im in images],
             "image_width": [0 if im is None else im.shape[1] for im in images],
@@ -430,14 +465,22 @@ class DetectorActor:
             "names": [d.labels if d is not None else [] for d in dets],
             "truncated": truncated,
             "error": errors,
+            **_task_columns(task, dets, self._num_keypoints()),
         }
-        keep = [c for c in batch.column_names if c not in IMAGE_COLUMNS and c not in RESULT_COLUMNS]
-        out = pa.Table.from_pydict(cols, schema=_result_schema())
+        own = (*RESULT_COLUMNS, *TASK_COLUMNS[task])
+        keep = [c for c in batch.column_names if c not in IMAGE_COLUMNS and c not in own]
+        out = pa.Table.from_pydict(cols, schema=_result_schema(task))
         for k, c in enumerate(keep):
             out = out.add_column(k, batch.schema.field(c), batch.column(c))
         if self.progress is not None:
             self.progress.add.remote(n)  # fire and forget: the driver's watchdog reads the count
         return out
+
+    def _num_keypoints(self) -> int:
+        """Keypoints per instance of a pose model (its plan's ``kpt_shape``), else 0."""
+        plan = self.detector.plan
+        shape = plan.options.get("kpt_shape") if plan is not None else None
+        return int(shape[0]) if shape else 0
 
     def _detect(self, images: list[np.ndarray | None], errors: list[str | None]) -> list[Any]:
         dets: list[Any] = [None] * len(images)

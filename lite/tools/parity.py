@@ -11,7 +11,9 @@ its ONNX source (``lite convert``'s check), an end-to-end ONNX model against lit
    `match_outputs`), and each pair gets one `OutputDiff` over every input — the
    largest absolute difference, the squared error, the relative L2 error ``‖a − b‖ / ‖a‖`` and
    the number of elements outside ``|b − a| <= atol + rtol·|a|``;
-3. **detection matching** (`match_detections`): same class and IoU ≥ ``iou``, one to one;
+3. **detection matching** (`match_detections`): same class and IoU ≥ ``iou``, one to one; a matched pair's
+   instance masks by mask IoU and its keypoints by pixel distance (segmentation and pose models);
+   classifiers by their top-k classes and class probabilities (`diff_top_k`);
 4. **a report**: `Comparison` (one reference against one target over a set of inputs) or
    `CompareReport` (one image through several models).
 
@@ -45,17 +47,22 @@ __all__ = [
     "IOU",
     "RTOL",
     "SCORE_TOL",
+    "TopKDiff",
     "CompareReport",
     "Comparison",
     "DetectionDiff",
+    "KPT_PX",
+    "MASK_IOU",
     "OutputDiff",
     "RunResult",
     "array_diff",
     "compare",
+    "diff_top_k",
     "diff_outputs",
     "format_table",
     "is_quantized",
     "match_detections",
+    "mask_ious",
     "match_outputs",
     "output_tolerances",
     "run_backend",
@@ -64,6 +71,12 @@ __all__ = [
 
 #: Default tolerances of `compare`: relative L2 error, largest absolute difference, box IoU, score difference.
 RTOL, ATOL, IOU, SCORE_TOL = 1e-3, 5e-2, 0.99, 0.01
+#: Default task tolerances of `compare`: the smallest mask IoU of a matched pair of instances, and the largest
+#: distance in image pixels between a matched pair's keypoints. Measured (docs/conversion.md,
+#: scripts/task_parity.py): the int8 YOLOv8n-seg on OpenVINO vs ONNX Runtime has mask IoU >= 0.967 on bus/zidane;
+#: lite's demo pose model, whose saturated scores let a one-ulp difference pick a neighbouring anchor, keypoints
+#: within 2.7 px on 40 scenes.
+MASK_IOU, KPT_PX = 0.95, 3.0
 #: The hint printed with a quantized model's verdict.
 QUANTIZED_HINT = (
     "quantized (int8) model: engines round its quantized activations differently, so outputs are compared by "
@@ -312,8 +325,13 @@ class DetectionDiff:
         extra: This model's detections without a match, borderline ones not counted.
         max_score_diff: Largest score difference over the matched pairs.
         min_iou: Smallest IoU over the matched pairs (1.0 when none).
-        ok: Nothing missing, nothing extra, scores within tolerance.
+        ok: Nothing missing, nothing extra, scores within tolerance (and masks, keypoints).
         pairs: ``(reference index, index)`` of every matched pair, in reference score order.
+        min_mask_iou: Smallest mask IoU over the matched pairs (None: the reference has no masks; 1.0 when none
+            are matched; 0.0 when only one side has masks).
+        max_kpt_px: Largest distance between a matched pair's keypoints, in image pixels (None: the reference has
+            no keypoints; inf when only one side has them or their counts differ).
+        max_box_px: Largest difference of a matched pair's box coordinates, in image pixels (0.0 when none).
     """
 
     n_ref: int
@@ -325,6 +343,9 @@ class DetectionDiff:
     min_iou: float
     ok: bool
     pairs: tuple[tuple[int, int], ...] = field(default=(), repr=False)
+    min_mask_iou: float | None = None
+    max_kpt_px: float | None = None
+    max_box_px: float = 0.0
 
     @property
     def fraction(self) -> float:
@@ -340,8 +361,13 @@ def match_detections(
     iou: float = IOU,
     score_tol: float = SCORE_TOL,
     conf: float = 0.25,
+    mask_iou: float = MASK_IOU,
+    kpt_px: float = KPT_PX,
 ) -> DetectionDiff:
     """Match two sets of detections one-to-one (greedy, reference by score).
+
+    Matched pairs of a segmentation model are then compared by mask IoU, of a pose model by keypoint distance
+    (when the reference detections carry ``masks`` / ``keypoints``).
 
     Args:
         ref: Reference detections: a `Detections`, a `Boxes`, or
@@ -352,6 +378,8 @@ def match_detections(
         conf: The detectors' score threshold. Unmatched detections whose score is within
             ``score_tol`` of it are borderline (a tiny numeric difference can put them on either
             side of the threshold) and do not count as missing or extra.
+        mask_iou: Mask IoU every matched pair needs (instances with masks).
+        kpt_px: Largest keypoint distance in pixels a matched pair may have (instances with keypoints).
     """
     from lite.ops.nms import box_iou
 
@@ -378,6 +406,12 @@ def match_detections(
     missing = sum(1 for i in unmatched_ref if float(ref.scores[i]) >= edge)
     extra = sum(1 for j in np.flatnonzero(~taken) if float(other.scores[j]) >= edge)
     max_sd = max(score_diffs, default=0.0)
+    min_mask = _pair_mask_iou(ref, other, pairs)
+    max_kpt = _pair_kpt_px(ref, other, pairs)
+    box_px = 0.0
+    if pairs:
+        i, j = (np.array(k) for k in zip(*pairs, strict=True))
+        box_px = float(np.abs(np.asarray(ref.xyxy, np.float64)[i] - np.asarray(other.xyxy, np.float64)[j]).max())
     return DetectionDiff(
         n_ref=n_ref,
         n=n,
@@ -386,8 +420,118 @@ def match_detections(
         extra=extra,
         max_score_diff=max_sd,
         min_iou=min(pair_ious, default=1.0),
-        ok=missing == 0 and extra == 0 and max_sd <= score_tol,
+        ok=missing == 0
+        and extra == 0
+        and max_sd <= score_tol
+        and (min_mask is None or min_mask >= mask_iou)
+        and (max_kpt is None or max_kpt <= kpt_px),
         pairs=tuple(pairs),
+        min_mask_iou=min_mask,
+        max_kpt_px=max_kpt,
+        max_box_px=box_px,
+    )
+
+
+def mask_ious(a: Any, b: Any) -> np.ndarray:
+    """IoU of each pair of masks ``a[i]``, ``b[i]`` (boolean ``(P, H, W)`` each; two empty masks: 1.0).
+
+    Raises:
+        InputError: The two stacks differ in shape.
+    """
+    x, y = np.asarray(a, bool), np.asarray(b, bool)
+    if x.shape != y.shape or x.ndim != 3:
+        raise InputError(f"mask_ious: expected two (P, H, W) mask stacks of one shape, got {x.shape} and {y.shape}")
+    inter = np.logical_and(x, y).reshape(len(x), -1).sum(1)
+    union = np.logical_or(x, y).reshape(len(x), -1).sum(1)
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+
+
+def _pair_mask_iou(ref: Any, other: Any, pairs: Sequence[tuple[int, int]]) -> float | None:
+    """Smallest mask IoU of the matched pairs (None: the reference has no masks; 0.0: only it has them)."""
+    a, b = getattr(ref, "masks", None), getattr(other, "masks", None)
+    if a is None:
+        return None
+    if b is None or np.shape(a)[1:] != np.shape(b)[1:]:
+        return 0.0
+    if not pairs:
+        return 1.0
+    i, j = (np.array(k) for k in zip(*pairs, strict=True))
+    return float(mask_ious(np.asarray(a)[i], np.asarray(b)[j]).min())
+
+
+def _pair_kpt_px(ref: Any, other: Any, pairs: Sequence[tuple[int, int]]) -> float | None:
+    """Largest distance (pixels) between the keypoints of the matched pairs (None: the reference has none)."""
+    a, b = getattr(ref, "keypoints", None), getattr(other, "keypoints", None)
+    if a is None:
+        return None
+    if b is None or np.shape(a)[1:] != np.shape(b)[1:]:
+        return math.inf
+    if not pairs:
+        return 0.0
+    i, j = (np.array(k) for k in zip(*pairs, strict=True))
+    d = np.asarray(a, np.float64)[i, :, :2] - np.asarray(b, np.float64)[j, :, :2]
+    return float(np.hypot(d[..., 0], d[..., 1]).max())
+
+
+@dataclass(frozen=True)
+class TopKDiff:
+    """A classifier's top-k classes against the reference's, on one image.
+
+    Attributes:
+        ref_ids: The reference's top-k class ids, best first.
+        ids: This model's top-k class ids.
+        ref_scores: The reference's top-k probabilities.
+        scores: This model's top-k probabilities.
+        max_score_diff: Largest probability difference over every class (not only the top k).
+        ok: ``max_score_diff <= score_tol``: then the top-k ids can differ only where two classes score within
+            ``2 * score_tol`` of each other (a tie, which the int8 rounding of an engine may break either way).
+    """
+
+    ref_ids: tuple[int, ...]
+    ids: tuple[int, ...]
+    ref_scores: tuple[float, ...]
+    scores: tuple[float, ...]
+    max_score_diff: float
+    ok: bool
+
+    @property
+    def ids_equal(self) -> bool:
+        """The same top-k ids in the same order."""
+        return self.ref_ids == self.ids
+
+    @property
+    def top1_equal(self) -> bool:
+        """The same best class."""
+        return self.ref_ids[:1] == self.ids[:1]
+
+
+def diff_top_k(ref: Any, other: Any, *, k: int = 5, score_tol: float = SCORE_TOL) -> TopKDiff:
+    """Compare two classifiers' class probabilities of one image: the top-k ids and every class's probability.
+
+    Args:
+        ref: The reference's ``(C,)`` class probabilities.
+        other: The compared model's ``(C,)`` class probabilities.
+        k: How many classes make the top k.
+        score_tol: Probability difference allowed for any class.
+
+    Raises:
+        InputError: The two have different class counts.
+    """
+    from lite.ops.classify import top_k
+
+    a, b = np.asarray(ref, np.float64).reshape(-1), np.asarray(other, np.float64).reshape(-1)
+    if a.shape != b.shape:
+        raise InputError(f"diff_top_k: the reference has {a.size} classes, the compared model {b.size}")
+    ref_ids, ref_scores = top_k(a, k)
+    ids, scores = top_k(b, k)
+    worst = float(np.abs(a - b).max()) if a.size else 0.0
+    return TopKDiff(
+        tuple(int(i) for i in ref_ids),
+        tuple(int(i) for i in ids),
+        tuple(round(float(x), 6) for x in ref_scores),
+        tuple(round(float(x), 6) for x in scores),
+        worst,
+        worst <= score_tol,
     )
 
 
@@ -558,9 +702,12 @@ class RunResult:
     Attributes:
         model: The model file.
         backend: Backend name.
-        detections: Number of detections.
+        detections: Number of detections (0 for a classifier).
         outputs: Per reference output, the comparison (empty for the reference itself).
-        detection_diff: Detections against the reference (None for the reference itself).
+        detection_diff: Detections against the reference (None for the reference itself and for a classifier).
+        task: The model's task (``"detect"``, ``"segment"``, ``"pose"``, ``"classify"``).
+        top_k: A classifier's top-k class ids on the image, best first (empty for other tasks).
+        top_k_diff: A classifier's top-k against the reference's (None for the reference and other tasks).
     """
 
     model: str
@@ -568,12 +715,16 @@ class RunResult:
     detections: int
     outputs: list[OutputDiff] = field(default_factory=list)
     detection_diff: DetectionDiff | None = None
+    task: str = "detect"
+    top_k: tuple[int, ...] = ()
+    top_k_diff: TopKDiff | None = None
 
     @property
     def ok(self) -> bool:
-        """Every matched output within tolerance and the detections agree."""
+        """Every matched output within tolerance and the detections (or the top-k classes) agree."""
         outputs_ok = all(d.ok for d in self.outputs if d.name is not None)
-        return outputs_ok and (self.detection_diff is None or self.detection_diff.ok)
+        topk_ok = self.top_k_diff is None or self.top_k_diff.ok
+        return outputs_ok and (self.detection_diff is None or self.detection_diff.ok) and topk_ok
 
 
 @dataclass
@@ -587,8 +738,10 @@ class CompareReport:
         rtol: Relative L2 tolerance per output.
         atol: Absolute tolerance (largest difference) per output.
         iou: IoU a detection pair needs to match.
-        score_tol: Score difference a matched pair may have.
+        score_tol: Score difference a matched pair may have (a class probability, for classifiers).
         note: Why the tolerances are what they are (`QUANTIZED_HINT` for a quantized model), or "".
+        mask_iou: Mask IoU a matched pair of instances needs (segmentation).
+        kpt_px: Keypoint distance in pixels a matched pair may have (pose).
     """
 
     image: str
@@ -599,6 +752,13 @@ class CompareReport:
     iou: float = IOU
     score_tol: float = SCORE_TOL
     note: str = ""
+    mask_iou: float = MASK_IOU
+    kpt_px: float = KPT_PX
+
+    @property
+    def task(self) -> str:
+        """The task of the compared models (the reference's)."""
+        return self.runs[0].task if self.runs else "detect"
 
     @property
     def ok(self) -> bool:
@@ -616,6 +776,9 @@ class CompareReport:
             if run.detection_diff is not None:
                 rd["detection_diff"]["fraction"] = run.detection_diff.fraction
                 del rd["detection_diff"]["pairs"]
+            if run.top_k_diff is not None:
+                rd["top_k_diff"]["ids_equal"] = run.top_k_diff.ids_equal
+                rd["top_k_diff"]["top1_equal"] = run.top_k_diff.top1_equal
         return d
 
     def raise_for_failure(self) -> None:
@@ -631,19 +794,32 @@ class CompareReport:
         header = f"{'#':>2}  {'model':<34} {'backend':<8} {'output':<10} {'matched':<10} {'shape':<14} "
         header += f"{'max|diff|':>10} {'rel L2':>10}  result"
         lines += [header, "-" * len(header)]
-        lines.append(f"{0:>2}  {_short(ref.model):<34} {ref.backend:<8} reference: {ref.detections} detections")
+        what = (
+            f"top-{len(ref.top_k)} classes {list(ref.top_k)}"
+            if ref.task == "classify"
+            else f"{ref.detections} detections" + _WITH.get(ref.task, "")
+        )
+        lines.append(f"{0:>2}  {_short(ref.model):<34} {ref.backend:<8} reference ({ref.task}): {what}")
         for i, run in enumerate(self.runs[1:], start=1):
             lines += _run_lines(i, run)
         bound = f"max|diff| <= {self.atol:g}" if math.isfinite(self.atol) else "max|diff| not bounded"
-        lines.append(
-            f"result: {'PASS' if self.ok else 'FAIL'} (rel L2 <= {self.rtol:g}, {bound}, "
-            f"IoU >= {self.iou:g} with the same class, score diff <= {self.score_tol:g})"
-        )
+        if self.task == "classify":
+            checks = f"every class probability within {self.score_tol:g}"
+        else:
+            checks = f"IoU >= {self.iou:g} with the same class, score diff <= {self.score_tol:g}"
+            if self.task == "segment":
+                checks += f", mask IoU >= {self.mask_iou:g}"
+            elif self.task == "pose":
+                checks += f", keypoints within {self.kpt_px:g} px"
+        lines.append(f"result: {'PASS' if self.ok else 'FAIL'} (rel L2 <= {self.rtol:g}, {bound}, {checks})")
         if self.note:
             lines.append(f"note: {self.note}")
         return "\n".join(lines)
 
     __str__ = table
+
+
+_WITH = {"segment": " with masks", "pose": " with keypoints"}
 
 
 def _run_lines(i: int, run: RunResult) -> list[str]:
@@ -661,10 +837,23 @@ def _run_lines(i: int, run: RunResult) -> list[str]:
     dd = run.detection_diff
     if dd is not None:
         verdict = "ok" if dd.ok else "FAIL"
+        task = ""
+        if dd.min_mask_iou is not None:
+            task += f", min mask IoU {dd.min_mask_iou:.4f}"
+        if dd.max_kpt_px is not None:
+            task += f", max keypoint dist {dd.max_kpt_px:.3g} px"
         lines.append(
             f"{'':>47} detections {dd.matched}/{max(dd.n_ref, dd.n)} matched ({dd.fraction:.0%}; "
             f"{dd.n} vs {dd.n_ref} ref, {dd.missing} missing, {dd.extra} extra), "
-            f"min IoU {dd.min_iou:.4f}, max score diff {dd.max_score_diff:.4f}  {verdict}"
+            f"min IoU {dd.min_iou:.4f} (boxes within {dd.max_box_px:.3g} px), max score diff "
+            f"{dd.max_score_diff:.4f}{task}  {verdict}"
+        )
+    tk = run.top_k_diff
+    if tk is not None:
+        same = "same ids and order" if tk.ids_equal else ("same top-1" if tk.top1_equal else "other top-1")
+        lines.append(
+            f"{'':>47} top-{len(tk.ids)} {list(tk.ids)} ({same}), max class probability diff "
+            f"{tk.max_score_diff:.4g}  {'ok' if tk.ok else 'FAIL'}"
         )
     return lines
 
@@ -685,14 +874,22 @@ class Tolerances:
     atol: float = ATOL
     iou: float = IOU
     score_tol: float = SCORE_TOL
+    mask_iou: float = MASK_IOU
+    kpt_px: float = KPT_PX
 
     def check(self) -> None:
         """Raise `InputError` for a negative tolerance or an IoU outside [0, 1]."""
-        for tol, what in ((self.rtol, "rtol"), (self.atol, "atol"), (self.score_tol, "score_tol")):
+        for tol, what in (
+            (self.rtol, "rtol"),
+            (self.atol, "atol"),
+            (self.score_tol, "score_tol"),
+            (self.kpt_px, "kpt_px"),
+        ):
             if not tol >= 0:
                 raise InputError(f"{what}: expected a tolerance >= 0, got {tol}")
-        if not 0.0 <= self.iou <= 1.0:
-            raise InputError(f"iou: expected an IoU in [0, 1], got {self.iou}")
+        for value, what in ((self.iou, "iou"), (self.mask_iou, "mask_iou")):
+            if not 0.0 <= value <= 1.0:
+                raise InputError(f"{what}: expected an IoU in [0, 1], got {value}")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -749,7 +946,34 @@ def _compare_detectors(detectors: Sequence[Any], image: Any, tol: Tolerances, co
             ref_out, ref_dets = out, dets
         else:
             run.outputs, _ = diff_outputs([ref_out], [out], rtol=tol.rtol, atol=tol.atol)
-            run.detection_diff = match_detections(ref_dets, dets, iou=tol.iou, score_tol=tol.score_tol, conf=conf)
+            run.detection_diff = match_detections(
+                ref_dets, dets, iou=tol.iou, score_tol=tol.score_tol, conf=conf, mask_iou=tol.mask_iou,
+                kpt_px=tol.kpt_px,
+            )  # fmt: skip
+        run.task = det.task
+        runs.append(run)
+    return tensor, runs
+
+
+def _compare_classifiers(classifiers: Sequence[Any], image: Any, tol: Tolerances, k: int) -> tuple[Any, list]:
+    """Preprocess once (first classifier), run every classifier on that tensor, compare each with the first."""
+    from lite.data.io import load_image
+
+    tensor, _ = classifiers[0].preprocess(load_image(image))
+    runs: list[RunResult] = []
+    ref_out: dict[str, np.ndarray] = {}
+    ref_probs = None
+    for n, clf in enumerate(classifiers):
+        out = clf.infer(tensor)
+        probs = clf.probabilities(out)[0]
+        run = RunResult(str(clf.backend.model_path), clf.backend.name, 0, task="classify")
+        if n == 0:
+            ref_out, ref_probs = out, probs
+            run.top_k = diff_top_k(probs, probs, k=k).ref_ids
+        else:
+            run.outputs, _ = diff_outputs([ref_out], [out], rtol=tol.rtol, atol=tol.atol)
+            run.top_k_diff = diff_top_k(ref_probs, probs, k=k, score_tol=tol.score_tol)
+            run.top_k = run.top_k_diff.ids
         runs.append(run)
     return tensor, runs
 
@@ -767,13 +991,18 @@ def compare(
     conf: float = 0.25,
     threads: int | None = None,
     family: str | None = None,
+    mask_iou: float = MASK_IOU,
+    kpt_px: float = KPT_PX,
+    top_k: int = 5,
 ) -> CompareReport:
     """Run one image through several models / backends and compare them with the first.
 
-    The image is letterboxed once, by the first model's detector, so every engine sees exactly
-    the same tensor. Per output: the largest absolute difference and the relative L2 error
-    against the first model; per model: how many detections agree with the reference ones
-    (same class and IoU ≥ ``iou``, score within ``score_tol``).
+    The image is letterboxed once, by the first model, so every engine sees exactly the same tensor. Per
+    output: the largest absolute difference and the relative L2 error against the first model; per model: how
+    many detections agree with the reference ones (same class and IoU ≥ ``iou``, score within ``score_tol``),
+    for a segmentation model the mask IoU of every matched pair (≥ ``mask_iou``), for a pose model the pixel
+    distance of their keypoints (≤ ``kpt_px``); for a classifier the top-``top_k`` classes and every class
+    probability (within ``score_tol``). The task is the first model's (`ImageModel.from_file`).
 
     Args:
         models: Model files (or hub names). One model with several ``backends`` runs that file
@@ -787,11 +1016,14 @@ def compare(
             when a model is quantized; see `output_tolerances`).
         atol: Largest absolute difference allowed per output (None: `ATOL`; unbounded for a quantized model).
         iou: IoU a detection needs with its counterpart (same class) to match.
-        score_tol: Score difference allowed between matched detections.
+        score_tol: Score difference allowed between matched detections (a class probability, for classifiers).
         conf: Score threshold of the detectors.
         threads: Engine threads for every backend.
-        family: Model family of every run (None: read from the first model with
-            `Detector.from_file`; the other runs use the same family).
+        family: Model family of every run (None: read from the first model as `ImageModel.from_file` does;
+            the other runs use the same family).
+        mask_iou: Mask IoU every matched pair of instances needs (segmentation models).
+        kpt_px: Largest distance in image pixels between a matched pair's keypoints (pose models).
+        top_k: Classes compared by id (classifiers).
 
     Returns:
         A `CompareReport`; ``report.ok`` says whether everything agrees, ``report.table()``
@@ -802,23 +1034,34 @@ def compare(
             input sizes that differ between models.
     """
     from lite import backends as registry
-    from lite.cv.detector import Detector
+    from lite.cv.classifier import Classifier
+    from lite.cv.family import detect_family, get_family
+    from lite.cv.image_model import ImageModel
 
     runs = _runs(models, backends)
-    Tolerances(RTOL if rtol is None else rtol, ATOL if atol is None else atol, iou, score_tol).check()
+    Tolerances(RTOL if rtol is None else rtol, ATOL if atol is None else atol, iou, score_tol, mask_iou, kpt_px).check()
     opened = []
     try:
         for path, name in runs:
-            opened.append(registry.create(Detector._resolve(path), name, threads=threads))
+            opened.append(registry.create(ImageModel._resolve(path), name, threads=threads))
         quantized = any(is_quantized(b) for b in opened)
         rtol, atol = output_tolerances(quantized=quantized, rtol=rtol, atol=atol)
-        tol = Tolerances(rtol, atol, iou, score_tol)
-        first = Detector.from_file(opened[0], family=family, input_size=_input_size(opened, input_size), conf=conf)
-        detectors = [first] + [type(first)(b, input_size=first.input_hw, conf=conf) for b in opened[1:]]
-        tensor, results = _compare_detectors(detectors, image, tol, conf)
+        tol = Tolerances(rtol, atol, iou, score_tol, mask_iou, kpt_px)
+        size = _input_size(opened, input_size)
+        fam = get_family(family) if family is not None else detect_family(opened[0], None, {"input_size": size})
+        if issubclass(fam, Classifier):
+            first = fam(opened[0], input_size=size, top_k=top_k)
+            # the first model's preprocessing for all: its family's preset is said (at most) once
+            rest = [fam(b, input_size=first.input_hw, preprocess=first.preprocess_config) for b in opened[1:]]
+            tensor, results = _compare_classifiers([first, *rest], image, tol, first.top_k)
+        else:
+            first = fam(opened[0], input_size=size, conf=conf)
+            rest = [fam(b, input_size=first.input_hw, conf=conf) for b in opened[1:]]
+            tensor, results = _compare_detectors([first, *rest], image, tol, conf)
     finally:
         for b in opened:
             b.close()
     label = str(image) if isinstance(image, str | Path) else f"<{type(image).__name__}>"
     note = QUANTIZED_HINT if quantized else ""
-    return CompareReport(label, tuple(int(d) for d in tensor.shape), results, rtol, atol, iou, score_tol, note)
+    shape = tuple(int(d) for d in tensor.shape)
+    return CompareReport(label, shape, results, rtol, atol, iou, score_tol, note, mask_iou, kpt_px)
