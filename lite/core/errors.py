@@ -236,4 +236,19 @@ class AssumedDefaultWarning(LiteWarning):
     """lite used a family default (input size, anchors) because the model and the caller said nothing."""
 
 
-__all__ += ["TaskNotSupportedError", "AssumedDefaultWarning"]
+class DegenerateOutputWarning(LiteWarning):
+    """A quantized model's first inference scores nothing: its best score is far below any threshold, or its top
+    scores are all one value (constant or saturated). A quantization that destroyed the detection head gives this;
+    compare with the fp32 model, or quantize again keeping the head in float (``lite quantize --eval``).
+
+    ``best`` is the highest score of the first image, ``distinct`` the number of different values among its top
+    scores.
+    """
+
+    def __init__(self, message: str, best: float = 0.0, distinct: int = 0) -> None:
+        super().__init__(message)
+        self.best = best
+        self.distinct = distinct
+
+
+__all__ += ["TaskNotSupportedError", "AssumedDefaultWarning", "DegenerateOutputWarning"]

@@ -11,6 +11,7 @@ is mostly data: its preprocessing, default input size, decoder names and default
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -24,6 +25,7 @@ from lite.backends.base import Backend
 from lite.core import checks as _checks
 from lite.core.errors import (
     AssumedDefaultWarning,
+    DegenerateOutputWarning,
     InputError,
     InputSizeError,
     LayoutError,
@@ -46,7 +48,30 @@ from lite.ops.letterbox import LetterboxTransform
 from lite.ops.options import DetectOptions
 from lite.ops.preprocess import PreprocessConfig
 
-__all__ = ["Detector"]
+__all__ = ["DEGENERATE_SCORE", "DEGENERATE_TOPK", "Detector"]
+
+#: A quantized model whose best score on its first image is below this "finds nothing" (`DegenerateOutputWarning`).
+#: The YOLOX-Nano OpenVINO int8 of ``../shared`` whose head the quantization broke peaks at 0.011 on bus.jpg.
+DEGENERATE_SCORE = 0.05
+#: Top scores of the first image that, all one value, make its scores constant or saturated.
+DEGENERATE_TOPK = 1000
+
+
+def _is_quantized(backend: Backend) -> bool:
+    """Whether the backend's model holds int8 quantization: the backend's own ``quantized`` when it knows (OpenVINO),
+    else the ONNX graph's ops when the ``onnx`` package is there (read only when asked: on a suspicious first
+    inference)."""
+    known = getattr(backend, "quantized", None)
+    if known is not None:
+        return bool(known)
+    path = backend.model_path
+    if path.suffix.lower() != ".onnx" or not path.is_file() or importlib.util.find_spec("onnx") is None:
+        return False
+    import onnx
+
+    from lite.backends._onnx import is_quantized
+
+    return is_quantized(onnx.load(str(path), load_external_data=False))
 
 
 class Detector(ImageModel):
@@ -472,6 +497,7 @@ class Detector(ImageModel):
                         f"of family {self.family or 'yolov6'}: {why}{advice}"
                     )
                 self._validated = True
+                self._warn_if_degenerate(dec, plan, outputs, tuple(transforms[0].dst_shape))
                 if self.input_size_source == InputSizeSource.DEFAULT:
                     h, w = self.input_hw
                     warnings.warn(
@@ -488,6 +514,35 @@ class Detector(ImageModel):
         except ModelOutputError as e:  # name the model and the engine
             raise ModelOutputError(f"{self.backend.model_path.name} on backend {self.backend.name!r}: {e}") from e
         return [self._to_detections(c, t) for c, t in zip(per_image, transforms, strict=False)]
+
+    def _warn_if_degenerate(
+        self, dec: Any, plan: Plan, outputs: dict[str, np.ndarray], hw: tuple[int, int]
+    ) -> None:
+        """First inference of a quantized model: a `DegenerateOutputWarning` when its best score is below
+        `DEGENERATE_SCORE` or its top `DEGENERATE_TOPK` scores are one value (a destroyed, constant or saturated
+        head). Only quantized models are judged: a float model on a blank image legitimately scores nothing."""
+        top = dec.candidates(plan, outputs, hw, conf=0.0, multi_label=False, pre_nms_topk=DEGENERATE_TOPK)[0].scores
+        best = float(top.max()) if top.size else 0.0
+        distinct = int(np.unique(top).size)
+        if best >= DEGENERATE_SCORE and not (top.size == DEGENERATE_TOPK and distinct == 1):
+            return
+        if not _is_quantized(self.backend):
+            return
+        what = (
+            f"its best score is {best:.4g} (below {DEGENERATE_SCORE})"
+            if best < DEGENERATE_SCORE
+            else f"its top {top.size} scores are all {best:.4g} (constant or saturated)"
+        )
+        warnings.warn(
+            DegenerateOutputWarning(
+                f"{self.backend.model_path.name} is quantized and its first inference finds nothing: {what}. If "
+                "this image shows objects, the quantization destroyed the detection head: compare with the fp32 "
+                "model, or quantize it again keeping the head in float (lite quantize --eval)",
+                best,
+                distinct,
+            ),
+            stacklevel=4,
+        )
 
     def _options(self, overrides: dict[str, Any]) -> DetectOptions:
         """The validated options of one call: the defaults (checked once while they stay the same) + overrides."""
