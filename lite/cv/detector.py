@@ -515,9 +515,7 @@ class Detector(ImageModel):
             raise ModelOutputError(f"{self.backend.model_path.name} on backend {self.backend.name!r}: {e}") from e
         return [self._to_detections(c, t) for c, t in zip(per_image, transforms, strict=False)]
 
-    def _warn_if_degenerate(
-        self, dec: Any, plan: Plan, outputs: dict[str, np.ndarray], hw: tuple[int, int]
-    ) -> None:
+    def _warn_if_degenerate(self, dec: Any, plan: Plan, outputs: dict[str, np.ndarray], hw: tuple[int, int]) -> None:
         """First inference of a quantized model: a `DegenerateOutputWarning` when its best score is below
         `DEGENERATE_SCORE` or its top `DEGENERATE_TOPK` scores are one value (a destroyed, constant or saturated
         head). Only quantized models are judged: a float model on a blank image legitimately scores nothing."""
