@@ -23,7 +23,7 @@ Dims = tuple[int | str | None, ...]
 
 #: ONNX ops of a quantized (int8) graph.
 QUANT_OPS = frozenset({"DynamicQuantizeLinear", "QuantizeLinear", "DequantizeLinear", "MatMulInteger", "ConvInteger",
-                       "QLinearConv", "QLinearMatMul"})  # fmt: skip
+                       "QLinearConv", "QLinearMatMul", "QLinearAdd", "QLinearMul", "QGemm"})  # fmt: skip
 #: Relative L2 error allowed between two engines on a quantized graph: engines round quantized activations
 #: differently (measured 4e-3 to 1e-2 on the YOLOv5n/YOLOv8n int8 exports, same detections), and one rounding
 #: step of a box coordinate is whole pixels, so the largest difference is not bounded (`lite.tools.parity`).
