@@ -41,7 +41,7 @@ def ov_result(scenes: dict[str, Path], tmp_path_factory: pytest.TempPathFactory)
     out = tmp_path_factory.mktemp("ov")
     return q.quantize(
         model_path(), scenes["calib"], out, to="openvino", images=N_IMAGES, eval_images=scenes["eval"],
-        eval_ann=scenes["ann"], max_drop=0.05, threads=1, calls=3,
+        eval_ann=scenes["ann"], max_drop=0.05, method="accuracy_control", threads=1, calls=3,
     )  # fmt: skip
 
 
@@ -181,6 +181,9 @@ def test_failed_verification_leaves_no_file(scenes, tmp_path: Path, monkeypatch:
         ({"eval_images": "x"}, "give both"),
         ({"max_drop": -0.1}, "max_drop"),
         ({"images": 0}, "positive"),
+        ({"method": "hawq"}, "method"),
+        ({"method": "accuracy_control", "to": "ort"}, "needs evaluation images"),
+        ({"method": "accuracy_control"}, "needs evaluation images"),
     ],
 )
 def test_bad_options_are_typed_errors(scenes, tmp_path: Path, kwargs: dict, match: str) -> None:

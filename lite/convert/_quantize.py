@@ -52,6 +52,7 @@ from lite.data.metadata import sidecar_path
 __all__ = [
     "DEFAULT_DEPTH",
     "INT8_MATCH",
+    "METHODS",
     "TARGETS",
     "QuantizationError",
     "QuantizeResult",
@@ -64,6 +65,8 @@ __all__ = [
 
 #: Targets: the engine that runs the int8 model and the suffix of the file written.
 TARGETS = {"openvino": ".int8.xml", "ort": ".int8.onnx"}
+#: How the float layers are chosen with evaluation images (`quantize`'s ``method``).
+METHODS = ("float_tail", "accuracy_control")
 #: Float tail depth used when no evaluation images are given (decoding arithmetic + each branch's last layer).
 DEFAULT_DEPTH = 1
 #: How int8 detections must agree with fp32 ones (`lite.tools.parity.match_detections`): same class, IoU ≥ ``iou``,
@@ -562,7 +565,9 @@ def time_calls(runners: Mapping[str, Callable[[], Any]], calls: int = 30, warmup
 # ----------------------------------------------------------------------------------------------
 # quantize
 # ----------------------------------------------------------------------------------------------
-def _check_inputs(src: Path, to: str, calib: Path, eval_images: Any, eval_ann: Any, max_drop: float) -> list[str]:
+def _check_inputs(
+    src: Path, to: str, calib: Path, eval_images: Any, eval_ann: Any, max_drop: float, method: str, depth: Any
+) -> list[str]:
     notes = []
     if not src.is_file():
         raise ModelNotFoundError(f"model not found: {src} (absolute: {src.resolve()})")
@@ -572,6 +577,12 @@ def _check_inputs(src: Path, to: str, calib: Path, eval_images: Any, eval_ann: A
         raise InputError(f"to: expected one of {sorted(TARGETS)}, got {to!r}")
     if (eval_images is None) != (eval_ann is None):
         raise InputError("eval: give both the evaluation images folder and its COCO annotations JSON, or neither")
+    if method not in METHODS:
+        raise InputError(f"method: expected one of {list(METHODS)}, got {method!r}")
+    if method == "accuracy_control" and (to != "openvino" or eval_images is None or depth is not None):
+        raise InputError(
+            "method='accuracy_control' is NNCF's (to='openvino') and needs evaluation images, without depth="
+        )
     if not (0.0 <= max_drop < 1.0):
         raise InputError(f"max_drop: expected an AP drop in [0, 1), got {max_drop}")
     if eval_images is not None and Path(eval_images).resolve() == calib.resolve():
@@ -593,6 +604,7 @@ def quantize(
     eval_ann: str | Path | None = None,
     max_drop: float = 0.01,
     depth: int | None = None,
+    method: str = "float_tail",
     threads: int | None = None,
     force: bool = False,
     calls: int = 30,
@@ -611,6 +623,9 @@ def quantize(
         max_drop: Largest AP drop accepted (absolute; with evaluation images).
         depth: Float tail depth to use as is (None: the smallest that keeps the AP within ``max_drop`` with evaluation
             images, else `DEFAULT_DEPTH`); with evaluation images its AP is measured and recorded.
+        method: With evaluation images, how the float layers are chosen: ``"float_tail"`` (the smallest float tail
+            that keeps the AP) or ``"accuracy_control"`` (OpenVINO only: NNCF's ``quantize_with_accuracy_control``,
+            layers ranked by measured AP; much slower).
         threads: Engine threads for the speed measurement and evaluation (None: the engine's default).
         force: Replace existing output files.
         calls: Timed calls per model (alternated).
@@ -631,7 +646,7 @@ def quantize(
 
     say = progress or (lambda _msg: None)
     src, calib = Path(model), Path(calib)
-    notes = _check_inputs(src, to, calib, eval_images, eval_ann, max_drop)
+    notes = _check_inputs(src, to, calib, eval_images, eval_ann, max_drop, method, depth)
     for n in notes:
         warnings.warn(n, UserWarning, stacklevel=2)
     if is_quantized(onnx.load(os.fspath(src), load_external_data=False)):
@@ -658,7 +673,7 @@ def quantize(
             check_files = calib_files[:8] if eval_images is None else _images(eval_images, "eval", 8)
             checks = [ref.preprocess(str(p)) for p in check_files]
             result = _search(src, to, ref, tensors, checks, work, meta_json, threads, depth, eval_images, eval_ann,
-                             max_drop, say)  # fmt: skip
+                             max_drop, method, say)  # fmt: skip
             result.notes = notes
             result.calib = {"folder": str(calib.resolve()), "images": len(calib_files),
                             "first": calib_files[0].name, "last": calib_files[-1].name}  # fmt: skip
@@ -733,10 +748,11 @@ def _search(
     eval_images: Any,
     eval_ann: Any,
     max_drop: float,
+    method: str,
     say: Callable[[str], None],
 ) -> QuantizeResult:
-    """Quantize at the given depth; or, with evaluation images, keep the AP: NNCF's accuracy control (OpenVINO) or the
-    smallest float tail that keeps it (binary search; ONNX Runtime); verify."""
+    """Quantize at the given depth; or, with evaluation images, keep the AP: the smallest float tail that keeps it
+    (binary search) or NNCF's accuracy control (OpenVINO, ``method="accuracy_control"``); verify."""
     quantizer = _QUANTIZERS[to]
     made: dict[int, tuple[Path, list[str]]] = {}
     aps: dict[int, float | None] = {}
@@ -769,7 +785,7 @@ def _search(
         chosen = int(depth)
         if fp32_ap is not None:
             ap_of(chosen)
-    elif fp32_ap is not None and to == "openvino":
+    elif fp32_ap is not None and method == "accuracy_control":
         say(f"NNCF accuracy control: all int8, then the layers costing most AP back to float (max drop {max_drop})")
         chosen, method = 0, "accuracy_control"
         made[chosen] = _accuracy_control_openvino(src, tensors, ref, Path(eval_images), Path(eval_ann), max_drop, work)
