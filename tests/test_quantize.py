@@ -250,3 +250,16 @@ def test_onnx_activation_products_and_unnamed_nodes_can_be_kept_float() -> None:
     assert [n.name for n in model.graph.node] == ["h", "hswish", "scale", "y"]
     assert q.float_tail(q._onnx_nodes(model), 0) == ["h", "hswish", "scale", "y"]  # every name matchable
     onnx.checker.check_model(model)
+
+
+@pytest.mark.parametrize(
+    ("fp32_ms", "ort_ms", "pays", "says"),
+    [(100.0, 100.0, True, None), (52.0, 100.0, False, "not faster here"), (100.0, 52.0, False, "on ONNX Runtime")],
+)
+def test_int8_pays_only_when_faster_than_both_fp32_engines(fp32_ms, ort_ms, pays, says) -> None:
+    r = q.QuantizeResult(Path("m.int8.xml"), "openvino", 0, [], fp32_ms=fp32_ms, int8_ms=50.0, ort_fp32_ms=ort_ms)
+    assert r.pays is pays
+    if says is None:
+        assert r.verdict() is None and "keep the fp32" not in r.summary()
+    else:
+        assert says in r.verdict() and "keep the fp32 model" in r.verdict() and r.verdict() in r.summary()

@@ -10,7 +10,8 @@ Calibration runs the model's own preprocessing on real images; products of two a
 stay float, and with ``--eval`` the smallest float tail of the head that keeps the COCO AP within ``--max-drop`` is
 found (``--method accuracy_control``: NNCF's accuracy control instead, OpenVINO only, much slower).
 The int8 model's detections are checked against the fp32 model's; both are timed on this CPU and the speeds (and
-APs) printed. When int8 is not faster (1.05× or less) the command says so and suggests keeping the fp32 model.
+APs) printed. When int8 is not faster (1.05× or less) than fp32 on the same engine or on ONNX Runtime, the command
+says so and suggests keeping the fp32 model.
 """
 
 from __future__ import annotations

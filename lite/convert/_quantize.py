@@ -53,6 +53,7 @@ __all__ = [
     "DEFAULT_DEPTH",
     "INT8_MATCH",
     "METHODS",
+    "PAYS",
     "TARGETS",
     "QuantizationError",
     "QuantizeResult",
@@ -65,6 +66,8 @@ __all__ = [
 
 #: Targets: the engine that runs the int8 model and the suffix of the file written.
 TARGETS = {"openvino": ".int8.xml", "ort": ".int8.onnx"}
+#: int8 must be more than this many times faster than fp32 to be worth it (`QuantizeResult.pays`).
+PAYS = 1.05
 #: How the float layers are chosen with evaluation images (`quantize`'s ``method``).
 METHODS = ("float_tail", "accuracy_control")
 #: Float tail depth used when no evaluation images are given (decoding arithmetic + each branch's last layer).
@@ -135,8 +138,23 @@ class QuantizeResult:
 
     @property
     def pays(self) -> bool:
-        """int8 is more than 1.05× faster than fp32 on the same engine."""
-        return self.speedup > 1.05
+        """int8 is more than `PAYS`× faster than fp32 both on the same engine and on ONNX Runtime (an int8 model
+        slower than the fp32 model on another engine is not worth it either)."""
+        return min(self.speedup, self.speedup_vs_ort) > PAYS
+
+    def verdict(self) -> str | None:
+        """Why int8 is not worth it here, in one sentence (None when it pays)."""
+        if self.speedup <= PAYS:
+            return (
+                f"int8 is not faster here ({self.speedup:.2f}x the fp32 model on {self.target}, <= {PAYS}x): keep "
+                "the fp32 model (depthwise networks gain little from int8 on CPUs)"
+            )
+        if self.speedup_vs_ort <= PAYS:
+            return (
+                f"int8 on {self.target} is not faster than the fp32 model on ONNX Runtime ({self.speedup_vs_ort:.2f}x, "
+                f"<= {PAYS}x): keep the fp32 model on ONNX Runtime"
+            )
+        return None
 
     def record(self) -> dict[str, Any]:
         """The JSON-ready record written into the sidecar."""
@@ -164,11 +182,9 @@ class QuantizeResult:
             f"({self.speedup_vs_ort:.2f}x ONNX Runtime fp32), {self.threads or 'default'} thread(s); "
             f"{self.kept()} ({len(self.float_layers)} weighted layers float)",
         ]
-        if not self.pays:
-            lines.append(
-                f"int8 is not faster here ({self.speedup:.2f}x <= 1.05x): keep the fp32 model "
-                "(depthwise networks gain little from int8 on CPUs)"
-            )
+        why = self.verdict()
+        if why:
+            lines.append(why)
         return "\n".join(lines)
 
 
@@ -716,8 +732,9 @@ def _time(
             same.close()
     result.ort_fp32_ms, result.int8_ms, result.fp32_ms = ms["ort"], ms["int8"], ms.get("fp32", ms["ort"])
     result.threads = threads
-    if not result.pays:
-        result.notes.append(f"int8 is not faster on this CPU ({result.speedup:.2f}x): keep the fp32 model")
+    why = result.verdict()
+    if why:
+        result.notes.append(why)
 
 
 def _write(made: Path, to: str, files: list[Path], sidecar: dict[str, Any]) -> None:
