@@ -797,14 +797,13 @@ def _search(
         say("evaluating the fp32 model")
         fp32_ap = _ap(ref, Path(eval_images), Path(eval_ann))
         say(f"fp32: AP {fp32_ap:.4f}")
-    method = "float_tail"
     if depth is not None:
         chosen = int(depth)
         if fp32_ap is not None:
             ap_of(chosen)
     elif fp32_ap is not None and method == "accuracy_control":
         say(f"NNCF accuracy control: all int8, then the layers costing most AP back to float (max drop {max_drop})")
-        chosen, method = 0, "accuracy_control"
+        chosen = 0
         made[chosen] = _accuracy_control_openvino(src, tensors, ref, Path(eval_images), Path(eval_ann), max_drop, work)
         if ap_of(chosen) < fp32_ap - max_drop:
             raise QuantizationError(
