@@ -11,7 +11,6 @@ is mostly data: its preprocessing, default input size, decoder names and default
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -65,13 +64,11 @@ def _is_quantized(backend: Backend) -> bool:
     if known is not None:
         return bool(known)
     path = backend.model_path
-    if path.suffix.lower() != ".onnx" or not path.is_file() or importlib.util.find_spec("onnx") is None:
+    if path.suffix.lower() != ".onnx" or not path.is_file():
         return False
-    import onnx
+    from lite.backends._onnx import file_is_quantized
 
-    from lite.backends._onnx import is_quantized
-
-    return is_quantized(onnx.load(str(path), load_external_data=False))
+    return bool(file_is_quantized(path))
 
 
 class Detector(ImageModel):
