@@ -12,10 +12,15 @@ Each subject is a `bench_speed.py` worker process (its own engine); the parent i
 over all subjects, and inside a worker the bare call (``Backend.raw_runner``) and ``detect()`` alternate call by
 call. Reported: medians of wall and CPU time and their ratios (``detect() / floor``; the target is 1.10).
 
+``--profile ENGINE`` instead profiles lite's own part in this process at 1 engine thread: the medians of the
+stages (CPU time, all threads: letterbox + normalisation, engine call, decode + NMS + mapping back) over calls
+alternated stage by stage, then ``cProfile``'s top functions over the pre- and post-processing.
+
 Usage::
 
     python benchmarks/bench_overhead.py --threads 1 2 --rounds 8 --block 10
     python benchmarks/bench_overhead.py --engines ort ncnn --threads 2 --json overhead.json
+    python benchmarks/bench_overhead.py --profile ort
 
 The machine may be shared with other work: read ratios within a row; rerun to see the spread.
 """
@@ -66,6 +71,45 @@ def specs(shared: Path, engines: list[str], threads: list[int], cv2_modes: list[
     return out
 
 
+def profile(shared: Path, engine: str, calls: int = 300, top: int = 15) -> None:
+    """Stage medians (CPU ms) and cProfile's top functions of lite's pre- and post-processing, 1 engine thread."""
+    import cProfile
+    import pstats
+    import statistics
+    import time
+
+    import cv2
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from lite.cv import Detector
+
+    onnx = shared / "models" / "yolov6lite" / "onnx" / "yolov6lite_s_320_decoded.onnx"
+    model = shared / "models" / "yolov6lite" / "ncnn" / "yolov6-lite-s.param" if engine == "ncnn" else onnx
+    det = Detector.from_file(model, backend=engine, threads=1, **({"input_size": 320} if engine == "ncnn" else {}))
+    img = cv2.imread(str(shared / "images" / "bus.jpg"))
+    for _ in range(20):
+        det.detect(img)
+    tensor, t = det._feed(img)
+    out = det.infer(tensor)
+    stages = {"pre": lambda: det._feed(img), "infer": lambda: det.infer(tensor),
+              "post": lambda: det.postprocess(out, [t]), "detect": lambda: det.detect(img)}  # fmt: skip
+    times: dict[str, list[float]] = {k: [] for k in stages}
+    for _ in range(calls):
+        for k, fn in stages.items():
+            t0 = time.process_time()
+            fn()
+            times[k].append((time.process_time() - t0) * 1e3)
+    print(f"{engine}, 1 thread, fused={det.fused}: CPU ms per stage (medians of {calls})")
+    print("  ".join(f"{k} {statistics.median(v):.3f}" for k, v in times.items()))
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
+        stages["pre"]()
+        stages["post"]()
+    prof.disable()
+    pstats.Stats(prof).sort_stats("tottime").print_stats(top)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--engines", nargs="+", default=["ort", "ncnn", "mnn", "openvino"])
@@ -75,8 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--block", type=int, default=10)
     p.add_argument("--shared", type=Path, default=None)
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--profile", default=None, metavar="ENGINE", help="profile lite's part on this engine instead")
     args = p.parse_args(argv)
     shared = shared_root(args.shared)
+    if args.profile:
+        profile(shared, args.profile)
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
         workers = bs.start(specs(shared, args.engines, args.threads, args.cv2, Path(tmp)))
         try:

@@ -41,7 +41,7 @@ def ov_result(scenes: dict[str, Path], tmp_path_factory: pytest.TempPathFactory)
     out = tmp_path_factory.mktemp("ov")
     return q.quantize(
         model_path(), scenes["calib"], out, to="openvino", images=N_IMAGES, eval_images=scenes["eval"],
-        eval_ann=scenes["ann"], max_drop=0.05, threads=1, calls=3,
+        eval_ann=scenes["ann"], max_drop=0.05, method="accuracy_control", threads=1, calls=3,
     )  # fmt: skip
 
 
@@ -97,8 +97,9 @@ def test_openvino_int8_is_quantized_and_keeps_the_ap(ov_result: q.QuantizeResult
     assert r.path.name == "lite-demo-shapes.int8.xml" and r.path.is_file() and r.path.with_suffix(".bin").is_file()
     assert "FakeQuantize" in r.path.read_text()  # really int8, not the fp32 graph re-saved
     assert r.fp32_ap is not None and r.int8_ap is not None and r.fp32_ap > 0.3
-    assert r.fp32_ap - r.int8_ap <= 0.05  # the depth chosen keeps the drop within max_drop
-    assert r.depth in r.tried and r.tried[r.depth] == r.int8_ap
+    assert r.fp32_ap - r.int8_ap <= 0.05  # NNCF's accuracy control kept the drop within max_drop
+    assert r.method == "accuracy_control" and r.tried == {0: r.int8_ap}  # measured again through lite's detector
+    assert "NNCF accuracy control" in r.summary()
     assert r.match >= q.INT8_MATCH["fraction"]
     assert r.fp32_ms > 0 and r.int8_ms > 0 and r.ort_fp32_ms > 0
 
@@ -120,6 +121,15 @@ def test_openvino_int8_model_opens_and_detects(ov_result: q.QuantizeResult, scen
     with Detector.from_file(ov_result.path, threads=1) as det:
         dets = det.detect(str(img))
     assert type(det).__name__ == "YOLOv6" and len(dets) > 0
+
+
+def test_accuracy_control_measures_the_ap_lite_eval_reports() -> None:
+    import inspect
+
+    from lite.tools.eval import coco
+
+    defaults = {k: v.default for k, v in inspect.signature(coco).parameters.items()}
+    assert {k: defaults[k] for k in q.EVAL_SETTINGS} == q.EVAL_SETTINGS
 
 
 # ------------------------------------------------------------------------------------------------
@@ -171,6 +181,9 @@ def test_failed_verification_leaves_no_file(scenes, tmp_path: Path, monkeypatch:
         ({"eval_images": "x"}, "give both"),
         ({"max_drop": -0.1}, "max_drop"),
         ({"images": 0}, "positive"),
+        ({"method": "hawq"}, "method"),
+        ({"method": "accuracy_control", "to": "ort"}, "needs evaluation images"),
+        ({"method": "accuracy_control"}, "needs evaluation images"),
     ],
 )
 def test_bad_options_are_typed_errors(scenes, tmp_path: Path, kwargs: dict, match: str) -> None:
@@ -213,3 +226,40 @@ def test_quantized_path_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert q.quantized_path("m.onnx", "x/fast.xml", "openvino") == Path("x/fast.xml")
     with pytest.raises(InputError, match=r"\.int8\.onnx file for --to ort"):
         q.quantized_path("m.onnx", "x/fast.xml", "ort")
+
+
+def test_onnx_activation_products_and_unnamed_nodes_can_be_kept_float() -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    # x -> HardSigmoid (unnamed) -> Mul(x, h) (an activation product) -> Mul(., 2) (by a constant) -> Concat (unnamed)
+    nodes = [
+        helper.make_node("HardSigmoid", ["x"], ["h"], alpha=1 / 6, beta=0.5),
+        helper.make_node("Mul", ["x", "h"], ["p"], name="hswish"),
+        helper.make_node("Mul", ["p", "two"], ["q"], name="scale"),
+        helper.make_node("Concat", ["q", "h"], ["y"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(np.array(2.0, np.float32), "two")],
+    )  # fmt: skip
+    model = helper.make_model(graph)
+    assert q._onnx_products(model) == ["hswish"]
+    assert q._name_nodes(model) == 2
+    assert [n.name for n in model.graph.node] == ["h", "hswish", "scale", "y"]
+    assert q.float_tail(q._onnx_nodes(model), 0) == ["h", "hswish", "scale", "y"]  # every name matchable
+    onnx.checker.check_model(model)
+
+
+@pytest.mark.parametrize(
+    ("fp32_ms", "ort_ms", "pays", "says"),
+    [(100.0, 100.0, True, None), (52.0, 100.0, False, "not faster here"), (100.0, 52.0, False, "on ONNX Runtime")],
+)
+def test_int8_pays_only_when_faster_than_both_fp32_engines(fp32_ms, ort_ms, pays, says) -> None:
+    r = q.QuantizeResult(Path("m.int8.xml"), "openvino", 0, [], fp32_ms=fp32_ms, int8_ms=50.0, ort_fp32_ms=ort_ms)
+    assert r.pays is pays
+    if says is None:
+        assert r.verdict() is None and "keep the fp32" not in r.summary()
+    else:
+        assert says in r.verdict() and "keep the fp32 model" in r.verdict() and r.verdict() in r.summary()

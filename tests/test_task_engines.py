@@ -185,7 +185,7 @@ def test_without_metadata_a_56_channel_pose_head_is_read_as_pose(shared, tmp_pat
     del m.metadata_props[:]
     onnx.save(m, str(tmp_path / "pose.onnx"))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # its constant score channel (ConstantScoresWarning)
+        warnings.simplefilter("ignore")  # its constant score channel (DegenerateOutputWarning)
         model = ImageModel.from_file(tmp_path / "pose.onnx", threads=1)
     assert (model.task, model.plan.decoder, model.plan.options["kpt_shape"]) == ("pose", "yolov8_pose", (17, 3))
     model.close()

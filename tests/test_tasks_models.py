@@ -13,7 +13,7 @@ import pytest
 
 from lite.core.errors import (
     AssumedDefaultWarning,
-    ConstantScoresWarning,
+    DegenerateOutputWarning,
     InputError,
     LayoutError,
     TaskNotSupportedError,
@@ -137,8 +137,8 @@ def test_degenerate_pose_export_loads_finds_nothing_and_warns_once(tasks, images
             assert isinstance(det, YOLOv8) and det.task == "pose"
             assert det.plan.options["kpt_shape"] == (17, 3)
             assert len(det.detect(images_dir / "bus.jpg")) == 0 and len(det.detect(images_dir / "zidane.jpg")) == 0
-    constant = [w for w in caught if issubclass(w.category, ConstantScoresWarning)]
-    assert len(constant) == 1 and "every class score of the first inference is 0" in str(constant[0].message)
+    constant = [w for w in caught if issubclass(w.category, DegenerateOutputWarning)]
+    assert len(constant) == 1 and "every class score is 0 at all 8400 anchor-class pairs" in str(constant[0].message)
 
 
 def test_keypoint_count_that_disagrees_with_the_metadata_is_refused(tmp_path):

@@ -16,14 +16,14 @@ from typing import Any
 
 from lite.core.errors import BackendNotInstalledError, ConversionError, ModelNotFoundError
 
-__all__ = ["QUANTIZED_RTOL", "QUANT_OPS", "Dims", "dims", "graph_io", "io_shapes", "is_quantized", "load_onnx",
-           "metadata_props"]  # fmt: skip
+__all__ = ["QUANTIZED_RTOL", "QUANT_OPS", "Dims", "dims", "file_is_quantized", "graph_io", "io_shapes", "is_quantized",
+           "load_onnx", "metadata_props"]  # fmt: skip
 
 Dims = tuple[int | str | None, ...]
 
 #: ONNX ops of a quantized (int8) graph.
 QUANT_OPS = frozenset({"DynamicQuantizeLinear", "QuantizeLinear", "DequantizeLinear", "MatMulInteger", "ConvInteger",
-                       "QLinearConv", "QLinearMatMul"})  # fmt: skip
+                       "QLinearConv", "QLinearMatMul", "QLinearAdd", "QLinearMul", "QGemm"})  # fmt: skip
 #: Relative L2 error allowed between two engines on a quantized graph: engines round quantized activations
 #: differently (measured 4e-3 to 1e-2 on the YOLOv5n/YOLOv8n int8 exports, same detections), and one rounding
 #: step of a box coordinate is whole pixels, so the largest difference is not bounded (`lite.tools.parity`).
@@ -33,6 +33,15 @@ QUANTIZED_RTOL = 3e-2
 def is_quantized(proto: Any) -> bool:
     """Whether an ``onnx.ModelProto`` has quantization ops (`QUANT_OPS`)."""
     return any(n.op_type in QUANT_OPS for n in proto.graph.node)
+
+
+def file_is_quantized(path: str | os.PathLike[str]) -> bool | None:
+    """Whether an ``.onnx`` file has quantization ops; None when the ``onnx`` package is not installed."""
+    try:
+        import onnx
+    except ImportError:
+        return None
+    return is_quantized(onnx.load(os.fspath(path), load_external_data=False))
 
 
 def _import_onnx(extra: str = "convert") -> Any:

@@ -327,6 +327,7 @@ class OpenVinoBackend(Backend):
                 f"OpenVINO could not read {self.model_path}: {type(e).__name__}: {str(e).strip()[:500]}"
             ) from e
         self._metadata = _ir_metadata(model)
+        self.quantized = any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
         return model
 
     def _read_onnx(self, rewrite: bool) -> Any:

@@ -6,10 +6,12 @@
     lite quantize yolov8n.onnx --calib train_images/ --to ort -o models/   # models/yolov8n.int8.onnx (QDQ)
     lite quantize yolov8n.onnx --calib train_images/ --eval val/images val/instances.json --max-drop 0.01
 
-Calibration runs the model's own preprocessing on real images; with ``--eval`` the part of the head kept in float
-is chosen by measured COCO AP so that the drop stays within ``--max-drop``. The int8 model's detections are checked
-against the fp32 model's; both are timed on this CPU and the speeds (and APs) printed. When int8 is not faster
-(1.05× or less) the command says so and suggests keeping the fp32 model.
+Calibration runs the model's own preprocessing on real images; products of two activations (SiLU, HardSwish)
+stay float, and with ``--eval`` the smallest float tail of the head that keeps the COCO AP within ``--max-drop`` is
+found (``--method accuracy_control``: NNCF's accuracy control instead, OpenVINO only, much slower).
+The int8 model's detections are checked against the fp32 model's; both are timed on this CPU and the speeds (and
+APs) printed. When int8 is not faster (1.05× or less) than fp32 on the same engine or on ONNX Runtime, the command
+says so and suggests keeping the fp32 model.
 """
 
 from __future__ import annotations
@@ -42,9 +44,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--images", type=int, default=300, metavar="N", help="calibration images used (the first N)")
     p.add_argument("--eval", nargs=2, type=Path, default=None, metavar=("IMAGES", "ANN"),
                    help="evaluation images folder and COCO instances JSON: keep the AP within --max-drop")  # fmt: skip
+    p.add_argument("--method", choices=("float_tail", "accuracy_control"), default="float_tail",
+                   help="with --eval: the smallest float tail (default), or NNCF's quantize_with_accuracy_control "
+                   "(layers ranked by measured AP; OpenVINO; much slower)")  # fmt: skip
     p.add_argument("--max-drop", type=float, default=0.01, help="largest COCO AP drop accepted (with --eval)")
     p.add_argument(
-        "--depth", type=int, default=None, help="float tail depth (default: smallest within --max-drop, else 1)"
+        "--depth",
+        type=int,
+        default=None,
+        help="keep this float tail instead (default: with --eval the AP decides, else depth 1)",
     )
     p.add_argument("--threads", type=int, default=None, help="engine threads for timing and evaluation")
     p.add_argument("--calls", type=int, default=30, help="timed calls per model (alternated)")
@@ -72,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             eval_ann=args.eval[1] if args.eval else None,
             max_drop=args.max_drop,
             depth=args.depth,
+            method=args.method,
             threads=args.threads,
             force=args.force,
             calls=args.calls,

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from lite.backends._onnx import QUANT_OPS, is_quantized
 from lite.core.errors import (
     BackendNotInstalledError,
     InputError,
@@ -51,6 +52,8 @@ from lite.data.metadata import sidecar_path
 __all__ = [
     "DEFAULT_DEPTH",
     "INT8_MATCH",
+    "METHODS",
+    "PAYS",
     "TARGETS",
     "QuantizationError",
     "QuantizeResult",
@@ -63,18 +66,19 @@ __all__ = [
 
 #: Targets: the engine that runs the int8 model and the suffix of the file written.
 TARGETS = {"openvino": ".int8.xml", "ort": ".int8.onnx"}
+#: int8 must be more than this many times faster than fp32 to be worth it (`QuantizeResult.pays`).
+PAYS = 1.05
+#: How the float layers are chosen with evaluation images (`quantize`'s ``method``).
+METHODS = ("float_tail", "accuracy_control")
 #: Float tail depth used when no evaluation images are given (decoding arithmetic + each branch's last layer).
 DEFAULT_DEPTH = 1
 #: How int8 detections must agree with fp32 ones (`lite.tools.parity.match_detections`): same class, IoU ≥ ``iou``,
 #: score within ``score_tol``, and over the checked images at least ``fraction`` of the detections matched.
-#: Measured (score threshold 0.25, 8 images of val2017_128): YOLOv8n OpenVINO int8 matched 0.86-0.95 of its
-#: detections at IoU 0.6 with scores within 0.15; a broken calibration (all-zero images) matched under 0.3.
+#: Measured (score threshold 0.25, 8 images of val2017_128, NNCF, float tail depth 1): YOLOv8n OpenVINO int8
+#: calibrated on real images matched 0.86-0.95 of its detections at IoU 0.6 with scores within 0.15; calibrated on
+#: 32 all-zero images, 0.00 (its best score on the first image: 0.011); on 32 uniform-noise images, 0.89 — the check
+#: refuses a calibration that destroys the model, not a merely unrepresentative one (``--eval``'s AP measures that).
 INT8_MATCH = {"iou": 0.6, "score_tol": 0.15, "fraction": 0.7}
-#: Quantization ops: an ONNX graph holding any of these is already quantized.
-QUANT_OPS = frozenset(
-    {"DynamicQuantizeLinear", "QuantizeLinear", "DequantizeLinear", "MatMulInteger", "ConvInteger", "QLinearConv",
-     "QLinearMatMul", "QLinearAdd", "QLinearMul", "QGemm"}
-)  # fmt: skip
 #: ONNX ops with weights (what int8 speeds up), and OpenVINO's.
 _ONNX_WEIGHTED = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
 _OV_WEIGHTED = frozenset({"Convolution", "GroupConvolution", "ConvolutionBackpropData", "MatMul"})
@@ -91,6 +95,8 @@ class QuantizeResult:
         path: The int8 model (``.int8.xml`` with its ``.bin``, or ``.int8.onnx``).
         target: ``"openvino"`` or ``"ort"``.
         depth: Float tail depth used; ``float_layers`` names the layers kept in float.
+        method: ``"float_tail"`` (the float tail of ``depth`` kept float) or ``"accuracy_control"`` (NNCF's
+            ``quantize_with_accuracy_control``: the layers whose int8 cost most AP reverted to float).
         float_layers: Names of the weighted layers left in float.
         fp32_ms: Median bare call of the fp32 model on the target engine (ms).
         int8_ms: Median bare call of the int8 model (ms).
@@ -114,6 +120,7 @@ class QuantizeResult:
     fp32_ap: float | None = None
     int8_ap: float | None = None
     tried: dict[int, float | None] = field(default_factory=dict)
+    method: str = "float_tail"
     match: float = 1.0
     threads: int | None = None
     calib: dict[str, Any] = field(default_factory=dict)
@@ -131,8 +138,23 @@ class QuantizeResult:
 
     @property
     def pays(self) -> bool:
-        """int8 is more than 1.05× faster than fp32 on the same engine."""
-        return self.speedup > 1.05
+        """int8 is more than `PAYS`× faster than fp32 both on the same engine and on ONNX Runtime (an int8 model
+        slower than the fp32 model on another engine is not worth it either)."""
+        return min(self.speedup, self.speedup_vs_ort) > PAYS
+
+    def verdict(self) -> str | None:
+        """Why int8 is not worth it here, in one sentence (None when it pays)."""
+        if self.speedup <= PAYS:
+            return (
+                f"int8 is not faster here ({self.speedup:.2f}x the fp32 model on {self.target}, <= {PAYS}x): keep "
+                "the fp32 model (depthwise networks gain little from int8 on CPUs)"
+            )
+        if self.speedup_vs_ort <= PAYS:
+            return (
+                f"int8 on {self.target} is not faster than the fp32 model on ONNX Runtime ({self.speedup_vs_ort:.2f}x, "
+                f"<= {PAYS}x): keep the fp32 model on ONNX Runtime"
+            )
+        return None
 
     def record(self) -> dict[str, Any]:
         """The JSON-ready record written into the sidecar."""
@@ -141,6 +163,12 @@ class QuantizeResult:
         out["tried"] = {str(k): v for k, v in self.tried.items()}
         out.update(speedup=round(self.speedup, 3), speedup_vs_ort=round(self.speedup_vs_ort, 3), pays=self.pays)
         return out
+
+    def kept(self) -> str:
+        """How the float layers were chosen, in words."""
+        if self.method == "accuracy_control":
+            return "NNCF accuracy control"
+        return f"float tail depth {self.depth}"
 
     def summary(self) -> str:
         """Lines for the command line: speeds, APs and the verdict."""
@@ -152,24 +180,17 @@ class QuantizeResult:
             f"{'int8':<10}{self.int8_ms:>10.2f}{ap(self.int8_ap):>9}",
             f"int8 is {self.speedup:.2f}x the fp32 speed on {self.target} "
             f"({self.speedup_vs_ort:.2f}x ONNX Runtime fp32), {self.threads or 'default'} thread(s); "
-            f"float tail depth {self.depth} ({len(self.float_layers)} weighted layers float)",
+            f"{self.kept()} ({len(self.float_layers)} weighted layers float)",
         ]
-        if not self.pays:
-            lines.append(
-                f"int8 is not faster here ({self.speedup:.2f}x <= 1.05x): keep the fp32 model "
-                "(depthwise networks gain little from int8 on CPUs)"
-            )
+        why = self.verdict()
+        if why:
+            lines.append(why)
         return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------------
 # graph reading
 # ----------------------------------------------------------------------------------------------
-def is_quantized(onnx_model: Any) -> bool:
-    """Whether an ``onnx.ModelProto`` already holds quantization ops (`QUANT_OPS`)."""
-    return any(n.op_type in QUANT_OPS for n in onnx_model.graph.node)
-
-
 def tail_depths(nodes: Sequence[tuple[str, bool, Sequence[str]]]) -> dict[str, int]:
     """Per node, the most weighted layers on any path from it (itself included) to an output.
 
@@ -292,28 +313,148 @@ def _import_nncf() -> Any:
 # ----------------------------------------------------------------------------------------------
 # the two quantizers: one int8 model file per call, in a work folder
 # ----------------------------------------------------------------------------------------------
+def _ov_products(model: Any) -> list[str]:
+    """Names of the OpenVINO ``Multiply`` ops whose two factors are both activations: HardSwish's x·hsigmoid(x)
+    (which lite's in-memory ``HardSigmoid`` rewrite leaves as plain ops), squeeze-and-excitation scaling, SiLU's
+    x·σ(x). Quantizing both factors of such a product compounds their rounding, and the product has no weights
+    for int8 to speed up: measured on YOLOv6Lite-S (val2017_128), NNCF int8 loses 0.107 AP with them quantized and
+    0.004 with them in float."""
+
+    def constant(node: Any) -> bool:
+        while node.get_type_name() == "Convert":  # fp16-compressed constants
+            node = node.input_value(0).get_node()
+        return node.get_type_name() == "Constant"
+
+    return [
+        op.get_friendly_name()
+        for op in model.get_ordered_ops()
+        if op.get_type_name() == "Multiply" and not any(constant(v.get_node()) for v in op.input_values())
+    ]
+
+
+def _ov_scope(nncf: Any, model: Any, depth: int) -> tuple[Any, list[str]]:
+    """NNCF's ignored scope: the float tail of ``depth`` and the activation products (`_ov_products`); and the
+    tail's names."""
+    tail = float_tail(_ov_nodes(model), depth)
+    names = list(dict.fromkeys([*tail, *_ov_products(model)]))
+    return (nncf.IgnoredScope(names=names, validate=False) if names else None), tail
+
+
 def _quantize_openvino(
     src: Path, tensors: list[np.ndarray], input_name: str, depth: int, work: Path
 ) -> tuple[Path, list[str]]:
     """NNCF post-training quantization (MIXED preset: symmetric weights, asymmetric activations) of the model as
-    the OpenVINO backend reads it; the float tail of ``depth`` in NNCF's ignored scope. Returns the IR and the
-    weighted layers left float."""
+    the OpenVINO backend reads it; the float tail of ``depth`` and the activation products in NNCF's ignored scope.
+    Returns the IR and the weighted layers left float."""
     from lite.backends.openvino import import_openvino, read_onnx
 
     ov = import_openvino()
     nncf = _import_nncf()
     model = read_onnx(ov.Core(), src, rewrite=True).model
-    nodes = _ov_nodes(model)
-    tail = float_tail(nodes, depth)
-    weighted = {n for n, w, _ in nodes if w}
-    scope = nncf.IgnoredScope(names=tail, validate=False) if tail else None
+    scope, _ = _ov_scope(nncf, model, depth)
     dataset = nncf.Dataset(tensors, lambda t: {input_name: t})
     q = nncf.quantize(
         model, dataset, preset=nncf.QuantizationPreset.MIXED, subset_size=len(tensors), ignored_scope=scope
     )
     xml = work / f"int8_d{depth}.xml"
     ov.save_model(q, os.fspath(xml), compress_to_fp16=False)
-    return xml, [n for n in tail if n in weighted]
+    return xml, _ov_float_layers(q)
+
+
+#: Detection settings of the AP measured during NNCF's accuracy control: `lite.tools.eval.coco`'s defaults
+#: (YOLOv6's evaluator), so that the AP it keeps is the AP ``lite eval`` reports.
+EVAL_SETTINGS = {"conf": 0.03, "iou": 0.65, "max_det": 300, "multi_label": True, "pre_nms_topk": 30000}
+#: Evaluation images on which NNCF's accuracy control ranks the quantized layers (one AP per layer group: YOLOv8n
+#: has 64 groups); the AP that must stay within ``max_drop`` is measured on every evaluation image.
+RANKING_IMAGES = 32
+
+
+def _eval_items(ref: Any, images: Path, ann: Path) -> tuple[dict[str, Any], Any, list[tuple[np.ndarray, Any, int]]]:
+    """The annotations, category map and ``(tensor, transform, image id)`` of every evaluation image, prepared by
+    the fp32 detector's own preprocessing."""
+    from lite.tools.eval import annotated_images, category_map
+
+    data, folder, records = annotated_images(images, ann)
+    cmap = category_map(data["categories"], ref.names)
+    return data, cmap, [(*ref.preprocess(str(folder / r["file_name"])), r["id"]) for r in records]
+
+
+def _coco_validation(ref: Any, data: dict[str, Any], cmap: Any) -> Callable[[Any, Any], float]:
+    """NNCF's ``validation_fn``: the COCO AP of an OpenVINO compiled model, its outputs decoded by the fp32
+    detector's own post-processing (same layout, same settings as `lite.tools.eval.coco`)."""
+    from lite.tools.eval import coco_results, evaluate
+
+    names = [s.name for s in ref.backend.outputs]
+
+    def validate(compiled: Any, items: Any) -> float:
+        results: list[dict[str, Any]] = []
+        ids = []
+        for tensor, transform, image_id in items:
+            got = compiled({0: tensor})
+            outputs = {n: got[o] for n, o in zip(names, compiled.outputs, strict=True)}
+            d = ref.postprocess(outputs, [transform], **EVAL_SETTINGS)[0]
+            results += coco_results(image_id, d.xyxy, d.scores, d.class_ids, cmap)
+            ids.append(image_id)
+        return float(evaluate(data, results, image_ids=ids)[0][0])
+
+    return validate
+
+
+def _ov_float_layers(model: Any) -> list[str]:
+    """Weighted OpenVINO ops left float by NNCF: their weights are still a plain float ``Constant`` (NNCF stores the
+    weights of the layers it quantizes as int8 constants dequantized by ``Convert`` → ``Multiply``). The activation
+    side cannot tell: NNCF moves activation quantizers up through ``Concat`` and ``Split``."""
+    return [
+        op.get_friendly_name()
+        for op in model.get_ordered_ops()
+        if op.get_type_name() in _OV_WEIGHTED and op.input_value(1).get_node().get_type_name() == "Constant"
+    ]
+
+
+def _accuracy_control_openvino(
+    src: Path,
+    tensors: list[np.ndarray],
+    ref: Any,
+    eval_images: Path,
+    eval_ann: Path,
+    max_drop: float,
+    work: Path,
+) -> tuple[Path, list[str]]:
+    """NNCF's ``quantize_with_accuracy_control``: the whole network int8 (the decoding arithmetic, float tail of
+    depth 0, in float), then the layers whose int8 costs most AP (ranked by measured COCO AP on the evaluation
+    images) reverted to float one group at a time until the AP is within ``max_drop`` of fp32. Returns the IR and
+    the weighted layers left float; a `QuantizationError` when NNCF cannot reach the accuracy."""
+    from lite.backends.openvino import import_openvino, read_onnx
+
+    ov = import_openvino()
+    nncf = _import_nncf()
+    from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
+
+    model = read_onnx(ov.Core(), src, rewrite=True).model
+    scope, _ = _ov_scope(nncf, model, 0)
+    data, cmap, items = _eval_items(ref, eval_images, eval_ann)
+    try:
+        q = nncf.quantize_with_accuracy_control(
+            model,
+            nncf.Dataset(tensors, lambda t: {ref.input_name: t}),
+            nncf.Dataset(items),
+            _coco_validation(ref, data, cmap),
+            max_drop=max_drop,
+            preset=nncf.QuantizationPreset.MIXED,
+            subset_size=len(tensors),
+            ignored_scope=scope,
+            advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(
+                ranking_subset_size=min(RANKING_IMAGES, len(items))
+            ),
+        )
+    except RuntimeError as e:  # nncf raises RuntimeError subclasses when the accuracy cannot be reached
+        raise QuantizationError(
+            f"NNCF's accuracy control could not keep the AP of {src.name} within {max_drop} of fp32: {e}. Keep the "
+            "fp32 model, or allow a larger --max-drop"
+        ) from e
+    xml = work / "int8_accuracy_control.xml"
+    ov.save_model(q, os.fspath(xml), compress_to_fp16=False)
+    return xml, _ov_float_layers(q)
 
 
 class _Reader:
@@ -328,11 +469,38 @@ class _Reader:
         return None if t is None else {self._name: t}
 
 
+def _name_nodes(model: Any) -> int:
+    """Name every unnamed node of an ``onnx.ModelProto`` after its first output (as `_onnx_nodes` calls it), in
+    place; returns how many were named. ``quantize_static``'s ``nodes_to_exclude`` matches names only: unnamed, the
+    float tail of YOLOv6Lite's decoded export (134 of its 479 nodes have no name, its final ``Concat`` of boxes and
+    scores among them) was quantized, scores and pixel coordinates on one uint8 scale, and every score became 0."""
+    taken = {n.name for n in model.graph.node if n.name}
+    named = 0
+    for n in model.graph.node:
+        if not n.name:
+            name = n.output[0] if n.output[0] not in taken else f"{n.output[0]}__lite_node"
+            n.name = name
+            taken.add(name)
+            named += 1
+    return named
+
+
+def _onnx_products(model: Any) -> list[str]:
+    """Names of the ONNX ``Mul`` nodes whose two factors are both activations (neither an initializer nor a
+    ``Constant``): kept float for the reason `_ov_products` gives."""
+    consts = {t.name for t in model.graph.initializer}
+    consts |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    return [
+        n.name or n.output[0] for n in model.graph.node if n.op_type == "Mul" and not any(i in consts for i in n.input)
+    ]
+
+
 def _quantize_ort(
     src: Path, tensors: list[np.ndarray], input_name: str, depth: int, work: Path
 ) -> tuple[Path, list[str]]:
     """ONNX Runtime static QDQ quantization (per-channel int8 weights, uint8 activations, min-max calibration); the
-    float tail of ``depth`` excluded. Returns the ONNX file and the weighted layers left float."""
+    float tail of ``depth`` and the activation products (`_onnx_products`) excluded. Returns the ONNX file and the
+    weighted layers left float."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -340,10 +508,14 @@ def _quantize_ort(
     prepped = work / "prepped.onnx"
     if not prepped.exists():
         quant_pre_process(os.fspath(src), os.fspath(prepped), skip_symbolic_shape=True)
+        model = onnx.load(os.fspath(prepped))
+        if _name_nodes(model):  # nodes_to_exclude matches node names: an unnamed node could not be kept float
+            onnx.save(model, os.fspath(prepped))
     model = onnx.load(os.fspath(prepped))
     nodes = _onnx_nodes(model)
     tail = float_tail(nodes, depth)
     weighted = {n for n, w, _ in nodes if w}
+    exclude = list(dict.fromkeys([*tail, *_onnx_products(model)]))
     out = work / f"int8_d{depth}.onnx"
     quantize_static(
         os.fspath(prepped),
@@ -354,7 +526,7 @@ def _quantize_ort(
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         calibrate_method=CalibrationMethod.MinMax,
-        nodes_to_exclude=tail,
+        nodes_to_exclude=exclude,
     )
     return out, [n for n in tail if n in weighted]
 
@@ -409,7 +581,9 @@ def time_calls(runners: Mapping[str, Callable[[], Any]], calls: int = 30, warmup
 # ----------------------------------------------------------------------------------------------
 # quantize
 # ----------------------------------------------------------------------------------------------
-def _check_inputs(src: Path, to: str, calib: Path, eval_images: Any, eval_ann: Any, max_drop: float) -> list[str]:
+def _check_inputs(
+    src: Path, to: str, calib: Path, eval_images: Any, eval_ann: Any, max_drop: float, method: str, depth: Any
+) -> list[str]:
     notes = []
     if not src.is_file():
         raise ModelNotFoundError(f"model not found: {src} (absolute: {src.resolve()})")
@@ -419,6 +593,12 @@ def _check_inputs(src: Path, to: str, calib: Path, eval_images: Any, eval_ann: A
         raise InputError(f"to: expected one of {sorted(TARGETS)}, got {to!r}")
     if (eval_images is None) != (eval_ann is None):
         raise InputError("eval: give both the evaluation images folder and its COCO annotations JSON, or neither")
+    if method not in METHODS:
+        raise InputError(f"method: expected one of {list(METHODS)}, got {method!r}")
+    if method == "accuracy_control" and (to != "openvino" or eval_images is None or depth is not None):
+        raise InputError(
+            "method='accuracy_control' is NNCF's (to='openvino') and needs evaluation images, without depth="
+        )
     if not (0.0 <= max_drop < 1.0):
         raise InputError(f"max_drop: expected an AP drop in [0, 1), got {max_drop}")
     if eval_images is not None and Path(eval_images).resolve() == calib.resolve():
@@ -440,6 +620,7 @@ def quantize(
     eval_ann: str | Path | None = None,
     max_drop: float = 0.01,
     depth: int | None = None,
+    method: str = "float_tail",
     threads: int | None = None,
     force: bool = False,
     calls: int = 30,
@@ -458,6 +639,9 @@ def quantize(
         max_drop: Largest AP drop accepted (absolute; with evaluation images).
         depth: Float tail depth to use as is (None: the smallest that keeps the AP within ``max_drop`` with evaluation
             images, else `DEFAULT_DEPTH`); with evaluation images its AP is measured and recorded.
+        method: With evaluation images, how the float layers are chosen: ``"float_tail"`` (the smallest float tail
+            that keeps the AP) or ``"accuracy_control"`` (OpenVINO only: NNCF's ``quantize_with_accuracy_control``,
+            layers ranked by measured AP; much slower).
         threads: Engine threads for the speed measurement and evaluation (None: the engine's default).
         force: Replace existing output files.
         calls: Timed calls per model (alternated).
@@ -478,7 +662,7 @@ def quantize(
 
     say = progress or (lambda _msg: None)
     src, calib = Path(model), Path(calib)
-    notes = _check_inputs(src, to, calib, eval_images, eval_ann, max_drop)
+    notes = _check_inputs(src, to, calib, eval_images, eval_ann, max_drop, method, depth)
     for n in notes:
         warnings.warn(n, UserWarning, stacklevel=2)
     if is_quantized(onnx.load(os.fspath(src), load_external_data=False)):
@@ -505,7 +689,7 @@ def quantize(
             check_files = calib_files[:8] if eval_images is None else _images(eval_images, "eval", 8)
             checks = [ref.preprocess(str(p)) for p in check_files]
             result = _search(src, to, ref, tensors, checks, work, meta_json, threads, depth, eval_images, eval_ann,
-                             max_drop, say)  # fmt: skip
+                             max_drop, method, say)  # fmt: skip
             result.notes = notes
             result.calib = {"folder": str(calib.resolve()), "images": len(calib_files),
                             "first": calib_files[0].name, "last": calib_files[-1].name}  # fmt: skip
@@ -548,8 +732,9 @@ def _time(
             same.close()
     result.ort_fp32_ms, result.int8_ms, result.fp32_ms = ms["ort"], ms["int8"], ms.get("fp32", ms["ort"])
     result.threads = threads
-    if not result.pays:
-        result.notes.append(f"int8 is not faster on this CPU ({result.speedup:.2f}x): keep the fp32 model")
+    why = result.verdict()
+    if why:
+        result.notes.append(why)
 
 
 def _write(made: Path, to: str, files: list[Path], sidecar: dict[str, Any]) -> None:
@@ -580,9 +765,11 @@ def _search(
     eval_images: Any,
     eval_ann: Any,
     max_drop: float,
+    method: str,
     say: Callable[[str], None],
 ) -> QuantizeResult:
-    """Quantize at the given depth, or find the smallest depth that keeps the AP (binary search); verify."""
+    """Quantize at the given depth; or, with evaluation images, keep the AP: the smallest float tail that keeps it
+    (binary search) or NNCF's accuracy control (OpenVINO, ``method="accuracy_control"``); verify."""
     quantizer = _QUANTIZERS[to]
     made: dict[int, tuple[Path, list[str]]] = {}
     aps: dict[int, float | None] = {}
@@ -614,6 +801,15 @@ def _search(
         chosen = int(depth)
         if fp32_ap is not None:
             ap_of(chosen)
+    elif fp32_ap is not None and method == "accuracy_control":
+        say(f"NNCF accuracy control: all int8, then the layers costing most AP back to float (max drop {max_drop})")
+        chosen = 0
+        made[chosen] = _accuracy_control_openvino(src, tensors, ref, Path(eval_images), Path(eval_ann), max_drop, work)
+        if ap_of(chosen) < fp32_ap - max_drop:
+            raise QuantizationError(
+                f"NNCF's accuracy control left {src.name} at AP {aps[chosen]:.4f} through lite's detector, more than "
+                f"{max_drop} below fp32 ({fp32_ap:.4f}). Keep the fp32 model, or allow a larger --max-drop"
+            )
     elif fp32_ap is not None:
         import onnx
 
@@ -643,7 +839,7 @@ def _search(
             f"{INT8_MATCH['score_tol']}); check that the calibration images are real images of the model's domain"
         )
     return QuantizeResult(
-        path=path, target=to, depth=chosen, float_layers=floats, fp32_ms=math.nan, int8_ms=math.nan,
+        path=path, target=to, depth=chosen, method=method, float_layers=floats, fp32_ms=math.nan, int8_ms=math.nan,
         ort_fp32_ms=math.nan, fp32_ap=fp32_ap, int8_ap=aps.get(chosen), tried=dict(sorted(aps.items())), match=share,
     )  # fmt: skip
 

@@ -236,9 +236,20 @@ class AssumedDefaultWarning(LiteWarning):
     """lite used a family default (input size, anchors) because the model and the caller said nothing."""
 
 
-class ConstantScoresWarning(LiteWarning):
-    """The first inference's class scores are the same at every anchor: the model's score head gives no
-    information (a quantization that destroyed it), so it finds nothing, or the same score everywhere."""
+class DegenerateOutputWarning(LiteWarning):
+    """A model's first inference scores nothing: its class scores are one value at every anchor (any model), or, for
+    a quantized model, its best score is far below any threshold or its top scores are all one value (saturated). A
+    quantization that destroyed the detection head gives this; compare with the fp32 model, or quantize again
+    keeping the head in float (``lite quantize --eval``).
+
+    ``best`` is the highest score of the first image, ``distinct`` the number of different values among its top
+    scores.
+    """
+
+    def __init__(self, message: str, best: float = 0.0, distinct: int = 0) -> None:
+        super().__init__(message)
+        self.best = best
+        self.distinct = distinct
 
 
-__all__ += ["TaskNotSupportedError", "AssumedDefaultWarning", "ConstantScoresWarning"]
+__all__ += ["TaskNotSupportedError", "AssumedDefaultWarning", "DegenerateOutputWarning"]
