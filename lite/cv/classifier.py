@@ -237,7 +237,7 @@ class Classifier(ImageModel):
 
     def _result(self, probs: np.ndarray, k: int) -> Classifications:
         ids, scores = top_k(probs, k)
-        return Classifications(ids, scores, self.names)
+        return Classifications._trusted(ids, scores, self.names)  # top_k of checked probabilities
 
     def postprocess(self, outputs: dict[str, np.ndarray], top_k: int | None = None) -> list[Classifications]:
         """The ``top_k`` classes of each image of one inference's outputs (one `Classifications` per batch row)."""

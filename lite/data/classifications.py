@@ -92,6 +92,16 @@ class Classifications:
         object.__setattr__(self, "scores", _readonly(scores))
         object.__setattr__(self, "names", _coerce_names(self.names))
 
+    @classmethod
+    def _trusted(cls, class_ids: np.ndarray, scores: np.ndarray, names: tuple[str, ...]) -> Classifications:
+        """Build from arrays known to be valid (`lite.ops.classify.top_k` of finite probabilities: int64 distinct
+        ids, float32 scores best first; names already a tuple of str); no checks."""
+        self = object.__new__(cls)
+        object.__setattr__(self, "class_ids", _readonly(class_ids))
+        object.__setattr__(self, "scores", _readonly(scores))
+        object.__setattr__(self, "names", names)
+        return self
+
     # ------------------------------------------------------------------ container protocol
 
     def __len__(self) -> int:

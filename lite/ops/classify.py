@@ -84,6 +84,12 @@ def top_k(probabilities: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray
     a = _as_rows(probabilities)
     if a.shape[0] != 1:
         raise InputError(f"top_k: expected the scores of one image, got {a.shape[0]} rows; call it per row")
-    row = a[0].astype(np.float32)
-    order = np.argsort(-row, kind="stable")[: min(kk, row.size)]
+    row = a[0].astype(np.float32, copy=False)
+    kk = min(kk, row.size)
+    if kk < row.size:  # the k best by a partition, then ordered; ties keep the lower id (a stable sort of ids)
+        cut = np.partition(row, row.size - kk)[row.size - kk]
+        cand = np.flatnonzero(row >= cut)
+        order = cand[np.argsort(-row[cand], kind="stable")][:kk]
+    else:
+        order = np.argsort(-row, kind="stable")
     return order.astype(np.int64), row[order]
