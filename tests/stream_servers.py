@@ -155,12 +155,7 @@ def rtsp_server(jpeg: Path, fps: int = 10) -> Iterator[str]:
         assert line.strip() == "ready", f"the RTSP server did not start: {line!r}"
         yield f"rtsp://127.0.0.1:{port}/test"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        _stop(proc)
 
 
 def _ffmpeg() -> str:

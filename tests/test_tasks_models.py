@@ -23,10 +23,10 @@ from lite.demo import task_model_path
 from lite.demo.scenes import make_diamond_scene, make_instance_scene, make_single_shape
 from lite.ops.decoders import run_plan
 from lite.ops.masks import prototype_masks
-from lite.ops.nms import box_iou
 from lite.ops.options import DetectOptions
 
 pytest.importorskip("onnxruntime")
+from test_demo_tasks import _matches  # noqa: E402  (truth index -> prediction index, greedy by box IoU >= 0.5)
 
 #: The README's reference (conf 0.25, class-aware NMS IoU 0.7): class, score, box, area in the 320x320 input,
 #: area in the image.
@@ -169,20 +169,6 @@ def test_the_wrong_api_names_the_task_and_the_api_to_use(tasks, shared):
 
 # ---------------------------------------------------------------------------------------- lite's demo models
 SEED = 20261207  # neither the training seed (0) nor the recorded validation seed (777); tests/test_demo_tasks.py's
-
-
-def _matches(pred: np.ndarray, truth: np.ndarray) -> dict[int, int]:
-    """Truth index → prediction index, greedy by box IoU >= 0.5."""
-    out: dict[int, int] = {}
-    if not len(pred) or not len(truth):
-        return out
-    iou = box_iou(pred, truth)
-    for i in range(len(pred)):
-        for j in np.argsort(-iou[i]):
-            if iou[i, j] >= 0.5 and int(j) not in out:
-                out[int(j)] = i
-                break
-    return out
 
 
 def test_demo_segmenter_masks_match_the_drawn_shapes():

@@ -123,13 +123,17 @@ def run(args: argparse.Namespace) -> int:
         atol=args.atol,
         to=args.to,
     )
+    return _print_report(report)
+
+
+def _print_report(report: Any) -> int:
+    """Print the export report and each failed comparison's details; the exit code (1: an engine out of
+    tolerance)."""
     print(report)
-    if not report.passed:
-        for c in report.comparisons:
-            if not c.passed:
-                print(c.details())
-        return 1
-    return 0
+    failed = [c for c in report.comparisons if not c.passed]
+    for c in failed:
+        print(c.details())
+    return 1 if failed else 0
 
 
 def _export_classifier(args: argparse.Namespace, names: list[str] | None) -> int:
@@ -154,8 +158,4 @@ def _export_classifier(args: argparse.Namespace, names: list[str] | None) -> int
         to=args.to,
         exporter=args.exporter,
     )
-    print(report)
-    failed = [c for c in report.comparisons if not c.passed]
-    for c in failed:
-        print(c.details())
-    return 1 if failed else 0
+    return _print_report(report)

@@ -132,6 +132,22 @@ def _split_protos(shapes: Mapping[str, Shape]) -> tuple[str, str, int] | None:
     return three[0], four[0], nm
 
 
+def _seg_outputs(
+    shapes: Mapping[str, Shape], hints: Hints, *, channels_first: bool
+) -> tuple[str, str, int, int, int | None] | None:
+    """``(rows output, prototypes output, nm, columns per row, rows)`` of a segmentation model whose rows are
+    ``(B, C, N)`` (``channels_first``) or ``(B, N, C)``, with prototypes at a quarter of the input; else None."""
+    found = _split_protos(shapes)
+    if found is None:
+        return None
+    rows_name, proto_name, nm = found
+    a, b = int_dim(shapes[rows_name][1]), int_dim(shapes[rows_name][2])
+    c, n = (a, b) if channels_first else (b, a)
+    if c is None or (n is not None and c >= n) or not _protos_fit(shapes[proto_name], hints):
+        return None
+    return rows_name, proto_name, nm, c, n
+
+
 def _protos_fit(shape: Shape, hints: Hints) -> bool:
     """Prototypes at a quarter of the input (unknown sizes fit)."""
     hp, wp = int_dim(shape[2]), int_dim(shape[3])
@@ -204,13 +220,10 @@ class YOLOv8SegDecoder(_ChannelsFirst):
     task = "segment"
 
     def match(self, shapes: Mapping[str, Shape], hints: Hints) -> Plan | None:
-        found = _split_protos(shapes)
+        found = _seg_outputs(shapes, hints, channels_first=True)
         if found is None:
             return None
-        rows_name, proto_name, nm = found
-        c, n = int_dim(shapes[rows_name][1]), int_dim(shapes[rows_name][2])
-        if c is None or (n is not None and c >= n) or not _protos_fit(shapes[proto_name], hints):
-            return None
+        rows_name, proto_name, nm, c, n = found
         plan = self.flat_plan(rows_name, c - 4 - nm, n, hints, 0.9, unknown_rows=0.85, options={"nm": nm})
         return None if plan is None else replace(plan, names=(rows_name, proto_name))
 
@@ -232,13 +245,10 @@ class YOLOv5SegDecoder(Decoder):
     task = "segment"
 
     def match(self, shapes: Mapping[str, Shape], hints: Hints) -> Plan | None:
-        found = _split_protos(shapes)
+        found = _seg_outputs(shapes, hints, channels_first=False)
         if found is None:
             return None
-        rows_name, proto_name, nm = found
-        n, c = int_dim(shapes[rows_name][1]), int_dim(shapes[rows_name][2])
-        if c is None or (n is not None and c >= n) or not _protos_fit(shapes[proto_name], hints):
-            return None
+        rows_name, proto_name, nm, c, n = found
         nc = c - 5 - nm
         if not base.plausible_classes(nc, n, hints):
             return None
