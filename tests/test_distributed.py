@@ -91,6 +91,7 @@ def test_impossible_num_cpus_is_refused() -> None:
         ({"num_cpus": "1"}, "InputTypeError", "num_cpus"),
         ({"max_restarts": -2}, "InputError", "max_restarts"),
         ({"model": "missing/model.onnx"}, "ModelNotFoundError", "is neither a file on the driver"),
+        ({"ray_remote_args": {"runtime_env": {"working_dir": "."}}}, "InputError", "expected a URI"),
     ],
 )
 def test_bad_arguments_fail_on_the_driver_before_ray_starts(kwargs: dict, error: str, match: str, shared) -> None:
@@ -132,15 +133,22 @@ ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
-def ray_local():
-    # a new local Ray, as CI has it (never a cluster that happens to run here, nor $RAY_ADDRESS)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    yield ray
-    import gc
+def ray_local(tmp_path_factory):
+    """A one-node Ray of 2 CPUs that this module starts (``ray start --head``, as docs/distributed.md) and ends.
 
-    gc.collect()  # the module's datasets and actor handles go while their Ray session is still up
-    ray.shutdown()
+    Never a cluster that happens to run here, nor $RAY_ADDRESS. Not ``ray.init(address="local")``: after a local
+    ``ray.init`` + ``ray.shutdown``, Ray 2.60 Data's actors of the next session of the same process (another
+    cluster: tests/test_cluster_ray.py) die before they start ("all references to the actor were removed"),
+    whereas sessions on clusters started by ``ray start`` follow each other in either order.
+    """
+    from ray_cluster import TwoNodes
+
+    c = TwoNodes(tmp_path_factory.mktemp("ray_local"), head_cpus=2)
+    try:
+        c.start(nodes=1)
+        yield ray
+    finally:
+        c.stop()  # after a gc.collect(): the module's datasets and actor handles go while their session is up
 
 
 @pytest.fixture(scope="module")
