@@ -5,6 +5,7 @@ tests/test_distributed.py (a head alone) and benchmarks/bench_ray_cluster.py."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -27,6 +28,9 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
+# ray[default] (lite's [ray-cluster] extra, which CI installs): the dashboard, its job server, `ray list`
+RAY_DEFAULT = all(importlib.util.find_spec(m) is not None for m in ("aiohttp", "aiohttp_cors", "opencensus"))
 
 # Ray reads RAY_AUTH_MODE when it is imported: this process (the driver of most tests) runs without token
 # authentication, so the two-node cluster does too; test_wrong_token_is_a_lite_error_with_the_fix starts its own.
@@ -129,6 +133,11 @@ class TwoNodes:
         while len(alive_nodes()) != n:
             assert time.monotonic() < deadline, f"{len(alive_nodes())} alive nodes, expected {n}"
             time.sleep(0.2)
+
+    def remove_node(self) -> None:
+        """End the second node (if it still runs) and wait until the head is the only alive node."""
+        stop_node(self.node)
+        self.wait_nodes(1)
 
     def stop(self) -> None:
         import gc

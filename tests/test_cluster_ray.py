@@ -4,15 +4,11 @@ node lacks, a wrong token, a driver killed and resumed, a relative model path in
 submit`` and ``ray list``, a node killed mid-job. The cluster is the processes this module starts; teardown ends
 them (their process groups), pass or fail.
 
-Every Ray session of the test process is on a cluster started with ``ray start`` (here and in
-test_distributed.py), never a local ``ray.init``: after a local ``ray.init`` + ``ray.shutdown``, Ray 2.60 Data's
-actors of the next session of the same process die before they start ("all references to the actor were
-removed"). Sessions on ``ray start`` clusters follow each other in either order
-(``pytest tests/test_distributed.py tests/test_cluster_ray.py`` and the reverse both pass)."""
+The cluster is the run's one Ray cluster (``ray_cluster`` in tests/conftest.py, shared with test_distributed.py,
+whatever order the modules run in): this module adds the second node and ends it."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import shutil
@@ -28,22 +24,21 @@ from lite.data.detections import Detections
 
 ray = pytest.importorskip("ray")
 
-from ray_cluster import NO_AUTH, RAY, TwoNodes, alive_nodes, free_port, start_node, stop_node  # noqa: E402
+from ray_cluster import NO_AUTH, RAY, RAY_DEFAULT, alive_nodes, free_port, start_node, stop_node  # noqa: E402
 
-# ray[default] (lite's [ray-cluster] extra, which CI installs): the dashboard, its job server, `ray list`
-RAY_DEFAULT = all(importlib.util.find_spec(m) is not None for m in ("aiohttp", "aiohttp_cors", "opencensus"))
 MODEL = "models/yolov6lite/onnx/yolov6lite_s_320_decoded.onnx"
 COCO = "coco/val2017_128"
 
 
 @pytest.fixture(scope="module")
-def two_nodes(tmp_path_factory):
-    c = TwoNodes(tmp_path_factory.mktemp("cluster"), dashboard=RAY_DEFAULT)  # the dashboard: Ray's job server
+def two_nodes(ray_cluster):
+    """The run's Ray cluster (tests/conftest.py) with a second node for this module."""
+    ray_cluster.add_node()
     try:
-        c.start()
-        yield c
+        ray_cluster.wait_nodes(2)
+        yield ray_cluster
     finally:
-        c.stop()
+        ray_cluster.remove_node()
 
 
 @pytest.fixture(scope="module")

@@ -133,22 +133,11 @@ ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
-def ray_local(tmp_path_factory):
-    """A one-node Ray of 2 CPUs that this module starts (``ray start --head``, as docs/distributed.md) and ends.
-
-    Never a cluster that happens to run here, nor $RAY_ADDRESS. Not ``ray.init(address="local")``: after a local
-    ``ray.init`` + ``ray.shutdown``, Ray 2.60 Data's actors of the next session of the same process (another
-    cluster: tests/test_cluster_ray.py) die before they start ("all references to the actor were removed"),
-    whereas sessions on clusters started by ``ray start`` follow each other in either order.
-    """
-    from ray_cluster import TwoNodes
-
-    c = TwoNodes(tmp_path_factory.mktemp("ray_local"), head_cpus=2)
-    try:
-        c.start(nodes=1)
-        yield ray
-    finally:
-        c.stop()  # after a gc.collect(): the module's datasets and actor handles go while their session is up
+def ray_local(ray_cluster):
+    """A one-node Ray of 2 CPUs: the run's Ray cluster (tests/conftest.py; ``ray start --head``, never a cluster
+    that happens to run here, nor $RAY_ADDRESS), without test_cluster_ray.py's second node."""
+    ray_cluster.wait_nodes(1)
+    return ray
 
 
 @pytest.fixture(scope="module")
