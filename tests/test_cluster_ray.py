@@ -102,6 +102,11 @@ def test_stalled_job_is_a_lite_error_naming_the_cause(two_nodes, model, coco_ima
         collect(out, stall_timeout=4)
     assert time.perf_counter() - t0 < 30
     assert "1 actors x" in str(info.value) and "Likely cause" in str(info.value)
+    # the job is ended, not left running (it would hold its actors, and end the process once the cluster is gone)
+    import threading
+
+    left = [t.name for t in threading.enumerate() if t.name.startswith(("lite-ray-job", "StreamingExecutor-"))]
+    assert not left, left
 
 
 def test_model_missing_on_one_node(two_nodes, model, coco_images, plain_loop, monkeypatch) -> None:

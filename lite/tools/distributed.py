@@ -1117,6 +1117,27 @@ def _stall_message(job: _Job | None, waited: float) -> str:
     )
 
 
+def _executors() -> set[Any]:
+    """Ray Data's running jobs in this process: each one is a thread (``StreamingExecutor-<dataset id>``)."""
+    import threading
+
+    from ray.data._internal.execution.streaming_executor import StreamingExecutor
+
+    return {t for t in threading.enumerate() if isinstance(t, StreamingExecutor)}
+
+
+def _stop(executors: set[Any], runner: Any, error: LiteError) -> None:
+    """End the jobs the driver gives up on (``error``): Ray Data's executors started while it waited (``collect``
+    and writes alike: a write runs as a dataset of its own), and the thread that waited for them.
+
+    Left running, such a job would hold its actors for as long as the process lives and, once the cluster is gone,
+    end the process from Ray's core after 60 s of reconnecting.
+    """
+    for t in executors:
+        t.shutdown(force=True, exception=error)
+    runner.join(timeout=30)
+
+
 def _watched(out: ray.data.Dataset, run: Any, stall_timeout: float) -> Any:
     """``run()`` in a helper thread, raising `StalledJobError` when the job's rows stop moving."""
     import queue
@@ -1132,7 +1153,9 @@ def _watched(out: ray.data.Dataset, run: Any, stall_timeout: float) -> Any:
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             done.put((False, e))
 
-    threading.Thread(target=target, name="lite-ray-job", daemon=True).start()
+    before = _executors()
+    runner = threading.Thread(target=target, name="lite-ray-job", daemon=True)
+    runner.start()
     last, last_t = -1, time.monotonic()
     while True:
         try:
@@ -1146,12 +1169,16 @@ def _watched(out: ray.data.Dataset, run: Any, stall_timeout: float) -> Any:
             except ray.exceptions.RayError:  # the counter is gone (its node died): keep waiting, unwatched
                 job = None
                 continue
+            error: LiteError | None = None
             if failures:  # an actor could not open the model: the job cannot be trusted to finish
-                raise _node_error(*failures[0]) from None
-            if rows != last:
+                error = _node_error(*failures[0])
+            elif rows != last:
                 last, last_t = rows, time.monotonic()
             elif time.monotonic() - last_t > stall_timeout:
-                raise StalledJobError(_stall_message(job, time.monotonic() - last_t)) from None
+                error = StalledJobError(_stall_message(job, time.monotonic() - last_t))
+            if error is not None:
+                _stop(_executors() - before, runner, error)
+                raise error from None
     if ok:
         return value
     found = _lite_error_in(value) if not isinstance(value, LiteError) else None
