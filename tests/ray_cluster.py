@@ -135,9 +135,11 @@ class TwoNodes:
             time.sleep(0.2)
 
     def remove_node(self) -> None:
-        """End the second node (if it still runs) and wait until the head is the only alive node."""
+        """End the second node (if it still runs) and wait until the head is the only alive node (if the cluster
+        was not ended already: tests/conftest.py ends it after the last test that uses it)."""
         stop_node(self.node)
-        self.wait_nodes(1)
+        if ray.is_initialized():
+            self.wait_nodes(1)
 
     def stop(self) -> None:
         import gc
