@@ -1,15 +1,18 @@
 """A Ray cluster of several nodes on this machine, as docs/distributed.md starts one: ``ray start --head`` and
-``ray start --address`` (one process group each; `stop` ends exactly those). Used by tests/test_cluster_ray.py
-and benchmarks/bench_ray.py."""
+``ray start --address`` (one process group each; `stop` ends exactly those). Used by tests/test_cluster_ray.py,
+tests/test_distributed.py (a head alone) and benchmarks/bench_ray_cluster.py."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +28,9 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
+# ray[default] (lite's [ray-cluster] extra, which CI installs): the dashboard, its job server, `ray list`
+RAY_DEFAULT = all(importlib.util.find_spec(m) is not None for m in ("aiohttp", "aiohttp_cors", "opencensus"))
 
 # Ray reads RAY_AUTH_MODE when it is imported: this process (the driver of most tests) runs without token
 # authentication, so the two-node cluster does too; test_wrong_token_is_a_lite_error_with_the_fix starts its own.
@@ -80,19 +86,24 @@ def alive_nodes() -> list[dict]:
 class TwoNodes:
     """The head (``head_cpus``, started in ``head_dir``) and a second node (``node_cpus``, in ``node_dir``)."""
 
-    def __init__(self, root: Path, head_cpus: int = 2, node_cpus: int = 1) -> None:
+    def __init__(self, root: Path, head_cpus: int = 2, node_cpus: int = 1, dashboard: bool = False) -> None:
         self.head_cpus, self.node_cpus = head_cpus, node_cpus
         self.root, self.port = root, free_port()
         self.head_dir, self.node_dir = root / "head", root / "node2"
         self.head_dir.mkdir()
         self.node_dir.mkdir()
         self.address = f"{ray.util.get_node_ip_address()}:{self.port}"
+        #: ``http://127.0.0.1:PORT`` of the head's dashboard (Ray's job server, ``ray job submit``), or None
+        self.dashboard = f"http://127.0.0.1:{free_port()}" if dashboard else None
         self.procs: list[subprocess.Popen] = []
+        self.temp_dirs: list[str] = []
 
     def start(self, nodes: int = 2) -> None:
         """Start the head (and the second node when ``nodes`` is 2); this process connects as the driver."""
-        self.procs.append(start_node(["--head", f"--port={self.port}", f"--num-cpus={self.head_cpus}",
-                                  "--include-dashboard=false"], self.head_dir, self.root / "head.log"))  # fmt: skip
+        dash = (["--include-dashboard=true", f"--dashboard-port={self.dashboard.rsplit(':', 1)[1]}"]
+                if self.dashboard else ["--include-dashboard=false"])  # fmt: skip
+        self.procs.append(start_node(["--head", f"--port={self.port}", f"--num-cpus={self.head_cpus}", *dash],
+                                     self.head_dir, self.root / "head.log"))  # fmt: skip
         if nodes == 2:
             self.node = self.add_node()
         ray.init(address=self.address, log_to_driver=False)
@@ -106,8 +117,13 @@ class TwoNodes:
                 if s.connect_ex((self.address.rsplit(":", 1)[0], self.port)) == 0:
                     break
             time.sleep(0.2)
-        p = start_node([f"--address={self.address}", f"--num-cpus={self.node_cpus}"], self.node_dir,
-                   self.root / "node2.log")  # fmt: skip
+        # A temp dir of its own, as a second raylet on the same machine needs (docs/distributed.md): with the
+        # head's, both nodes' runtime-env agents unpack a job's working_dir into the same folder, and one
+        # deletes it under the other's processes. Short (Ray's socket paths live there), removed by stop().
+        temp = tempfile.mkdtemp(prefix="ray-n2-", dir="/tmp")
+        self.temp_dirs.append(temp)
+        p = start_node([f"--address={self.address}", f"--num-cpus={self.node_cpus}", f"--temp-dir={temp}"],
+                       self.node_dir, self.root / "node2.log")  # fmt: skip
         self.procs.append(p)
         self.node = p
         return p
@@ -118,7 +134,19 @@ class TwoNodes:
             assert time.monotonic() < deadline, f"{len(alive_nodes())} alive nodes, expected {n}"
             time.sleep(0.2)
 
+    def remove_node(self) -> None:
+        """End the second node (if it still runs) and wait until the head is the only alive node (if the cluster
+        was not ended already: tests/conftest.py ends it after the last test that uses it)."""
+        stop_node(self.node)
+        if ray.is_initialized():
+            self.wait_nodes(1)
+
     def stop(self) -> None:
+        import gc
+
+        gc.collect()  # datasets and their executor threads go while their Ray session is still up
         ray.shutdown()
         for p in reversed(self.procs):
             stop_node(p)
+        for temp in self.temp_dirs:
+            shutil.rmtree(temp, ignore_errors=True)  # a killed raylet's files may vanish while this runs

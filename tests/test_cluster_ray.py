@@ -1,18 +1,17 @@
 """lite.tools.distributed on a real two-node Ray cluster: a head and a second raylet started with ``ray start
---address``
-on this machine, as docs/distributed.md shows. Read tasks with the default sizing, a model that one node lacks,
-a wrong token, a driver killed and resumed, a node killed mid-job. The cluster is the processes this module
-starts; teardown ends them (their process groups), pass or fail.
+--address`` on this machine, as docs/distributed.md shows. Read tasks with the default sizing, a model that one
+node lacks, a wrong token, a driver killed and resumed, a relative model path in the job's working_dir, ``ray job
+submit`` and ``ray list``, a node killed mid-job. The cluster is the processes this module starts; teardown ends
+them (their process groups), pass or fail.
 
-The file name sorts before test_distributed.py on purpose: the cluster's driver must be the first Ray session of
-the pytest process. After a local ``ray.init`` + ``ray.shutdown`` in the same process, Ray 2.60 Data's actors of a
-session on another cluster die before they start ("all references to the actor were removed"); the other order
-works."""
+The cluster is the run's one Ray cluster (``ray_cluster`` in tests/conftest.py, shared with test_distributed.py,
+whatever order the modules run in): this module adds the second node and ends it."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,20 +24,21 @@ from lite.data.detections import Detections
 
 ray = pytest.importorskip("ray")
 
-from ray_cluster import TwoNodes, alive_nodes, free_port, start_node, stop_node  # noqa: E402
+from ray_cluster import NO_AUTH, RAY, RAY_DEFAULT, alive_nodes, free_port, start_node, stop_node  # noqa: E402
 
 MODEL = "models/yolov6lite/onnx/yolov6lite_s_320_decoded.onnx"
 COCO = "coco/val2017_128"
 
 
 @pytest.fixture(scope="module")
-def two_nodes(tmp_path_factory):
-    c = TwoNodes(tmp_path_factory.mktemp("cluster"))
+def two_nodes(ray_cluster):
+    """The run's Ray cluster (tests/conftest.py) with a second node for this module."""
+    ray_cluster.add_node()
     try:
-        c.start()
-        yield c
+        ray_cluster.wait_nodes(2)
+        yield ray_cluster
     finally:
-        c.stop()
+        ray_cluster.remove_node()
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +102,11 @@ def test_stalled_job_is_a_lite_error_naming_the_cause(two_nodes, model, coco_ima
         collect(out, stall_timeout=4)
     assert time.perf_counter() - t0 < 30
     assert "1 actors x" in str(info.value) and "Likely cause" in str(info.value)
+    # the job is ended, not left running (it would hold its actors, and end the process once the cluster is gone)
+    import threading
+
+    left = [t.name for t in threading.enumerate() if t.name.startswith(("lite-ray-job", "StreamingExecutor-"))]
+    assert not left, left
 
 
 def test_model_missing_on_one_node(two_nodes, model, coco_images, plain_loop, monkeypatch) -> None:
@@ -202,6 +207,79 @@ def test_resume_after_a_killed_driver(two_nodes, model, coco_images, plain_loop,
     assert before <= kept | {f.name.removesuffix(".incomplete") for f in out.glob("*.incomplete")}
     rows = [r for f in sorted(out.glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
     _check_rows(rows, plain_loop)  # every image exactly once, right detections
+
+
+def test_relative_model_in_working_dir_is_opened_there(two_nodes, model, coco_images, plain_loop, tmp_path) -> None:
+    """A relative model path with the job's ``runtime_env`` ``working_dir``: kept relative (not made absolute, not
+    shipped) and opened by the actors of both nodes in the copy of the working_dir Ray gives each node.
+
+    The driver (a new process: a job's runtime_env is set by ``ray.init``) runs in a folder without ``rel.onnx``;
+    the raylets' own folders (the workers' folder without a working_dir) hold a broken one: only the working_dir's
+    copy gives the right detections."""
+    wd = tmp_path / "job"
+    wd.mkdir()
+    shutil.copy(model, wd / "rel.onnx")
+    for d in (two_nodes.head_dir, two_nodes.node_dir):
+        (d / "rel.onnx").write_bytes(b"not a model")
+    paths = [str(p) for p in coco_images[:6]]  # one batch of 2 per actor
+    code = (
+        "import ray\n"
+        "from lite.tools.distributed import _job_working_dir, collect, detect_dataset, ship_model\n"
+        f"ray.init(address={two_nodes.address!r}, runtime_env={{'working_dir': {str(wd)!r}}}, log_to_driver=False)\n"
+        "ray.data.DataContext.get_current().enable_progress_bars = False\n"
+        "ref = ship_model(ray, 'rel.onnx', on_every_node=None, nodes=2, working_dir=_job_working_dir(ray))\n"
+        "print('model:', ref.name, ref.files is None, _job_working_dir(ray).split('://')[0])\n"
+        f"rows, summary = collect(detect_dataset({paths!r}, 'rel.onnx', concurrency=3, batch_size=2), "
+        "stall_timeout=90)\n"
+        "print('rows:', summary.images, summary.failed, sum(len(r['boxes']) for r in rows))\n"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=150)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "model: rel.onnx True gcs" in run.stdout  # relative, nothing through the object store; Ray's upload
+    boxes = sum(len(plain_loop[Path(p).name]) for p in paths)
+    assert f"rows: 6 0 {boxes}" in run.stdout, run.stdout + run.stderr[-3000:]
+    node2 = list(Path(two_nodes.temp_dirs[-1]).glob("session_*/runtime_resources/working_dir_files/*/rel.onnx"))
+    assert node2, "the second node never unpacked the working_dir: its actors did not run there"
+
+
+LABEL = """\
+from lite.tools.distributed import collect, connect, detect_dataset
+
+connect()  # inside a Ray job: $RAY_ADDRESS, the cluster that runs it
+rows, summary = collect(detect_dataset({paths!r}, {model!r}, concurrency=1, batch_size=4))
+print("lite job:", summary.images, "images,", summary.failed, "failed,", sum(len(r["boxes"]) for r in rows), "boxes")
+"""
+
+
+@pytest.mark.skipif(not RAY_DEFAULT, reason="needs ray[default] (pip install 'lite-detect[ray-cluster]')")
+def test_ray_job_submit_runs_a_lite_job(two_nodes, model, coco_images, plain_loop, tmp_path) -> None:
+    """``ray job submit`` (ray[default], the [ray-cluster] extra) as docs/distributed.md runs it: the driver runs on
+    the cluster, in the working_dir it uploads (with the model, by a relative path); ``ray list nodes`` sees both
+    nodes."""
+    paths = [str(p) for p in coco_images[:4]]
+    wd = tmp_path / "job"
+    wd.mkdir()
+    shutil.copy(model, wd / "rel.onnx")  # a relative path, opened in each node's copy of the working_dir
+    (wd / "label.py").write_text(LABEL.format(paths=paths, model="rel.onnx"))
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN")} | NO_AUTH
+    listed = subprocess.run([RAY, "list", "nodes", "--address", two_nodes.address], env=env, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert listed.returncode == 0 and listed.stdout.count("ALIVE") == len(alive_nodes()) == 2, listed.stderr[-2000:]
+    t0 = time.perf_counter()
+    for _ in range(3):  # a head whose dashboard agent is not registered yet answers 500 "try again later"
+        job = subprocess.run([RAY, "job", "submit", "--address", two_nodes.dashboard, "--working-dir", str(wd), "--",
+                              "python", "label.py"], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        if "No available agent to submit job" not in job.stdout + job.stderr:
+            break
+        time.sleep(5)
+    print(f"\nray job submit: {time.perf_counter() - t0:.1f} s")
+    boxes = sum(len(plain_loop[Path(p).name]) for p in paths)
+    assert job.returncode == 0, (job.stdout + job.stderr)[-3000:]
+    assert f"lite job: 4 images, 0 failed, {boxes} boxes" in job.stdout, job.stdout[-3000:]
+    assert "succeeded" in job.stdout + job.stderr
 
 
 def test_killed_node_mid_job(two_nodes, model, coco_images, plain_loop) -> None:

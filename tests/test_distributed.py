@@ -91,6 +91,7 @@ def test_impossible_num_cpus_is_refused() -> None:
         ({"num_cpus": "1"}, "InputTypeError", "num_cpus"),
         ({"max_restarts": -2}, "InputError", "max_restarts"),
         ({"model": "missing/model.onnx"}, "ModelNotFoundError", "is neither a file on the driver"),
+        ({"ray_remote_args": {"runtime_env": {"working_dir": "."}}}, "InputError", "expected a URI"),
     ],
 )
 def test_bad_arguments_fail_on_the_driver_before_ray_starts(kwargs: dict, error: str, match: str, shared) -> None:
@@ -132,15 +133,11 @@ ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
-def ray_local():
-    # a new local Ray, as CI has it (never a cluster that happens to run here, nor $RAY_ADDRESS)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    yield ray
-    import gc
-
-    gc.collect()  # the module's datasets and actor handles go while their Ray session is still up
-    ray.shutdown()
+def ray_local(ray_cluster):
+    """A one-node Ray of 2 CPUs: the run's Ray cluster (tests/conftest.py; ``ray start --head``, never a cluster
+    that happens to run here, nor $RAY_ADDRESS), without test_cluster_ray.py's second node."""
+    ray_cluster.wait_nodes(1)
+    return ray
 
 
 @pytest.fixture(scope="module")

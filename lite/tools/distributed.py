@@ -288,8 +288,40 @@ def _companions(path: Path) -> list[Path]:
 
 
 def _working_dir(remote: Mapping[str, Any]) -> str | None:
+    """The actors' ``runtime_env`` working_dir of ``ray_remote_args``: a URI (Ray uploads local folders for a whole
+    job only).
+
+    Raises:
+        InputError: A local folder (Ray would refuse it when the actors start, deep inside the job).
+    """
     env = remote.get("runtime_env") or {}
-    return env.get("working_dir") if isinstance(env, Mapping) else None
+    wd = env.get("working_dir") if isinstance(env, Mapping) else None
+    if wd is not None and "://" not in str(wd):
+        raise InputError(
+            f"ray_remote_args runtime_env working_dir: expected a URI (s3://.../job.zip, gcs://...) for the actors; "
+            f"got the local folder {wd!r}, which Ray uploads for a whole job only. Give it to the job instead: "
+            "ray.init(runtime_env={'working_dir': ...}) or `ray job submit --working-dir ...` (a relative model path "
+            "then stays relative and each node opens it in its copy of the folder)"
+        )
+    return wd
+
+
+def _job_working_dir(ray: Any) -> str | None:
+    """The working_dir of the job the driver belongs to (``ray.init(runtime_env=...)``, ``ray job submit
+    --working-dir``): the URI Ray uploaded it to, or None."""
+    wd = ray.get_runtime_context().runtime_env.get("working_dir")
+    return str(wd) if wd else None
+
+
+def _hub_name(text: str) -> bool:
+    from lite.core.errors import HubError
+    from lite.hub import get as hub_get
+
+    try:
+        hub_get(text)
+    except HubError:
+        return False
+    return True
 
 
 def _find_model(model: str | os.PathLike, working_dir: str | None) -> tuple[str, Path | None]:
@@ -304,23 +336,20 @@ def _find_model(model: str | os.PathLike, working_dir: str | None) -> tuple[str,
     text = os.fspath(model)
     p = Path(text).expanduser()
     if working_dir is not None and not p.is_absolute():
-        wd = Path(working_dir)
-        if "://" in str(working_dir) or (wd / p).is_file():
-            return text, None  # relative to the job's working_dir on every node: kept as given
+        # relative to the working_dir each node unpacks: kept as given (a URI cannot be looked into from here)
+        inside = (Path(working_dir) / p).is_file() if "://" not in working_dir else not _hub_name(text)
+        if inside:
+            return text, None
     if p.is_file():  # absolute, symlinks kept (the same link may lead elsewhere on another node)
         return str(p.absolute()), p.absolute()
-    from lite.core.errors import HubError
-    from lite.hub import get as hub_get
-    from lite.hub import resolve as hub_resolve
-
-    try:
-        hub_get(text)
-    except HubError:
+    if not _hub_name(text):
         raise ModelNotFoundError(
             f"model: {text!r} is neither a file on the driver (looked in {Path.cwd()}) nor a hub name; give a "
             "model file that exists here (lite ships it to the nodes that lack it) or a hub name "
             "(`lite hub list`)"
-        ) from None
+        )
+    from lite.hub import resolve as hub_resolve
+
     return text, hub_resolve(text, progress=False)
 
 
@@ -892,8 +921,9 @@ def detect_dataset(
         model_on_every_node: True: every node opens ``model`` at the same path (shared storage);
             False: the driver ships the model's bytes through the object store (once per job; each
             node writes them to a local cache); None (default): ship when the cluster has more than one
-            node. A relative path inside ``ray_remote_args["runtime_env"]["working_dir"]`` stays relative
-            and is opened there.
+            node. With a working_dir (the job's: ``ray.init(runtime_env={"working_dir": ...})``, ``ray job
+            submit --working-dir``; or a URI in ``ray_remote_args["runtime_env"]``) a relative path stays
+            relative and each node opens it in its copy of that folder.
         ray_remote_args: More options of ``map_batches`` for the actors (e.g. ``{"memory": 2e9}``,
             ``{"runtime_env": ...}``, ``{"accelerator_type": "A10G"}``). ``$LITE_HOME`` of the driver is
             added to the actors' ``runtime_env`` ``env_vars`` unless given there.
@@ -923,11 +953,14 @@ def detect_dataset(
         detector_kwargs=dict(detect_options, device=device),
     )
     remote = dict(ray_remote_args or {})
-    _find_model(model, _working_dir(remote))  # before Ray starts
+    working_dir = _working_dir(remote)
+    running = sys.modules.get("ray")
+    if running is None or not running.is_initialized():
+        _find_model(model, working_dir)  # before Ray starts (a job's working_dir is known once connected)
     ray = _ray()
     info = cluster(ray)
     ref = ship_model(ray, model, on_every_node=model_on_every_node, nodes=len(info.nodes),
-                     working_dir=_working_dir(remote))  # fmt: skip
+                     working_dir=working_dir or _job_working_dir(ray))  # fmt: skip
     check_model_on_nodes(ray, ref, info)
     if num_gpus is None and _wants_gpu(backend, device, ref.name):
         num_gpus = 1.0
@@ -1127,6 +1160,27 @@ def _stall_message(job: _Job | None, waited: float) -> str:
     )
 
 
+def _executors() -> set[Any]:
+    """Ray Data's running jobs in this process: each one is a thread (``StreamingExecutor-<dataset id>``)."""
+    import threading
+
+    from ray.data._internal.execution.streaming_executor import StreamingExecutor
+
+    return {t for t in threading.enumerate() if isinstance(t, StreamingExecutor)}
+
+
+def _stop(executors: set[Any], runner: Any, error: LiteError) -> None:
+    """End the jobs the driver gives up on (``error``): Ray Data's executors started while it waited (``collect``
+    and writes alike: a write runs as a dataset of its own), and the thread that waited for them.
+
+    Left running, such a job would hold its actors for as long as the process lives and, once the cluster is gone,
+    end the process from Ray's core after 60 s of reconnecting.
+    """
+    for t in executors:
+        t.shutdown(force=True, exception=error)
+    runner.join(timeout=30)
+
+
 def _watched(out: ray.data.Dataset, run: Any, stall_timeout: float) -> Any:
     """``run()`` in a helper thread, raising `StalledJobError` when the job's rows stop moving."""
     import queue
@@ -1142,7 +1196,9 @@ def _watched(out: ray.data.Dataset, run: Any, stall_timeout: float) -> Any:
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             done.put((False, e))
 
-    threading.Thread(target=target, name="lite-ray-job", daemon=True).start()
+    before = _executors()
+    runner = threading.Thread(target=target, name="lite-ray-job", daemon=True)
+    runner.start()
     last, last_t = -1, time.monotonic()
     while True:
         try:
@@ -1156,12 +1212,16 @@ def _watched(out: ray.data.Dataset, run: Any, stall_timeout: float) -> Any:
             except ray.exceptions.RayError:  # the counter is gone (its node died): keep waiting, unwatched
                 job = None
                 continue
+            error: LiteError | None = None
             if failures:  # an actor could not open the model: the job cannot be trusted to finish
-                raise _node_error(*failures[0]) from None
-            if rows != last:
+                error = _node_error(*failures[0])
+            elif rows != last:
                 last, last_t = rows, time.monotonic()
             elif time.monotonic() - last_t > stall_timeout:
-                raise StalledJobError(_stall_message(job, time.monotonic() - last_t)) from None
+                error = StalledJobError(_stall_message(job, time.monotonic() - last_t))
+            if error is not None:
+                _stop(_executors() - before, runner, error)
+                raise error from None
     if ok:
         return value
     found = _lite_error_in(value) if not isinstance(value, LiteError) else None
@@ -1373,7 +1433,8 @@ def model_info(model: str | os.PathLike, *, num_gpus: float | None = None, **det
     The model reaches the task as it reaches the actors (see `ship_model`).
     """
     ray = _ray()
-    ref = ship_model(ray, model, on_every_node=None, nodes=len(cluster(ray).nodes))
+    nodes = len(cluster(ray).nodes)
+    ref = ship_model(ray, model, on_every_node=None, nodes=nodes, working_dir=_job_working_dir(ray))
     if num_gpus is None and _wants_gpu(detector_kwargs.get("backend"), detector_kwargs.get("device"), ref.name):
         num_gpus = 1.0
 
