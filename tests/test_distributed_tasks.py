@@ -77,26 +77,21 @@ def test_a_classifier_is_refused_naming_the_classifier_api():
     assert e.value.task == "classify" and "distributed" in str(e.value)
 
 
-def test_ray_segmentation_job_writes_rle_masks_to_parquet(tmp_path):
-    """One small job on a local Ray: the masks column in Parquet equals a plain loop's masks."""
+def test_ray_segmentation_job_writes_rle_masks_to_parquet(tmp_path, ray_cluster):
+    """One small job on the run's Ray cluster (tests/conftest.py, head only): the masks column in Parquet equals a
+    plain loop's masks."""
     ray = pytest.importorskip("ray")
     import pyarrow.parquet as pq
 
     from lite.tools.distributed import detect_dataset, write_parquet
 
+    ray_cluster.wait_nodes(1)
     paths = _scenes(tmp_path / "images", "segment", 4)
     want = _plain("segment", paths)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        ray.data.DataContext.get_current().enable_progress_bars = False
-        job = detect_dataset(paths[0].parent, str(task_model_path("segment")), concurrency=1, threads=1,
-                             batch_size=2, conf=CONF["segment"])  # fmt: skip
-        summary = write_parquet(job, tmp_path / "pq")
-    finally:
-        import gc
-
-        gc.collect()
-        ray.shutdown()
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    job = detect_dataset(paths[0].parent, str(task_model_path("segment")), concurrency=1, threads=1,
+                         batch_size=2, conf=CONF["segment"])  # fmt: skip
+    summary = write_parquet(job, tmp_path / "pq")
     assert (summary.images, summary.failed) == (4, 0)
     rows = pq.read_table(tmp_path / "pq").to_pylist()
     assert sorted(r["path"] for r in rows) == sorted(want)
