@@ -188,17 +188,17 @@ def finish(cands: Sequence[Candidates], *, iou: float, max_det: int, nms_mode: s
     for c in cands:
         if len(c) == 0:
             final.append(c)
-        elif c.extra is None:
+        elif nms_mode != "blend":  # hard NMS keeps rows: every column (a task's too) follows them
+            final.append(c.take(nms_keep(c.boxes, c.scores, c.class_ids, iou, nms_mode, max_det)))
+        elif c.extra is None:  # blend NMS averages boxes into new ones
             boxes, scores, cls = nms_checked(
                 c.boxes, c.scores, c.class_ids, iou_threshold=iou, mode=nms_mode, max_det=max_det
             )
             final.append(Candidates(boxes, scores, cls))
-        else:  # a task's columns follow the kept rows (blend NMS averages boxes: no row to follow)
-            if nms_mode == "blend":
-                raise InputError(
-                    "nms='blend' averages boxes, so no candidate's mask or keypoints belong to the result: use "
-                    "nms='class_aware' or 'agnostic' with a segmentation or pose model"
-                )
-            final.append(c.take(nms_keep(c.boxes, c.scores, c.class_ids, iou, nms_mode, max_det)))
+        else:
+            raise InputError(
+                "nms='blend' averages boxes, so no candidate's mask or keypoints belong to the result: use "
+                "nms='class_aware' or 'agnostic' with a segmentation or pose model"
+            )
     return final
 
