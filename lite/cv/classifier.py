@@ -26,7 +26,7 @@ from lite.backends.base import Backend
 from lite.core.errors import AssumedDefaultWarning, InputError, ModelNotFoundError, TaskNotSupportedError
 from lite.cv.family import named_family, register_family
 from lite.cv.image_model import ImageModel
-from lite.cv.records import RECORDS, FamilyRecord
+from lite.cv.records import RECORDS, TASK_APIS, TASK_RESULTS, FamilyRecord
 from lite.cv.resolve import SizeSource
 from lite.data.classifications import Classifications
 from lite.data.io import batch_sources, load_image
@@ -145,10 +145,7 @@ class Classifier(ImageModel):
 
     # -- construction ------------------------------------------------------------------
     def _setup_outputs(self) -> None:
-        shapes = {s.name: tuple(s.shape) for s in self.backend.outputs}
-        if not all(s.rank_known for s in self.backend.outputs):
-            got = self.backend.infer({self.input_name: self._blank()})
-            shapes = {k: tuple(v.shape) for k, v in got.items()}
+        shapes, _ = self._output_shapes()
         hints = self._hints()
         plans = match_outputs(shapes, hints, ("classify",))
         if not plans:
@@ -168,9 +165,8 @@ class Classifier(ImageModel):
         if others:
             task = get_decoder(others[0].decoder).task
             raise TaskNotSupportedError(
-                f"{name}: a {task} model (outputs {desc}, read by decoder {others[0].decoder!r}), not an image "
-                f"classifier: open it with lite.cv.Detector.from_file (lite detect), which returns "
-                f"{'boxes' if task == 'detect' else 'boxes with ' + ('masks' if task == 'segment' else 'keypoints')}",
+                f"{name}: a {task} model (outputs {desc}, read by decoder {others[0].decoder!r}, which gives "
+                f"{TASK_RESULTS[task]}), not an image classifier: {TASK_APIS[task]}",
                 task,
                 f"outputs {desc}",
             )

@@ -32,7 +32,7 @@ from lite.core.errors import (
     TaskNotSupportedError,
 )
 from lite.cv.image_model import ImageModel, InputSizeSource
-from lite.cv.records import RECORDS, FamilyRecord
+from lite.cv.records import RECORDS, TASK_APIS, FamilyRecord
 from lite.cv.resolve import hints_for, parse_anchors
 from lite.data.coco import COCO_NAMES
 from lite.data.detections import Detections
@@ -290,14 +290,6 @@ class Detector(ImageModel):
             default_strides=self.default_strides,
             default_anchors=self.default_anchors,
         )
-
-    def _output_shapes(self) -> tuple[dict[str, tuple], bool]:
-        """Declared output shapes, or the shapes of one blank inference for shape-free engines (NCNN)."""
-        outs = self.backend.outputs
-        if all(s.rank_known for s in outs):
-            return {s.name: tuple(s.shape) for s in outs}, False
-        got = self.backend.infer({self.input_name: self._blank()})
-        return {k: tuple(v.shape) for k, v in got.items()}, True
 
     def _setup_outputs(self) -> None:
         shapes, probed = self._output_shapes()
@@ -769,10 +761,8 @@ def refuse_other_task(
         return found
     task, reason = found
     readers = [r.name for r in RECORDS.values() if task in r.tasks]
-    if task == "classify":
-        use = "open it with lite.cv.Classifier (or ImageModel.from_file; lite classify on the command line)"
-    elif readers:
-        use = f"open it with Detector.from_file (or ImageModel.from_file), or as family {' / '.join(readers)}"
+    if task in TASK_APIS:
+        use = TASK_APIS[task] + (f", or as family {' / '.join(readers)}" if task != "classify" else "")
     else:
         use = f"lite reads no {task} models; use a detection export of the model"
     who = f"family {family!r}" if family else "this API"

@@ -361,10 +361,6 @@ def open_model(
         raise
 
 
-#: What each task's model returns, for messages.
-_TASK_RESULTS = {"detect": "boxes", "segment": "masks", "pose": "keypoints", "classify": "class scores"}
-
-
 def _check_task_name(task: str | None) -> None:
     from lite.ops.decoders.tasks import TASK_NAMES
 
@@ -377,6 +373,7 @@ def _refuse_task(
 ) -> None:
     """Refuse a family whose tasks the caller cannot return (a classifier given to a detector API)."""
     from lite.core.errors import TaskNotSupportedError
+    from lite.cv.records import TASK_APIS, TASK_RESULTS
 
     own = fam.record.tasks if fam.record is not None else ("detect",)
     wanted = [t for t in own if (tasks is None or t in tasks) and (task is None or t == task)]
@@ -386,15 +383,12 @@ def _refuse_task(
     why = "; ".join(reasons or ()) or f"family {fam.family!r}"
     if task is not None and (tasks is None or task in tasks):
         raise TaskNotSupportedError(
-            f"{name}: task={task!r} asks for {_TASK_RESULTS[task]}, but {why} is a {found} model "
-            f"({_TASK_RESULTS[found]}); use a {task} export of the model, or drop task= to take what it gives",
+            f"{name}: task={task!r} asks for {TASK_RESULTS[task]}, but {why} is a {found} model "
+            f"({TASK_RESULTS[found]}); use a {task} export of the model, or drop task= to take what it gives",
             found,
             why,
         )
-    if found == "classify":
-        use = "open it with lite.cv.Classifier (or ImageModel.from_file; lite classify on the command line)"
-    else:
-        use = "open it with Detector.from_file (or ImageModel.from_file; lite detect on the command line)"
+    use = TASK_APIS[found]
     asked = f"task={task!r}" if task is not None else f"{api} ({', '.join(tasks or ())})"
     raise TaskNotSupportedError(f"{name}: a {found} model ({why}), not what {asked} reads: {use}", found, why)
 
@@ -402,6 +396,7 @@ def _refuse_task(
 def check_task(obj: Any, task: str | None, *, opened_here: bool) -> Any:
     """``obj`` when its task is ``task`` (or no task is asked); else closed and refused, naming both."""
     from lite.core.errors import TaskNotSupportedError
+    from lite.cv.records import TASK_RESULTS
 
     if task is None or obj.task == task:
         return obj
@@ -410,8 +405,8 @@ def check_task(obj: Any, task: str | None, *, opened_here: bool) -> Any:
         obj.close()
     decoder = obj.plan.decoder if obj.plan is not None else "?"
     raise TaskNotSupportedError(
-        f"{name}: task={task!r} asks for {_TASK_RESULTS[task]}, but the model is a {found} model (decoder "
-        f"{decoder}: {_TASK_RESULTS[found]} only); use a {task} export of the model, or drop task= to take what it "
+        f"{name}: task={task!r} asks for {TASK_RESULTS[task]}, but the model is a {found} model (decoder "
+        f"{decoder}: {TASK_RESULTS[found]} only); use a {task} export of the model, or drop task= to take what it "
         f"gives",
         found,
         f"decoder {obj.plan.decoder if obj.plan is not None else '?'}",

@@ -245,6 +245,15 @@ class ImageModel:
             self.backend.model_path.name,
         )
 
+    def _output_shapes(self) -> tuple[dict[str, tuple], bool]:
+        """``(shapes, probed)``: the declared output shapes, or the shapes of one blank inference for shape-free
+        engines (NCNN, MNN)."""
+        outs = self.backend.outputs
+        if all(s.rank_known for s in outs):
+            return {s.name: tuple(s.shape) for s in outs}, False
+        got = self.backend.infer({self.input_name: self._blank()})
+        return {k: tuple(v.shape) for k, v in got.items()}, True
+
     def _setup_outputs(self) -> None:
         """Hook for the task layer: read the outputs (may change ``input_hw``). Default: nothing."""
 

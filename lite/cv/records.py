@@ -19,9 +19,19 @@ from lite.core.errors import InputError
 from lite.ops.decoders.yolo import YOLOV5_ANCHORS
 from lite.ops.preprocess import IMAGENET_CONFIG, PreprocessConfig
 
-__all__ = ["Knob", "MetaRule", "FamilyRecord", "RECORDS", "record_of"]
+__all__ = ["Knob", "MetaRule", "FamilyRecord", "RECORDS", "record_of", "TASK_RESULTS", "TASK_APIS"]
 
 Anchors = tuple[tuple[tuple[float, float], ...], ...]
+
+#: What a model of each task returns, for messages.
+TASK_RESULTS = {"detect": "boxes", "segment": "masks", "pose": "keypoints", "classify": "class scores"}
+#: The API that reads each task, for the messages that refuse a model given to another one.
+TASK_APIS = {
+    "detect": "open it with Detector.from_file (or ImageModel.from_file; lite detect on the command line)",
+    "segment": "open it with Detector.from_file (or ImageModel.from_file; lite detect on the command line)",
+    "pose": "open it with Detector.from_file (or ImageModel.from_file; lite detect on the command line)",
+    "classify": "open it with lite.cv.Classifier (or ImageModel.from_file; lite classify on the command line)",
+}
 
 
 @dataclass(frozen=True)
